@@ -1,0 +1,49 @@
+// The catalog of the 12 Azodha event types: name, description, JSON Schema (draft-07) of the
+// payload, a sample payload and the sample headers a receiver sees. The data lives in
+// catalog/*.json and is compiled into the binary; it is parsed and its schemas compiled once.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace webhookd {
+
+struct EventType {
+  int id = 0;  // 1..12, in the seed document's order
+  std::string name;
+  std::string description;
+  // The receiver's response body is the result (observations, key findings, care tasks).
+  bool is_inference = false;
+  std::string schema_json;          // serialized JSON Schema
+  std::string sample_json;          // serialized sample payload
+  std::string sample_headers_json;  // serialized object of string -> string
+};
+
+class Catalog {
+ public:
+  // The built-in catalog. Parsed on first use; thread-safe.
+  static const Catalog& Builtin();
+
+  const std::vector<EventType>& types() const;
+  const EventType* Find(int id) const;                 // nullptr if unknown
+  const EventType* Find(std::string_view name) const;  // exact, case-sensitive
+
+  // Checks `payload` against the type's schema. On failure, Error::Invalid whose field is the
+  // JSON pointer of the first failing location and whose message names the rule that failed.
+  Status Validate(const EventType& type, const boost::json::value& payload) const;
+
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+ private:
+  struct Impl;
+  Catalog();
+  Impl* impl_;
+};
+
+}  // namespace webhookd

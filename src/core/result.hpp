@@ -1,0 +1,102 @@
+// Errors as values (LevelDB's Status, Envoy's StatusOr): nothing on the request or delivery
+// path throws across a module boundary. An Error carries a protocol-independent kind; the
+// API layer turns it into HTTP in exactly one place (src/api/problem.cpp).
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace webhookd {
+
+enum class ErrorKind {
+  kInvalid,       // the caller's input is wrong (400)
+  kNotFound,      // no such object, or not visible to this caller (404)
+  kConflict,      // the object exists / state forbids it (409)
+  kUnauthorized,  // no or bad credentials (401)
+  kForbidden,     // credentials valid but not allowed (403)
+  kTooLarge,      // input over a size limit (413)
+  kUnavailable,   // a dependency (the store) cannot answer now (503)
+  kInternal,      // a bug or unexpected failure (500, detail never shown to clients)
+};
+
+struct Error {
+  ErrorKind kind = ErrorKind::kInternal;
+  // Safe to show to the client, except for kInternal, whose message is only logged.
+  std::string message;
+  // JSON pointer (RFC 6901) of the offending field, for kInvalid; empty otherwise.
+  std::string field;
+
+  static Error Invalid(std::string message, std::string field = {}) {
+    return {ErrorKind::kInvalid, std::move(message), std::move(field)};
+  }
+  static Error NotFound(std::string message) { return {ErrorKind::kNotFound, std::move(message), {}}; }
+  static Error Conflict(std::string message) { return {ErrorKind::kConflict, std::move(message), {}}; }
+  static Error Unauthorized(std::string message) {
+    return {ErrorKind::kUnauthorized, std::move(message), {}};
+  }
+  static Error Forbidden(std::string message) { return {ErrorKind::kForbidden, std::move(message), {}}; }
+  static Error TooLarge(std::string message) { return {ErrorKind::kTooLarge, std::move(message), {}}; }
+  static Error Unavailable(std::string message) {
+    return {ErrorKind::kUnavailable, std::move(message), {}};
+  }
+  static Error Internal(std::string message) { return {ErrorKind::kInternal, std::move(message), {}}; }
+};
+
+// Result<T> holds either a value or an Error. Check ok() before value().
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+// Status is a Result with no value: success, or an Error.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit by design
+  static Status Ok() { return {}; }
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  const Error& error() const {
+    assert(!ok_);
+    return error_;
+  }
+
+ private:
+  Error error_;
+  bool ok_ = true;
+};
+
+}  // namespace webhookd

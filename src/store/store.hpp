@@ -1,0 +1,159 @@
+// The Store is webhookd's only durable state: configurations, API keys, events, deliveries
+// and attempts. The HTTP API writes through it, the dispatcher claims work from it and
+// records results in it; nothing else talks to the database.
+//
+// Contract for every implementation (SQLite now, PostgreSQL later):
+//  - All methods are thread-safe and may block on I/O.
+//  - A method that succeeds has committed its writes durably before it returns.
+//  - A method that fails has changed nothing.
+//  - `scope` is the caller's organization: nullopt for an admin (sees everything), or an
+//    organization id, in which case objects of other organizations behave exactly as if
+//    they did not exist (Error::NotFound, absent from lists).
+//  - Errors: kNotFound, kConflict (e.g. duplicate key), kUnavailable (database unreachable or
+//    busy beyond its timeout), kInternal (anything else). Input is validated by the caller.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+
+namespace webhookd {
+
+using OrgScope = std::optional<std::int64_t>;
+
+// ---- Ingestion ----
+struct NewEvent {
+  std::string id;  // caller-assigned, NewSortableId("evt", now)
+  std::int64_t organization_id = 0;
+  int event_type_id = 0;
+  std::string payload_json;
+  std::string idempotency_key;  // empty: none
+};
+
+struct IngestedEvent {
+  Event event;
+  std::vector<Delivery> deliveries;
+  // True when the idempotency key matched an event of the last 24 h: `event` and
+  // `deliveries` are that earlier event's, and nothing new was stored.
+  bool replayed = false;
+};
+
+// ---- Dispatch ----
+// Everything the dispatcher needs to send one delivery, read together when it is claimed.
+struct DeliveryJob {
+  Delivery delivery;
+  Event event;
+  WebhookConfig config;
+  bool manual = false;  // a manual retry or recovery requested this attempt
+};
+
+// What an attempt did to its configuration's health.
+enum class ConfigEffect {
+  kNone,
+  kHealthy,  // success: clear failing_since
+  kFailing,  // failure: set failing_since if it is not set
+  kDisable,  // deactivate with `disable_reason` (410 Gone, or failing for too long)
+};
+
+struct AttemptOutcome {
+  Attempt attempt;  // inserted as is (id assigned by the store)
+  // kPending (retry at next_attempt_at), kSucceeded or kFailed (dead letter).
+  DeliveryStatus new_status = DeliveryStatus::kPending;
+  UnixMillis next_attempt_at = 0;
+  std::int64_t config_id = 0;
+  ConfigEffect config_effect = ConfigEffect::kNone;
+  std::string disable_reason;
+};
+
+struct DeliveryFilter {
+  std::optional<std::string> event_id;
+  std::optional<std::int64_t> config_id;
+  std::optional<DeliveryStatus> status;
+  std::optional<UnixMillis> since;  // created_at >= since
+  int limit = 50;
+  std::string after_id;  // cursor: ids strictly greater than this
+};
+
+struct DeliveryCounts {
+  std::int64_t pending = 0, delivering = 0, succeeded = 0, failed = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Cheap round trip to the database, for /readyz.
+  virtual Status Ping() = 0;
+
+  // ---- Webhook configurations ----
+  // Stores `config` (its id, created_at and updated_at are assigned) and returns the stored row.
+  virtual Result<WebhookConfig> CreateConfig(const WebhookConfig& config) = 0;
+  // Deleted configurations are returned too (is_deleted = true).
+  virtual Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) = 0;
+  // Ordered by id. `filter.organization_id` is ANDed with scope.
+  virtual Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) = 0;
+  // Replaces every stored field of the row `config.id` (except id, organization_id and
+  // created_at) and sets updated_at. NotFound if it does not exist in scope or is deleted.
+  virtual Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) = 0;
+  // Soft delete: is_deleted = true, active = false. NotFound if absent or already deleted.
+  virtual Status DeleteConfig(std::int64_t id, OrgScope scope) = 0;
+
+  // ---- API keys ----
+  virtual Result<ApiKey> CreateApiKey(const ApiKey& key) = 0;
+  // NotFound for unknown or revoked keys.
+  virtual Result<ApiKey> FindApiKeyByHash(const std::string& hash) = 0;
+  // Active keys only, ordered by id; an organization scope sees only its own keys.
+  virtual Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) = 0;
+  virtual Status RevokeApiKey(std::int64_t id, OrgScope scope) = 0;
+  // Every key ever created, revoked ones included: 0 means a brand-new database.
+  virtual Result<std::int64_t> CountApiKeys() = 0;
+
+  // ---- Events ----
+  // Stores each event and, in the same transaction, one kPending delivery (next_attempt_at =
+  // now) per active, non-deleted configuration of its organization and event type.
+  // Implementations group concurrent calls into one commit. Results are in input order;
+  // one failing item does not fail the others.
+  virtual std::vector<Result<IngestedEvent>> IngestEvents(const std::vector<NewEvent>& events) = 0;
+  virtual Result<Event> GetEvent(const std::string& id, OrgScope scope) = 0;
+  virtual Result<std::vector<Delivery>> DeliveriesOfEvent(const std::string& event_id,
+                                                          OrgScope scope) = 0;
+
+  // ---- Deliveries and attempts ----
+  virtual Result<Delivery> GetDelivery(const std::string& id, OrgScope scope) = 0;
+  virtual Result<Page<Delivery>> ListDeliveries(const DeliveryFilter& filter, OrgScope scope) = 0;
+  // Oldest first.
+  virtual Result<std::vector<Attempt>> ListAttempts(const std::string& delivery_id,
+                                                    OrgScope scope) = 0;
+
+  // Marks up to `limit` due deliveries (kPending, next_attempt_at <= now) kDelivering with a
+  // lease until `lease_until`, and returns them, oldest next_attempt_at first. Deliveries whose
+  // configuration is deleted or inactive are not returned: they become kFailed with the reason.
+  virtual Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit,
+                                                    UnixMillis lease_until) = 0;
+  // Earliest next_attempt_at of a kPending delivery, or nullopt if none is pending.
+  virtual Result<std::optional<UnixMillis>> NextDueAt() = 0;
+  // kDelivering deliveries whose lease ended before `now` return to kPending (due now).
+  // At start-up a single node calls it with its start time. Returns how many were released.
+  virtual Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) = 0;
+  // Records attempts and their effects on deliveries and configurations, in one transaction.
+  virtual Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) = 0;
+  // Manual retry: the delivery (any status but kDelivering) becomes kPending, due now, and its
+  // next attempt is recorded as manual. Conflict while it is being delivered.
+  virtual Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) = 0;
+  // Re-queues every kFailed delivery of the configuration created at or after `since`, as
+  // manual retries. Returns how many.
+  virtual Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
+                                             OrgScope scope) = 0;
+  virtual Result<DeliveryCounts> CountDeliveries() = 0;
+
+  // Called (on the committing thread) after a commit that made a delivery due, so that an
+  // idle dispatcher wakes up without polling. Set once, before serving.
+  virtual void SetWorkListener(std::function<void()> listener) = 0;
+};
+
+}  // namespace webhookd
