@@ -30,14 +30,21 @@ bool IncrementRandom(std::array<std::uint8_t, 10>& r) {
   return false;
 }
 
+// 128 bits (48 of time, then 80 random), big-endian, as 26 Crockford base32 digits: 130 bits
+// whose top two are zero.
 std::string EncodeUlid(std::uint64_t ms, const std::array<std::uint8_t, 10>& r) {
-  // 128 bits: 48 of time then 80 random, written as 26 base32 digits (130 bits, top 2 zero).
-  unsigned __int128 v = (static_cast<unsigned __int128>(ms & 0xFFFFFFFFFFFFull) << 80);
-  for (int i = 0; i < 10; ++i) v |= static_cast<unsigned __int128>(r[i]) << (8 * (9 - i));
+  std::array<std::uint8_t, 16> bytes{};
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+  for (int i = 0; i < 10; ++i) bytes[6 + i] = r[i];
+  auto bit = [&bytes](int index) {  // index into the 130-bit number; the first two are zero
+    index -= 2;
+    return index < 0 ? 0 : (bytes[index / 8] >> (7 - index % 8)) & 1;
+  };
   std::string out(26, '0');
-  for (int i = 25; i >= 0; --i) {
-    out[i] = kCrockford[static_cast<std::size_t>(v & 31)];
-    v >>= 5;
+  for (int digit = 0; digit < 26; ++digit) {
+    int value = 0;
+    for (int b = 0; b < 5; ++b) value = (value << 1) | bit(digit * 5 + b);
+    out[digit] = kCrockford[static_cast<std::size_t>(value)];
   }
   return out;
 }

@@ -1,0 +1,53 @@
+// The HTTP API: what it needs from the rest of the process, and the routes it registers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "api/router.hpp"
+#include "catalog/catalog.hpp"
+#include "core/clock.hpp"
+#include "store/store.hpp"
+
+namespace webhookd::api {
+
+struct ApiOptions {
+  // Accept http:// configuration URLs (development only).
+  bool allow_insecure_urls = false;
+  // How long a rotated-out secret keeps signing deliveries, unless the request says otherwise.
+  std::int64_t secret_grace_ms = 24LL * 3600 * 1000;
+};
+
+// Everything a handler may use. Owned by the application; outlives the router.
+struct ApiContext {
+  Store& store;
+  const Catalog& catalog;
+  const Clock& clock;
+  ApiOptions options;
+};
+
+// Resolves "Authorization: Bearer <key>" against the store's key hashes.
+Authenticator MakeAuthenticator(Store& store);
+
+void AddHealthRoutes(Router& router, ApiContext& context);
+void AddEventTypeRoutes(Router& router, ApiContext& context);
+void AddConfigRoutes(Router& router, ApiContext& context);
+void AddApiKeyRoutes(Router& router, ApiContext& context);
+
+// A router with every route above.
+std::unique_ptr<Router> BuildRouter(ApiContext& context);
+
+}  // namespace webhookd::api
+
+namespace webhookd::api {
+
+// A freshly made API key: the stored record, and the key text, which exists only here.
+struct IssuedKey {
+  ApiKey record;
+  std::string key;
+};
+// Makes and stores a key for one organization, or an admin key when `organization` is empty.
+Result<IssuedKey> IssueApiKey(Store& store, std::optional<std::int64_t> organization,
+                              std::string name);
+
+}  // namespace webhookd::api

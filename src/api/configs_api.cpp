@@ -1,0 +1,252 @@
+// /external-events/: the webhook configurations of Azodha's "external events" API.
+#include <charconv>
+
+#include "api/api.hpp"
+#include "api/config_json.hpp"
+#include "api/json_io.hpp"
+#include "api/problem.hpp"
+#include "crypto/secret.hpp"
+
+namespace webhookd::api {
+namespace {
+
+constexpr std::int64_t kMaxRotationGraceSeconds = 7 * 24 * 3600;
+
+// Path ids are the numbers the API returned; anything else names no configuration.
+Result<std::int64_t> ConfigIdParam(const Call& call) {
+  const std::string& text = call.Param("id");
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+    return Error::NotFound("no webhook configuration " + text);
+  }
+  return id;
+}
+
+Result<std::int64_t> OrganizationForCreate(const boost::json::object& body,
+                                           const Principal& principal) {
+  Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
+  if (!given.ok()) return given.error();
+  if (principal.is_admin()) {
+    if (!given->has_value()) {
+      return Error::Invalid("organizationId is required with an admin API key",
+                            "/organizationId");
+    }
+    if (**given <= 0) {
+      return Error::Invalid("organizationId must be a positive integer", "/organizationId");
+    }
+    return **given;
+  }
+  if (given->has_value() && **given != *principal.scope) {
+    return Error::Forbidden("organizationId " + std::to_string(**given) +
+                            " does not match the API key's organization");
+  }
+  return *principal.scope;
+}
+
+Status OrganizationUnchanged(const boost::json::object& body, const WebhookConfig& current) {
+  Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
+  if (!given.ok()) return given.error();
+  if (given->has_value() && **given != current.organization_id) {
+    return Error::Invalid("organizationId cannot be changed", "/organizationId");
+  }
+  return Status::Ok();
+}
+
+class ConfigsApi {
+ public:
+  explicit ConfigsApi(ApiContext& context) : context_(context) {}
+
+  Response Create(Call& call) {
+    Result<boost::json::object> body = ParseJsonObject(call.request.body);
+    if (!body.ok()) return ProblemResponse(body.error());
+    Result<std::int64_t> org = OrganizationForCreate(*body, call.principal);
+    if (!org.ok()) return ProblemResponse(org.error());
+    WebhookConfig config;
+    config.organization_id = *org;
+    if (Status s = ApplyConfigJson(*body, WriteMode::kCreate, Rules(), context_.catalog, config);
+        !s.ok()) {
+      return ProblemResponse(s.error());
+    }
+    if (config.secret.empty()) config.secret = crypto::GenerateSecret();
+    Result<WebhookConfig> stored = context_.store.CreateConfig(config);
+    if (!stored.ok()) return ProblemResponse(stored.error());
+    Response response = JsonResponse(201, ConfigToJson(*stored, context_.catalog));
+    response.headers.emplace_back("location", "/external-events/" + std::to_string(stored->id));
+    return response;
+  }
+
+  Response List(Call& call) {
+    Result<ConfigFilter> filter = FilterFromQuery(call.request);
+    if (!filter.ok()) return ProblemResponse(filter.error());
+    Result<Page<WebhookConfig>> page = context_.store.ListConfigs(*filter, call.principal.scope);
+    if (!page.ok()) return ProblemResponse(page.error());
+    boost::json::array data;
+    for (const WebhookConfig& config : page->items) {
+      data.push_back(ConfigToJson(config, context_.catalog));
+    }
+    return ListResponse(std::move(data), page->next_cursor);
+  }
+
+  Response Get(Call& call) {
+    Result<WebhookConfig> config = Load(call);
+    if (!config.ok()) return ProblemResponse(config.error());
+    return JsonResponse(200, ConfigToJson(*config, context_.catalog));
+  }
+
+  Response Write(Call& call, WriteMode mode) {
+    Result<WebhookConfig> current = LoadLive(call);
+    if (!current.ok()) return ProblemResponse(current.error());
+    Result<boost::json::object> body = ParseJsonObject(call.request.body);
+    if (!body.ok()) return ProblemResponse(body.error());
+    if (Status s = OrganizationUnchanged(*body, *current); !s.ok()) return ProblemResponse(s.error());
+    WebhookConfig updated = mode == WriteMode::kReplace ? Replaced(*current) : *current;
+    if (Status s = ApplyConfigJson(*body, mode, Rules(), context_.catalog, updated); !s.ok()) {
+      return ProblemResponse(s.error());
+    }
+    if (updated.active && !current->active) {
+      updated.disabled_reason.clear();
+      updated.failing_since = 0;
+    }
+    return Save(updated, call);
+  }
+
+  Response Delete(Call& call) {
+    Result<std::int64_t> id = ConfigIdParam(call);
+    if (!id.ok()) return ProblemResponse(id.error());
+    if (Status s = context_.store.DeleteConfig(*id, call.principal.scope); !s.ok()) {
+      return ProblemResponse(s.error());
+    }
+    return NoContent();
+  }
+
+  Response RotateSecret(Call& call) {
+    Result<WebhookConfig> current = LoadLive(call);
+    if (!current.ok()) return ProblemResponse(current.error());
+    std::int64_t grace_ms = context_.options.secret_grace_ms;
+    std::string new_secret = crypto::GenerateSecret();
+    if (!call.request.body.empty()) {
+      Result<boost::json::object> body = ParseJsonObject(call.request.body);
+      if (!body.ok()) return ProblemResponse(body.error());
+      if (Status s = RejectUnknownFields(*body, {"expiresInSeconds", "secret"}); !s.ok()) {
+        return ProblemResponse(s.error());
+      }
+      Result<std::optional<std::int64_t>> expires = OptionalInteger(*body, "expiresInSeconds");
+      if (!expires.ok()) return ProblemResponse(expires.error());
+      if (expires->has_value()) {
+        if (**expires < 0 || **expires > kMaxRotationGraceSeconds) {
+          return ProblemResponse(Error::Invalid(
+              "expiresInSeconds must be from 0 to 604800 (7 days)", "/expiresInSeconds"));
+        }
+        grace_ms = **expires * 1000;
+      }
+      Result<std::optional<std::string>> secret = OptionalString(*body, "secret", 200);
+      if (!secret.ok()) return ProblemResponse(secret.error());
+      if (secret->has_value()) {
+        if (Result<std::string> key = crypto::DecodeSecret(**secret); !key.ok()) {
+          return ProblemResponse(Error::Invalid(key.error().message, "/secret"));
+        }
+        new_secret = **secret;
+      }
+    }
+    WebhookConfig updated = *current;
+    updated.previous_secret = current->secret;
+    updated.previous_secret_expires_at = context_.clock.Now() + grace_ms;
+    updated.secret = new_secret;
+    return Save(updated, call);
+  }
+
+ private:
+  ConfigRules Rules() const { return {context_.options.allow_insecure_urls}; }
+
+  Result<WebhookConfig> Load(const Call& call) {
+    Result<std::int64_t> id = ConfigIdParam(call);
+    if (!id.ok()) return id.error();
+    return context_.store.GetConfig(*id, call.principal.scope);
+  }
+
+  // A configuration that can still be changed: deleted ones answer 404.
+  Result<WebhookConfig> LoadLive(const Call& call) {
+    Result<WebhookConfig> config = Load(call);
+    if (config.ok() && config->is_deleted) {
+      return Error::NotFound("webhook configuration " + call.Param("id") + " was deleted");
+    }
+    return config;
+  }
+
+  // PUT replaces what the client controls; identity, secret history and health stay.
+  static WebhookConfig Replaced(const WebhookConfig& current) {
+    WebhookConfig fresh;
+    fresh.id = current.id;
+    fresh.organization_id = current.organization_id;
+    fresh.secret = current.secret;
+    fresh.previous_secret = current.previous_secret;
+    fresh.previous_secret_expires_at = current.previous_secret_expires_at;
+    fresh.created_at = current.created_at;
+    fresh.disabled_reason = current.disabled_reason;
+    fresh.failing_since = current.failing_since;
+    return fresh;
+  }
+
+  Response Save(const WebhookConfig& config, const Call& call) {
+    Result<WebhookConfig> stored = context_.store.UpdateConfig(config, call.principal.scope);
+    if (!stored.ok()) return ProblemResponse(stored.error());
+    return JsonResponse(200, ConfigToJson(*stored, context_.catalog));
+  }
+
+  Result<ConfigFilter> FilterFromQuery(const Request& request) const {
+    ConfigFilter filter;
+    Result<std::optional<std::int64_t>> org = QueryInteger(request, "organizationId");
+    if (!org.ok()) return org.error();
+    filter.organization_id = *org;
+    if (auto it = request.query.find("eventName"); it != request.query.end()) {
+      const EventType* type = context_.catalog.Find(it->second);
+      if (type == nullptr) {
+        return Error::Invalid("unknown eventName '" + it->second + "'", "eventName");
+      }
+      filter.event_type_id = type->id;
+    }
+    Result<std::optional<bool>> active = QueryBool(request, "active");
+    if (!active.ok()) return active.error();
+    filter.active = *active;
+    Result<std::optional<bool>> deleted = QueryBool(request, "includeDeleted");
+    if (!deleted.ok()) return deleted.error();
+    filter.include_deleted = deleted->value_or(false);
+    Result<int> limit = QueryLimit(request, 50, 250);
+    if (!limit.ok()) return limit.error();
+    filter.limit = *limit;
+    if (auto it = request.query.find("cursor"); it != request.query.end() && !it->second.empty()) {
+      const std::string& text = it->second;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                             filter.after_id);
+      if (ec != std::errc() || end != text.data() + text.size() || filter.after_id < 0) {
+        return Error::Invalid("cursor is not one this API returned", "cursor");
+      }
+    }
+    return filter;
+  }
+
+  ApiContext& context_;
+};
+
+}  // namespace
+
+void AddConfigRoutes(Router& router, ApiContext& context) {
+  auto api = std::make_shared<ConfigsApi>(context);
+  router.Add("POST", "/external-events", Access::kAnyKey,
+             [api](Call& call) { return api->Create(call); });
+  router.Add("GET", "/external-events", Access::kAnyKey,
+             [api](Call& call) { return api->List(call); });
+  router.Add("GET", "/external-events/{id}", Access::kAnyKey,
+             [api](Call& call) { return api->Get(call); });
+  router.Add("PUT", "/external-events/{id}", Access::kAnyKey,
+             [api](Call& call) { return api->Write(call, WriteMode::kReplace); });
+  router.Add("PATCH", "/external-events/{id}", Access::kAnyKey,
+             [api](Call& call) { return api->Write(call, WriteMode::kPatch); });
+  router.Add("DELETE", "/external-events/{id}", Access::kAnyKey,
+             [api](Call& call) { return api->Delete(call); });
+  router.Add("POST", "/external-events/{id}/secret/rotate", Access::kAnyKey,
+             [api](Call& call) { return api->RotateSecret(call); });
+}
+
+}  // namespace webhookd::api

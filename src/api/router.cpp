@@ -1,0 +1,115 @@
+#include "api/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "api/problem.hpp"
+
+namespace webhookd::api {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> segments;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    const std::size_t end = std::min(path.find('/', pos), path.size());
+    segments.push_back(path.substr(pos, end - pos));
+    pos = end;
+  }
+  return segments;
+}
+
+bool IsParam(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+std::string_view Request::Header(std::string_view lowercase_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lowercase_name) return value;
+  }
+  return {};
+}
+
+const std::string& Call::Param(std::string_view name) const {
+  static const std::string kEmpty;
+  const auto it = params.find(name);
+  return it == params.end() ? kEmpty : it->second;
+}
+
+void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler) {
+  std::vector<std::string> segments;
+  for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
+  routes_.push_back(
+      {std::move(method), std::string(pattern), std::move(segments), access, std::move(handler)});
+}
+
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Route& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
+bool Router::Match(const Route& route, const std::vector<std::string_view>& path,
+                   std::map<std::string, std::string, std::less<>>& params) {
+  if (route.segments.size() != path.size()) return false;
+  params.clear();
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (IsParam(want)) {
+      params.emplace(want.substr(1, want.size() - 2), std::string(path[i]));
+    } else if (want != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Response Router::Dispatch(const Request& request) const {
+  const std::vector<std::string_view> path = SplitPath(request.path);
+  std::string allowed;
+  Call call{request, {}, {}};
+  for (const Route& route : routes_) {
+    if (!Match(route, path, call.params)) continue;
+    if (route.method == request.method ||
+        (request.method == "HEAD" && route.method == "GET")) {
+      return Invoke(route, call);
+    }
+    if (!allowed.empty()) allowed += ", ";
+    allowed += route.method;
+  }
+  if (allowed.empty()) {
+    return ProblemResponse(Error::NotFound("no such resource: " + request.path));
+  }
+  Response response = ProblemResponse(
+      405, "method-not-allowed", "Method not allowed",
+      request.method + " is not allowed on " + request.path + "; allowed: " + allowed);
+  response.headers.emplace_back("allow", allowed);
+  return response;
+}
+
+Response Router::Invoke(const Route& route, Call& call) const {
+  if (route.access != Access::kPublic) {
+    Result<Principal> principal = authenticator_(call.request);
+    if (!principal.ok()) return ProblemResponse(principal.error());
+    if (route.access == Access::kAdminKey && !principal->is_admin()) {
+      return ProblemResponse(Error::Forbidden("this endpoint needs an admin API key"));
+    }
+    call.principal = *principal;
+  }
+  try {
+    return route.handler(call);
+  } catch (const std::exception& e) {
+    return ProblemResponse(Error::Internal(std::string("handler threw: ") + e.what()));
+  } catch (...) {
+    return ProblemResponse(Error::Internal("handler threw a non-standard exception"));
+  }
+}
+
+}  // namespace webhookd::api

@@ -1,0 +1,14 @@
+#include "api/api.hpp"
+
+namespace webhookd::api {
+
+std::unique_ptr<Router> BuildRouter(ApiContext& context) {
+  auto router = std::make_unique<Router>(MakeAuthenticator(context.store));
+  AddHealthRoutes(*router, context);
+  AddEventTypeRoutes(*router, context);
+  AddConfigRoutes(*router, context);
+  AddApiKeyRoutes(*router, context);
+  return router;
+}
+
+}  // namespace webhookd::api

@@ -1,0 +1,49 @@
+// The HTTP/1.1 server (Boost.Beast on Asio, one coroutine per connection). This header keeps
+// Beast and Asio out of its includers; only server.cpp compiles them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/router.hpp"
+#include "core/result.hpp"
+
+namespace webhookd::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port
+  int threads = 4;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::seconds header_timeout{10};  // to receive a whole request once it started
+  std::chrono::seconds idle_timeout{60};    // keep-alive connection waiting for a request
+  std::chrono::seconds drain_timeout{10};   // requests in flight at shutdown get this long
+};
+
+class HttpServer {
+ public:
+  // `router` must outlive the server.
+  HttpServer(ServerOptions options, const Router& router);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; returns the bound port (useful with port 0).
+  Result<std::uint16_t> Listen();
+
+  // Serves on `threads` threads (the caller's among them) until SIGINT/SIGTERM or Shutdown():
+  // then stops accepting, lets requests in flight finish (up to drain_timeout), closes idle
+  // connections and returns.
+  void Run();
+
+  // Starts the graceful stop described above. Thread-safe; returns at once.
+  void Shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace webhookd::api

@@ -1,0 +1,103 @@
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdio>
+
+#include "api/api.hpp"
+#include "api/server.hpp"
+#include "app/commands.hpp"
+#include "core/clock.hpp"
+#include "store/open_store.hpp"
+
+namespace webhookd::app {
+namespace {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "HOST:PORT" or "[IPV6]:PORT".
+std::optional<HostPort> ParseListen(const std::string& text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  HostPort out;
+  out.host = text.substr(0, colon);
+  if (out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  if (out.host == "localhost") out.host = "127.0.0.1";
+  const char* begin = text.data() + colon + 1;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, out.port);
+  if (ec != std::errc() || ptr != end || begin == end) return std::nullopt;
+  return out;
+}
+
+// A brand-new database gets one admin key, shown once, so that the API can be used at all.
+bool PrintFirstAdminKey(Store& store, const HostPort& listen, std::uint16_t port) {
+  Result<std::int64_t> count = store.CountApiKeys();
+  if (!count.ok()) {
+    spdlog::error("cannot read API keys: {}", count.error().message);
+    return false;
+  }
+  if (*count > 0) return true;
+  Result<api::IssuedKey> issued = api::IssueApiKey(store, std::nullopt, "first admin key");
+  if (!issued.ok()) {
+    spdlog::error("cannot create the first admin key: {}", issued.error().message);
+    return false;
+  }
+  std::printf(
+      "\nThis is a new database. Admin API key (shown once): %s\n"
+      "Keep it safe; create more with POST /api-keys or `webhookd keys create`. Try:\n"
+      "  curl -H 'Authorization: Bearer %s' http://%s:%u/event-types\n\n",
+      issued->key.c_str(), issued->key.c_str(), listen.host.c_str(), unsigned{port});
+  return true;
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& options) {
+  if (!ConfigureLogging(options.log_level)) return 2;
+  const std::optional<HostPort> listen = ParseListen(options.listen);
+  if (!listen) {
+    std::fprintf(stderr, "webhookd: --listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got '%s')\n",
+                 options.listen.c_str());
+    return 2;
+  }
+  SystemClock clock;
+  Result<std::unique_ptr<Store>> store = OpenStore(options.db, clock);
+  if (!store.ok()) {
+    std::fprintf(stderr, "webhookd: cannot open the database %s: %s\n", options.db.c_str(),
+                 store.error().message.c_str());
+    return 1;
+  }
+
+  api::ApiContext context{**store, Catalog::Builtin(), clock, {}};
+  context.options.allow_insecure_urls = options.allow_insecure_urls;
+  const std::unique_ptr<api::Router> router = api::BuildRouter(context);
+
+  api::ServerOptions server_options;
+  server_options.host = listen->host;
+  server_options.port = listen->port;
+  server_options.threads = options.threads;
+  server_options.max_body_bytes = options.max_body_bytes;
+  api::HttpServer server(server_options, *router);
+  Result<std::uint16_t> port = server.Listen();
+  if (!port.ok()) {
+    std::fprintf(stderr, "webhookd: %s\n", port.error().message.c_str());
+    return 1;
+  }
+  if (!PrintFirstAdminKey(**store, *listen, *port)) return 1;
+  const bool v6 = listen->host.find(':') != std::string::npos;
+  std::printf("webhookd listening on http://%s%s%s:%u\n", v6 ? "[" : "", listen->host.c_str(),
+              v6 ? "]" : "", unsigned{*port});
+  std::fflush(stdout);
+  spdlog::info("serving db={} threads={} insecure_urls={}", options.db.substr(0, options.db.find(':')),
+               options.threads, options.allow_insecure_urls);
+  server.Run();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace webhookd::app

@@ -1,0 +1,126 @@
+#include "api/config_json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace webhookd::api {
+namespace {
+
+Status Apply(std::string_view json, WriteMode mode, WebhookConfig& config, bool insecure = false) {
+  return ApplyConfigJson(boost::json::parse(json).as_object(), mode, ConfigRules{insecure},
+                         Catalog::Builtin(), config);
+}
+
+std::string FieldOf(std::string_view json, WriteMode mode = WriteMode::kCreate) {
+  WebhookConfig config;
+  const Status s = Apply(json, mode, config);
+  EXPECT_FALSE(s.ok()) << json;
+  return s.ok() ? "<ok>" : s.error().field;
+}
+
+constexpr const char* kValid =
+    R"({"name":"n","url":"https://example.com/hook","eventName":"BookAppointment"})";
+
+TEST(WebhookUrl, AcceptsHttpsAndRefusesTheRest) {
+  EXPECT_TRUE(ValidateWebhookUrl("https://example.com/x?y=1", false).ok());
+  EXPECT_FALSE(ValidateWebhookUrl("http://example.com/x", false).ok());
+  EXPECT_TRUE(ValidateWebhookUrl("http://example.com/x", true).ok());
+  EXPECT_FALSE(ValidateWebhookUrl("ftp://example.com/x", true).ok());
+  EXPECT_FALSE(ValidateWebhookUrl("https://user:pw@example.com/", false).ok());
+  EXPECT_FALSE(ValidateWebhookUrl("/relative", false).ok());
+  EXPECT_FALSE(ValidateWebhookUrl("https:///nohost", false).ok());
+  EXPECT_FALSE(ValidateWebhookUrl("https://example.com/" + std::string(2100, 'a'), false).ok());
+  EXPECT_EQ(ValidateWebhookUrl("http://example.com/x", false).error().field, "/url");
+}
+
+TEST(ConfigJson, CreateFillsEveryField) {
+  WebhookConfig config;
+  ASSERT_TRUE(Apply(R"({"name":"Obs","url":"https://a.example/h","webhookEventId":2,
+      "attributes":{"apiKey":"k","organizationCode":"ORG","extra":1},
+      "headers":{"X-Tenant":"t"},"active":false,"sendOrganizationCode":true,"version":3,
+      "timeoutMs":2500,"retrySchedule":[0,5,60]})",
+                    WriteMode::kCreate, config)
+                  .ok());
+  EXPECT_EQ(config.name, "Obs");
+  EXPECT_EQ(config.event_type_id, 2);
+  EXPECT_EQ(boost::json::parse(config.attributes_json).at("organizationCode"), "ORG");
+  EXPECT_EQ(boost::json::parse(config.headers_json).at("X-Tenant"), "t");
+  EXPECT_FALSE(config.active);
+  EXPECT_TRUE(config.send_organization_code);
+  EXPECT_EQ(config.version, 3);
+  EXPECT_EQ(config.timeout_ms, 2500);
+  EXPECT_EQ(config.retry_schedule_json, "[0,5,60]");
+}
+
+TEST(ConfigJson, EventIdAliasAndNameMustAgree) {
+  WebhookConfig config;
+  ASSERT_TRUE(Apply(R"({"name":"n","url":"https://a.example","eventId":12})", WriteMode::kCreate,
+                    config)
+                  .ok());
+  EXPECT_EQ(config.event_type_id, 12);
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "eventName":"OpenTele"})"),
+            "/eventName");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":13})"),
+            "/webhookEventId");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","eventName":"Nope"})"), "/eventName");
+}
+
+TEST(ConfigJson, EachMistakeNamesItsField) {
+  EXPECT_EQ(FieldOf(R"({"url":"https://a.example","webhookEventId":1})"), "/name");
+  EXPECT_EQ(FieldOf(R"({"name":"n","webhookEventId":1})"), "/url");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example"})"), "/webhookEventId");
+  EXPECT_EQ(FieldOf(R"({"name":5,"url":"https://a.example","webhookEventId":1})"), "/name");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,"colour":1})"),
+            "/colour");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "headers":{"Transfer-Encoding":"chunked"}})"),
+            "/headers/Transfer-Encoding");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "headers":{"webhook-signature":"x"}})"),
+            "/headers/webhook-signature");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "headers":{"a/b":"x"}})"),
+            "/headers/a~1b");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "headers":{"X-A":1}})"),
+            "/headers/X-A");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "secret":"whsec_short"})"),
+            "/secret");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "attributes":{"apiKey":7}})"),
+            "/attributes/apiKey");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
+      "retrySchedule":[1,-2]})"),
+            "/retrySchedule/1");
+  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,"timeoutMs":5})"),
+            "/timeoutMs");
+  EXPECT_EQ(FieldOf(std::string(R"({"name":")") + std::string(201, 'x') +
+                    R"(","url":"https://a.example","webhookEventId":1})"),
+            "/name");
+}
+
+TEST(ConfigJson, PatchChangesOnlyGivenFields) {
+  WebhookConfig config;
+  ASSERT_TRUE(Apply(kValid, WriteMode::kCreate, config).ok());
+  ASSERT_TRUE(Apply(R"({"active":false})", WriteMode::kPatch, config).ok());
+  EXPECT_FALSE(config.active);
+  EXPECT_EQ(config.name, "n");
+  EXPECT_EQ(config.url, "https://example.com/hook");
+  EXPECT_EQ(config.event_type_id, 5);
+}
+
+TEST(ConfigJson, RepresentationCarriesBothEventIdAndName) {
+  WebhookConfig config;
+  ASSERT_TRUE(Apply(kValid, WriteMode::kCreate, config).ok());
+  config.id = 9;
+  const boost::json::object json = ConfigToJson(config, Catalog::Builtin());
+  EXPECT_EQ(json.at("webhookEventId"), 5);
+  EXPECT_EQ(json.at("eventName"), "BookAppointment");
+  EXPECT_TRUE(json.at("disabledReason").is_null());
+  EXPECT_TRUE(json.at("retrySchedule").is_null());
+  EXPECT_EQ(json.at("url"), "https://example.com/hook");
+}
+
+}  // namespace
+}  // namespace webhookd::api

@@ -1,0 +1,86 @@
+#include "api/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace webhookd::api {
+namespace {
+
+Router MakeRouter() {
+  // Key "admin" is an admin, "org7" belongs to organization 7, anything else is refused.
+  Router router([](const Request& request) -> Result<Principal> {
+    const std::string_view auth = request.Header("authorization");
+    if (auth == "Bearer admin") return Principal{1, std::nullopt};
+    if (auth == "Bearer org7") return Principal{2, 7};
+    return Error::Unauthorized("bad key");
+  });
+  router.Add("GET", "/things/{id}", Access::kAnyKey, [](Call& call) {
+    Response r;
+    r.body = call.Param("id") + "@" + std::to_string(call.principal.scope.value_or(0));
+    return r;
+  });
+  router.Add("DELETE", "/things/{id}", Access::kAdminKey, [](Call&) { return Response{204}; });
+  router.Add("GET", "/open", Access::kPublic, [](Call&) { return Response{200, "text/plain", {}, "hi"}; });
+  router.Add("GET", "/boom", Access::kPublic, [](Call&) -> Response { throw std::runtime_error("x"); });
+  return router;
+}
+
+Request Make(std::string method, std::string path, std::string key = "") {
+  Request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  if (!key.empty()) r.headers.emplace_back("authorization", "Bearer " + key);
+  return r;
+}
+
+boost::json::object Problem(const Response& r) {
+  EXPECT_EQ(r.content_type, "application/problem+json");
+  return boost::json::parse(r.body).as_object();
+}
+
+TEST(Router, PassesPathParametersAndPrincipal) {
+  const Router router = MakeRouter();
+  const Response r = router.Dispatch(Make("GET", "/things/42/", "org7"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "42@7");
+}
+
+TEST(Router, PublicRoutesNeedNoKey) {
+  EXPECT_EQ(MakeRouter().Dispatch(Make("GET", "/open")).body, "hi");
+}
+
+TEST(Router, MissingKeyIs401WithProblemBody) {
+  const Response r = MakeRouter().Dispatch(Make("GET", "/things/1"));
+  EXPECT_EQ(r.status, 401);
+  const auto body = Problem(r);
+  EXPECT_EQ(body.at("type"), "https://webhookd.dev/problems/unauthorized");
+  EXPECT_EQ(body.at("status"), 401);
+}
+
+TEST(Router, AdminRouteRefusesOrganizationKey) {
+  const Router router = MakeRouter();
+  EXPECT_EQ(router.Dispatch(Make("DELETE", "/things/1", "org7")).status, 403);
+  EXPECT_EQ(router.Dispatch(Make("DELETE", "/things/1", "admin")).status, 204);
+}
+
+TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  const Router router = MakeRouter();
+  const Response missing = router.Dispatch(Make("GET", "/nothing", "admin"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Problem(missing).at("type"), "https://webhookd.dev/problems/not-found");
+  const Response wrong = router.Dispatch(Make("POST", "/things/1", "admin"));
+  EXPECT_EQ(wrong.status, 405);
+  ASSERT_EQ(wrong.headers.size(), 1u);
+  EXPECT_EQ(wrong.headers[0].first, "allow");
+  EXPECT_EQ(wrong.headers[0].second, "GET, DELETE");
+}
+
+TEST(Router, HandlerExceptionBecomesBare500) {
+  const Response r = MakeRouter().Dispatch(Make("GET", "/boom"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(Problem(r).at("detail"), "The server failed to handle the request.");
+}
+
+}  // namespace
+}  // namespace webhookd::api
