@@ -46,4 +46,15 @@ class Catalog {
   Impl* impl_;
 };
 
+// Checks `document` against the draft-07 JSON Schema `schema`, compiled for this call only
+// (Catalog::Validate reuses its compiled schemas), with Catalog::Validate's error conventions:
+//   field   the JSON pointer (RFC 6901) of the first failing value: the object itself for a
+//           missing required property ("" at the root), else the offending value ("/count").
+//   message names the rule: "missing required property 'fileId'",
+//           "expected type integer, got string", "must be one of [\"application/pdf\"]",
+//           "must equal \"HealthRecordCounter\"", "must match pattern ^...$",
+//           "must be >= 0", "must be at least 1 characters long", ...
+// A schema that cannot be compiled is Error::Invalid with field "" and a message saying why.
+Status ValidateAgainstSchema(const boost::json::value& schema, const boost::json::value& document);
+
 }  // namespace webhookd

@@ -1,0 +1,434 @@
+#include "catalog/catalog.hpp"
+
+// valijson aborts the process on errors unless told to throw; this is the only translation unit
+// that includes it, so the setting cannot disagree with another one.
+#define VALIJSON_USE_EXCEPTIONS 1
+
+#include <array>
+#include <boost/json.hpp>
+#include <charconv>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+#include <vector>
+
+namespace webhookd {
+
+// Generated from catalog/*.json by cmake/embed_catalog.cmake, in file-name order.
+extern const std::array<std::string_view, 12> kCatalogFiles;
+
+namespace {
+
+using Path = std::vector<std::string>;  // object keys and array indexes, outermost first
+
+std::string JsonPointer(const Path& path) {
+  std::string out;
+  for (const std::string& key : path) {
+    out += '/';
+    for (char c : key) {
+      if (c == '~') {
+        out += "~0";
+      } else if (c == '/') {
+        out += "~1";
+      } else {
+        out += c;
+      }
+    }
+  }
+  return out;
+}
+
+// valijson's context is "<root>" followed by one "[key]" or "[index]" per level.
+Path PathFromContext(const std::vector<std::string>& context) {
+  Path path;
+  for (std::size_t i = 1; i < context.size(); ++i) {
+    const std::string& level = context[i];
+    path.push_back(level.size() >= 2 ? level.substr(1, level.size() - 2) : level);
+  }
+  return path;
+}
+
+std::optional<std::size_t> ArrayIndex(std::string_view key) {
+  std::size_t index = 0;
+  const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), index);
+  if (ec != std::errc() || end != key.data() + key.size() || key.empty()) return std::nullopt;
+  return index;
+}
+
+const boost::json::value* ValueAt(const boost::json::value& document, const Path& path) {
+  const boost::json::value* value = &document;
+  for (const std::string& key : path) {
+    if (const auto* object = value->if_object()) {
+      value = object->if_contains(key);
+    } else if (const auto* array = value->if_array()) {
+      const std::optional<std::size_t> index = ArrayIndex(key);
+      value = index && *index < array->size() ? &(*array)[*index] : nullptr;
+    } else {
+      value = nullptr;
+    }
+    if (value == nullptr) return nullptr;
+  }
+  return value;
+}
+
+// Follows local "$ref"s ("#/definitions/x"); remote references are not used by the catalog.
+const boost::json::object* ResolveRefs(const boost::json::value& root,
+                                       const boost::json::object* schema) {
+  constexpr int kMaxHops = 8;
+  for (int hop = 0; schema != nullptr && hop < kMaxHops; ++hop) {
+    const boost::json::value* ref = schema->if_contains("$ref");
+    if (ref == nullptr || !ref->is_string()) return schema;
+    const std::string_view target = ref->as_string();
+    if (target.empty() || target.front() != '#') return nullptr;
+    boost::system::error_code ec;
+    const boost::json::value* resolved = root.find_pointer(target.substr(1), ec);
+    schema = resolved != nullptr ? resolved->if_object() : nullptr;
+  }
+  return nullptr;
+}
+
+const boost::json::object* ChildSchema(const boost::json::object& schema, const std::string& key) {
+  if (const auto* properties = schema.if_contains("properties")) {
+    if (const auto* named =
+            properties->is_object() ? properties->as_object().if_contains(key) : nullptr) {
+      return named->if_object();
+    }
+  }
+  if (const auto* items = schema.if_contains("items")) {
+    if (items->is_object()) return &items->as_object();
+    const std::optional<std::size_t> index = ArrayIndex(key);
+    if (items->is_array() && index && *index < items->as_array().size()) {
+      return items->as_array()[*index].if_object();
+    }
+  }
+  if (const auto* additional = schema.if_contains("additionalProperties")) {
+    return additional->if_object();
+  }
+  return nullptr;
+}
+
+// The subschema that applies to the value at `path`, or nullptr where a simple walk through
+// properties, items and additionalProperties cannot tell (e.g. inside anyOf).
+const boost::json::object* SubschemaAt(const boost::json::value& root, const Path& path) {
+  const boost::json::object* schema = ResolveRefs(root, root.if_object());
+  for (const std::string& key : path) {
+    if (schema == nullptr) return nullptr;
+    schema = ResolveRefs(root, ChildSchema(*schema, key));
+  }
+  return schema;
+}
+
+std::string_view KindName(const boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+      return "integer";
+    case boost::json::kind::double_:
+      return "number";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::object:
+      return "object";
+  }
+  return "unknown";
+}
+
+std::string AllowedTypes(const boost::json::value& type) {
+  if (type.is_string()) return std::string(type.as_string());
+  std::string out;
+  if (const auto* types = type.if_array()) {
+    for (const boost::json::value& one : *types) {
+      if (!out.empty()) out += " or ";
+      out += one.is_string() ? std::string(one.as_string()) : boost::json::serialize(one);
+    }
+  }
+  return out;
+}
+
+std::string TypeMessage(const boost::json::object* schema, const boost::json::value* value) {
+  const boost::json::value* type = schema != nullptr ? schema->if_contains("type") : nullptr;
+  if (type == nullptr || value == nullptr) return "has a type the schema does not allow";
+  return "expected type " + AllowedTypes(*type) + ", got " + std::string(KindName(*value));
+}
+
+// How one of valijson's descriptions becomes our message: its start, the schema keyword whose
+// value completes the message, and the words before that value.
+struct RuleMessage {
+  std::string_view valijson_prefix;
+  std::string_view keyword;
+  std::string_view message_prefix;
+};
+
+// Longer prefixes first where one starts another ("greater than or equal" / "greater than").
+constexpr std::array<RuleMessage, 11> kRuleMessages = {{
+    {"Failed to match against any enum values", "enum", "must be one of "},
+    {"Failed to match expected value set by 'const'", "const", "must equal "},
+    {"Failed to match regex specified by 'pattern'", "pattern", "must match pattern "},
+    {"Expected number greater than or equal to", "minimum", "must be >= "},
+    {"Expected number greater than", "exclusiveMinimum", "must be > "},
+    {"Expected number less than or equal to", "maximum", "must be <= "},
+    {"Expected number less than", "exclusiveMaximum", "must be < "},
+    {"String should be no fewer than", "minLength", "must be at least "},
+    {"String should be no more than", "maxLength", "must be at most "},
+    {"Array should contain no fewer than", "minItems", "must have at least "},
+    {"Array should contain no more than", "maxItems", "must have at most "},
+}};
+
+// Patterns read best bare; every other value as JSON ("SURVEY", ["application/pdf"], 0).
+std::string KeywordValue(std::string_view keyword, const boost::json::value& value) {
+  if (keyword == "pattern" && value.is_string()) return std::string(value.as_string());
+  return boost::json::serialize(value);
+}
+
+// valijson's own wording, tidied, for the rules we have no message of our own for.
+std::string CleanedDescription(std::string description) {
+  while (!description.empty() && description.back() == '.') description.pop_back();
+  if (!description.empty() && description.front() >= 'A' && description.front() <= 'Z') {
+    description.front() = static_cast<char>(description.front() - 'A' + 'a');
+  }
+  return description;
+}
+
+// The property name valijson quotes after `marker` (up to the last quote, so that names holding
+// quotes survive).
+std::string NameAfter(const std::string& description, std::string_view marker) {
+  const std::size_t start = description.find(marker);
+  const std::size_t last = description.rfind('\'');
+  if (start == std::string::npos || last < start + marker.size()) return {};
+  return description.substr(start + marker.size(), last - start - marker.size());
+}
+
+std::string_view UnitAfter(std::string_view keyword) {
+  if (keyword == "minLength" || keyword == "maxLength") return " characters long";
+  if (keyword == "minItems" || keyword == "maxItems") return " items";
+  return "";
+}
+
+// Turns valijson's first reported error into Error::Invalid. valijson reports a failure's
+// innermost cause before the summaries it adds at each enclosing level ("Failed to validate
+// against schema associated with property name ..."), so the first error is the most specific
+// one of the first failure.
+Error DescribeFirstError(const valijson::ValidationResults& results,
+                         const boost::json::value& schema, const boost::json::value& document) {
+  if (results.begin() == results.end()) return Error::Invalid("does not match the schema", "");
+  const valijson::ValidationResults::Error& first = *results.begin();
+  Path path = PathFromContext(first.context);
+  const std::string& description = first.description;
+
+  if (description.starts_with("Missing required property")) {
+    return Error::Invalid(
+        "missing required property '" + NameAfter(description, "property '") + "'",
+        JsonPointer(path));
+  }
+  if (description.starts_with("Object contains a property that could not be validated")) {
+    path.push_back(NameAfter(description, "constraints: '"));
+    return Error::Invalid("unknown property '" + path.back() + "'", JsonPointer(path));
+  }
+  const boost::json::object* subschema = SubschemaAt(schema, path);
+  if (description.starts_with("Value type not permitted")) {
+    return Error::Invalid(TypeMessage(subschema, ValueAt(document, path)), JsonPointer(path));
+  }
+  for (const RuleMessage& rule : kRuleMessages) {
+    if (!description.starts_with(rule.valijson_prefix)) continue;
+    const boost::json::value* limit =
+        subschema != nullptr ? subschema->if_contains(rule.keyword) : nullptr;
+    if (limit == nullptr) break;
+    return Error::Invalid(std::string(rule.message_prefix) + KeywordValue(rule.keyword, *limit) +
+                              std::string(UnitAfter(rule.keyword)),
+                          JsonPointer(path));
+  }
+  return Error::Invalid(CleanedDescription(description), JsonPointer(path));
+}
+
+// Every "pattern" in the schema must be a valid ECMAScript regex: valijson compiles patterns
+// only when it first meets a value to check, which would turn a catalog mistake into a
+// request-time failure.
+std::optional<std::string> FirstBadPattern(const boost::json::value& schema) {
+  if (const auto* array = schema.if_array()) {
+    for (const boost::json::value& item : *array) {
+      if (auto bad = FirstBadPattern(item)) return bad;
+    }
+  }
+  if (const auto* object = schema.if_object()) {
+    for (const auto& member : *object) {
+      if (member.key() == "pattern" && member.value().is_string()) {
+        try {
+          std::regex compiled(std::string(member.value().as_string()));
+        } catch (const std::regex_error&) {
+          return std::string(member.value().as_string());
+        }
+      } else if (auto bad = FirstBadPattern(member.value())) {
+        return bad;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// A draft-07 schema compiled once; Validate may be called from any number of threads.
+class CompiledSchema {
+ public:
+  static Result<std::unique_ptr<CompiledSchema>> Compile(boost::json::value source) {
+    if (!source.is_object() && !source.is_bool()) {
+      return Error::Invalid("a JSON Schema must be an object or a boolean", "");
+    }
+    if (auto bad = FirstBadPattern(source)) {
+      return Error::Invalid("invalid regular expression in pattern: " + *bad, "");
+    }
+    auto compiled = std::unique_ptr<CompiledSchema>(new CompiledSchema(std::move(source)));
+    try {
+      valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+      parser.populateSchema(valijson::adapters::BoostJsonAdapter(compiled->source_),
+                            compiled->schema_);
+    } catch (const std::exception& e) {
+      return Error::Invalid(std::string("invalid JSON Schema: ") + e.what(), "");
+    }
+    return compiled;
+  }
+
+  // The compiled schema is only read, so any number of threads may call this at once, each with
+  // its own `validator` (which caches the compiled regexes of "pattern").
+  Status Validate(const boost::json::value& document, valijson::Validator& validator) const {
+    const valijson::adapters::BoostJsonAdapter target(document);
+    try {
+      // Stops at the first failure, so valid documents (the common case) are checked cheaply;
+      // only a failure pays for the full report.
+      if (validator.validate(schema_, target, nullptr)) return Status::Ok();
+      valijson::ValidationResults results;
+      validator.validate(schema_, target, &results);
+      return DescribeFirstError(results, source_, document);
+    } catch (const std::exception& e) {
+      return Error::Invalid(std::string("cannot be validated: ") + e.what(), "");
+    }
+  }
+
+ private:
+  explicit CompiledSchema(boost::json::value source) : source_(std::move(source)) {}
+
+  boost::json::value source_;  // kept for error messages that quote the schema
+  valijson::Schema schema_;
+};
+
+[[noreturn]] void CatalogIsBroken(std::size_t index, std::string_view why) {
+  std::fprintf(stderr, "webhookd: the embedded event catalog is invalid: file #%zu: %.*s\n",
+               index + 1, static_cast<int>(why.size()), why.data());
+  std::abort();
+}
+
+const boost::json::value& Member(const boost::json::object& object, std::string_view key,
+                                 boost::json::kind kind, std::size_t index) {
+  const boost::json::value* value = object.if_contains(key);
+  if (value == nullptr) CatalogIsBroken(index, "missing \"" + std::string(key) + "\"");
+  if (value->kind() != kind)
+    CatalogIsBroken(index, "\"" + std::string(key) + "\" has the wrong type");
+  return *value;
+}
+
+void CheckHeaders(const boost::json::object& headers, std::size_t index) {
+  for (const auto& header : headers) {
+    if (!header.value().is_string()) {
+      CatalogIsBroken(index, "sampleHeaders." + std::string(header.key()) + " is not a string");
+    }
+  }
+}
+
+}  // namespace
+
+struct Catalog::Impl {
+  std::vector<EventType> types;                          // types[i].id == i + 1
+  std::vector<std::unique_ptr<CompiledSchema>> schemas;  // parallel to types
+};
+
+Catalog::Catalog() : impl_(new Impl) {
+  for (std::size_t index = 0; index < kCatalogFiles.size(); ++index) {
+    boost::system::error_code ec;
+    const boost::json::value parsed = boost::json::parse(kCatalogFiles[index], ec);
+    if (ec) CatalogIsBroken(index, "not JSON: " + ec.message());
+    if (!parsed.is_object()) CatalogIsBroken(index, "not a JSON object");
+    const boost::json::object& file = parsed.as_object();
+
+    EventType type;
+    type.id = static_cast<int>(Member(file, "id", boost::json::kind::int64, index).as_int64());
+    if (type.id != static_cast<int>(index) + 1) {
+      CatalogIsBroken(index, "\"id\" must equal the file's position (its two-digit prefix)");
+    }
+    type.name = Member(file, "name", boost::json::kind::string, index).as_string();
+    type.description = Member(file, "description", boost::json::kind::string, index).as_string();
+    type.is_inference = Member(file, "isInference", boost::json::kind::bool_, index).as_bool();
+    const boost::json::value& schema = Member(file, "schema", boost::json::kind::object, index);
+    const boost::json::value& sample = Member(file, "sample", boost::json::kind::object, index);
+    const boost::json::value& headers =
+        Member(file, "sampleHeaders", boost::json::kind::object, index);
+    CheckHeaders(headers.as_object(), index);
+    if (Find(std::string_view(type.name)) != nullptr) {
+      CatalogIsBroken(index, "duplicate name " + type.name);
+    }
+    type.schema_json = boost::json::serialize(schema);
+    type.sample_json = boost::json::serialize(sample);
+    type.sample_headers_json = boost::json::serialize(headers);
+
+    Result<std::unique_ptr<CompiledSchema>> compiled = CompiledSchema::Compile(schema);
+    if (!compiled.ok()) CatalogIsBroken(index, type.name + ": " + compiled.error().message);
+    impl_->schemas.push_back(std::move(compiled).value());
+    impl_->types.push_back(std::move(type));
+  }
+}
+
+Catalog::~Catalog() { delete impl_; }
+
+const Catalog& Catalog::Builtin() {
+  static const Catalog catalog;
+  return catalog;
+}
+
+const std::vector<EventType>& Catalog::types() const { return impl_->types; }
+
+const EventType* Catalog::Find(int id) const {
+  if (id < 1 || static_cast<std::size_t>(id) > impl_->types.size()) return nullptr;
+  return &impl_->types[static_cast<std::size_t>(id) - 1];
+}
+
+const EventType* Catalog::Find(std::string_view name) const {
+  for (const EventType& type : impl_->types) {
+    if (type.name == name) return &type;
+  }
+  return nullptr;
+}
+
+Status Catalog::Validate(const EventType& type, const boost::json::value& payload) const {
+  const EventType* known = Find(type.id);
+  if (known == nullptr || known->name != type.name) {
+    return Error::Internal("event type '" + type.name + "' is not in the catalog");
+  }
+  // One Validator per thread, reused: compiling a pattern's std::regex costs ~100 us, far more
+  // than a whole validation, and the cache holds only the catalog's few patterns.
+  thread_local valijson::Validator validator;
+  return impl_->schemas[static_cast<std::size_t>(type.id) - 1]->Validate(payload, validator);
+}
+
+Status ValidateAgainstSchema(const boost::json::value& schema, const boost::json::value& document) {
+  Result<std::unique_ptr<CompiledSchema>> compiled = CompiledSchema::Compile(schema);
+  if (!compiled.ok()) return compiled.error();
+  valijson::Validator validator;  // not shared: arbitrary schemas would grow a shared cache
+  return compiled.value()->Validate(document, validator);
+}
+
+}  // namespace webhookd
