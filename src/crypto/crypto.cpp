@@ -1,0 +1,98 @@
+#include "crypto/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <climits>
+#include <cstdlib>
+
+namespace webhookd::crypto {
+namespace {
+
+const unsigned char* Bytes(std::string_view s) {
+  // OpenSSL may treat a null pointer with length 0 as "no input" rather than "empty input"
+  // (HMAC with a null key means "reuse the previous key"), so never pass null.
+  static constexpr unsigned char kEmpty[1] = {0};
+  return s.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string RandomBytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    // Without randomness no secret or id is safe; continuing would be worse than stopping.
+    std::abort();
+  }
+  return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // +1: EVP_EncodeBlock writes a NUL
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), Bytes(bytes),
+                                      static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0 || text.size() > INT_MAX) return std::nullopt;
+  std::string out(3 * (text.size() / 4), '\0');
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), Bytes(text),
+                                      static_cast<int>(text.size()));
+  if (written < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding as zero bytes of output; the real length is shorter.
+  std::size_t padding = 0;
+  if (!text.empty() && text.back() == '=') ++padding;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
+  if (static_cast<std::size_t>(written) < padding) return std::nullopt;
+  out.resize(static_cast<std::size_t>(written) - padding);
+  // EVP_DecodeBlock also tolerates surrounding whitespace, misplaced '=' and non-zero unused
+  // bits; only the canonical encoding of the result is accepted.
+  if (Base64Encode(out) != text) return std::nullopt;
+  return out;
+}
+
+std::string Sha256(std::string_view data) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(Bytes(data), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                 EVP_sha256(), nullptr) != 1) {
+    std::abort();  // SHA-256 on memory cannot fail unless OpenSSL itself is broken
+  }
+  out.resize(len);
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::string digest = Sha256(data);
+  std::string out;
+  out.reserve(2 * digest.size());
+  for (unsigned char c : digest) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xF]);
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), Bytes(key), static_cast<int>(key.size()), Bytes(data), data.size(),
+           reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr) {
+    std::abort();  // HMAC-SHA256 on memory cannot fail unless OpenSSL itself is broken
+  }
+  out.resize(len);
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // The length is not secret (signatures and hashes have fixed lengths).
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(Bytes(a), Bytes(b), a.size()) == 0;
+}
+
+}  // namespace webhookd::crypto
