@@ -1,6 +1,8 @@
 // The HTTP API: what it needs from the rest of the process, and the routes it registers.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -9,7 +11,18 @@
 #include "core/clock.hpp"
 #include "store/store.hpp"
 
+namespace webhookd::delivery {
+class Dispatcher;
+}
+
 namespace webhookd::api {
+
+// Counters the API keeps for /metrics (relaxed atomics).
+struct ApiMetrics {
+  std::array<std::atomic<std::int64_t>, 13> events_ingested{};  // by event type id (1..12)
+  std::atomic<std::int64_t> ingest_commits{0};                  // IngestEvents calls
+  std::atomic<std::int64_t> ingest_commit_micros{0};            // their total latency
+};
 
 struct ApiOptions {
   // Accept http:// configuration URLs (development only).
@@ -24,6 +37,9 @@ struct ApiContext {
   const Catalog& catalog;
   const Clock& clock;
   ApiOptions options;
+  // Sends test deliveries and reports delivery metrics; null when the server runs without one.
+  delivery::Dispatcher* dispatcher = nullptr;
+  ApiMetrics metrics;
 };
 
 // Resolves "Authorization: Bearer <key>" against the store's key hashes.
@@ -33,6 +49,9 @@ void AddHealthRoutes(Router& router, ApiContext& context);
 void AddEventTypeRoutes(Router& router, ApiContext& context);
 void AddConfigRoutes(Router& router, ApiContext& context);
 void AddApiKeyRoutes(Router& router, ApiContext& context);
+void AddEventRoutes(Router& router, ApiContext& context);
+void AddDeliveryRoutes(Router& router, ApiContext& context);
+void AddMetricsRoutes(Router& router, ApiContext& context);
 
 // A router with every route above.
 std::unique_ptr<Router> BuildRouter(ApiContext& context);

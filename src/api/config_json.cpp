@@ -134,43 +134,6 @@ Result<std::string> ReadRetrySchedule(const boost::json::value& v) {
   return boost::json::serialize(steps);
 }
 
-// webhookEventId, its alias eventId, and eventName must agree when several are given.
-Result<std::optional<int>> ReadEventType(const boost::json::object& body, const Catalog& catalog) {
-  std::optional<int> id;
-  std::string id_field;
-  for (std::string_view key : {"webhookEventId", "eventId"}) {
-    Result<std::optional<std::int64_t>> value = OptionalInteger(body, key);
-    if (!value.ok()) return value.error();
-    if (!value->has_value()) continue;
-    const std::string field = PointerTo("", key);
-    if (**value < 1 || **value > static_cast<std::int64_t>(catalog.types().size())) {
-      return Error::Invalid(std::string(key) + " must be between 1 and 12 (see GET /event-types)",
-                            field);
-    }
-    if (id && *id != **value) {
-      return Error::Invalid("webhookEventId and eventId disagree", field);
-    }
-    id = static_cast<int>(**value);
-    id_field = field;
-  }
-  Result<std::optional<std::string>> name = OptionalString(body, "eventName", 100);
-  if (!name.ok()) return name.error();
-  if (name->has_value()) {
-    const EventType* type = catalog.Find(**name);
-    if (type == nullptr) {
-      return Error::Invalid("unknown eventName '" + **name + "' (see GET /event-types)",
-                            "/eventName");
-    }
-    if (id && *id != type->id) {
-      return Error::Invalid("eventName " + **name + " is event type " + std::to_string(type->id) +
-                                ", but " + id_field.substr(1) + " is " + std::to_string(*id),
-                            "/eventName");
-    }
-    id = type->id;
-  }
-  return id;
-}
-
 Status ApplyRequiredFields(const boost::json::object& body, WriteMode mode,
                            const ConfigRules& rules, const Catalog& catalog,
                            WebhookConfig& config) {
@@ -284,6 +247,42 @@ Status ValidateWebhookUrl(std::string_view url, bool allow_insecure) {
   }
   if (parsed->encoded_host().empty()) return Error::Invalid("url has no host", "/url");
   return Status::Ok();
+}
+
+Result<std::optional<int>> ReadEventType(const boost::json::object& body, const Catalog& catalog) {
+  std::optional<int> id;
+  std::string id_field;
+  for (std::string_view key : {"webhookEventId", "eventId"}) {
+    Result<std::optional<std::int64_t>> value = OptionalInteger(body, key);
+    if (!value.ok()) return value.error();
+    if (!value->has_value()) continue;
+    const std::string field = PointerTo("", key);
+    if (**value < 1 || **value > static_cast<std::int64_t>(catalog.types().size())) {
+      return Error::Invalid(std::string(key) + " must be between 1 and 12 (see GET /event-types)",
+                            field);
+    }
+    if (id && *id != **value) {
+      return Error::Invalid("webhookEventId and eventId disagree", field);
+    }
+    id = static_cast<int>(**value);
+    id_field = field;
+  }
+  Result<std::optional<std::string>> name = OptionalString(body, "eventName", 100);
+  if (!name.ok()) return name.error();
+  if (name->has_value()) {
+    const EventType* type = catalog.Find(**name);
+    if (type == nullptr) {
+      return Error::Invalid("unknown eventName '" + **name + "' (see GET /event-types)",
+                            "/eventName");
+    }
+    if (id && *id != type->id) {
+      return Error::Invalid("eventName " + **name + " is event type " + std::to_string(type->id) +
+                                ", but " + id_field.substr(1) + " is " + std::to_string(*id),
+                            "/eventName");
+    }
+    id = type->id;
+  }
+  return id;
 }
 
 Status ApplyConfigJson(const boost::json::object& body, WriteMode mode, const ConfigRules& rules,

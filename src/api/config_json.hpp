@@ -29,6 +29,10 @@ Status ApplyConfigJson(const boost::json::object& body, WriteMode mode, const Co
 // https:// (or http:// when allowed), a host, no credentials, at most 2048 characters.
 Status ValidateWebhookUrl(std::string_view url, bool allow_insecure);
 
+// The event type named by webhookEventId, its alias eventId, or eventName (which must agree
+// when several are given); nullopt when none is.
+Result<std::optional<int>> ReadEventType(const boost::json::object& body, const Catalog& catalog);
+
 boost::json::object ConfigToJson(const WebhookConfig& config, const Catalog& catalog);
 
 }  // namespace webhookd::api

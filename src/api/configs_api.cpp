@@ -5,6 +5,7 @@
 #include "api/config_json.hpp"
 #include "api/json_io.hpp"
 #include "api/problem.hpp"
+#include "api/tenancy.hpp"
 #include "crypto/secret.hpp"
 
 namespace webhookd::api {
@@ -23,27 +24,6 @@ Result<std::int64_t> ConfigIdParam(const Call& call) {
   return id;
 }
 
-Result<std::int64_t> OrganizationForCreate(const boost::json::object& body,
-                                           const Principal& principal) {
-  Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
-  if (!given.ok()) return given.error();
-  if (principal.is_admin()) {
-    if (!given->has_value()) {
-      return Error::Invalid("organizationId is required with an admin API key",
-                            "/organizationId");
-    }
-    if (**given <= 0) {
-      return Error::Invalid("organizationId must be a positive integer", "/organizationId");
-    }
-    return **given;
-  }
-  if (given->has_value() && **given != *principal.scope) {
-    return Error::Forbidden("organizationId " + std::to_string(**given) +
-                            " does not match the API key's organization");
-  }
-  return *principal.scope;
-}
-
 Status OrganizationUnchanged(const boost::json::object& body, const WebhookConfig& current) {
   Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
   if (!given.ok()) return given.error();
@@ -60,7 +40,7 @@ class ConfigsApi {
   Response Create(Call& call) {
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
     if (!body.ok()) return ProblemResponse(body.error());
-    Result<std::int64_t> org = OrganizationForCreate(*body, call.principal);
+    Result<std::int64_t> org = OrganizationOfWrite(*body, call.principal);
     if (!org.ok()) return ProblemResponse(org.error());
     WebhookConfig config;
     config.organization_id = *org;

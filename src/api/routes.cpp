@@ -8,6 +8,9 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddEventTypeRoutes(*router, context);
   AddConfigRoutes(*router, context);
   AddApiKeyRoutes(*router, context);
+  AddEventRoutes(*router, context);
+  AddDeliveryRoutes(*router, context);
+  AddMetricsRoutes(*router, context);
   return router;
 }
 

@@ -73,7 +73,7 @@ bool IsMalformedRequest(const beast::error_code& ec) {
 struct HttpServer::Impl {
   Impl(ServerOptions opts, const Router& r)
       : options(std::move(opts)), router(r), io(options.threads), acceptor(asio::make_strand(io)),
-        signals(io, SIGINT, SIGTERM), drain_timer(io) {}
+        signals(io, SIGINT, SIGTERM), drain_timer(asio::make_strand(io)) {}
 
   ServerOptions options;
   const Router& router;
@@ -128,6 +128,10 @@ asio::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) 
   conn->stream.close();
   std::lock_guard lock(mu);
   connections.erase(conn);
+  if (stopping && connections.empty()) {
+    // The last connection is gone: nothing is left to drain, so let Run() return now.
+    asio::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
+  }
 }
 
 // Reads, handles and answers one request; false when the connection should close.
@@ -213,9 +217,15 @@ void HttpServer::Impl::BeginShutdown() {
   beast::error_code ignored;
   signals.cancel(ignored);
   CloseAll(true);
-  drain_timer.expires_after(options.drain_timeout);
-  drain_timer.async_wait([this](beast::error_code ec) {
-    if (!ec) CloseAll(false);
+  asio::post(drain_timer.get_executor(), [this] {
+    {
+      std::lock_guard lock(mu);
+      if (connections.empty()) return;
+    }
+    drain_timer.expires_after(options.drain_timeout);
+    drain_timer.async_wait([this](beast::error_code ec) {
+      if (!ec) CloseAll(false);
+    });
   });
 }
 

@@ -39,6 +39,36 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->envname("WEBHOOKD_MAX_BODY_BYTES")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024))
       ->capture_default_str();
+  serve->add_option("--retry-schedule", o.retry_schedule,
+                    "Waits before each attempt (the first is immediate); 8 entries = 8 attempts. "
+                    "Each wait gets +-20% jitter")
+      ->envname("WEBHOOKD_RETRY_SCHEDULE")
+      ->capture_default_str();
+  serve->add_option("--max-in-flight", o.max_in_flight, "Webhook requests in flight at once")
+      ->envname("WEBHOOKD_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  serve->add_option("--per-endpoint-in-flight", o.per_endpoint_in_flight,
+                    "Webhook requests in flight to one endpoint (scheme+host+port) at once, so "
+                    "that one slow receiver cannot hold up the others")
+      ->envname("WEBHOOKD_PER_ENDPOINT_IN_FLIGHT")
+      ->check(CLI::Range(1, 1'000))
+      ->capture_default_str();
+  serve->add_option("--connect-timeout-ms", o.connect_timeout_ms,
+                    "Time to connect to a receiver")
+      ->envname("WEBHOOKD_CONNECT_TIMEOUT_MS")
+      ->check(CLI::Range(100, 60'000))
+      ->capture_default_str();
+  serve->add_option("--request-timeout-ms", o.request_timeout_ms,
+                    "Time for a whole webhook request; a configuration's timeoutMs overrides it")
+      ->envname("WEBHOOKD_REQUEST_TIMEOUT_MS")
+      ->check(CLI::Range(100, 60'000))
+      ->capture_default_str();
+  serve->add_option("--auto-disable-after-hours", o.auto_disable_after_hours,
+                    "Deactivate a configuration whose deliveries have all failed this long")
+      ->envname("WEBHOOKD_AUTO_DISABLE_AFTER_HOURS")
+      ->check(CLI::Range(1, 24 * 365))
+      ->capture_default_str();
   serve->callback([&o, &exit_code] { exit_code = webhookd::app::RunServe(o); });
 }
 

@@ -1,3 +1,4 @@
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -7,6 +8,8 @@
 #include "api/server.hpp"
 #include "app/commands.hpp"
 #include "core/clock.hpp"
+#include "delivery/curl_http_client.hpp"
+#include "delivery/dispatcher.hpp"
 #include "store/open_store.hpp"
 
 namespace webhookd::app {
@@ -55,6 +58,29 @@ bool PrintFirstAdminKey(Store& store, const HostPort& listen, std::uint16_t port
   return true;
 }
 
+Result<delivery::DispatcherOptions> DispatcherOptionsFrom(const ServeOptions& options) {
+  Result<std::vector<std::int64_t>> schedule = RetryPolicy::ParseSchedule(options.retry_schedule);
+  if (!schedule.ok()) return Error::Invalid("--retry-schedule: " + schedule.error().message);
+  delivery::DispatcherOptions out;
+  out.global_in_flight_cap = options.max_in_flight;
+  out.per_endpoint_cap = options.per_endpoint_in_flight;
+  out.connect_timeout_ms = options.connect_timeout_ms;
+  out.request_timeout_ms = options.request_timeout_ms;
+  out.outcome.retry_schedule_seconds = std::move(*schedule);
+  out.outcome.auto_disable_after_ms = options.auto_disable_after_hours * 3600 * 1000;
+  return out;
+}
+
+Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOptions& options) {
+  Result<delivery::SsrfGuard> guard = delivery::SsrfGuard::WithAllowList(options.allow_targets);
+  if (!guard.ok()) return Error::Invalid("--allow-target: " + guard.error().message);
+  delivery::CurlHttpClientOptions client_options;
+  client_options.ssrf_guard = std::move(*guard);
+  client_options.max_host_connections = options.per_endpoint_in_flight;
+  client_options.max_total_connections = options.max_in_flight;
+  return delivery::CurlHttpClient::Create(std::move(client_options));
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
@@ -65,6 +91,16 @@ int RunServe(const ServeOptions& options) {
                  options.listen.c_str());
     return 2;
   }
+  Result<delivery::DispatcherOptions> dispatcher_options = DispatcherOptionsFrom(options);
+  if (!dispatcher_options.ok()) {
+    std::fprintf(stderr, "webhookd: %s\n", dispatcher_options.error().message.c_str());
+    return 2;
+  }
+  Result<std::unique_ptr<delivery::CurlHttpClient>> http_client = MakeHttpClient(options);
+  if (!http_client.ok()) {
+    std::fprintf(stderr, "webhookd: %s\n", http_client.error().message.c_str());
+    return 2;
+  }
   SystemClock clock;
   Result<std::unique_ptr<Store>> store = OpenStore(options.db, clock);
   if (!store.ok()) {
@@ -72,8 +108,11 @@ int RunServe(const ServeOptions& options) {
                  store.error().message.c_str());
     return 1;
   }
+  delivery::Dispatcher dispatcher(**store, **http_client, clock, Catalog::Builtin(),
+                                  std::move(*dispatcher_options));
+  (*store)->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
 
-  api::ApiContext context{**store, Catalog::Builtin(), clock, {}};
+  api::ApiContext context{**store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
   context.options.allow_insecure_urls = options.allow_insecure_urls;
   const std::unique_ptr<api::Router> router = api::BuildRouter(context);
 
@@ -93,9 +132,14 @@ int RunServe(const ServeOptions& options) {
   std::printf("webhookd listening on http://%s%s%s:%u\n", v6 ? "[" : "", listen->host.c_str(),
               v6 ? "]" : "", unsigned{*port});
   std::fflush(stdout);
-  spdlog::info("serving db={} threads={} insecure_urls={}", options.db.substr(0, options.db.find(':')),
-               options.threads, options.allow_insecure_urls);
+  spdlog::info("serving db={} threads={} insecure_urls={} allow_targets={}",
+               options.db.substr(0, options.db.find(':')), options.threads,
+               options.allow_insecure_urls, fmt::join(options.allow_targets, ","));
+  dispatcher.Start();
   server.Run();
+  dispatcher.Stop();
+  (*http_client)->Stop();
+  (*store)->SetWorkListener({});
   spdlog::info("stopped");
   return 0;
 }

@@ -1,0 +1,21 @@
+// How events, deliveries and attempts look in API responses.
+#pragma once
+
+#include <boost/json.hpp>
+#include <optional>
+#include <string_view>
+
+#include "catalog/catalog.hpp"
+#include "core/model.hpp"
+
+namespace webhookd::api {
+
+std::string_view DeliveryStatusName(DeliveryStatus status);
+std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name);
+
+boost::json::object DeliveryToJson(const Delivery& delivery);
+boost::json::object AttemptToJson(const Attempt& attempt);
+// The event with its payload; `deliveries` is attached by the caller when wanted.
+boost::json::object EventToJson(const Event& event, const Catalog& catalog);
+
+}  // namespace webhookd::api

@@ -1,0 +1,256 @@
+// /events: ingestion (single and batch, idempotency keys), event status and inference results.
+#include <chrono>
+
+#include "api/api.hpp"
+#include "api/config_json.hpp"
+#include "api/delivery_json.hpp"
+#include "api/json_io.hpp"
+#include "api/problem.hpp"
+#include "api/tenancy.hpp"
+#include "core/ids.hpp"
+
+namespace webhookd::api {
+namespace {
+
+constexpr std::size_t kMaxBatch = 1000;
+constexpr std::size_t kMaxIdempotencyKey = 255;
+
+Status ValidIdempotencyKey(std::string_view key, const std::string& field) {
+  if (key.size() > kMaxIdempotencyKey) {
+    return Error::Invalid("idempotency keys are limited to 255 characters", field);
+  }
+  for (char c : key) {
+    if (c < 0x21 || c > 0x7e) {
+      return Error::Invalid("idempotency keys are printable ASCII without spaces", field);
+    }
+  }
+  return Status::Ok();
+}
+
+// Error fields of a batch item point into the batch body.
+Error AtItem(Error error, std::size_t index) {
+  if (error.kind == ErrorKind::kInvalid) {
+    error.field = "/events/" + std::to_string(index) + error.field;
+  }
+  return error;
+}
+
+boost::json::object ProblemJson(const Error& error) {
+  const Response problem = ProblemResponse(error);
+  return boost::json::parse(problem.body).as_object();
+}
+
+boost::json::object AcceptedJson(const IngestedEvent& ingested, const Catalog& catalog) {
+  boost::json::array deliveries;
+  for (const Delivery& d : ingested.deliveries) {
+    deliveries.push_back({{"id", d.id}, {"externalEventId", d.config_id}});
+  }
+  const EventType* type = catalog.Find(ingested.event.event_type_id);
+  return {{"id", ingested.event.id},
+          {"eventName", type != nullptr ? type->name : ""},
+          {"organizationId", ingested.event.organization_id},
+          {"deliveries", std::move(deliveries)}};
+}
+
+class EventsApi {
+ public:
+  explicit EventsApi(ApiContext& context) : context_(context) {}
+
+  Response Ingest(Call& call) {
+    Result<boost::json::object> body = ParseJsonObject(call.request.body);
+    if (!body.ok()) return ProblemResponse(body.error());
+    std::string key(call.request.Header("idempotency-key"));
+    if (Status s = ValidIdempotencyKey(key, "Idempotency-Key"); !s.ok()) {
+      return ProblemResponse(s.error());
+    }
+    Result<NewEvent> event = ReadEvent(*body, call.principal, key);
+    if (!event.ok()) return ProblemResponse(event.error());
+    std::vector<Result<IngestedEvent>> stored = Commit({*event});
+    if (!stored.front().ok()) return ProblemResponse(stored.front().error());
+    Response response = JsonResponse(202, AcceptedJson(*stored.front(), context_.catalog));
+    if (stored.front()->replayed) response.headers.emplace_back("idempotent-replayed", "true");
+    return response;
+  }
+
+  Response IngestBatch(Call& call) {
+    Result<boost::json::object> body = ParseJsonObject(call.request.body);
+    if (!body.ok()) return ProblemResponse(body.error());
+    if (Status s = RejectUnknownFields(*body, {"events"}); !s.ok()) return ProblemResponse(s.error());
+    const boost::json::value* items = body->if_contains("events");
+    if (items == nullptr || !items->is_array() || items->as_array().empty() ||
+        items->as_array().size() > kMaxBatch) {
+      return ProblemResponse(Error::Invalid("events must be an array of 1 to 1000 events", "/events"));
+    }
+    const boost::json::array& array = items->as_array();
+    std::vector<boost::json::object> results(array.size());
+    std::vector<NewEvent> valid;
+    std::vector<std::size_t> valid_index;
+    for (std::size_t i = 0; i < array.size(); ++i) {
+      Result<NewEvent> event = ReadBatchItem(array[i], call.principal);
+      if (event.ok()) {
+        valid.push_back(std::move(*event));
+        valid_index.push_back(i);
+      } else {
+        results[i] = {{"status", ProblemStatus(event.error())},
+                      {"error", ProblemJson(AtItem(event.error(), i))}};
+      }
+    }
+    std::vector<Result<IngestedEvent>> stored;
+    if (!valid.empty()) stored = Commit(valid);
+    for (std::size_t j = 0; j < stored.size(); ++j) {
+      const std::size_t i = valid_index[j];
+      if (stored[j].ok()) {
+        results[i] = AcceptedJson(*stored[j], context_.catalog);
+        results[i]["status"] = 202;
+        results[i]["replayed"] = stored[j]->replayed;
+      } else {
+        results[i] = {{"status", ProblemStatus(stored[j].error())},
+                      {"error", ProblemJson(stored[j].error())}};
+      }
+    }
+    boost::json::array data;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      results[i]["index"] = i;
+      data.push_back(std::move(results[i]));
+    }
+    return JsonResponse(200, {{"data", std::move(data)}});
+  }
+
+  Response Get(Call& call) {
+    Result<Event> event = context_.store.GetEvent(call.Param("id"), call.principal.scope);
+    if (!event.ok()) return ProblemResponse(event.error());
+    Result<std::vector<Delivery>> deliveries =
+        context_.store.DeliveriesOfEvent(event->id, call.principal.scope);
+    if (!deliveries.ok()) return ProblemResponse(deliveries.error());
+    boost::json::object out = EventToJson(*event, context_.catalog);
+    boost::json::array list;
+    for (const Delivery& d : *deliveries) list.push_back(DeliveryToJson(d));
+    out["deliveries"] = std::move(list);
+    return JsonResponse(200, out);
+  }
+
+  // The receivers' answers: for InferenceTo* events the response body is the result.
+  Response GetResult(Call& call) {
+    Result<Event> event = context_.store.GetEvent(call.Param("id"), call.principal.scope);
+    if (!event.ok()) return ProblemResponse(event.error());
+    Result<std::vector<Delivery>> deliveries =
+        context_.store.DeliveriesOfEvent(event->id, call.principal.scope);
+    if (!deliveries.ok()) return ProblemResponse(deliveries.error());
+    boost::json::array results;
+    for (const Delivery& d : *deliveries) {
+      Result<boost::json::object> result = ResultOf(d, call.principal.scope);
+      if (!result.ok()) return ProblemResponse(result.error());
+      results.push_back(std::move(*result));
+    }
+    const EventType* type = context_.catalog.Find(event->event_type_id);
+    return JsonResponse(200, {{"eventId", event->id},
+                              {"eventName", type != nullptr ? type->name : ""},
+                              {"isInference", type != nullptr && type->is_inference},
+                              {"results", std::move(results)}});
+  }
+
+ private:
+  std::vector<Result<IngestedEvent>> Commit(const std::vector<NewEvent>& events) {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<Result<IngestedEvent>> stored = context_.store.IngestEvents(events);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    ApiMetrics& metrics = context_.metrics;
+    metrics.ingest_commits.fetch_add(1, std::memory_order_relaxed);
+    metrics.ingest_commit_micros.fetch_add(micros.count(), std::memory_order_relaxed);
+    for (const Result<IngestedEvent>& r : stored) {
+      if (r.ok() && !r->replayed) {
+        metrics.events_ingested[r->event.event_type_id].fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return stored;
+  }
+
+  static int ProblemStatus(const Error& error) { return ProblemResponse(error).status; }
+
+  Result<NewEvent> ReadBatchItem(const boost::json::value& item, const Principal& principal) {
+    if (!item.is_object()) return Error::Invalid("each event must be a JSON object", "");
+    const boost::json::object& object = item.as_object();
+    std::string key;
+    if (const boost::json::value* k = object.if_contains("idempotencyKey")) {
+      if (!k->is_string()) return Error::Invalid("idempotencyKey must be a string", "/idempotencyKey");
+      key = std::string(k->as_string());
+      if (Status s = ValidIdempotencyKey(key, "/idempotencyKey"); !s.ok()) return s.error();
+    }
+    return ReadEvent(object, principal, key);
+  }
+
+  Result<NewEvent> ReadEvent(const boost::json::object& body, const Principal& principal,
+                             std::string idempotency_key) {
+    if (Status s = RejectUnknownFields(body, {"eventName", "webhookEventId", "eventId",
+                                              "organizationId", "payload", "idempotencyKey"});
+        !s.ok()) {
+      return s.error();
+    }
+    Result<std::int64_t> org = OrganizationOfWrite(body, principal);
+    if (!org.ok()) return org.error();
+    Result<std::optional<int>> type_id = ReadEventType(body, context_.catalog);
+    if (!type_id.ok()) return type_id.error();
+    if (!type_id->has_value()) {
+      return Error::Invalid("eventName or webhookEventId is required", "/eventName");
+    }
+    const boost::json::value* payload = body.if_contains("payload");
+    if (payload == nullptr) return Error::Invalid("payload is required", "/payload");
+    const EventType& type = *context_.catalog.Find(**type_id);
+    if (Status s = context_.catalog.Validate(type, *payload); !s.ok()) {
+      return Error::Invalid("payload does not match the " + type.name + " schema: " +
+                                s.error().message,
+                            "/payload" + s.error().field);
+    }
+    NewEvent event;
+    event.id = NewSortableId("evt", context_.clock.Now());
+    event.organization_id = *org;
+    event.event_type_id = type.id;
+    event.payload_json = boost::json::serialize(*payload);
+    event.idempotency_key = std::move(idempotency_key);
+    return event;
+  }
+
+  Result<boost::json::object> ResultOf(const Delivery& delivery, OrgScope scope) {
+    boost::json::object out{{"deliveryId", delivery.id},
+                            {"externalEventId", delivery.config_id},
+                            {"status", DeliveryStatusName(delivery.status)}};
+    if (delivery.status != DeliveryStatus::kSucceeded) {
+      out["result"] = nullptr;
+      return out;
+    }
+    Result<std::vector<Attempt>> attempts = context_.store.ListAttempts(delivery.id, scope);
+    if (!attempts.ok()) return attempts.error();
+    for (auto it = attempts->rbegin(); it != attempts->rend(); ++it) {
+      if (it->status_code < 200 || it->status_code > 299) continue;
+      out["statusCode"] = it->status_code;
+      boost::json::error_code ec;
+      boost::json::value body = boost::json::parse(it->response_body, ec);
+      if (ec) {
+        out["result"] = nullptr;
+        out["resultError"] = "the receiver's response body is not valid JSON";
+      } else {
+        out["result"] = std::move(body);
+      }
+      return out;
+    }
+    out["result"] = nullptr;
+    return out;
+  }
+
+  ApiContext& context_;
+};
+
+}  // namespace
+
+void AddEventRoutes(Router& router, ApiContext& context) {
+  auto api = std::make_shared<EventsApi>(context);
+  router.Add("POST", "/events", Access::kAnyKey, [api](Call& call) { return api->Ingest(call); });
+  router.Add("POST", "/events/batch", Access::kAnyKey,
+             [api](Call& call) { return api->IngestBatch(call); });
+  router.Add("GET", "/events/{id}", Access::kAnyKey, [api](Call& call) { return api->Get(call); });
+  router.Add("GET", "/events/{id}/result", Access::kAnyKey,
+             [api](Call& call) { return api->GetResult(call); });
+}
+
+}  // namespace webhookd::api
