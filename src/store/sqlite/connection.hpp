@@ -1,0 +1,94 @@
+// A thin RAII layer over the SQLite C API: one Connection per thread of use, prepared
+// statements cached per connection, SQLite result codes turned into webhookd Errors.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/result.hpp"
+
+namespace webhookd::sqlite {
+
+// SQLITE_BUSY/LOCKED and I/O-class failures -> kUnavailable, constraint violations ->
+// kConflict, anything else -> kInternal. `what` names the operation for the message.
+Error ErrorFromCode(int code, sqlite3* db, std::string_view what);
+
+// One use of a cached prepared statement: bind, step, read columns. Parameters are 1-based,
+// columns 0-based (as in SQLite). The destructor resets the statement for its next use, so a
+// Query must not outlive the Connection that made it.
+class Query {
+ public:
+  Query(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  Query(Query&& other) noexcept;
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  Query& operator=(Query&&) = delete;
+  ~Query();
+
+  Query& BindInt(int index, std::int64_t value);
+  Query& BindText(int index, std::string_view value);  // copied by SQLite
+  Query& BindBlob(int index, std::string_view value);  // copied by SQLite
+  Query& BindNull(int index);
+  Query& BindOptionalInt(int index, const std::optional<std::int64_t>& value);
+  Query& BindOptionalText(int index, const std::optional<std::string>& value);
+
+  // Advances to the next row: true when a row is available, false when done.
+  Result<bool> Step();
+  // Runs a statement that returns no rows (or ignores them) to completion.
+  Status Run();
+
+  bool IsNull(int column) const;
+  std::int64_t Int(int column) const;
+  std::string Text(int column) const;  // "" for NULL; also reads BLOBs byte for byte
+
+ private:
+  void Check(int code);
+
+  sqlite3_stmt* stmt_;
+  sqlite3* db_;
+  int bind_error_ = SQLITE_OK;
+};
+
+class Connection {
+ public:
+  // Opens (creating if allowed) the database file and sets busy_timeout. Further pragmas are
+  // the caller's business.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create);
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Runs one or more statements that need no parameters (pragmas, migrations).
+  Status Exec(std::string_view sql);
+  // The cached prepared statement for `sql`, prepared on first use. Fails with kInternal if
+  // that statement is already in use (a Query of it is still stepping).
+  Result<Query> Prepare(std::string_view sql);
+  // Prepare(sql) and Query::Run(): one cached statement that takes no parameters.
+  Status Run(std::string_view sql);
+
+  std::int64_t LastInsertId() const;
+  std::int64_t Changes() const;
+  // False while a transaction is open.
+  bool InAutocommit() const;
+  sqlite3* handle() const { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*, StringHash, std::equal_to<>> statements_;
+};
+
+}  // namespace webhookd::sqlite

@@ -1,0 +1,267 @@
+#include <string>
+
+#include "store/sqlite/operations.hpp"
+#include "store/sqlite/query_util.hpp"
+#include "store/sqlite/rows.hpp"
+#include "store/sqlite/statements.hpp"
+
+namespace webhookd::sqlite::ops {
+namespace {
+
+Delivery ReadDeliveryRow(const Query& row) { return ReadDelivery(row); }
+
+Error DeliveryNotFound(const std::string& id) {
+  return Error::NotFound("delivery " + id + " not found");
+}
+
+// The listing variant whose index fits the filter best.
+std::string_view ListStatementFor(const DeliveryFilter& filter) {
+  if (filter.event_id) return kListDeliveriesOfEvent;
+  if (filter.config_id) return kListDeliveriesOfConfig;
+  return kListDeliveries;
+}
+
+DeliveryJob ReadDueRow(const Query& row) {
+  DeliveryJob job;
+  job.delivery = ReadDelivery(row);
+  job.manual = ReadManualPending(row);
+  job.event = ReadEvent(row, kDeliveryColumnCount);
+  job.config = ReadConfig(row, kDeliveryColumnCount + kEventColumnCount);
+  return job;
+}
+
+// Why a due delivery cannot be sent, or "" if it can.
+std::string UndeliverableReason(const WebhookConfig& config) {
+  if (config.is_deleted) return "configuration deleted";
+  if (!config.active) return "configuration inactive";
+  return {};
+}
+
+Status FailUndeliverable(Connection& db, const std::string& id, const std::string& reason,
+                         UnixMillis now) {
+  Result<Query> update = db.Prepare(kFailUndeliverable);
+  if (!update.ok()) return update.error();
+  update->BindText(1, id).BindText(2, reason).BindInt(3, now);
+  return update->Run();
+}
+
+Status Lease(Connection& db, const std::string& id, UnixMillis lease_until, UnixMillis now) {
+  Result<Query> update = db.Prepare(kLeaseDelivery);
+  if (!update.ok()) return update.error();
+  update->BindText(1, id).BindInt(2, lease_until).BindInt(3, now);
+  return update->Run();
+}
+
+Status UpdateDeliveryAfterAttempt(Connection& db, const AttemptOutcome& outcome, UnixMillis now) {
+  Result<Query> update = db.Prepare(kRecordDeliveryOutcome);
+  if (!update.ok()) return update.error();
+  update->BindText(1, outcome.attempt.delivery_id)
+      .BindText(2, StatusText(outcome.new_status))
+      .BindInt(3, outcome.attempt.status_code)
+      .BindText(4, outcome.attempt.error)
+      .BindInt(5, outcome.next_attempt_at)
+      .BindInt(6, now);
+  Result<std::int64_t> changed = RunChanges(db, *update);
+  if (!changed.ok()) return changed.error();
+  if (*changed == 0) return DeliveryNotFound(outcome.attempt.delivery_id);
+  return Status::Ok();
+}
+
+Status InsertAttempt(Connection& db, const Attempt& a) {
+  Result<Query> insert = db.Prepare(kInsertAttempt);
+  if (!insert.ok()) return insert.error();
+  insert->BindText(1, a.delivery_id)
+      .BindInt(2, a.attempted_at)
+      .BindInt(3, a.duration_ms)
+      .BindText(4, a.request_headers_json)
+      .BindInt(5, a.status_code)
+      .BindText(6, a.response_headers_json)
+      .BindBlob(7, a.response_body)
+      .BindText(8, a.error)
+      .BindInt(9, a.manual ? 1 : 0);
+  return insert->Run();
+}
+
+Status ApplyConfigEffect(Connection& db, const AttemptOutcome& outcome, UnixMillis now) {
+  std::string_view sql;
+  switch (outcome.config_effect) {
+    case ConfigEffect::kNone:
+      return Status::Ok();
+    case ConfigEffect::kHealthy:
+      sql = kMarkConfigHealthy;
+      break;
+    case ConfigEffect::kFailing:
+      sql = kMarkConfigFailing;
+      break;
+    case ConfigEffect::kDisable:
+      sql = kDisableConfig;
+      break;
+  }
+  Result<Query> update = db.Prepare(sql);
+  if (!update.ok()) return update.error();
+  update->BindInt(1, outcome.config_id);
+  if (outcome.config_effect == ConfigEffect::kFailing) {
+    update->BindInt(2, outcome.attempt.attempted_at);
+  } else if (outcome.config_effect == ConfigEffect::kDisable) {
+    update->BindText(2, outcome.disable_reason).BindInt(3, now);
+  }
+  return update->Run();
+}
+
+}  // namespace
+
+Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
+  Result<Query> query = db.Prepare(kGetDelivery);
+  if (!query.ok()) return query.error();
+  query->BindText(1, id).BindOptionalInt(2, scope);
+  Result<std::optional<Delivery>> row = ReadFirst<Delivery>(*query, ReadDeliveryRow);
+  if (!row.ok()) return row.error();
+  if (!*row) return DeliveryNotFound(id);
+  return std::move(**row);
+}
+
+Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filter,
+                                      OrgScope scope) {
+  const int page_size = ClampPageSize(filter.limit, kMinPageSize, kMaxPageSize);
+  Result<Query> query = db.Prepare(ListStatementFor(filter));
+  if (!query.ok()) return query.error();
+  query->BindText(1, filter.after_id)
+      .BindOptionalInt(2, scope)
+      .BindOptionalText(3, filter.event_id)
+      .BindOptionalInt(4, filter.config_id);
+  if (filter.status) {
+    query->BindText(5, StatusText(*filter.status));
+  } else {
+    query->BindNull(5);
+  }
+  query->BindOptionalInt(6, filter.since).BindInt(7, page_size + 1);
+  Result<std::vector<Delivery>> rows = ReadAll<Delivery>(*query, ReadDeliveryRow);
+  if (!rows.ok()) return rows.error();
+  return MakePage(std::move(*rows), page_size, [](const Delivery& d) { return d.id; });
+}
+
+Result<std::vector<Attempt>> ListAttempts(Connection& db, const std::string& delivery_id,
+                                          OrgScope scope) {
+  if (Result<Delivery> delivery = GetDelivery(db, delivery_id, scope); !delivery.ok()) {
+    return delivery.error();
+  }
+  Result<Query> query = db.Prepare(kListAttempts);
+  if (!query.ok()) return query.error();
+  query->BindText(1, delivery_id);
+  return ReadAll<Attempt>(*query, ReadAttempt);
+}
+
+Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
+                                          UnixMillis lease_until, UnixMillis now) {
+  if (limit <= 0) return std::vector<DeliveryJob>{};
+  Result<std::vector<DeliveryJob>> due = [&]() -> Result<std::vector<DeliveryJob>> {
+    Result<Query> query = db.Prepare(kSelectDue);
+    if (!query.ok()) return query.error();
+    query->BindInt(1, due_by).BindInt(2, limit);
+    return ReadAll<DeliveryJob>(*query, ReadDueRow);
+  }();
+  if (!due.ok()) return due.error();
+  std::vector<DeliveryJob> claimed;
+  for (DeliveryJob& job : *due) {
+    if (std::string reason = UndeliverableReason(job.config); !reason.empty()) {
+      if (Status s = FailUndeliverable(db, job.delivery.id, reason, now); !s.ok()) {
+        return s.error();
+      }
+      continue;
+    }
+    if (Status s = Lease(db, job.delivery.id, lease_until, now); !s.ok()) return s.error();
+    job.delivery.status = DeliveryStatus::kDelivering;
+    job.delivery.updated_at = now;
+    claimed.push_back(std::move(job));
+  }
+  return claimed;
+}
+
+Result<std::optional<UnixMillis>> NextDueAt(Connection& db) {
+  Result<Query> query = db.Prepare(kNextDueAt);
+  if (!query.ok()) return query.error();
+  Result<bool> row = query->Step();
+  if (!row.ok()) return row.error();
+  if (!*row || query->IsNull(0)) return std::optional<UnixMillis>();
+  return std::optional<UnixMillis>(query->Int(0));
+}
+
+Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
+                                          UnixMillis now) {
+  Result<Query> update = context.db().Prepare(kReleaseExpiredLeases);
+  if (!update.ok()) return update.error();
+  update->BindInt(1, due_at).BindInt(2, now);
+  Result<std::int64_t> released = RunChanges(context.db(), *update);
+  if (released.ok() && *released > 0) context.MarkWorkDue();
+  return released;
+}
+
+Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
+                      UnixMillis now) {
+  Connection& db = context.db();
+  for (const AttemptOutcome& outcome : outcomes) {
+    if (Status s = UpdateDeliveryAfterAttempt(db, outcome, now); !s.ok()) return s;
+    if (Status s = InsertAttempt(db, outcome.attempt); !s.ok()) return s;
+    if (Status s = ApplyConfigEffect(db, outcome, now); !s.ok()) return s;
+    if (outcome.new_status == DeliveryStatus::kPending) context.MarkWorkDue();
+  }
+  return Status::Ok();
+}
+
+Result<Delivery> RetryDelivery(WriteContext& context, const std::string& id, OrgScope scope,
+                               UnixMillis now) {
+  Connection& db = context.db();
+  {
+    Result<Delivery> current = GetDelivery(db, id, scope);
+    if (!current.ok()) return current.error();
+    if (current->status == DeliveryStatus::kDelivering) {
+      return Error::Conflict("delivery " + id + " is being delivered");
+    }
+    Result<Query> update = db.Prepare(kRetryDelivery);
+    if (!update.ok()) return update.error();
+    update->BindText(1, id).BindInt(2, now);
+    if (Status s = update->Run(); !s.ok()) return s.error();
+  }
+  context.MarkWorkDue();
+  return GetDelivery(db, id, scope);
+}
+
+Result<std::int64_t> RecoverConfig(WriteContext& context, std::int64_t config_id, UnixMillis since,
+                                   OrgScope scope, UnixMillis now) {
+  Connection& db = context.db();
+  {
+    Result<Query> exists = db.Prepare(kConfigInScope);
+    if (!exists.ok()) return exists.error();
+    exists->BindInt(1, config_id).BindOptionalInt(2, scope);
+    Result<bool> row = exists->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) {
+      return Error::NotFound("webhook configuration " + std::to_string(config_id) + " not found");
+    }
+  }
+  Result<Query> update = db.Prepare(kRecoverConfig);
+  if (!update.ok()) return update.error();
+  update->BindInt(1, config_id).BindInt(2, since).BindInt(3, now);
+  Result<std::int64_t> recovered = RunChanges(db, *update);
+  if (recovered.ok() && *recovered > 0) context.MarkWorkDue();
+  return recovered;
+}
+
+Result<DeliveryCounts> CountDeliveries(Connection& db) {
+  Result<Query> query = db.Prepare(kCountDeliveries);
+  if (!query.ok()) return query.error();
+  DeliveryCounts counts;
+  while (true) {
+    Result<bool> row = query->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return counts;
+    const std::string status = query->Text(0);
+    const std::int64_t n = query->Int(1);
+    if (status == "pending") counts.pending = n;
+    if (status == "delivering") counts.delivering = n;
+    if (status == "succeeded") counts.succeeded = n;
+    if (status == "failed") counts.failed = n;
+  }
+}
+
+}  // namespace webhookd::sqlite::ops

@@ -1,0 +1,202 @@
+// Every SQL statement the SQLite store runs, by name. Handlers bind parameters; they never
+// assemble SQL. Column lists are shared with rows.hpp, which reads them by position.
+#pragma once
+
+#include <string_view>
+
+namespace webhookd::sqlite {
+
+// Column lists; P is a table alias with its dot ("c.") or "".
+#define WEBHOOKD_CONFIG_COLUMNS(P)                                                                \
+  P "id, " P "organization_id, " P "name, " P "url, " P "event_type_id, " P "attributes_json, " P \
+    "headers_json, " P "active, " P "send_organization_code, " P "version, " P "secret, " P       \
+    "previous_secret, " P "previous_secret_expires_at, " P "is_deleted, " P "created_at, " P      \
+    "updated_at, " P "disabled_reason, " P "timeout_ms, " P "retry_schedule_json, " P             \
+    "failing_since"
+#define WEBHOOKD_EVENT_COLUMNS(P)                                             \
+  P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
+    "idempotency_key, ''), " P "created_at"
+#define WEBHOOKD_DELIVERY_COLUMNS(P)                                                               \
+  P "id, " P "event_id, " P "config_id, " P "organization_id, " P "status, " P "attempt_count, " P \
+    "next_attempt_at, " P "last_status_code, " P "last_error, " P "created_at, " P                 \
+    "updated_at, " P "manual_pending"
+#define WEBHOOKD_API_KEY_COLUMNS "id, organization_id, name, hash, prefix, created_at, revoked_at"
+#define WEBHOOKD_ATTEMPT_COLUMNS                                                    \
+  "id, delivery_id, attempted_at, duration_ms, request_headers_json, status_code, " \
+  "response_headers_json, response_body, error, manual"
+
+// ---- Connections, transactions, migrations ----
+inline constexpr std::string_view kEnableWal = "PRAGMA journal_mode = WAL";
+// FULL: a commit is on disk (WAL fsync) before the store reports success.
+inline constexpr std::string_view kWriterPragmas =
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+inline constexpr std::string_view kReaderPragmas =
+    "PRAGMA query_only = ON; PRAGMA foreign_keys = ON;";
+inline constexpr std::string_view kPing = "SELECT 1";
+
+inline constexpr std::string_view kBeginImmediate = "BEGIN IMMEDIATE";
+inline constexpr std::string_view kCommit = "COMMIT";
+inline constexpr std::string_view kRollback = "ROLLBACK";
+inline constexpr std::string_view kSavepoint = "SAVEPOINT job";
+inline constexpr std::string_view kReleaseSavepoint = "RELEASE job";
+inline constexpr std::string_view kRollbackToSavepoint = "ROLLBACK TO job";
+
+inline constexpr std::string_view kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+inline constexpr std::string_view kMaxMigrationVersion =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+inline constexpr std::string_view kInsertMigration =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
+
+// ---- Webhook configurations ----
+// Parameters ?1..?20 follow WEBHOOKD_CONFIG_COLUMNS; ?1 (id) is assigned by SQLite.
+inline constexpr std::string_view kInsertConfig =
+    "INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json, "
+    "headers_json, active, send_organization_code, version, secret, previous_secret, "
+    "previous_secret_expires_at, is_deleted, created_at, updated_at, disabled_reason, "
+    "timeout_ms, retry_schedule_json, failing_since) "
+    "VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+    "?20)";
+// Same parameters, ?21 the scope. Keeps organization_id, created_at and is_deleted;
+// reactivation (active 0 -> 1) clears failing_since and disabled_reason.
+inline constexpr std::string_view kUpdateConfig =
+    "UPDATE webhook_configs SET name = ?3, url = ?4, event_type_id = ?5, attributes_json = ?6, "
+    "headers_json = ?7, active = ?8, send_organization_code = ?9, version = ?10, secret = ?11, "
+    "previous_secret = ?12, previous_secret_expires_at = ?13, updated_at = ?16, "
+    "disabled_reason = CASE WHEN active = 0 AND ?8 = 1 THEN '' ELSE ?17 END, "
+    "timeout_ms = ?18, retry_schedule_json = ?19, "
+    "failing_since = CASE WHEN active = 0 AND ?8 = 1 THEN 0 ELSE ?20 END "
+    "WHERE id = ?1 AND is_deleted = 0 AND (?21 IS NULL OR organization_id = ?21)";
+inline constexpr std::string_view kGetConfig =
+    "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
+    "WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
+// ?1 after_id, ?2 organization, ?3 event type, ?4 active, ?5 include deleted, ?6 limit.
+inline constexpr std::string_view kListConfigs =
+    "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
+    "WHERE id > ?1 AND (?2 IS NULL OR organization_id = ?2) "
+    "AND (?3 IS NULL OR event_type_id = ?3) AND (?4 IS NULL OR active = ?4) "
+    "AND (?5 = 1 OR is_deleted = 0) ORDER BY id LIMIT ?6";
+inline constexpr std::string_view kDeleteConfig =
+    "UPDATE webhook_configs SET is_deleted = 1, active = 0, updated_at = ?3 "
+    "WHERE id = ?1 AND is_deleted = 0 AND (?2 IS NULL OR organization_id = ?2)";
+inline constexpr std::string_view kFanOutConfigs =
+    "SELECT id FROM webhook_configs WHERE organization_id = ?1 AND event_type_id = ?2 "
+    "AND active = 1 AND is_deleted = 0 ORDER BY id";
+inline constexpr std::string_view kConfigInScope =
+    "SELECT 1 FROM webhook_configs WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
+inline constexpr std::string_view kMarkConfigHealthy =
+    "UPDATE webhook_configs SET failing_since = 0 WHERE id = ?1 AND failing_since <> 0";
+inline constexpr std::string_view kMarkConfigFailing =
+    "UPDATE webhook_configs SET failing_since = ?2 WHERE id = ?1 AND failing_since = 0";
+inline constexpr std::string_view kDisableConfig =
+    "UPDATE webhook_configs SET active = 0, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1";
+
+// ---- API keys ----
+inline constexpr std::string_view kInsertApiKey =
+    "INSERT INTO api_keys (organization_id, name, hash, prefix, created_at, revoked_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr std::string_view kFindApiKeyByHash =
+    "SELECT " WEBHOOKD_API_KEY_COLUMNS " FROM api_keys WHERE hash = ?1 AND revoked_at = 0";
+inline constexpr std::string_view kListApiKeys =
+    "SELECT " WEBHOOKD_API_KEY_COLUMNS
+    " FROM api_keys "
+    "WHERE revoked_at = 0 AND (?1 IS NULL OR organization_id = ?1) ORDER BY id";
+inline constexpr std::string_view kRevokeApiKey =
+    "UPDATE api_keys SET revoked_at = ?3 "
+    "WHERE id = ?1 AND revoked_at = 0 AND (?2 IS NULL OR organization_id = ?2)";
+inline constexpr std::string_view kCountApiKeys = "SELECT COUNT(*) FROM api_keys";
+
+// ---- Events ----
+inline constexpr std::string_view kInsertEvent =
+    "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
+    "created_at) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6)";
+// ?3: the oldest created_at that still counts (now - 24 h).
+inline constexpr std::string_view kFindIdempotentEvent =
+    "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
+    "WHERE organization_id = ?1 AND idempotency_key = ?2 AND created_at >= ?3 "
+    "ORDER BY created_at DESC LIMIT 1";
+inline constexpr std::string_view kGetEvent =
+    "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
+    "WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
+
+// ---- Deliveries ----
+// ?5 next_attempt_at, ?6 created_at = updated_at.
+inline constexpr std::string_view kInsertDelivery =
+    "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
+    "next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at, "
+    "updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, '', 0, 0, ?6, ?6)";
+inline constexpr std::string_view kDeliveriesOfEvent =
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries WHERE event_id = ?1 ORDER BY id";
+inline constexpr std::string_view kGetDelivery =
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
+    "WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
+// Three variants of one listing so that SQLite can use the event or configuration index:
+// ?1 after_id, ?2 organization, ?3 event, ?4 configuration, ?5 status, ?6 since, ?7 limit.
+#define WEBHOOKD_LIST_DELIVERIES(EVENT, CONFIG) \
+  "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "                                  \
+  "WHERE id > ?1 AND (?2 IS NULL OR organization_id = ?2) AND " EVENT " AND " CONFIG          \
+  " AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR created_at >= ?6) ORDER BY id LIMIT ?7"
+inline constexpr std::string_view kListDeliveries =
+    WEBHOOKD_LIST_DELIVERIES("(?3 IS NULL OR event_id = ?3)", "(?4 IS NULL OR config_id = ?4)");
+inline constexpr std::string_view kListDeliveriesOfEvent =
+    WEBHOOKD_LIST_DELIVERIES("event_id = ?3", "(?4 IS NULL OR config_id = ?4)");
+inline constexpr std::string_view kListDeliveriesOfConfig =
+    WEBHOOKD_LIST_DELIVERIES("(?3 IS NULL OR event_id = ?3)", "config_id = ?4");
+
+// Due deliveries with their event and configuration: delivery columns, then event columns,
+// then configuration columns.
+inline constexpr std::string_view kSelectDue =
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
+    WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
+    "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 "
+    "ORDER BY d.next_attempt_at, d.id LIMIT ?2";
+inline constexpr std::string_view kLeaseDelivery =
+    "UPDATE deliveries SET status = 'delivering', lease_until = ?2, updated_at = ?3 WHERE id = ?1";
+inline constexpr std::string_view kFailUndeliverable =
+    "UPDATE deliveries SET status = 'failed', last_error = ?2, manual_pending = 0, "
+    "updated_at = ?3 WHERE id = ?1";
+inline constexpr std::string_view kNextDueAt =
+    "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'";
+// ?1 now, ?2 updated_at.
+inline constexpr std::string_view kReleaseExpiredLeases =
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, lease_until = 0, "
+    "updated_at = ?2 WHERE status = 'delivering' AND lease_until < ?1";
+// ?2 new status, ?3 status code, ?4 error, ?5 next_attempt_at (kept unless pending), ?6 now.
+inline constexpr std::string_view kRecordDeliveryOutcome =
+    "UPDATE deliveries SET status = ?2, attempt_count = attempt_count + 1, "
+    "last_status_code = ?3, last_error = ?4, "
+    "next_attempt_at = CASE WHEN ?2 = 'pending' THEN ?5 ELSE next_attempt_at END, "
+    "manual_pending = 0, lease_until = 0, updated_at = ?6 WHERE id = ?1";
+inline constexpr std::string_view kRetryDelivery =
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, manual_pending = 1, "
+    "lease_until = 0, updated_at = ?2 WHERE id = ?1 AND status <> 'delivering'";
+// ?1 configuration, ?2 since, ?3 now.
+inline constexpr std::string_view kRecoverConfig =
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, manual_pending = 1, "
+    "updated_at = ?3 WHERE config_id = ?1 AND status = 'failed' AND created_at >= ?2";
+inline constexpr std::string_view kCountDeliveries =
+    "SELECT status, COUNT(*) FROM deliveries GROUP BY status";
+
+// ---- Attempts ----
+inline constexpr std::string_view kInsertAttempt =
+    "INSERT INTO attempts (delivery_id, attempted_at, duration_ms, request_headers_json, "
+    "status_code, response_headers_json, response_body, error, manual) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+inline constexpr std::string_view kListAttempts =
+    "SELECT " WEBHOOKD_ATTEMPT_COLUMNS " FROM attempts WHERE delivery_id = ?1 ORDER BY id";
+
+#undef WEBHOOKD_LIST_DELIVERIES
+#undef WEBHOOKD_CONFIG_COLUMNS
+#undef WEBHOOKD_EVENT_COLUMNS
+#undef WEBHOOKD_DELIVERY_COLUMNS
+#undef WEBHOOKD_API_KEY_COLUMNS
+#undef WEBHOOKD_ATTEMPT_COLUMNS
+
+// Column counts, for reading joined rows by offset (see rows.hpp).
+inline constexpr int kConfigColumnCount = 20;
+inline constexpr int kEventColumnCount = 6;
+inline constexpr int kDeliveryColumnCount = 12;
+
+}  // namespace webhookd::sqlite

@@ -1,0 +1,944 @@
+// The Store contract (src/store/store.hpp), run against every backend. A new backend joins by
+// adding one StoreBackend to INSTANTIATE_TEST_SUITE_P at the bottom.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "store/open_store.hpp"
+#include "store/store.hpp"
+#include "store_test_util.hpp"
+
+namespace webhookd {
+namespace {
+
+using test::Must;
+using test::TempDir;
+
+constexpr std::int64_t kOrgA = 1;
+constexpr std::int64_t kOrgB = 2;
+constexpr UnixMillis kHour = 60 * 60 * 1000;
+
+struct StoreBackend {
+  std::string name;
+  // Opens the store kept under `dir`: the same dir gives the same data.
+  std::function<Result<std::unique_ptr<Store>>(const std::filesystem::path& dir, const Clock&)>
+      open;
+};
+
+void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
+
+std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param.name;
+}
+
+WebhookConfig NewConfig(std::int64_t org, int event_type, const std::string& name = "hook") {
+  WebhookConfig c;
+  c.organization_id = org;
+  c.name = name;
+  c.url = "https://receiver.example/" + name;
+  c.event_type_id = event_type;
+  c.secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+  return c;
+}
+
+NewEvent MakeEvent(std::int64_t org, int event_type, UnixMillis now, std::string key = {}) {
+  NewEvent e;
+  e.id = NewSortableId("evt", now);
+  e.organization_id = org;
+  e.event_type_id = event_type;
+  e.payload_json = R"({"patientId":"p-1"})";
+  e.idempotency_key = std::move(key);
+  return e;
+}
+
+std::vector<std::string> IdsOf(const std::vector<Delivery>& deliveries) {
+  std::vector<std::string> ids;
+  for (const Delivery& d : deliveries) ids.push_back(d.id);
+  return ids;
+}
+
+std::vector<std::int64_t> IdsOf(const std::vector<WebhookConfig>& configs) {
+  std::vector<std::int64_t> ids;
+  for (const WebhookConfig& c : configs) ids.push_back(c.id);
+  return ids;
+}
+
+class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override { Reopen(); }
+  void TearDown() override { store_.reset(); }
+
+  void Reopen() {
+    store_.reset();
+    store_ = Must(GetParam().open(dir_.path(), clock_));
+  }
+
+  WebhookConfig Create(const WebhookConfig& config) { return Must(store_->CreateConfig(config)); }
+
+  IngestedEvent Ingest(const NewEvent& event) {
+    std::vector<Result<IngestedEvent>> results = store_->IngestEvents({event});
+    if (results.size() != 1) throw std::runtime_error("IngestEvents returned a wrong count");
+    return Must(std::move(results.front()));
+  }
+
+  // One event for `config`, returning its only delivery.
+  Delivery IngestFor(const WebhookConfig& config) {
+    IngestedEvent ingested =
+        Ingest(MakeEvent(config.organization_id, config.event_type_id, clock_.Now()));
+    if (ingested.deliveries.size() != 1) throw std::runtime_error("expected one delivery");
+    return ingested.deliveries.front();
+  }
+
+  AttemptOutcome Outcome(const DeliveryJob& job, DeliveryStatus status, int code,
+                         ConfigEffect effect = ConfigEffect::kNone) {
+    AttemptOutcome o;
+    o.attempt.delivery_id = job.delivery.id;
+    o.attempt.attempted_at = clock_.Now();
+    o.attempt.duration_ms = 12;
+    o.attempt.request_headers_json = R"({"webhook-id":"x"})";
+    o.attempt.status_code = code;
+    o.attempt.response_headers_json = R"({"content-type":"text/plain"})";
+    o.attempt.response_body = "body";
+    o.attempt.manual = job.manual;
+    o.new_status = status;
+    o.config_id = job.config.id;
+    o.config_effect = effect;
+    return o;
+  }
+
+  std::vector<DeliveryJob> ClaimAll() {
+    return Must(store_->ClaimDue(clock_.Now(), 100, clock_.Now() + 60'000));
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+// ---------------------------------------------------------------- configurations
+
+TEST_P(StoreContractTest, PingSucceeds) { EXPECT_TRUE(store_->Ping().ok()); }
+
+TEST_P(StoreContractTest, CreateConfigAssignsIdAndTimesAndKeepsEveryField) {
+  WebhookConfig in = NewConfig(kOrgA, 7, "full");
+  in.attributes_json = R"({"apiKey":"k","organizationCode":"ORG"})";
+  in.headers_json = R"({"x-tenant":"a"})";
+  in.send_organization_code = true;
+  in.version = 3;
+  in.previous_secret = "whsec_b2xk";
+  in.previous_secret_expires_at = 1234;
+  in.timeout_ms = 2500;
+  in.retry_schedule_json = "[0,5,60]";
+  const WebhookConfig created = Create(in);
+  EXPECT_GT(created.id, 0);
+  EXPECT_EQ(created.created_at, clock_.Now());
+  EXPECT_EQ(created.updated_at, clock_.Now());
+
+  const WebhookConfig got = Must(store_->GetConfig(created.id, std::nullopt));
+  EXPECT_EQ(got.id, created.id);
+  EXPECT_EQ(got.organization_id, kOrgA);
+  EXPECT_EQ(got.name, "full");
+  EXPECT_EQ(got.url, "https://receiver.example/full");
+  EXPECT_EQ(got.event_type_id, 7);
+  EXPECT_EQ(got.attributes_json, in.attributes_json);
+  EXPECT_EQ(got.headers_json, in.headers_json);
+  EXPECT_TRUE(got.active);
+  EXPECT_TRUE(got.send_organization_code);
+  EXPECT_EQ(got.version, 3);
+  EXPECT_EQ(got.secret, in.secret);
+  EXPECT_EQ(got.previous_secret, "whsec_b2xk");
+  EXPECT_EQ(got.previous_secret_expires_at, 1234);
+  EXPECT_FALSE(got.is_deleted);
+  EXPECT_EQ(got.created_at, created.created_at);
+  EXPECT_EQ(got.timeout_ms, 2500);
+  EXPECT_EQ(got.retry_schedule_json, "[0,5,60]");
+  EXPECT_EQ(got.failing_since, 0);
+  EXPECT_EQ(got.disabled_reason, "");
+
+  EXPECT_EQ(Must(store_->GetConfig(created.id, kOrgA)).id, created.id);
+  EXPECT_EQ(store_->GetConfig(created.id + 100, std::nullopt).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, UpdateConfigReplacesFieldsButKeepsIdentity) {
+  const WebhookConfig created = Create(NewConfig(kOrgA, 1, "before"));
+  clock_.Advance(5000);
+  WebhookConfig change = created;
+  change.organization_id = kOrgB;  // ignored
+  change.created_at = 1;           // ignored
+  change.name = "after";
+  change.url = "https://receiver.example/after";
+  change.event_type_id = 2;
+  change.previous_secret = created.secret;
+  change.previous_secret_expires_at = clock_.Now() + 24 * kHour;
+  change.secret = "whsec_bmV3LW5ldy1uZXctbmV3LW5ldy1uZXc=";
+  change.version = 2;
+
+  const WebhookConfig updated = Must(store_->UpdateConfig(change, std::nullopt));
+  EXPECT_EQ(updated.id, created.id);
+  EXPECT_EQ(updated.organization_id, kOrgA);
+  EXPECT_EQ(updated.created_at, created.created_at);
+  EXPECT_EQ(updated.updated_at, clock_.Now());
+  EXPECT_EQ(updated.name, "after");
+  EXPECT_EQ(updated.event_type_id, 2);
+  EXPECT_EQ(updated.secret, change.secret);
+  EXPECT_EQ(updated.previous_secret, created.secret);
+  EXPECT_EQ(updated.previous_secret_expires_at, change.previous_secret_expires_at);
+  EXPECT_EQ(updated.version, 2);
+  const WebhookConfig stored = Must(store_->GetConfig(created.id, std::nullopt));
+  EXPECT_EQ(stored.name, "after");
+  EXPECT_EQ(stored.organization_id, kOrgA);
+
+  WebhookConfig missing = change;
+  missing.id = created.id + 100;
+  EXPECT_EQ(store_->UpdateConfig(missing, std::nullopt).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, ReactivatingAConfigClearsItsFailureState) {
+  WebhookConfig in = NewConfig(kOrgA, 1);
+  in.active = false;
+  in.disabled_reason = "receiver answered 410 Gone";
+  in.failing_since = 777;
+  const WebhookConfig created = Create(in);
+
+  WebhookConfig still_inactive = created;
+  still_inactive.name = "renamed";
+  const WebhookConfig renamed = Must(store_->UpdateConfig(still_inactive, std::nullopt));
+  EXPECT_EQ(renamed.disabled_reason, "receiver answered 410 Gone");
+  EXPECT_EQ(renamed.failing_since, 777);
+
+  WebhookConfig reactivate = renamed;
+  reactivate.active = true;
+  const WebhookConfig active = Must(store_->UpdateConfig(reactivate, std::nullopt));
+  EXPECT_TRUE(active.active);
+  EXPECT_EQ(active.disabled_reason, "");
+  EXPECT_EQ(active.failing_since, 0);
+}
+
+TEST_P(StoreContractTest, DeleteIsSoft) {
+  const WebhookConfig kept = Create(NewConfig(kOrgA, 1, "kept"));
+  const WebhookConfig gone = Create(NewConfig(kOrgA, 1, "gone"));
+  clock_.Advance(1000);
+  ASSERT_TRUE(store_->DeleteConfig(gone.id, std::nullopt).ok());
+
+  const WebhookConfig deleted = Must(store_->GetConfig(gone.id, std::nullopt));
+  EXPECT_TRUE(deleted.is_deleted);
+  EXPECT_FALSE(deleted.active);
+  EXPECT_EQ(deleted.updated_at, clock_.Now());
+
+  ConfigFilter filter;
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, std::nullopt)).items),
+            (std::vector<std::int64_t>{kept.id}));
+  filter.include_deleted = true;
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, std::nullopt)).items),
+            (std::vector<std::int64_t>{kept.id, gone.id}));
+
+  EXPECT_EQ(store_->DeleteConfig(gone.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->UpdateConfig(deleted, std::nullopt).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->DeleteConfig(gone.id + 100, std::nullopt).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, ConfigsOfAnotherOrganizationDoNotExist) {
+  const WebhookConfig a = Create(NewConfig(kOrgA, 1, "a"));
+  const WebhookConfig b = Create(NewConfig(kOrgB, 1, "b"));
+
+  EXPECT_EQ(store_->GetConfig(a.id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->UpdateConfig(a, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->DeleteConfig(a.id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_FALSE(Must(store_->GetConfig(a.id, kOrgA)).is_deleted);
+
+  ConfigFilter filter;
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, kOrgB)).items),
+            (std::vector<std::int64_t>{b.id}));
+  filter.organization_id = kOrgA;  // asking for A's with B's key finds nothing
+  EXPECT_TRUE(Must(store_->ListConfigs(filter, kOrgB)).items.empty());
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, std::nullopt)).items),
+            (std::vector<std::int64_t>{a.id}));
+}
+
+TEST_P(StoreContractTest, ListConfigsPagesThroughSevenRowsThreeAtATime) {
+  std::vector<std::int64_t> all;
+  for (int i = 0; i < 7; ++i) all.push_back(Create(NewConfig(kOrgA, 1)).id);
+
+  ConfigFilter filter;
+  filter.limit = 3;
+  std::vector<std::int64_t> seen;
+  std::vector<std::size_t> page_sizes;
+  while (true) {
+    const Page<WebhookConfig> page = Must(store_->ListConfigs(filter, kOrgA));
+    page_sizes.push_back(page.items.size());
+    for (const WebhookConfig& c : page.items) seen.push_back(c.id);
+    if (page.next_cursor.empty()) break;
+    EXPECT_EQ(page.next_cursor, std::to_string(page.items.back().id));
+    filter.after_id = std::stoll(page.next_cursor);
+  }
+  EXPECT_EQ(page_sizes, (std::vector<std::size_t>{3, 3, 1}));
+  EXPECT_EQ(seen, all);
+}
+
+TEST_P(StoreContractTest, ListConfigsFiltersAndClampsTheLimit) {
+  const WebhookConfig a1 = Create(NewConfig(kOrgA, 1));
+  WebhookConfig inactive = NewConfig(kOrgA, 1);
+  inactive.active = false;
+  const WebhookConfig a1_off = Create(inactive);
+  const WebhookConfig a2 = Create(NewConfig(kOrgA, 2));
+  const WebhookConfig b1 = Create(NewConfig(kOrgB, 1));
+
+  ConfigFilter filter;
+  filter.event_type_id = 1;
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, std::nullopt)).items),
+            (std::vector<std::int64_t>{a1.id, a1_off.id, b1.id}));
+  filter.active = false;
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, std::nullopt)).items),
+            (std::vector<std::int64_t>{a1_off.id}));
+  filter = ConfigFilter{};
+  filter.organization_id = kOrgA;
+  filter.active = true;
+  EXPECT_EQ(IdsOf(Must(store_->ListConfigs(filter, std::nullopt)).items),
+            (std::vector<std::int64_t>{a1.id, a2.id}));
+
+  filter = ConfigFilter{};
+  filter.limit = 0;  // clamped to 1
+  const Page<WebhookConfig> one = Must(store_->ListConfigs(filter, std::nullopt));
+  EXPECT_EQ(IdsOf(one.items), (std::vector<std::int64_t>{a1.id}));
+  EXPECT_EQ(one.next_cursor, std::to_string(a1.id));
+  filter.limit = 100000;  // clamped to 250
+  EXPECT_EQ(Must(store_->ListConfigs(filter, std::nullopt)).items.size(), 4u);
+}
+
+// ---------------------------------------------------------------- API keys
+
+ApiKey NewKey(std::optional<std::int64_t> org, const std::string& hash) {
+  ApiKey k;
+  k.organization_id = org;
+  k.name = "key " + hash;
+  k.hash = hash;
+  k.prefix = "whk_" + hash.substr(0, 4);
+  return k;
+}
+
+TEST_P(StoreContractTest, ApiKeysAreFoundByHashListedRevokedAndCounted) {
+  EXPECT_EQ(Must(store_->CountApiKeys()), 0);
+  const ApiKey admin = Must(store_->CreateApiKey(NewKey(std::nullopt, "aaaa1111")));
+  const ApiKey org_a = Must(store_->CreateApiKey(NewKey(kOrgA, "bbbb2222")));
+  const ApiKey org_b = Must(store_->CreateApiKey(NewKey(kOrgB, "cccc3333")));
+  EXPECT_GT(admin.id, 0);
+  EXPECT_EQ(admin.created_at, clock_.Now());
+
+  const ApiKey found = Must(store_->FindApiKeyByHash("bbbb2222"));
+  EXPECT_EQ(found.id, org_a.id);
+  EXPECT_EQ(found.organization_id, kOrgA);
+  EXPECT_EQ(found.name, "key bbbb2222");
+  EXPECT_EQ(found.prefix, "whk_bbbb");
+  EXPECT_FALSE(Must(store_->FindApiKeyByHash("aaaa1111")).organization_id.has_value());
+  EXPECT_EQ(store_->FindApiKeyByHash("nope").error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->CreateApiKey(NewKey(kOrgA, "bbbb2222")).error().kind, ErrorKind::kConflict);
+
+  auto ids = [](const std::vector<ApiKey>& keys) {
+    std::vector<std::int64_t> out;
+    for (const ApiKey& k : keys) out.push_back(k.id);
+    return out;
+  };
+  EXPECT_EQ(ids(Must(store_->ListApiKeys(std::nullopt))),
+            (std::vector<std::int64_t>{admin.id, org_a.id, org_b.id}));
+  EXPECT_EQ(ids(Must(store_->ListApiKeys(kOrgA))), (std::vector<std::int64_t>{org_a.id}));
+
+  EXPECT_EQ(store_->RevokeApiKey(org_a.id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_TRUE(Must(store_->FindApiKeyByHash("bbbb2222")).revoked_at == 0);
+  ASSERT_TRUE(store_->RevokeApiKey(org_a.id, kOrgA).ok());
+  EXPECT_EQ(store_->FindApiKeyByHash("bbbb2222").error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(ids(Must(store_->ListApiKeys(std::nullopt))),
+            (std::vector<std::int64_t>{admin.id, org_b.id}));
+  EXPECT_EQ(store_->RevokeApiKey(org_a.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(Must(store_->CountApiKeys()), 3);
+}
+
+// ---------------------------------------------------------------- ingestion
+
+TEST_P(StoreContractTest, IngestFansOutToActiveUndeletedConfigsOfSameOrgAndType) {
+  const WebhookConfig first = Create(NewConfig(kOrgA, 4, "first"));
+  WebhookConfig off = NewConfig(kOrgA, 4, "off");
+  off.active = false;
+  Create(off);
+  const WebhookConfig deleted = Create(NewConfig(kOrgA, 4, "deleted"));
+  ASSERT_TRUE(store_->DeleteConfig(deleted.id, std::nullopt).ok());
+  Create(NewConfig(kOrgA, 5, "other-type"));
+  Create(NewConfig(kOrgB, 4, "other-org"));
+  const WebhookConfig second = Create(NewConfig(kOrgA, 4, "second"));
+
+  clock_.Advance(1000);
+  const NewEvent in = MakeEvent(kOrgA, 4, clock_.Now(), "key-1");
+  const IngestedEvent out = Ingest(in);
+  EXPECT_FALSE(out.replayed);
+  EXPECT_EQ(out.event.id, in.id);
+  EXPECT_EQ(out.event.organization_id, kOrgA);
+  EXPECT_EQ(out.event.event_type_id, 4);
+  EXPECT_EQ(out.event.payload_json, in.payload_json);
+  EXPECT_EQ(out.event.idempotency_key, "key-1");
+  EXPECT_EQ(out.event.created_at, clock_.Now());
+  ASSERT_EQ(out.deliveries.size(), 2u);
+  std::set<std::int64_t> targets;
+  for (const Delivery& d : out.deliveries) {
+    targets.insert(d.config_id);
+    EXPECT_EQ(d.id.rfind("dlv_", 0), 0u) << d.id;
+    EXPECT_EQ(d.event_id, in.id);
+    EXPECT_EQ(d.organization_id, kOrgA);
+    EXPECT_EQ(d.status, DeliveryStatus::kPending);
+    EXPECT_EQ(d.attempt_count, 0);
+    EXPECT_EQ(d.next_attempt_at, clock_.Now());
+    EXPECT_EQ(d.created_at, clock_.Now());
+  }
+  EXPECT_EQ(targets, (std::set<std::int64_t>{first.id, second.id}));
+
+  const Event stored = Must(store_->GetEvent(in.id, kOrgA));
+  EXPECT_EQ(stored.payload_json, in.payload_json);
+  EXPECT_EQ(stored.idempotency_key, "key-1");
+  EXPECT_EQ(IdsOf(Must(store_->DeliveriesOfEvent(in.id, std::nullopt))), IdsOf(out.deliveries));
+  const Delivery d = Must(store_->GetDelivery(out.deliveries[0].id, kOrgA));
+  EXPECT_EQ(d.event_id, in.id);
+  EXPECT_EQ(d.status, DeliveryStatus::kPending);
+}
+
+TEST_P(StoreContractTest, EventWithoutMatchingConfigIsStoredWithoutDeliveries) {
+  const NewEvent in = MakeEvent(kOrgA, 9, clock_.Now());
+  const IngestedEvent out = Ingest(in);
+  EXPECT_TRUE(out.deliveries.empty());
+  EXPECT_EQ(Must(store_->GetEvent(in.id, std::nullopt)).id, in.id);
+  EXPECT_TRUE(Must(store_->DeliveriesOfEvent(in.id, std::nullopt)).empty());
+  EXPECT_EQ(Must(store_->GetEvent(in.id, std::nullopt)).idempotency_key, "");
+}
+
+TEST_P(StoreContractTest, IdempotencyKeyReplaysWithin24HoursOnly) {
+  Create(NewConfig(kOrgA, 1));
+  const IngestedEvent original = Ingest(MakeEvent(kOrgA, 1, clock_.Now(), "same"));
+  ASSERT_EQ(original.deliveries.size(), 1u);
+
+  clock_.Advance(24 * kHour);  // exactly 24 h later: still the same request
+  const NewEvent retry = MakeEvent(kOrgA, 1, clock_.Now(), "same");
+  const IngestedEvent replay = Ingest(retry);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.event.id, original.event.id);
+  EXPECT_EQ(replay.event.created_at, original.event.created_at);
+  EXPECT_EQ(IdsOf(replay.deliveries), IdsOf(original.deliveries));
+  EXPECT_EQ(store_->GetEvent(retry.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+
+  const IngestedEvent other_org = Ingest(MakeEvent(kOrgB, 1, clock_.Now(), "same"));
+  EXPECT_FALSE(other_org.replayed);
+  EXPECT_NE(other_org.event.id, original.event.id);
+
+  clock_.Advance(1);
+  const NewEvent late = MakeEvent(kOrgA, 1, clock_.Now(), "same");
+  const IngestedEvent fresh = Ingest(late);
+  EXPECT_FALSE(fresh.replayed);
+  EXPECT_EQ(fresh.event.id, late.id);
+  ASSERT_EQ(fresh.deliveries.size(), 1u);
+  EXPECT_NE(fresh.deliveries[0].id, original.deliveries[0].id);
+  // The newest event now owns the key.
+  EXPECT_EQ(Ingest(MakeEvent(kOrgA, 1, clock_.Now(), "same")).event.id, late.id);
+}
+
+TEST_P(StoreContractTest, IngestBatchHasPerItemResultsInInputOrder) {
+  Create(NewConfig(kOrgA, 1));
+  const NewEvent a = MakeEvent(kOrgA, 1, clock_.Now(), "k");
+  NewEvent duplicate_id = MakeEvent(kOrgA, 1, clock_.Now());
+  duplicate_id.id = a.id;
+  const NewEvent same_key = MakeEvent(kOrgA, 1, clock_.Now(), "k");
+  const NewEvent c = MakeEvent(kOrgA, 2, clock_.Now());
+
+  std::vector<Result<IngestedEvent>> results = store_->IngestEvents({a, duplicate_id, same_key, c});
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_EQ(results[0]->event.id, a.id);
+  EXPECT_EQ(results[0]->deliveries.size(), 1u);
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].error().kind, ErrorKind::kConflict);
+  ASSERT_TRUE(results[2].ok());
+  EXPECT_TRUE(results[2]->replayed);
+  EXPECT_EQ(results[2]->event.id, a.id);
+  ASSERT_TRUE(results[3].ok());
+  EXPECT_EQ(results[3]->event.id, c.id);
+
+  EXPECT_TRUE(store_->IngestEvents({}).empty());
+  // The failed item changed nothing: a's event still has exactly its one delivery.
+  EXPECT_EQ(Must(store_->DeliveriesOfEvent(a.id, std::nullopt)).size(), 1u);
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, 1);
+}
+
+// ---------------------------------------------------------------- deliveries
+
+TEST_P(StoreContractTest, EventsDeliveriesAndAttemptsOfAnotherOrganizationDoNotExist) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery d = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kFailed, 500)}).ok());
+
+  EXPECT_EQ(store_->GetEvent(d.event_id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->DeliveriesOfEvent(d.event_id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->GetDelivery(d.id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->ListAttempts(d.id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->RetryDelivery(d.id, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->RecoverConfig(config.id, 0, kOrgB).error().kind, ErrorKind::kNotFound);
+  EXPECT_TRUE(Must(store_->ListDeliveries(DeliveryFilter{}, kOrgB)).items.empty());
+
+  EXPECT_EQ(Must(store_->ListAttempts(d.id, kOrgA)).size(), 1u);
+  EXPECT_EQ(Must(store_->GetDelivery(d.id, kOrgA)).status, DeliveryStatus::kFailed);
+  EXPECT_EQ(Must(store_->ListDeliveries(DeliveryFilter{}, kOrgA)).items.size(), 1u);
+  EXPECT_EQ(store_->GetDelivery("dlv_missing", std::nullopt).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->GetEvent("evt_missing", std::nullopt).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, ListDeliveriesPagesThroughSevenRowsThreeAtATime) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  std::vector<std::string> all;
+  for (int i = 0; i < 7; ++i) {
+    all.push_back(IngestFor(config).id);
+    clock_.Advance(1);
+  }
+  DeliveryFilter filter;
+  filter.limit = 3;
+  std::vector<std::string> seen;
+  std::vector<std::size_t> page_sizes;
+  while (true) {
+    const Page<Delivery> page = Must(store_->ListDeliveries(filter, kOrgA));
+    page_sizes.push_back(page.items.size());
+    for (const Delivery& d : page.items) seen.push_back(d.id);
+    if (page.next_cursor.empty()) break;
+    EXPECT_EQ(page.next_cursor, page.items.back().id);
+    filter.after_id = page.next_cursor;
+  }
+  EXPECT_EQ(page_sizes, (std::vector<std::size_t>{3, 3, 1}));
+  EXPECT_EQ(seen, all);
+}
+
+TEST_P(StoreContractTest, ListDeliveriesFilters) {
+  const WebhookConfig one = Create(NewConfig(kOrgA, 1, "one"));
+  const WebhookConfig two = Create(NewConfig(kOrgA, 1, "two"));
+  const IngestedEvent early = Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
+  clock_.Advance(10'000);
+  const UnixMillis later_start = clock_.Now();
+  const IngestedEvent later = Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
+  ASSERT_EQ(early.deliveries.size(), 2u);
+  ASSERT_EQ(later.deliveries.size(), 2u);
+
+  auto list = [&](const DeliveryFilter& f) {
+    std::set<std::string> ids;
+    for (const Delivery& d : Must(store_->ListDeliveries(f, std::nullopt)).items) ids.insert(d.id);
+    return ids;
+  };
+  auto of_config = [](const IngestedEvent& e, std::int64_t config_id) {
+    for (const Delivery& d : e.deliveries) {
+      if (d.config_id == config_id) return d.id;
+    }
+    return std::string();
+  };
+
+  DeliveryFilter f;
+  f.event_id = early.event.id;
+  EXPECT_EQ(list(f), (std::set<std::string>{early.deliveries[0].id, early.deliveries[1].id}));
+  f = DeliveryFilter{};
+  f.config_id = two.id;
+  EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, two.id), of_config(later, two.id)}));
+  f.event_id = later.event.id;
+  EXPECT_EQ(list(f), (std::set<std::string>{of_config(later, two.id)}));
+  f = DeliveryFilter{};
+  f.since = later_start;
+  EXPECT_EQ(list(f), (std::set<std::string>{later.deliveries[0].id, later.deliveries[1].id}));
+
+  // Claim everything, then fail `one`'s deliveries: the status filter sees the difference.
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 4u);
+  std::vector<AttemptOutcome> outcomes;
+  for (const DeliveryJob& job : jobs) {
+    if (job.config.id == one.id) outcomes.push_back(Outcome(job, DeliveryStatus::kFailed, 500));
+  }
+  ASSERT_TRUE(store_->RecordAttempts(outcomes).ok());
+  f = DeliveryFilter{};
+  f.status = DeliveryStatus::kFailed;
+  EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, one.id), of_config(later, one.id)}));
+  f.status = DeliveryStatus::kDelivering;
+  f.config_id = two.id;
+  EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, two.id), of_config(later, two.id)}));
+  f.status = DeliveryStatus::kPending;
+  EXPECT_TRUE(list(f).empty());
+}
+
+TEST_P(StoreContractTest, ClaimDueTakesDueDeliveriesOldestFirstUpToLimitWithLease) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 3));
+  std::vector<Delivery> made;
+  for (int i = 0; i < 4; ++i) {
+    made.push_back(IngestFor(config));
+    clock_.Advance(1000);
+  }
+  const UnixMillis lease = clock_.Now() + 30'000;
+
+  // Only the first three are due at made[2].next_attempt_at; the limit takes two of them.
+  std::vector<DeliveryJob> first = Must(store_->ClaimDue(made[2].next_attempt_at, 2, lease));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].delivery.id, made[0].id);
+  EXPECT_EQ(first[1].delivery.id, made[1].id);
+  EXPECT_EQ(first[0].delivery.status, DeliveryStatus::kDelivering);
+  EXPECT_FALSE(first[0].manual);
+  EXPECT_EQ(first[0].event.id, made[0].event_id);
+  EXPECT_EQ(first[0].event.payload_json, R"({"patientId":"p-1"})");
+  EXPECT_EQ(first[0].config.id, config.id);
+  EXPECT_EQ(first[0].config.secret, config.secret);
+  EXPECT_EQ(first[0].config.url, config.url);
+  EXPECT_EQ(Must(store_->GetDelivery(made[0].id, std::nullopt)).status,
+            DeliveryStatus::kDelivering);
+
+  std::vector<DeliveryJob> second = Must(store_->ClaimDue(made[2].next_attempt_at, 10, lease));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].delivery.id, made[2].id);
+  EXPECT_TRUE(Must(store_->ClaimDue(made[2].next_attempt_at, 10, lease)).empty());
+  EXPECT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, lease)).size(), 1u);
+  EXPECT_TRUE(Must(store_->ClaimDue(clock_.Now(), 0, lease)).empty());
+}
+
+TEST_P(StoreContractTest, ClaimDueFailsDeliveriesOfDeletedOrInactiveConfigs) {
+  const WebhookConfig live = Create(NewConfig(kOrgA, 1, "live"));
+  const WebhookConfig deleted = Create(NewConfig(kOrgA, 1, "deleted"));
+  const WebhookConfig paused = Create(NewConfig(kOrgA, 1, "paused"));
+  const IngestedEvent event = Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
+  ASSERT_EQ(event.deliveries.size(), 3u);
+  ASSERT_TRUE(store_->DeleteConfig(deleted.id, std::nullopt).ok());
+  WebhookConfig pause = paused;
+  pause.active = false;
+  ASSERT_TRUE(store_->UpdateConfig(pause, std::nullopt).ok());
+
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].config.id, live.id);
+  for (const Delivery& d : Must(store_->DeliveriesOfEvent(event.event.id, std::nullopt))) {
+    if (d.config_id == deleted.id) {
+      EXPECT_EQ(d.status, DeliveryStatus::kFailed);
+      EXPECT_EQ(d.last_error, "configuration deleted");
+    } else if (d.config_id == paused.id) {
+      EXPECT_EQ(d.status, DeliveryStatus::kFailed);
+      EXPECT_EQ(d.last_error, "configuration inactive");
+    } else {
+      EXPECT_EQ(d.status, DeliveryStatus::kDelivering);
+    }
+  }
+}
+
+TEST_P(StoreContractTest, NextDueAtIsTheEarliestPendingDelivery) {
+  EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt);
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery first = IngestFor(config);
+  clock_.Advance(500);
+  const Delivery second = IngestFor(config);
+  EXPECT_EQ(Must(store_->NextDueAt()), first.next_attempt_at);
+  ASSERT_EQ(Must(store_->ClaimDue(first.next_attempt_at, 10, clock_.Now() + 1000)).size(), 1u);
+  EXPECT_EQ(Must(store_->NextDueAt()), second.next_attempt_at);
+  ASSERT_EQ(ClaimAll().size(), 1u);
+  EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt);
+}
+
+TEST_P(StoreContractTest, ReleaseExpiredLeasesReturnsOnlyExpiredOnesToPending) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery short_lease = IngestFor(config);
+  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 1000)).size(), 1u);
+  const Delivery long_lease = IngestFor(config);
+  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000)).size(), 1u);
+
+  clock_.Advance(1000);
+  EXPECT_EQ(Must(store_->ReleaseExpiredLeases(clock_.Now())), 0);  // not before it ends
+  clock_.Advance(1);
+  EXPECT_EQ(Must(store_->ReleaseExpiredLeases(clock_.Now())), 1);
+  const Delivery released = Must(store_->GetDelivery(short_lease.id, std::nullopt));
+  EXPECT_EQ(released.status, DeliveryStatus::kPending);
+  EXPECT_EQ(released.next_attempt_at, clock_.Now());
+  EXPECT_EQ(Must(store_->GetDelivery(long_lease.id, std::nullopt)).status,
+            DeliveryStatus::kDelivering);
+  std::vector<DeliveryJob> again = ClaimAll();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].delivery.id, short_lease.id);
+}
+
+TEST_P(StoreContractTest, RecordAttemptsUpdatesDeliveriesAndStoresAttempts) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery retried = IngestFor(config);
+  const Delivery succeeded = IngestFor(config);
+  const Delivery dead = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 3u);
+  clock_.Advance(100);
+
+  AttemptOutcome retry = Outcome(jobs[0], DeliveryStatus::kPending, 503);
+  retry.attempt.error = "HTTP 503";
+  retry.next_attempt_at = clock_.Now() + 5000;
+  AttemptOutcome ok = Outcome(jobs[1], DeliveryStatus::kSucceeded, 200);
+  ok.attempt.response_body = std::string("bin\0ary", 7);
+  AttemptOutcome failed = Outcome(jobs[2], DeliveryStatus::kFailed, 0);
+  failed.attempt.error = "connection refused";
+  ASSERT_TRUE(store_->RecordAttempts({retry, ok, failed}).ok());
+
+  const Delivery r = Must(store_->GetDelivery(retried.id, std::nullopt));
+  EXPECT_EQ(r.status, DeliveryStatus::kPending);
+  EXPECT_EQ(r.attempt_count, 1);
+  EXPECT_EQ(r.next_attempt_at, clock_.Now() + 5000);
+  EXPECT_EQ(r.last_status_code, 503);
+  EXPECT_EQ(r.last_error, "HTTP 503");
+  EXPECT_EQ(r.updated_at, clock_.Now());
+  const Delivery s = Must(store_->GetDelivery(succeeded.id, std::nullopt));
+  EXPECT_EQ(s.status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(s.last_status_code, 200);
+  EXPECT_EQ(s.attempt_count, 1);
+  const Delivery f = Must(store_->GetDelivery(dead.id, std::nullopt));
+  EXPECT_EQ(f.status, DeliveryStatus::kFailed);
+  EXPECT_EQ(f.last_error, "connection refused");
+  EXPECT_EQ(f.last_status_code, 0);
+
+  const std::vector<Attempt> attempts = Must(store_->ListAttempts(succeeded.id, kOrgA));
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_GT(attempts[0].id, 0);
+  EXPECT_EQ(attempts[0].delivery_id, succeeded.id);
+  EXPECT_EQ(attempts[0].attempted_at, clock_.Now());
+  EXPECT_EQ(attempts[0].duration_ms, 12);
+  EXPECT_EQ(attempts[0].request_headers_json, R"({"webhook-id":"x"})");
+  EXPECT_EQ(attempts[0].status_code, 200);
+  EXPECT_EQ(attempts[0].response_headers_json, R"({"content-type":"text/plain"})");
+  EXPECT_EQ(attempts[0].response_body, std::string("bin\0ary", 7));
+  EXPECT_FALSE(attempts[0].manual);
+
+  // The pending one comes back when due, and its attempts are listed oldest first.
+  EXPECT_TRUE(ClaimAll().empty());
+  clock_.Advance(5000);
+  std::vector<DeliveryJob> again = ClaimAll();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].delivery.attempt_count, 1);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(again[0], DeliveryStatus::kSucceeded, 204)}).ok());
+  const std::vector<Attempt> history = Must(store_->ListAttempts(retried.id, std::nullopt));
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].status_code, 503);
+  EXPECT_EQ(history[1].status_code, 204);
+  EXPECT_EQ(Must(store_->GetDelivery(retried.id, std::nullopt)).attempt_count, 2);
+}
+
+TEST_P(StoreContractTest, RecordAttemptsIsAllOrNothing) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery d = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  AttemptOutcome unknown = Outcome(jobs[0], DeliveryStatus::kSucceeded, 200);
+  unknown.attempt.delivery_id = "dlv_missing";
+  const Status s =
+      store_->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kSucceeded, 200), unknown});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(Must(store_->GetDelivery(d.id, std::nullopt)).status, DeliveryStatus::kDelivering);
+  EXPECT_TRUE(Must(store_->ListAttempts(d.id, std::nullopt)).empty());
+}
+
+TEST_P(StoreContractTest, RecordAttemptsTracksConfigHealth) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  auto attempt_once = [&](DeliveryStatus status, int code, ConfigEffect effect) {
+    IngestFor(config);
+    std::vector<DeliveryJob> jobs = ClaimAll();
+    if (jobs.size() != 1) throw std::runtime_error("expected one job");
+    AttemptOutcome o = Outcome(jobs[0], status, code, effect);
+    o.disable_reason = "receiver answered 410 Gone";
+    if (Status s = store_->RecordAttempts({o}); !s.ok())
+      throw std::runtime_error(s.error().message);
+  };
+  auto stored = [&] { return Must(store_->GetConfig(config.id, std::nullopt)); };
+
+  const UnixMillis first_failure = clock_.Now();
+  attempt_once(DeliveryStatus::kFailed, 500, ConfigEffect::kFailing);
+  EXPECT_EQ(stored().failing_since, first_failure);
+  clock_.Advance(kHour);
+  attempt_once(DeliveryStatus::kFailed, 500, ConfigEffect::kFailing);
+  EXPECT_EQ(stored().failing_since, first_failure);  // the run's first failure is kept
+  attempt_once(DeliveryStatus::kSucceeded, 200, ConfigEffect::kHealthy);
+  EXPECT_EQ(stored().failing_since, 0);
+  attempt_once(DeliveryStatus::kSucceeded, 200, ConfigEffect::kNone);
+  EXPECT_TRUE(stored().active);
+
+  clock_.Advance(kHour);
+  attempt_once(DeliveryStatus::kFailed, 410, ConfigEffect::kDisable);
+  const WebhookConfig disabled = stored();
+  EXPECT_FALSE(disabled.active);
+  EXPECT_FALSE(disabled.is_deleted);
+  EXPECT_EQ(disabled.disabled_reason, "receiver answered 410 Gone");
+  EXPECT_EQ(disabled.updated_at, clock_.Now());
+}
+
+TEST_P(StoreContractTest, RetryDeliveryRequeuesAsManualExceptWhileDelivering) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery d = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(store_->RetryDelivery(d.id, kOrgA).error().kind, ErrorKind::kConflict);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kFailed, 500)}).ok());
+
+  clock_.Advance(kHour);
+  const Delivery retried = Must(store_->RetryDelivery(d.id, kOrgA));
+  EXPECT_EQ(retried.status, DeliveryStatus::kPending);
+  EXPECT_EQ(retried.next_attempt_at, clock_.Now());
+  EXPECT_EQ(retried.attempt_count, 1);
+
+  std::vector<DeliveryJob> manual = ClaimAll();
+  ASSERT_EQ(manual.size(), 1u);
+  EXPECT_TRUE(manual[0].manual);
+  AttemptOutcome again = Outcome(manual[0], DeliveryStatus::kPending, 500);
+  again.next_attempt_at = clock_.Now();
+  ASSERT_TRUE(store_->RecordAttempts({again}).ok());
+  EXPECT_TRUE(Must(store_->ListAttempts(d.id, kOrgA)).back().manual);
+
+  std::vector<DeliveryJob> automatic = ClaimAll();
+  ASSERT_EQ(automatic.size(), 1u);
+  EXPECT_FALSE(automatic[0].manual);  // the manual flag covers one attempt only
+  EXPECT_EQ(store_->RetryDelivery("dlv_missing", std::nullopt).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, RecoverConfigRequeuesFailedDeliveriesSince) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1, "recover"));
+  const WebhookConfig other = Create(NewConfig(kOrgA, 2, "other"));
+  const Delivery old_failure = IngestFor(config);
+  clock_.Advance(kHour);
+  const UnixMillis since = clock_.Now();
+  const Delivery new_failure = IngestFor(config);
+  const Delivery success = IngestFor(config);
+  const Delivery other_failure = IngestFor(other);
+  std::vector<AttemptOutcome> outcomes;
+  for (const DeliveryJob& job : ClaimAll()) {
+    const bool ok = job.delivery.id == success.id;
+    outcomes.push_back(
+        Outcome(job, ok ? DeliveryStatus::kSucceeded : DeliveryStatus::kFailed, ok ? 200 : 500));
+  }
+  ASSERT_EQ(outcomes.size(), 4u);
+  ASSERT_TRUE(store_->RecordAttempts(outcomes).ok());
+
+  clock_.Advance(1000);
+  EXPECT_EQ(Must(store_->RecoverConfig(config.id, since, kOrgA)), 1);
+  const Delivery recovered = Must(store_->GetDelivery(new_failure.id, std::nullopt));
+  EXPECT_EQ(recovered.status, DeliveryStatus::kPending);
+  EXPECT_EQ(recovered.next_attempt_at, clock_.Now());
+  EXPECT_EQ(Must(store_->GetDelivery(old_failure.id, std::nullopt)).status,
+            DeliveryStatus::kFailed);
+  EXPECT_EQ(Must(store_->GetDelivery(success.id, std::nullopt)).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(Must(store_->GetDelivery(other_failure.id, std::nullopt)).status,
+            DeliveryStatus::kFailed);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_TRUE(jobs[0].manual);
+
+  EXPECT_EQ(Must(store_->RecoverConfig(config.id, 0, std::nullopt)), 1);  // the old one
+  EXPECT_EQ(store_->RecoverConfig(config.id + 100, 0, std::nullopt).error().kind,
+            ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, CountDeliveriesByStatus) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  for (int i = 0; i < 4; ++i) IngestFor(config);
+  std::vector<DeliveryJob> jobs = Must(store_->ClaimDue(clock_.Now(), 3, clock_.Now() + 1000));
+  ASSERT_EQ(jobs.size(), 3u);
+  ASSERT_TRUE(store_
+                  ->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kSucceeded, 200),
+                                    Outcome(jobs[1], DeliveryStatus::kFailed, 400)})
+                  .ok());
+  const DeliveryCounts counts = Must(store_->CountDeliveries());
+  EXPECT_EQ(counts.pending, 1);
+  EXPECT_EQ(counts.delivering, 1);
+  EXPECT_EQ(counts.succeeded, 1);
+  EXPECT_EQ(counts.failed, 1);
+}
+
+TEST_P(StoreContractTest, WorkListenerFiresWhenACommitMakesWorkDue) {
+  std::atomic<int> calls{0};
+  store_->SetWorkListener([&] { ++calls; });
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  EXPECT_EQ(calls.load(), 0);
+
+  Ingest(MakeEvent(kOrgA, 8, clock_.Now()));  // no configuration: nothing due
+  EXPECT_EQ(calls.load(), 0);
+  const Delivery d = IngestFor(config);
+  EXPECT_EQ(calls.load(), 1);
+
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(calls.load(), 1);
+  AttemptOutcome retry = Outcome(jobs[0], DeliveryStatus::kPending, 500);
+  retry.next_attempt_at = clock_.Now() + 1000;
+  ASSERT_TRUE(store_->RecordAttempts({retry}).ok());
+  EXPECT_EQ(calls.load(), 2);
+
+  clock_.Advance(1000);
+  jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kFailed, 500)}).ok());
+  EXPECT_EQ(calls.load(), 2);
+  ASSERT_TRUE(store_->RetryDelivery(d.id, std::nullopt).ok());
+  EXPECT_EQ(calls.load(), 3);
+}
+
+TEST_P(StoreContractTest, DataSurvivesCloseAndReopen) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1, "durable"));
+  const ApiKey key = Must(store_->CreateApiKey(NewKey(kOrgA, "dddd4444")));
+  const Delivery d = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kSucceeded, 200)}).ok());
+
+  Reopen();
+  EXPECT_EQ(Must(store_->GetConfig(config.id, kOrgA)).name, "durable");
+  EXPECT_EQ(Must(store_->FindApiKeyByHash("dddd4444")).id, key.id);
+  EXPECT_EQ(Must(store_->GetEvent(d.event_id, kOrgA)).id, d.event_id);
+  EXPECT_EQ(Must(store_->GetDelivery(d.id, kOrgA)).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(Must(store_->ListAttempts(d.id, kOrgA)).size(), 1u);
+  // New rows continue after the old ones.
+  EXPECT_GT(Create(NewConfig(kOrgA, 1)).id, config.id);
+}
+
+TEST_P(StoreContractTest, ConcurrentIngestsAllCommitWithUniqueIds) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  Create(NewConfig(kOrgA, 1));
+  std::atomic<int> failures{0};
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::vector<Result<IngestedEvent>> r =
+            store_->IngestEvents({MakeEvent(kOrgA, 1, clock_.Now())});
+        if (r.size() != 1 || !r[0].ok() || r[0]->deliveries.size() != 1) {
+          ++failures;
+          continue;
+        }
+        ids[t].push_back(r[0]->event.id);
+        ids[t].push_back(r[0]->deliveries[0].id);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::set<std::string> unique;
+  for (const auto& list : ids) unique.insert(list.begin(), list.end());
+  EXPECT_EQ(unique.size(), 2u * kThreads * kPerThread);
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, kThreads * kPerThread);
+  Reopen();
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, kThreads * kPerThread);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
+                         ::testing::Values(StoreBackend{
+                             "sqlite",
+                             [](const std::filesystem::path& dir, const Clock& clock) {
+                               return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock);
+                             }}),
+                         BackendName);
+
+}  // namespace
+}  // namespace webhookd

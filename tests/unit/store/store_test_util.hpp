@@ -1,0 +1,42 @@
+// Helpers shared by the store tests.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "core/result.hpp"
+
+namespace webhookd::test {
+
+// The value of an ok Result; otherwise fails the current test (gtest reports the exception).
+template <class T>
+T Must(Result<T> result) {
+  if (!result.ok()) throw std::runtime_error("unexpected error: " + result.error().message);
+  return std::move(result).value();
+}
+
+// A fresh directory, removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "webhookd-store-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace webhookd::test
