@@ -186,11 +186,11 @@ Result<std::optional<UnixMillis>> NextDueAt(Connection& db) {
   return std::optional<UnixMillis>(query->Int(0));
 }
 
-Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
+Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
                                           UnixMillis now) {
   Result<Query> update = context.db().Prepare(kReleaseExpiredLeases);
   if (!update.ok()) return update.error();
-  update->BindInt(1, due_at).BindInt(2, now);
+  update->BindInt(1, lease_cutoff).BindInt(2, now);
   Result<std::int64_t> released = RunChanges(context.db(), *update);
   if (released.ok() && *released > 0) context.MarkWorkDue();
   return released;

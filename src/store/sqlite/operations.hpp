@@ -49,7 +49,7 @@ Result<std::vector<Attempt>> ListAttempts(Connection& db, const std::string& del
 Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
                                           UnixMillis lease_until, UnixMillis now);
 Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
-Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at, UnixMillis now);
+Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff, UnixMillis now);
 Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
                       UnixMillis now);
 Result<Delivery> RetryDelivery(WriteContext& context, const std::string& id, OrgScope scope,

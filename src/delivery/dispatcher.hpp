@@ -1,0 +1,165 @@
+// The dispatcher: claims due deliveries from the Store, sends them through an HttpClient
+// with per-endpoint and global in-flight caps, and records every attempt back in the Store in
+// batches (one RecordAttempts call per loop: group commit).
+//
+// Wiring (src/app):
+//   auto client = CurlHttpClient::Create({...}).value();
+//   Dispatcher dispatcher(*store, *client, clock, Catalog::Builtin(), options);
+//   store->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
+//   dispatcher.Start();
+//   ...serve...
+//   dispatcher.Stop();  // then client->Stop(), then destroy the dispatcher, then the store
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "core/clock.hpp"
+#include "delivery/attempt_outcome.hpp"
+#include "delivery/dispatcher_metrics.hpp"
+#include "delivery/http_client.hpp"
+#include "delivery/request_builder.hpp"
+#include "store/store.hpp"
+
+namespace webhookd::delivery {
+
+struct DispatcherOptions {
+  int global_in_flight_cap = 256;
+  // Requests in flight to one endpoint (scheme + host + port) at once. Deliveries beyond it
+  // wait in memory for that endpoint only; other endpoints are never held up.
+  int per_endpoint_cap = 16;
+  std::int64_t connect_timeout_ms = 5'000;
+  std::int64_t request_timeout_ms = 15'000;  // a configuration's timeout_ms replaces it
+  // The largest per-configuration timeout_ms honoured; longer ones are cut to it.
+  std::int64_t max_request_timeout_ms = 60'000;
+  // A claimed delivery is leased for lease_ms. It is raised to at least
+  // max(request_timeout_ms, max_request_timeout_ms) + lease_margin_ms, so that a lease never
+  // ends while its request may still be running (or the same message is sent twice at once).
+  std::int64_t lease_ms = 0;
+  std::int64_t lease_margin_ms = 30'000;
+  // On Start(), every kDelivering delivery is treated as interrupted by a previous run and
+  // returned to pending, whatever its lease. Right for a single node (SQLite); set false when
+  // several nodes share the store (PostgreSQL): then only ended leases are released.
+  bool release_all_leases_on_start = true;
+  OutcomeSettings outcome;  // retry schedule, jitter, randomness, auto-disable period
+  int claim_batch_size = 256;
+  // Claimed deliveries held in memory (in flight + waiting for their endpoint) at most.
+  int max_held_deliveries = 4'096;
+  // Safety net: the loop wakes at least this often even when nothing asked it to; it also
+  // releases ended leases then (a crashed peer node's, or ones this node let lapse).
+  std::int64_t fallback_wakeup_ms = 30'000;
+  // Stop() waits this long for in-flight requests; what is left stays leased and is sent again
+  // after the lease (or at the next start).
+  std::int64_t shutdown_grace_ms = 10'000;
+  std::string user_agent = DefaultUserAgent();
+};
+
+class Dispatcher {
+ public:
+  // `store`, `client`, `clock` and `catalog` must outlive the dispatcher. An empty
+  // options.outcome.random is replaced by DefaultUniformRandom().
+  Dispatcher(Store& store, HttpClient& client, const Clock& clock, const Catalog& catalog,
+             DispatcherOptions options);
+  ~Dispatcher();  // Stop()s if needed
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Starts the dispatcher thread: it first returns interrupted deliveries to pending (see
+  // release_all_leases_on_start), then claims and sends until Stop(). Call once.
+  void Start();
+  // Stops claiming, waits up to shutdown_grace_ms for in-flight requests and records them,
+  // then joins the thread. Idempotent. Responses arriving later are dropped (the deliveries
+  // stay leased and are sent again), so the HttpClient may be stopped after this.
+  void Stop();
+  // Something may have become due (a commit, a manual retry): look now. Thread-safe, cheap,
+  // never blocks on I/O; the Store's work listener calls it.
+  void Wake();
+
+  const DispatcherMetrics& metrics() const { return metrics_; }
+  // The lease actually used (see DispatcherOptions::lease_ms).
+  std::int64_t lease_ms() const { return lease_ms_; }
+
+  // For "POST /external-events/{id}/test": builds the same signed request a delivery of
+  // `payload_json` would get (a fresh webhook-id), sends it now and waits for the response.
+  // Nothing is recorded in the store. Blocks for up to the request timeout; call it from an
+  // API thread, never from an HttpClient callback. Does not need Start().
+  HttpResponse SendNow(const WebhookConfig& config, const EventType& type,
+                       std::string_view payload_json);
+
+ private:
+  struct Inbox;
+  struct Held {
+    DeliveryJob job;
+    UnixMillis lease_until = 0;
+  };
+  struct InFlight {
+    DeliveryJob job;
+    UnixMillis lease_until = 0;
+    std::string endpoint;
+    SentRequest sent;
+  };
+  struct Unrecorded {
+    AttemptOutcome outcome;
+    UnixMillis lease_until = 0;
+  };
+  struct Endpoint {
+    int in_flight = 0;
+    std::deque<Held> waiting;
+  };
+  struct Completion {
+    std::uint64_t id = 0;
+    HttpResponse response;
+  };
+
+  void Run();
+  void ReleaseInterrupted();
+  void ClaimAndSend(UnixMillis now);
+  void Pump(UnixMillis now);
+  bool CanStillSend(const Held& held, UnixMillis now) const;
+  void Send(Held held, const std::string& endpoint, UnixMillis now);
+  void Record(std::vector<Completion> completions, UnixMillis now);
+  void CountRecorded(const std::vector<AttemptOutcome>& outcomes);
+  void DropWaiting();
+  void SweepLeasesIfDue(UnixMillis now);
+  UnixMillis NextWakeAt(UnixMillis now);
+  std::int64_t TimeoutFor(const WebhookConfig& config) const;
+  Result<HttpRequest> BuildRequest(const WebhookConfig& config, std::string_view event_id,
+                                   int event_type_id, std::string_view payload_json,
+                                   UnixMillis now) const;
+  bool IsInference(int event_type_id) const;
+  void UpdateGauges();
+
+  Store& store_;
+  HttpClient& client_;
+  const Clock& clock_;
+  const Catalog& catalog_;
+  const DispatcherOptions options_;
+  const std::int64_t lease_ms_;
+  const OutcomeDecider decider_;
+  DispatcherMetrics metrics_;
+  std::shared_ptr<Inbox> inbox_;  // shared with HttpClient callbacks, which may outlive us
+  std::thread thread_;
+  std::mutex lifecycle_mutex_;  // serialises Start() and Stop()
+
+  // Dispatcher thread only.
+  std::map<std::string, Endpoint> endpoints_;
+  std::unordered_map<std::uint64_t, InFlight> in_flight_;
+  std::uint64_t next_request_id_ = 1;
+  int held_count_ = 0;                  // in flight + waiting
+  std::vector<Unrecorded> unrecorded_;  // RecordAttempts failed; tried again while leased
+  bool claim_exhausted_ = false;        // the last claim returned fewer jobs than asked for
+  UnixMillis next_sweep_at_ = 0;
+  UnixMillis store_retry_at_ = 0;  // after a store error, do not ask again before this
+};
+
+}  // namespace webhookd::delivery

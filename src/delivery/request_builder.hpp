@@ -1,0 +1,52 @@
+// The signed POST a receiver gets for one delivery attempt (Standard Webhooks), and the
+// masked copy of its headers that the attempt log keeps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+#include "delivery/http_client.hpp"
+
+namespace webhookd::delivery {
+
+// "webhookd/<version>".
+std::string DefaultUserAgent();
+
+struct MessageToSend {
+  std::string_view event_id;    // webhook-id: the same for every retry and configuration
+  std::string_view event_name;  // x-webhook-event, the catalog name
+  std::string_view payload_json;
+  UnixMillis now = 0;  // webhook-timestamp is its Unix seconds
+};
+
+struct RequestSettings {
+  std::string user_agent = DefaultUserAgent();
+  std::int64_t connect_timeout_ms = 5'000;
+  std::int64_t timeout_ms = 15'000;
+};
+
+// POST to config.url. Body: the payload, plus a top-level "organizationCode" when
+// config.send_organization_code and attributes.organizationCode is set (and the payload is an
+// object). Headers, in order: content-type, user-agent, webhook-id, webhook-timestamp,
+// webhook-signature (one "v1,<sig>" with the secret, and a second, space-separated, with the
+// previous secret while previous_secret_expires_at > now), x-webhook-event, x-api-key and
+// x-organization-code from the attributes when set, then config.headers_json. Configured
+// headers replace built-in ones of the same name, except content-type and webhook-*, which
+// define what the signature covers and are never replaced.
+// Error::Invalid when a secret cannot be decoded.
+Result<HttpRequest> BuildDeliveryRequest(const WebhookConfig& config, const MessageToSend& message,
+                                         const RequestSettings& settings);
+
+// The headers with secrets masked, for the attempt log: x-api-key, authorization, cookies and
+// any header whose name mentions a key, token, secret or password keep their first 4
+// characters ("whk_****"); each webhook-signature keeps its version and first 4 characters
+// ("v1,K5oZ****"). Short values are masked entirely.
+HttpHeaders MaskSecrets(const HttpHeaders& headers);
+
+// A JSON object of name -> value; values of a repeated name are joined with ", ".
+std::string HeadersToJson(const HttpHeaders& headers);
+
+}  // namespace webhookd::delivery

@@ -1,0 +1,537 @@
+// The dispatcher against the real SQLite store, a scripted HttpClient and a manual clock.
+#include "delivery/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/ids.hpp"
+#include "crypto/secret.hpp"
+#include "store/open_store.hpp"
+
+namespace webhookd::delivery {
+namespace {
+
+namespace json = boost::json;
+
+constexpr int kPlainType = 1;      // AppointmentToCareTaskActivityLog
+constexpr int kInferenceType = 2;  // InferenceToObservations
+
+HttpResponse Status(int code, HttpHeaders headers = {}, std::string body = "") {
+  HttpResponse response;
+  response.status_code = code;
+  response.headers = std::move(headers);
+  response.body = std::move(body);
+  response.duration_ms = 12;
+  return response;
+}
+
+// Answers from a script, on the calling (dispatcher) thread, or holds a request unanswered
+// until the test releases it.
+class FakeHttpClient final : public HttpClient {
+ public:
+  // nullopt: hold the request.
+  using Script = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+
+  void SetScript(Script script) {
+    std::lock_guard lock(mutex_);
+    script_ = std::move(script);
+  }
+
+  void Send(HttpRequest request, Callback done) override {
+    std::optional<HttpResponse> response;
+    {
+      std::lock_guard lock(mutex_);
+      sent_.push_back(request);
+      response = script_ ? script_(request) : Status(200);
+      if (!response) {
+        held_.push_back({std::move(request), std::move(done)});
+        max_held_per_url_[held_.back().first.url] =
+            std::max(max_held_per_url_[held_.back().first.url], HeldFor(held_.back().first.url));
+        return;
+      }
+    }
+    done(std::move(*response));
+  }
+
+  void ReleaseHeld(const HttpResponse& response) {
+    std::vector<std::pair<HttpRequest, Callback>> held;
+    {
+      std::lock_guard lock(mutex_);
+      held.swap(held_);
+    }
+    for (auto& [request, done] : held) done(response);
+  }
+
+  std::vector<HttpRequest> sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+  int HeldFor(const std::string& url) const {
+    return static_cast<int>(std::count_if(held_.begin(), held_.end(),
+                                          [&](const auto& h) { return h.first.url == url; }));
+  }
+  int held(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    return HeldFor(url);
+  }
+  int max_held(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    return max_held_per_url_[url];
+  }
+
+ private:
+  std::mutex mutex_;
+  Script script_;                                       // guarded by mutex_
+  std::vector<HttpRequest> sent_;                       // guarded by mutex_
+  std::vector<std::pair<HttpRequest, Callback>> held_;  // guarded by mutex_
+  std::map<std::string, int> max_held_per_url_;         // guarded by mutex_
+};
+
+// Waits (bounded) for something the dispatcher thread does; this is synchronisation, not
+// a measure of speed.
+template <class Predicate>
+bool Eventually(Predicate predicate) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "dispatcher_test_XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    Result<std::unique_ptr<Store>> store = OpenStore("sqlite:" + dir_ + "/webhookd.db", clock_);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    store_ = std::move(store).value();
+    store_->SetWorkListener([this] {
+      std::lock_guard lock(dispatcher_mutex_);
+      if (dispatcher_) dispatcher_->Wake();
+    });
+    options_.outcome.random = [] { return 0.5; };  // jitter spread 0: exact delays
+    options_.shutdown_grace_ms = 50;               // held requests are never answered in some tests
+  }
+
+  void TearDown() override {
+    if (dispatcher_) dispatcher_->Stop();
+    {
+      std::lock_guard lock(dispatcher_mutex_);
+      dispatcher_.reset();
+    }
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartDispatcher() {
+    {
+      std::lock_guard lock(dispatcher_mutex_);
+      dispatcher_ =
+          std::make_unique<Dispatcher>(*store_, client_, clock_, Catalog::Builtin(), options_);
+    }
+    dispatcher_->Start();
+  }
+
+  WebhookConfig CreateConfig(std::int64_t organization, std::string url, int type = kPlainType,
+                             std::string schedule = "") {
+    WebhookConfig config;
+    config.organization_id = organization;
+    config.name = "receiver";
+    config.url = std::move(url);
+    config.event_type_id = type;
+    config.secret = crypto::GenerateSecret();
+    config.attributes_json = R"({"apiKey":"ak_live_secret_value"})";
+    config.retry_schedule_json = std::move(schedule);
+    Result<WebhookConfig> created = store_->CreateConfig(config);
+    EXPECT_TRUE(created.ok()) << created.error().message;
+    return created.ok() ? *created : config;
+  }
+
+  std::vector<Delivery> Ingest(std::int64_t organization, int count, int type = kPlainType) {
+    std::vector<NewEvent> events;
+    for (int i = 0; i < count; ++i) {
+      events.push_back({NewSortableId("evt", clock_.Now()), organization, type,
+                        R"({"n":)" + std::to_string(i) + "}", ""});
+    }
+    std::vector<Delivery> deliveries;
+    for (Result<IngestedEvent>& result : store_->IngestEvents(events)) {
+      EXPECT_TRUE(result.ok()) << result.error().message;
+      if (!result.ok()) continue;
+      for (Delivery& delivery : result->deliveries) deliveries.push_back(delivery);
+    }
+    return deliveries;
+  }
+
+  Delivery Get(const std::string& id) {
+    Result<Delivery> delivery = store_->GetDelivery(id, std::nullopt);
+    EXPECT_TRUE(delivery.ok());
+    return delivery.ok() ? *delivery : Delivery{};
+  }
+
+  bool WaitForAttempts(const std::string& id, int count) {
+    return Eventually([&] {
+      Delivery delivery = Get(id);
+      return delivery.attempt_count >= count && delivery.status != DeliveryStatus::kDelivering;
+    });
+  }
+
+  std::vector<Attempt> Attempts(const std::string& id) {
+    Result<std::vector<Attempt>> attempts = store_->ListAttempts(id, std::nullopt);
+    EXPECT_TRUE(attempts.ok());
+    return attempts.ok() ? *attempts : std::vector<Attempt>{};
+  }
+
+  // Moves time on and tells the dispatcher, as a due retry would be found in production.
+  void Advance(std::int64_t ms) {
+    clock_.Advance(ms);
+    dispatcher_->Wake();
+  }
+
+  ManualClock clock_;
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  FakeHttpClient client_;
+  DispatcherOptions options_;
+  std::mutex dispatcher_mutex_;
+  std::unique_ptr<Dispatcher> dispatcher_;  // guarded by dispatcher_mutex_ while replaced
+};
+
+TEST_F(DispatcherTest, RecordsASuccessfulAttempt) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) {
+    return Status(200, {{"content-type", "text/plain"}}, "thanks");
+  });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_EQ(deliveries.size(), 1u);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+
+  Delivery delivery = Get(deliveries[0].id);
+  EXPECT_EQ(delivery.status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(delivery.last_status_code, 200);
+  std::vector<Attempt> attempts = Attempts(delivery.id);
+  ASSERT_EQ(attempts.size(), 1u);
+  const Attempt& attempt = attempts[0];
+  EXPECT_EQ(attempt.attempted_at, clock_.Now());
+  EXPECT_EQ(attempt.duration_ms, 12);
+  EXPECT_EQ(attempt.status_code, 200);
+  EXPECT_EQ(attempt.response_body, "thanks");
+  EXPECT_EQ(json::parse(attempt.response_headers_json),
+            json::parse(R"({"content-type":"text/plain"})"));
+  EXPECT_EQ(attempt.error, "");
+  EXPECT_FALSE(attempt.manual);
+
+  json::object sent_headers = json::parse(attempt.request_headers_json).as_object();
+  EXPECT_EQ(sent_headers.at("webhook-id").as_string(), delivery.event_id);
+  EXPECT_EQ(sent_headers.at("x-api-key"), "ak_l****");
+  EXPECT_TRUE(sent_headers.at("webhook-signature").as_string().ends_with("****"));
+  EXPECT_EQ(sent_headers.at("x-webhook-event"), "AppointmentToCareTaskActivityLog");
+
+  std::vector<HttpRequest> sent = client_.sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].url, "https://a.example/hook");
+  EXPECT_EQ(sent[0].body, R"({"n":0})");
+  EXPECT_EQ(sent[0].timeout_ms, 15'000);
+  EXPECT_EQ(sent[0].connect_timeout_ms, 5'000);
+  EXPECT_EQ(FindHeader(sent[0].headers, "x-api-key"), "ak_live_secret_value");
+
+  const DispatcherMetrics& metrics = dispatcher_->metrics();
+  // Metrics are counted right after the commit that the store already shows.
+  EXPECT_TRUE(Eventually([&] { return metrics.deliveries_succeeded.load() == 1; }));
+  EXPECT_EQ(metrics.attempts_by_class[static_cast<int>(AttemptClass::kSuccess)].load(), 1);
+  EXPECT_EQ(metrics.duration_count.load(), 1);
+  EXPECT_EQ(metrics.duration_buckets[2].load(), 1);  // 12 ms: the (10, 25] bucket
+  EXPECT_EQ(metrics.in_flight.load(), 0);
+}
+
+TEST_F(DispatcherTest, ServerErrorSchedulesTheNextAttemptExactly) {
+  CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) { return Status(503); });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+
+  Delivery delivery = Get(deliveries[0].id);
+  EXPECT_EQ(delivery.status, DeliveryStatus::kPending);
+  EXPECT_EQ(delivery.next_attempt_at, clock_.Now() + 5'000);  // schedule: 0, 5 s, ...
+  EXPECT_EQ(delivery.last_status_code, 503);
+  EXPECT_EQ(client_.sent().size(), 1u);
+
+  Advance(4'999);  // not due yet: nothing is sent
+  Advance(1);
+  ASSERT_TRUE(WaitForAttempts(delivery.id, 2));
+  EXPECT_EQ(client_.sent().size(), 2u);
+  EXPECT_EQ(Get(delivery.id).next_attempt_at, clock_.Now() + 300'000);  // then 5 min
+}
+
+TEST_F(DispatcherTest, RetryAfterIsHonouredAndClamped) {
+  CreateConfig(1, "https://a.example/hook");
+  std::string retry_after = "120";
+  client_.SetScript([&](const HttpRequest&) {
+    return Status(429, {{"retry-after", retry_after}});
+  });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+  UnixMillis first = clock_.Now();
+  EXPECT_EQ(Get(deliveries[0].id).next_attempt_at, first + 120'000);
+
+  retry_after = "86400";  // a day: clamped to an hour
+  Advance(120'000);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 2));
+  EXPECT_EQ(Get(deliveries[0].id).next_attempt_at, clock_.Now() + 3'600'000);
+
+  retry_after = "1";  // sooner than the schedule (30 min after the third attempt): schedule wins
+  Advance(3'600'000);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 3));
+  EXPECT_EQ(Get(deliveries[0].id).next_attempt_at, clock_.Now() + 1'800'000);
+}
+
+TEST_F(DispatcherTest, GoneDisablesTheConfiguration) {
+  WebhookConfig config = CreateConfig(1, "https://gone.example/hook");
+  client_.SetScript([](const HttpRequest&) { return Status(410); });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kFailed);
+  Result<WebhookConfig> stored = store_->GetConfig(config.id, std::nullopt);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->active);
+  EXPECT_EQ(stored->disabled_reason, "410 Gone received from https://gone.example/hook");
+  // Metrics are counted right after the commit that the store already shows.
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->metrics().configs_disabled.load() == 1; }));
+}
+
+TEST_F(DispatcherTest, ExhaustedScheduleDeadLettersAndManualRetryIsRecordedAsManual) {
+  CreateConfig(1, "https://a.example/hook", kPlainType, "[0, 1]");  // 2 attempts, 1 s apart
+  client_.SetScript([](const HttpRequest&) { return Status(500); });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  const std::string id = deliveries[0].id;
+  ASSERT_TRUE(WaitForAttempts(id, 1));
+  EXPECT_EQ(Get(id).status, DeliveryStatus::kPending);
+  EXPECT_EQ(Get(id).next_attempt_at, clock_.Now() + 1'000);
+
+  Advance(1'000);
+  ASSERT_TRUE(WaitForAttempts(id, 2));
+  EXPECT_EQ(Get(id).status, DeliveryStatus::kFailed);
+
+  // A manual retry of a dead letter gets one attempt; failing again, it is failed again.
+  ASSERT_TRUE(store_->RetryDelivery(id, std::nullopt).ok());
+  ASSERT_TRUE(WaitForAttempts(id, 3));
+  EXPECT_EQ(Get(id).status, DeliveryStatus::kFailed);
+
+  // And when the receiver is fixed, a manual retry succeeds.
+  client_.SetScript([](const HttpRequest&) { return Status(204); });
+  ASSERT_TRUE(store_->RetryDelivery(id, std::nullopt).ok());
+  ASSERT_TRUE(WaitForAttempts(id, 4));
+  EXPECT_EQ(Get(id).status, DeliveryStatus::kSucceeded);
+
+  std::vector<Attempt> attempts = Attempts(id);
+  ASSERT_EQ(attempts.size(), 4u);
+  EXPECT_FALSE(attempts[0].manual);
+  EXPECT_FALSE(attempts[1].manual);
+  EXPECT_TRUE(attempts[2].manual);
+  EXPECT_TRUE(attempts[3].manual);
+  EXPECT_EQ(attempts[3].status_code, 204);
+}
+
+TEST_F(DispatcherTest, PerEndpointCapHoldsOnlyThatEndpoint) {
+  options_.per_endpoint_cap = 2;
+  CreateConfig(1, "https://slow.example/hook");
+  CreateConfig(2, "https://fast.example/hook");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://slow.example/hook") return std::nullopt;  // never answers
+    return Status(200);
+  });
+  StartDispatcher();
+  std::vector<Delivery> slow = Ingest(1, 5);
+  std::vector<Delivery> fast = Ingest(2, 4);
+
+  for (const Delivery& delivery : fast) ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+  for (const Delivery& delivery : fast)
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(client_.held("https://slow.example/hook"), 2);
+  EXPECT_EQ(dispatcher_->metrics().queued.load(), 3);
+
+  client_.ReleaseHeld(Status(200));  // the slow endpoint answers: the rest follow, 2 at a time
+  ASSERT_TRUE(Eventually([&] {
+    if (client_.held("https://slow.example/hook") > 0) client_.ReleaseHeld(Status(200));
+    return dispatcher_->metrics().deliveries_succeeded.load() == 9;
+  }));
+  for (const Delivery& delivery : slow)
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(client_.max_held("https://slow.example/hook"), 2);
+}
+
+TEST_F(DispatcherTest, GlobalCapLimitsRequestsInFlight) {
+  options_.global_in_flight_cap = 3;
+  CreateConfig(1, "https://a.example/hook");
+  CreateConfig(2, "https://b.example/hook");
+  client_.SetScript([](const HttpRequest&) { return std::nullopt; });
+  StartDispatcher();
+  Ingest(1, 4);
+  Ingest(2, 4);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 3u; }));
+  EXPECT_EQ(dispatcher_->metrics().in_flight.load(), 3);
+  client_.ReleaseHeld(Status(200));
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 6u; }));
+}
+
+TEST_F(DispatcherTest, FailingForTheAutoDisablePeriodDeactivates) {
+  WebhookConfig config = CreateConfig(1, "https://down.example/hook");
+  client_.SetScript([](const HttpRequest&) { return Status(500); });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+  Result<WebhookConfig> failing = store_->GetConfig(config.id, std::nullopt);
+  ASSERT_TRUE(failing.ok());
+  EXPECT_EQ(failing->failing_since, clock_.Now());
+  EXPECT_TRUE(failing->active);
+
+  Advance(5LL * 24 * 3600 * 1000);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 2));
+  Result<WebhookConfig> disabled = store_->GetConfig(config.id, std::nullopt);
+  ASSERT_TRUE(disabled.ok());
+  EXPECT_FALSE(disabled->active);
+  EXPECT_EQ(disabled->disabled_reason, "all deliveries failed for 5 days");
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kFailed);
+}
+
+TEST_F(DispatcherTest, InferenceResultThatIsNotJsonIsFlagged) {
+  CreateConfig(1, "https://infer.example/hook", kInferenceType);
+  client_.SetScript([](const HttpRequest&) { return Status(200, {}, "not json"); });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1, kInferenceType);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kSucceeded);
+  std::vector<Attempt> attempts = Attempts(deliveries[0].id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].error, "invalid inference result: the response body is not JSON");
+}
+
+TEST_F(DispatcherTest, TransportErrorIsRetriedWithItsText) {
+  CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) {
+    HttpResponse response;
+    response.transport_error = true;
+    response.error = "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target";
+    return response;
+  });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+  Delivery delivery = Get(deliveries[0].id);
+  EXPECT_EQ(delivery.status, DeliveryStatus::kPending);
+  EXPECT_EQ(delivery.last_status_code, 0);
+  EXPECT_EQ(delivery.last_error,
+            "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target");
+}
+
+TEST_F(DispatcherTest, ConfigurationTimeoutOverridesTheDefaultWithinTheLease) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  config.timeout_ms = 2'500;
+  ASSERT_TRUE(store_->UpdateConfig(config, std::nullopt).ok());
+  WebhookConfig huge = CreateConfig(2, "https://b.example/hook");
+  huge.timeout_ms = 10'000'000;
+  ASSERT_TRUE(store_->UpdateConfig(huge, std::nullopt).ok());
+  StartDispatcher();
+  EXPECT_EQ(dispatcher_->lease_ms(), 60'000 + 30'000);
+  Ingest(1, 1);
+  Ingest(2, 1);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 2u; }));
+  std::map<std::string, std::int64_t> timeouts;
+  for (const HttpRequest& request : client_.sent()) timeouts[request.url] = request.timeout_ms;
+  EXPECT_EQ(timeouts["https://a.example/hook"], 2'500);
+  EXPECT_EQ(timeouts["https://b.example/hook"], 60'000);  // cut to max_request_timeout_ms
+}
+
+TEST_F(DispatcherTest, LeaseIsRaisedAboveTheRequestTimeout) {
+  options_.lease_ms = 1'000;
+  options_.request_timeout_ms = 20'000;
+  options_.max_request_timeout_ms = 20'000;
+  StartDispatcher();
+  EXPECT_EQ(dispatcher_->lease_ms(), 50'000);
+}
+
+TEST_F(DispatcherTest, InterruptedDeliveriesAreSentAtStart) {
+  CreateConfig(1, "https://a.example/hook");
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  // A previous run claimed it and died before recording anything.
+  Result<std::vector<DeliveryJob>> claimed =
+      store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 90'000);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kDelivering);
+
+  StartDispatcher();
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kSucceeded);
+}
+
+TEST_F(DispatcherTest, StopLeavesUnansweredDeliveriesLeasedAndIgnoresLateResponses) {
+  CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) { return std::nullopt; });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 1u; }));
+  dispatcher_->Stop();
+  {
+    std::lock_guard lock(dispatcher_mutex_);
+    dispatcher_.reset();
+  }
+  client_.ReleaseHeld(Status(200));  // the answer arrives after the dispatcher is gone
+  Delivery delivery = Get(deliveries[0].id);
+  EXPECT_EQ(delivery.status, DeliveryStatus::kDelivering);
+  EXPECT_EQ(delivery.attempt_count, 0);
+}
+
+TEST_F(DispatcherTest, SendNowSignsAndDoesNotRecord) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) { return Status(202, {}, "ok"); });
+  StartDispatcher();
+  const EventType* type = Catalog::Builtin().Find(kPlainType);
+  ASSERT_NE(type, nullptr);
+  HttpResponse response = dispatcher_->SendNow(config, *type, type->sample_json);
+  EXPECT_EQ(response.status_code, 202);
+  EXPECT_EQ(response.body, "ok");
+  std::vector<HttpRequest> sent = client_.sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].body, type->sample_json);
+  std::string_view id = *FindHeader(sent[0].headers, "webhook-id");
+  std::string timestamp(*FindHeader(sent[0].headers, "webhook-timestamp"));
+  EXPECT_TRUE(id.starts_with("evt_"));
+  EXPECT_EQ(FindHeader(sent[0].headers, "webhook-signature"),
+            crypto::SignV1(*crypto::DecodeSecret(config.secret), id, timestamp, sent[0].body));
+  Result<DeliveryCounts> counts = store_->CountDeliveries();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->succeeded + counts->pending + counts->failed + counts->delivering, 0);
+}
+
+TEST_F(DispatcherTest, UnusableSecretIsAFailedAttemptWithoutARequest) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  config.secret = "whsec_!!!";
+  ASSERT_TRUE(store_->UpdateConfig(config, std::nullopt).ok());
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+  Delivery delivery = Get(deliveries[0].id);
+  EXPECT_EQ(delivery.status, DeliveryStatus::kPending);
+  EXPECT_TRUE(delivery.last_error.starts_with("the configuration's secret: "))
+      << delivery.last_error;
+  EXPECT_TRUE(client_.sent().empty());
+}
+
+}  // namespace
+}  // namespace webhookd::delivery

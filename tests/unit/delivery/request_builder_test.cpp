@@ -1,0 +1,181 @@
+#include "delivery/request_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "crypto/secret.hpp"
+
+namespace webhookd::delivery {
+namespace {
+
+namespace json = boost::json;
+
+constexpr UnixMillis kNow = 1'700'000'123'456;
+constexpr std::string_view kPayload = R"({"patientId":"p-1","value":42})";
+
+WebhookConfig Config() {
+  WebhookConfig config;
+  config.id = 7;
+  config.url = "https://receiver.example/hooks";
+  config.secret = crypto::GenerateSecret();
+  return config;
+}
+
+MessageToSend Message(std::string_view payload = kPayload) {
+  return {"evt_01HXYZ", "InferenceToObservations", payload, kNow};
+}
+
+HttpRequest Build(const WebhookConfig& config, const MessageToSend& message = Message()) {
+  Result<HttpRequest> request = BuildDeliveryRequest(config, message, RequestSettings{});
+  EXPECT_TRUE(request.ok()) << request.error().message;
+  return request.ok() ? *request : HttpRequest{};
+}
+
+std::string Sign(std::string_view secret, std::string_view id, std::string_view timestamp,
+                 std::string_view body) {
+  Result<std::string> key = crypto::DecodeSecret(secret);
+  EXPECT_TRUE(key.ok());
+  return crypto::SignV1(key.ok() ? *key : "", id, timestamp, body);
+}
+
+TEST(RequestBuilderTest, ExactHeadersInOrder) {
+  WebhookConfig config = Config();
+  config.attributes_json = R"({"apiKey":"ak_live_123456789","organizationCode":"ORG-9"})";
+  HttpRequest request = Build(config);
+
+  EXPECT_EQ(request.url, "https://receiver.example/hooks");
+  EXPECT_EQ(request.body, kPayload);  // sendOrganizationCode is false
+  const std::string timestamp = "1700000123";
+  HttpHeaders expected = {
+      {"content-type", "application/json"},
+      {"user-agent", DefaultUserAgent()},
+      {"webhook-id", "evt_01HXYZ"},
+      {"webhook-timestamp", timestamp},
+      {"webhook-signature", Sign(config.secret, "evt_01HXYZ", timestamp, kPayload)},
+      {"x-webhook-event", "InferenceToObservations"},
+      {"x-api-key", "ak_live_123456789"},
+      {"x-organization-code", "ORG-9"},
+  };
+  EXPECT_EQ(request.headers, expected);
+  EXPECT_TRUE(DefaultUserAgent().starts_with("webhookd/"));
+  EXPECT_GT(DefaultUserAgent().size(), std::string_view("webhookd/").size());
+}
+
+TEST(RequestBuilderTest, OmitsAbsentAttributeHeadersAndUsesSettings) {
+  WebhookConfig config = Config();
+  RequestSettings settings{"webhookd/test", 1'234, 5'678};
+  Result<HttpRequest> request = BuildDeliveryRequest(config, Message(), settings);
+  ASSERT_TRUE(request.ok());
+  EXPECT_FALSE(FindHeader(request->headers, "x-api-key").has_value());
+  EXPECT_FALSE(FindHeader(request->headers, "x-organization-code").has_value());
+  EXPECT_EQ(FindHeader(request->headers, "user-agent"), "webhookd/test");
+  EXPECT_EQ(request->connect_timeout_ms, 1'234);
+  EXPECT_EQ(request->timeout_ms, 5'678);
+}
+
+// The published Standard Webhooks test vector: a receiver's library must accept our header.
+TEST(RequestBuilderTest, SignatureMatchesStandardWebhooksVector) {
+  WebhookConfig config = Config();
+  config.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  HttpRequest request = Build(
+      config, {"msg_p5jXN8AQM9LWM0D4loKWxJek", "X", R"({"test": 2432232314})", 1'614'265'330'000});
+  EXPECT_EQ(FindHeader(request.headers, "webhook-timestamp"), "1614265330");
+  EXPECT_EQ(FindHeader(request.headers, "webhook-signature"),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}
+
+TEST(RequestBuilderTest, BothSignaturesDuringRotationOnlyOneAfter) {
+  WebhookConfig config = Config();
+  config.previous_secret = crypto::GenerateSecret();
+  config.previous_secret_expires_at = kNow + 1;
+  HttpRequest rotating = Build(config);
+  const std::string timestamp = "1700000123";
+  EXPECT_EQ(FindHeader(rotating.headers, "webhook-signature"),
+            Sign(config.secret, "evt_01HXYZ", timestamp, kPayload) + " " +
+                Sign(config.previous_secret, "evt_01HXYZ", timestamp, kPayload));
+
+  config.previous_secret_expires_at = kNow;  // expired exactly now
+  HttpRequest rotated = Build(config);
+  EXPECT_EQ(FindHeader(rotated.headers, "webhook-signature"),
+            Sign(config.secret, "evt_01HXYZ", timestamp, kPayload));
+}
+
+TEST(RequestBuilderTest, InvalidSecretIsAnError) {
+  WebhookConfig config = Config();
+  config.secret = "not-a-secret";
+  Result<HttpRequest> request = BuildDeliveryRequest(config, Message(), RequestSettings{});
+  ASSERT_FALSE(request.ok());
+  EXPECT_EQ(request.error().kind, ErrorKind::kInvalid);
+  EXPECT_TRUE(request.error().message.starts_with("the configuration's secret: "))
+      << request.error().message;
+  EXPECT_EQ(request.error().message.find("not-a-secret"), std::string::npos);
+}
+
+TEST(RequestBuilderTest, InjectsOrganizationCodeIntoTheSignedBody) {
+  WebhookConfig config = Config();
+  config.send_organization_code = true;
+  config.attributes_json = R"({"organizationCode":"ORG-9"})";
+  HttpRequest request = Build(config);
+
+  json::value body = json::parse(request.body);
+  EXPECT_EQ(body, json::parse(R"({"patientId":"p-1","value":42,"organizationCode":"ORG-9"})"));
+  EXPECT_EQ(FindHeader(request.headers, "webhook-signature"),
+            Sign(config.secret, "evt_01HXYZ", "1700000123", request.body));
+}
+
+TEST(RequestBuilderTest, NoOrganizationCodeWithoutTheAttribute) {
+  WebhookConfig config = Config();
+  config.send_organization_code = true;
+  EXPECT_EQ(Build(config).body, kPayload);
+}
+
+TEST(RequestBuilderTest, ConfiguredHeadersAddAndReplaceButNeverTouchSignedOnes) {
+  WebhookConfig config = Config();
+  config.attributes_json = R"({"apiKey":"ak_live_123456789"})";
+  config.headers_json =
+      R"({"X-Tenant":"north","User-Agent":"custom/1","Webhook-Signature":"v1,forged",)"
+      R"("Content-Type":"text/plain","x-api-key":"override-key-123"})";
+  HttpRequest request = Build(config);
+  EXPECT_EQ(FindHeader(request.headers, "user-agent"), "custom/1");
+  EXPECT_EQ(FindHeader(request.headers, "x-api-key"), "override-key-123");
+  EXPECT_EQ(FindHeader(request.headers, "content-type"), "application/json");
+  EXPECT_EQ(FindHeader(request.headers, "webhook-signature"),
+            Sign(config.secret, "evt_01HXYZ", "1700000123", kPayload));
+  EXPECT_EQ(request.headers.back(), (std::pair<std::string, std::string>{"X-Tenant", "north"}));
+  EXPECT_EQ(request.headers.size(), 8u);
+}
+
+TEST(MaskSecretsTest, MasksKeysAndSignatures) {
+  HttpHeaders headers = {
+      {"content-type", "application/json"},
+      {"webhook-id", "evt_01HXYZ"},
+      {"webhook-signature",
+       "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= "
+       "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="},
+      {"x-api-key", "ak_live_123456789"},
+      {"Authorization", "Bearer abcdefghijklmnop"},
+      {"X-Session-Token", "short"},
+      {"x-tenant", "north"},
+  };
+  HttpHeaders expected = {
+      {"content-type", "application/json"},
+      {"webhook-id", "evt_01HXYZ"},
+      {"webhook-signature", "v1,g0hM**** v1,K5oZ****"},
+      {"x-api-key", "ak_l****"},
+      {"Authorization", "Bear****"},
+      {"X-Session-Token", "****"},
+      {"x-tenant", "north"},
+  };
+  EXPECT_EQ(MaskSecrets(headers), expected);
+}
+
+TEST(HeadersToJsonTest, ObjectWithRepeatedNamesJoined) {
+  HttpHeaders headers = {{"set-cookie", "a=1"}, {"x-one", "1"}, {"set-cookie", "b=2"}};
+  EXPECT_EQ(json::parse(HeadersToJson(headers)),
+            json::parse(R"({"set-cookie":"a=1, b=2","x-one":"1"})"));
+  EXPECT_EQ(HeadersToJson({}), "{}");
+}
+
+}  // namespace
+}  // namespace webhookd::delivery
