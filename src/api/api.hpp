@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "api/router.hpp"
 #include "catalog/catalog.hpp"
@@ -52,6 +53,11 @@ void AddApiKeyRoutes(Router& router, ApiContext& context);
 void AddEventRoutes(Router& router, ApiContext& context);
 void AddDeliveryRoutes(Router& router, ApiContext& context);
 void AddMetricsRoutes(Router& router, ApiContext& context);
+// GET /openapi.json, public.
+void AddOpenApiRoutes(Router& router);
+
+// docs/openapi.yaml as JSON text, converted at build time (src/api/openapi/openapi_embed.cpp).
+std::string_view OpenApiJson();
 
 // A router with every route above.
 std::unique_ptr<Router> BuildRouter(ApiContext& context);

@@ -170,18 +170,24 @@ class EventsApi {
 
   Result<NewEvent> ReadBatchItem(const boost::json::value& item, const Principal& principal) {
     if (!item.is_object()) return Error::Invalid("each event must be a JSON object", "");
-    const boost::json::object& object = item.as_object();
-    std::string key;
-    if (const boost::json::value* k = object.if_contains("idempotencyKey")) {
-      if (!k->is_string()) return Error::Invalid("idempotencyKey must be a string", "/idempotencyKey");
-      key = std::string(k->as_string());
-      if (Status s = ValidIdempotencyKey(key, "/idempotencyKey"); !s.ok()) return s.error();
-    }
-    return ReadEvent(object, principal, key);
+    return ReadEvent(item.as_object(), principal, "");
+  }
+
+  // The Idempotency-Key header wins; a body member idempotencyKey serves callers (and batch
+  // items) that cannot set headers.
+  static Result<std::string> IdempotencyKeyOf(const boost::json::object& body,
+                                              std::string header_key) {
+    if (!header_key.empty()) return header_key;
+    Result<std::optional<std::string>> key =
+        OptionalString(body, "idempotencyKey", kMaxIdempotencyKey);
+    if (!key.ok()) return key.error();
+    if (!key->has_value()) return std::string();
+    if (Status s = ValidIdempotencyKey(**key, "/idempotencyKey"); !s.ok()) return s.error();
+    return **key;
   }
 
   Result<NewEvent> ReadEvent(const boost::json::object& body, const Principal& principal,
-                             std::string idempotency_key) {
+                             std::string header_key) {
     if (Status s = RejectUnknownFields(body, {"eventName", "webhookEventId", "eventId",
                                               "organizationId", "payload", "idempotencyKey"});
         !s.ok()) {
@@ -189,6 +195,8 @@ class EventsApi {
     }
     Result<std::int64_t> org = OrganizationOfWrite(body, principal);
     if (!org.ok()) return org.error();
+    Result<std::string> idempotency_key = IdempotencyKeyOf(body, std::move(header_key));
+    if (!idempotency_key.ok()) return idempotency_key.error();
     Result<std::optional<int>> type_id = ReadEventType(body, context_.catalog);
     if (!type_id.ok()) return type_id.error();
     if (!type_id->has_value()) {
@@ -207,7 +215,7 @@ class EventsApi {
     event.organization_id = *org;
     event.event_type_id = type.id;
     event.payload_json = boost::json::serialize(*payload);
-    event.idempotency_key = std::move(idempotency_key);
+    event.idempotency_key = std::move(*idempotency_key);
     return event;
   }
 

@@ -7,6 +7,13 @@
 namespace webhookd::api {
 namespace {
 
+Response WithStatus(int status, std::string body = "") {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 Router MakeRouter() {
   // Key "admin" is an admin, "org7" belongs to organization 7, anything else is refused.
   Router router([](const Request& request) -> Result<Principal> {
@@ -20,8 +27,8 @@ Router MakeRouter() {
     r.body = call.Param("id") + "@" + std::to_string(call.principal.scope.value_or(0));
     return r;
   });
-  router.Add("DELETE", "/things/{id}", Access::kAdminKey, [](Call&) { return Response{204}; });
-  router.Add("GET", "/open", Access::kPublic, [](Call&) { return Response{200, "text/plain", {}, "hi"}; });
+  router.Add("DELETE", "/things/{id}", Access::kAdminKey, [](Call&) { return WithStatus(204); });
+  router.Add("GET", "/open", Access::kPublic, [](Call&) { return WithStatus(200, "hi"); });
   router.Add("GET", "/boom", Access::kPublic, [](Call&) -> Response { throw std::runtime_error("x"); });
   return router;
 }
