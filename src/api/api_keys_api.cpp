@@ -1,6 +1,4 @@
 // /api-keys: admin and organization API keys. Keys are shown once, at creation.
-#include <charconv>
-
 #include "api/api.hpp"
 #include "api/json_io.hpp"
 #include "api/problem.hpp"
@@ -53,13 +51,9 @@ Response List(Store& store, Call& call) {
 }
 
 Response Revoke(Store& store, Call& call) {
-  const std::string& text = call.Param("id");
-  std::int64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return ProblemResponse(Error::NotFound("no API key " + text));
-  }
-  if (Status s = store.RevokeApiKey(id, call.principal.scope); !s.ok()) {
+  const std::optional<std::int64_t> id = call.IdParam("id");
+  if (!id) return ProblemResponse(Error::NotFound("no API key " + call.Param("id")));
+  if (Status s = store.RevokeApiKey(*id, call.principal.scope); !s.ok()) {
     return ProblemResponse(s.error());
   }
   return NoContent();

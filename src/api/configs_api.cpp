@@ -15,13 +15,9 @@ constexpr std::int64_t kMaxRotationGraceSeconds = 7 * 24 * 3600;
 
 // Path ids are the numbers the API returned; anything else names no configuration.
 Result<std::int64_t> ConfigIdParam(const Call& call) {
-  const std::string& text = call.Param("id");
-  std::int64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-    return Error::NotFound("no webhook configuration " + text);
-  }
-  return id;
+  const std::optional<std::int64_t> id = call.IdParam("id");
+  if (!id) return Error::NotFound("no webhook configuration " + call.Param("id"));
+  return *id;
 }
 
 Status OrganizationUnchanged(const boost::json::object& body, const WebhookConfig& current) {
@@ -197,8 +193,8 @@ class ConfigsApi {
     filter.limit = *limit;
     if (auto it = request.query.find("cursor"); it != request.query.end() && !it->second.empty()) {
       const std::string& text = it->second;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                             filter.after_id);
+      const auto [end, ec] =
+          std::from_chars(text.data(), text.data() + text.size(), filter.after_id);
       if (ec != std::errc() || end != text.data() + text.size() || filter.after_id < 0) {
         return Error::Invalid("cursor is not one this API returned", "cursor");
       }

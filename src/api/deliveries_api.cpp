@@ -1,7 +1,5 @@
 // /deliveries: the attempt log, manual retries; and the per-configuration actions that act on
 // deliveries: recover (re-queue failures since T) and test (send the sample now).
-#include <charconv>
-
 #include "api/api.hpp"
 #include "api/delivery_json.hpp"
 #include "api/json_io.hpp"
@@ -13,13 +11,9 @@ namespace webhookd::api {
 namespace {
 
 Result<std::int64_t> ConfigId(const Call& call) {
-  const std::string& text = call.Param("id");
-  std::int64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-    return Error::NotFound("no webhook configuration " + text);
-  }
-  return id;
+  const std::optional<std::int64_t> id = call.IdParam("id");
+  if (!id) return Error::NotFound("no webhook configuration " + call.Param("id"));
+  return *id;
 }
 
 Result<DeliveryFilter> FilterFromQuery(const Request& request) {

@@ -22,28 +22,6 @@ boost::json::value ParsedOrString(const std::string& text) {
 
 }  // namespace
 
-std::string_view DeliveryStatusName(DeliveryStatus status) {
-  switch (status) {
-    case DeliveryStatus::kPending:
-      return "pending";
-    case DeliveryStatus::kDelivering:
-      return "delivering";
-    case DeliveryStatus::kSucceeded:
-      return "succeeded";
-    case DeliveryStatus::kFailed:
-      return "failed";
-  }
-  return "unknown";
-}
-
-std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name) {
-  for (DeliveryStatus s : {DeliveryStatus::kPending, DeliveryStatus::kDelivering,
-                           DeliveryStatus::kSucceeded, DeliveryStatus::kFailed}) {
-    if (DeliveryStatusName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
 boost::json::object DeliveryToJson(const Delivery& d) {
   boost::json::object out;
   out["id"] = d.id;

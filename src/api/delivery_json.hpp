@@ -6,12 +6,10 @@
 #include <string_view>
 
 #include "catalog/catalog.hpp"
+#include "core/delivery_status.hpp"
 #include "core/model.hpp"
 
 namespace webhookd::api {
-
-std::string_view DeliveryStatusName(DeliveryStatus status);
-std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name);
 
 boost::json::object DeliveryToJson(const Delivery& delivery);
 boost::json::object AttemptToJson(const Attempt& attempt);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <exception>
 
 #include "api/problem.hpp"
@@ -43,11 +44,23 @@ const std::string& Call::Param(std::string_view name) const {
   return it == params.end() ? kEmpty : it->second;
 }
 
+std::optional<std::int64_t> Call::IdParam(std::string_view name) const {
+  const std::string& text = Param(name);
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id <= 0) return std::nullopt;
+  return id;
+}
+
 void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler) {
   std::vector<std::string> segments;
   for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
   routes_.push_back(
       {std::move(method), std::string(pattern), std::move(segments), access, std::move(handler)});
+}
+
+void Router::SetFallback(Handler handler) {
+  fallback_ = Route{"*", "*", {}, Access::kPublic, std::move(handler)};
 }
 
 std::vector<std::pair<std::string, std::string>> Router::Routes() const {
@@ -85,6 +98,7 @@ Response Router::Dispatch(const Request& request) const {
     allowed += route.method;
   }
   if (allowed.empty()) {
+    if (fallback_) return Invoke(*fallback_, call);
     return ProblemResponse(Error::NotFound("no such resource: " + request.path));
   }
   Response response = ProblemResponse(

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,8 @@ struct Call {
   std::map<std::string, std::string, std::less<>> params;  // "{id}" segments of the pattern
   Principal principal;  // meaningful for routes that require a key
   const std::string& Param(std::string_view name) const;
+  // A numeric path id (positive); nullopt for anything else, which names no object.
+  std::optional<std::int64_t> IdParam(std::string_view name) const;
 };
 
 using Handler = std::function<Response(Call&)>;
@@ -40,6 +43,10 @@ class Router {
   // `pattern` is a path such as "/external-events/{id}/secret/rotate"; a trailing slash on the
   // request path is ignored.
   void Add(std::string method, std::string_view pattern, Access access, Handler handler);
+
+  // Answers every request whose path matches no route (instead of 404), without
+  // authentication; for catch-all receivers such as `webhookd listen`.
+  void SetFallback(Handler handler);
 
   // Every path pattern registered, with its methods (for documentation checks).
   std::vector<std::pair<std::string, std::string>> Routes() const;
@@ -61,6 +68,7 @@ class Router {
 
   Authenticator authenticator_;
   std::vector<Route> routes_;
+  std::optional<Route> fallback_;
 };
 
 }  // namespace webhookd::api

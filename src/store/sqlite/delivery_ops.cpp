@@ -1,5 +1,6 @@
 #include <string>
 
+#include "core/delivery_status.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
 #include "store/sqlite/rows.hpp"
@@ -56,7 +57,7 @@ Status UpdateDeliveryAfterAttempt(Connection& db, const AttemptOutcome& outcome,
   Result<Query> update = db.Prepare(kRecordDeliveryOutcome);
   if (!update.ok()) return update.error();
   update->BindText(1, outcome.attempt.delivery_id)
-      .BindText(2, StatusText(outcome.new_status))
+      .BindText(2, DeliveryStatusName(outcome.new_status))
       .BindInt(3, outcome.attempt.status_code)
       .BindText(4, outcome.attempt.error)
       .BindInt(5, outcome.next_attempt_at)
@@ -130,7 +131,7 @@ Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filt
       .BindOptionalText(3, filter.event_id)
       .BindOptionalInt(4, filter.config_id);
   if (filter.status) {
-    query->BindText(5, StatusText(*filter.status));
+    query->BindText(5, DeliveryStatusName(*filter.status));
   } else {
     query->BindNull(5);
   }

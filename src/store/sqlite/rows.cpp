@@ -1,33 +1,13 @@
 #include "store/sqlite/rows.hpp"
 
+#include "core/delivery_status.hpp"
+
 namespace webhookd::sqlite {
 namespace {
-
-DeliveryStatus StatusFromText(std::string_view text) {
-  if (text == "pending") return DeliveryStatus::kPending;
-  if (text == "delivering") return DeliveryStatus::kDelivering;
-  if (text == "succeeded") return DeliveryStatus::kSucceeded;
-  // The schema's CHECK constraint allows nothing else.
-  return DeliveryStatus::kFailed;
-}
 
 int Int32(const Query& row, int column) { return static_cast<int>(row.Int(column)); }
 
 }  // namespace
-
-std::string_view StatusText(DeliveryStatus status) {
-  switch (status) {
-    case DeliveryStatus::kPending:
-      return "pending";
-    case DeliveryStatus::kDelivering:
-      return "delivering";
-    case DeliveryStatus::kSucceeded:
-      return "succeeded";
-    case DeliveryStatus::kFailed:
-      return "failed";
-  }
-  return "failed";
-}
 
 WebhookConfig ReadConfig(const Query& row, int first) {
   WebhookConfig c;
@@ -93,7 +73,8 @@ Delivery ReadDelivery(const Query& row, int first) {
   d.event_id = row.Text(first + 1);
   d.config_id = row.Int(first + 2);
   d.organization_id = row.Int(first + 3);
-  d.status = StatusFromText(row.Text(first + 4));
+  // The schema's CHECK constraint allows only the four names.
+  d.status = ParseDeliveryStatus(row.Text(first + 4)).value_or(DeliveryStatus::kFailed);
   d.attempt_count = Int32(row, first + 5);
   d.next_attempt_at = row.Int(first + 6);
   d.last_status_code = Int32(row, first + 7);

@@ -8,8 +8,6 @@
 
 namespace webhookd::sqlite {
 
-std::string_view StatusText(DeliveryStatus status);
-
 // `first` is the column where the row's columns start (for joined rows).
 WebhookConfig ReadConfig(const Query& row, int first = 0);
 Event ReadEvent(const Query& row, int first = 0);
