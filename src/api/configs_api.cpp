@@ -20,13 +20,18 @@ Result<std::int64_t> ConfigIdParam(const Call& call) {
   return *id;
 }
 
-Status OrganizationUnchanged(const boost::json::object& body, const WebhookConfig& current) {
+// A configuration stays in its organization. An organization key naming another one is
+// refused as on create (403); an admin is told that the field cannot change (400).
+Status OrganizationUnchanged(const boost::json::object& body, const WebhookConfig& current,
+                             const Principal& principal) {
   Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
   if (!given.ok()) return given.error();
-  if (given->has_value() && **given != current.organization_id) {
-    return Error::Invalid("organizationId cannot be changed", "/organizationId");
+  if (!given->has_value() || **given == current.organization_id) return Status::Ok();
+  if (!principal.is_admin()) {
+    return Error::Forbidden("organizationId " + std::to_string(**given) +
+                            " does not match the API key's organization");
   }
-  return Status::Ok();
+  return Error::Invalid("organizationId cannot be changed", "/organizationId");
 }
 
 class ConfigsApi {
@@ -75,7 +80,9 @@ class ConfigsApi {
     if (!current.ok()) return ProblemResponse(current.error());
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
     if (!body.ok()) return ProblemResponse(body.error());
-    if (Status s = OrganizationUnchanged(*body, *current); !s.ok()) return ProblemResponse(s.error());
+    if (Status s = OrganizationUnchanged(*body, *current, call.principal); !s.ok()) {
+      return ProblemResponse(s.error());
+    }
     WebhookConfig updated = mode == WriteMode::kReplace ? Replaced(*current) : *current;
     if (Status s = ApplyConfigJson(*body, mode, Rules(), context_.catalog, updated); !s.ok()) {
       return ProblemResponse(s.error());

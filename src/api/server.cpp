@@ -123,15 +123,18 @@ asio::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) 
   beast::flat_buffer buffer;
   while (MarkBusy(*conn, false) && co_await ServeOne(*conn, buffer)) {
   }
+  {
+    // Out of the set before the socket closes, so that CloseAll() never touches a closed one.
+    std::lock_guard lock(mu);
+    connections.erase(conn);
+    if (stopping && connections.empty()) {
+      // The last connection is gone: nothing is left to drain, so let Run() return now.
+      asio::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
+    }
+  }
   beast::error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   conn->stream.close();
-  std::lock_guard lock(mu);
-  connections.erase(conn);
-  if (stopping && connections.empty()) {
-    // The last connection is gone: nothing is left to drain, so let Run() return now.
-    asio::post(drain_timer.get_executor(), [this] { drain_timer.cancel(); });
-  }
 }
 
 // Reads, handles and answers one request; false when the connection should close.
@@ -233,7 +236,10 @@ void HttpServer::Impl::CloseAll(bool idle_only) {
   std::lock_guard lock(mu);
   for (const auto& conn : connections) {
     if (idle_only && conn->busy) continue;
-    asio::post(conn->stream.get_executor(), [conn] { conn->stream.socket().cancel(); });
+    asio::post(conn->stream.get_executor(), [conn] {
+      beast::error_code ignored;  // the connection may have closed itself meanwhile
+      conn->stream.socket().cancel(ignored);
+    });
   }
 }
 
