@@ -1,8 +1,10 @@
 // The Store contract (src/store/store.hpp), run against every backend. A new backend joins by
 // adding one StoreBackend to INSTANTIATE_TEST_SUITE_P at the bottom.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "store/open_store.hpp"
+#include "store/postgres/connection.hpp"
 #include "store/store.hpp"
 #include "store_test_util.hpp"
 
@@ -34,6 +37,10 @@ struct StoreBackend {
   // Opens the store kept under `dir`: the same dir gives the same data.
   std::function<Result<std::unique_ptr<Store>>(const std::filesystem::path& dir, const Clock&)>
       open;
+  // Why this backend cannot run here ("" when it can): the test is skipped with that reason.
+  std::function<std::string()> unavailable = [] { return std::string(); };
+  // Removes what `open` created outside `dir` (called after the store is closed).
+  std::function<void(const std::filesystem::path& dir)> cleanup = [](const auto&) {};
 };
 
 void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
@@ -76,8 +83,14 @@ std::vector<std::int64_t> IdsOf(const std::vector<WebhookConfig>& configs) {
 
 class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
-  void SetUp() override { Reopen(); }
-  void TearDown() override { store_.reset(); }
+  void SetUp() override {
+    if (const std::string reason = GetParam().unavailable(); !reason.empty()) GTEST_SKIP() << reason;
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    if (GetParam().unavailable().empty()) GetParam().cleanup(dir_.path());
+  }
 
   void Reopen() {
     store_.reset();
@@ -932,13 +945,54 @@ TEST_P(StoreContractTest, ConcurrentIngestsAllCommitWithUniqueIds) {
   EXPECT_EQ(Must(store_->CountDeliveries()).pending, kThreads * kPerThread);
 }
 
+// ---------------------------------------------------------------- backends
+
+StoreBackend SqliteBackend() {
+  return {"sqlite", [](const std::filesystem::path& dir, const Clock& clock) {
+            return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock);
+          }};
+}
+
+// PostgreSQL at WEBHOOKD_TEST_PG_URL (scripts/with-postgres sets it), one schema per test so
+// that tests are independent and may run in parallel; the schema is named after `dir`.
+std::string PgUrl() {
+  const char* url = std::getenv("WEBHOOKD_TEST_PG_URL");
+  return url == nullptr ? "" : url;
+}
+
+std::string PgSchemaFor(const std::filesystem::path& dir) {
+  std::string schema = "webhookd_test_";
+  for (unsigned char c : dir.filename().string()) schema += fmt::format("{:02x}", c);
+  return schema;
+}
+
+void PgExec(const std::string& sql) {
+  auto db = Must(postgres::Connection::Open(PgUrl()));
+  if (Status s = db->Exec(sql); !s.ok()) throw std::runtime_error(s.error().message);
+}
+
+StoreBackend PostgresBackend() {
+  StoreBackend backend{"postgres", [](const std::filesystem::path& dir, const Clock& clock) {
+                         const std::string schema = PgSchemaFor(dir);
+                         PgExec("CREATE SCHEMA IF NOT EXISTS " + schema);
+                         const std::string url = PgUrl();
+                         const char separator = url.find('?') == std::string::npos ? '?' : '&';
+                         return OpenStore(url + separator + "options=-csearch_path%3D" + schema,
+                                          clock);
+                       }};
+  backend.unavailable = [] {
+    return PgUrl().empty() ? std::string("WEBHOOKD_TEST_PG_URL is not set (run the tests through "
+                                         "scripts/with-postgres, as `make test` does)")
+                           : std::string();
+  };
+  backend.cleanup = [](const std::filesystem::path& dir) {
+    PgExec("DROP SCHEMA IF EXISTS " + PgSchemaFor(dir) + " CASCADE");
+  };
+  return backend;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
-                         ::testing::Values(StoreBackend{
-                             "sqlite",
-                             [](const std::filesystem::path& dir, const Clock& clock) {
-                               return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock);
-                             }}),
-                         BackendName);
+                         ::testing::Values(SqliteBackend(), PostgresBackend()), BackendName);
 
 }  // namespace
 }  // namespace webhookd

@@ -1,0 +1,107 @@
+// A thin RAII layer over libpq: one Connection per thread of use, statements prepared once per
+// connection (on first use) and run with text parameters, results read as text, SQLSTATEs turned
+// into webhookd Errors.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace webhookd::postgres {
+
+// A named SQL statement with $n parameters (see statements.hpp).
+struct Statement {
+  std::string_view name;
+  std::string_view sql;
+};
+
+// Parameters of one statement, in order ($1, $2, ...). Everything is sent as text except
+// Bytes, which is sent as binary (bytea, any bytes).
+class Params {
+ public:
+  Params& Int(std::int64_t value);
+  Params& Bool(bool value);
+  Params& Text(std::string_view value);
+  Params& Bytes(std::string_view value);
+  Params& Null();
+  Params& OptInt(const std::optional<std::int64_t>& value);
+  Params& OptText(const std::optional<std::string>& value);
+
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> Pointers() const;
+  std::vector<int> Lengths() const;
+  const std::vector<int>& formats() const { return formats_; }
+
+ private:
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+  std::vector<int> formats_;
+};
+
+// The text literal of a PostgreSQL array of `items` ({"a","b"}), for $n::text[] and the like.
+std::string ArrayLiteral(const std::vector<std::string>& items);
+// "\x..." hex form of raw bytes, the text input of bytea (an array element of bytea[]).
+std::string ByteaHex(std::string_view bytes);
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+
+// Rows of one statement. Columns are 0-based and read as text.
+class Rows {
+ public:
+  explicit Rows(PGresult* result) : result_(result) {}
+  int size() const { return PQntuples(result_.get()); }
+  bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
+  std::int64_t Int(int row, int column) const;  // 0 for NULL
+  bool Bool(int row, int column) const;
+  std::string Text(int row, int column) const;   // "" for NULL
+  std::string Bytes(int row, int column) const;  // a bytea column, decoded
+  // Rows changed by an INSERT/UPDATE/DELETE.
+  std::int64_t Affected() const;
+
+ private:
+  std::unique_ptr<PGresult, ResultDeleter> result_;
+};
+
+class Connection {
+ public:
+  // Connects with `conninfo` (a postgres:// URL or key=value string). Never logs it.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs `statement` (prepared on this connection the first time) with `params`.
+  Result<Rows> Run(const Statement& statement, const Params& params = {});
+  // Runs parameterless SQL text, possibly several statements (transactions, migrations).
+  Status Exec(std::string_view sql);
+  // False once the connection is broken; Reset() then tries to reconnect.
+  bool Healthy() const;
+  Status Reset();
+  // True while a transaction is open (or failed and not yet ended).
+  bool InTransaction() const;
+  // The last failure was a deadlock or serialization failure: the whole transaction may
+  // simply be run again.
+  bool LastErrorRetryable() const { return last_retryable_; }
+  PGconn* handle() const { return conn_; }
+
+ private:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+  Status Prepare(const Statement& statement, int param_count);
+  Error ErrorOf(const PGresult* result, std::string_view what);
+
+  PGconn* conn_;
+  std::unordered_set<std::string_view> prepared_;
+  bool last_retryable_ = false;
+};
+
+}  // namespace webhookd::postgres

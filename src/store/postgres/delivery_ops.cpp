@@ -1,0 +1,300 @@
+#include <map>
+#include <set>
+#include <string>
+
+#include "core/delivery_status.hpp"
+#include "store/postgres/operations.hpp"
+#include "store/postgres/page_util.hpp"
+#include "store/postgres/rows.hpp"
+#include "store/postgres/statements.hpp"
+
+namespace webhookd::postgres::ops {
+namespace {
+
+Delivery ReadDeliveryRow(const Rows& rows, int row) { return ReadDelivery(rows, row); }
+
+Error DeliveryNotFound(const std::string& id) {
+  return Error::NotFound("delivery " + id + " not found");
+}
+
+// The listing variant whose index fits the filter best.
+const Statement& ListStatementFor(const DeliveryFilter& filter) {
+  if (filter.event_id) return kListDeliveriesOfEvent;
+  if (filter.config_id) return kListDeliveriesOfConfig;
+  return kListDeliveries;
+}
+
+DeliveryJob ReadDueRow(const Rows& rows, int row) {
+  DeliveryJob job;
+  job.delivery = ReadDelivery(rows, row);
+  job.manual = ReadManualPending(rows, row);
+  job.event = ReadEvent(rows, row, kDeliveryColumnCount);
+  job.config = ReadConfig(rows, row, kDeliveryColumnCount + kEventColumnCount);
+  return job;
+}
+
+// Why a due delivery cannot be sent, or "" if it can.
+std::string UndeliverableReason(const WebhookConfig& config) {
+  if (config.is_deleted) return "configuration deleted";
+  if (!config.active) return "configuration inactive";
+  return {};
+}
+
+Status RunStatus(Connection& db, const Statement& statement, const Params& params) {
+  Result<Rows> rows = db.Run(statement, params);
+  if (!rows.ok()) return rows.error();
+  return Status::Ok();
+}
+
+// What one RecordAttempts call does to one configuration's health, with the effects of its
+// outcomes applied in order: a success clears failing_since, a failure sets it if unset,
+// a disable deactivates. Folded so that a batch touches each configuration at most three times.
+struct NetConfigEffect {
+  bool healthy = false;          // clear failing_since first
+  UnixMillis failing_since = 0;  // then set it to this if unset (0: no failure since)
+  std::optional<std::string> disable_reason;
+};
+
+std::map<std::int64_t, NetConfigEffect> FoldConfigEffects(
+    const std::vector<AttemptOutcome>& outcomes) {
+  std::map<std::int64_t, NetConfigEffect> effects;  // ordered by id: a stable lock order
+  for (const AttemptOutcome& o : outcomes) {
+    if (o.config_effect == ConfigEffect::kNone) continue;
+    NetConfigEffect& net = effects[o.config_id];
+    switch (o.config_effect) {
+      case ConfigEffect::kNone:
+        break;
+      case ConfigEffect::kHealthy:
+        net.healthy = true;
+        net.failing_since = 0;
+        break;
+      case ConfigEffect::kFailing:
+        if (net.failing_since == 0) net.failing_since = o.attempt.attempted_at;
+        break;
+      case ConfigEffect::kDisable:
+        net.disable_reason = o.disable_reason;
+        break;
+    }
+  }
+  return effects;
+}
+
+Status ApplyConfigEffects(Connection& db, const std::vector<AttemptOutcome>& outcomes,
+                          UnixMillis now) {
+  for (const auto& [config_id, net] : FoldConfigEffects(outcomes)) {
+    if (net.healthy) {
+      if (Status s = RunStatus(db, kMarkConfigHealthy, Params().Int(config_id)); !s.ok()) return s;
+    }
+    if (net.failing_since != 0) {
+      Status s = RunStatus(db, kMarkConfigFailing, Params().Int(config_id).Int(net.failing_since));
+      if (!s.ok()) return s;
+    }
+    if (net.disable_reason) {
+      Status s =
+          RunStatus(db, kDisableConfig, Params().Int(config_id).Text(*net.disable_reason).Int(now));
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// One multi-row UPDATE for every delivery; NotFound (and the caller's savepoint undoes it all)
+// if any of them does not exist.
+Status UpdateDeliveriesAfterAttempts(Connection& db, const std::vector<AttemptOutcome>& outcomes,
+                                     UnixMillis now) {
+  std::vector<std::string> ids, statuses, codes, errors, next_at;
+  for (const AttemptOutcome& o : outcomes) {
+    ids.push_back(o.attempt.delivery_id);
+    statuses.emplace_back(DeliveryStatusName(o.new_status));
+    codes.push_back(std::to_string(o.attempt.status_code));
+    errors.push_back(o.attempt.error);
+    next_at.push_back(std::to_string(o.next_attempt_at));
+  }
+  Result<Rows> updated = db.Run(kRecordDeliveryOutcomes, Params()
+                                                             .Text(ArrayLiteral(ids))
+                                                             .Text(ArrayLiteral(statuses))
+                                                             .Text(ArrayLiteral(codes))
+                                                             .Text(ArrayLiteral(errors))
+                                                             .Text(ArrayLiteral(next_at))
+                                                             .Int(now));
+  if (!updated.ok()) return updated.error();
+  std::set<std::string> found;
+  for (int row = 0; row < updated->size(); ++row) found.insert(updated->Text(row, 0));
+  for (const std::string& id : ids) {
+    if (!found.contains(id)) return DeliveryNotFound(id);
+  }
+  return Status::Ok();
+}
+
+// One multi-row INSERT for every attempt, in input order.
+Status InsertAttempts(Connection& db, const std::vector<AttemptOutcome>& outcomes) {
+  std::vector<std::string> delivery_ids, attempted_at, durations, request_headers, codes,
+      response_headers, bodies, errors, manual;
+  for (const AttemptOutcome& o : outcomes) {
+    const Attempt& a = o.attempt;
+    delivery_ids.push_back(a.delivery_id);
+    attempted_at.push_back(std::to_string(a.attempted_at));
+    durations.push_back(std::to_string(a.duration_ms));
+    request_headers.push_back(a.request_headers_json);
+    codes.push_back(std::to_string(a.status_code));
+    response_headers.push_back(a.response_headers_json);
+    bodies.push_back(ByteaHex(a.response_body));
+    errors.push_back(a.error);
+    manual.emplace_back(a.manual ? "t" : "f");
+  }
+  return RunStatus(db, kInsertAttempts,
+                   Params()
+                       .Text(ArrayLiteral(delivery_ids))
+                       .Text(ArrayLiteral(attempted_at))
+                       .Text(ArrayLiteral(durations))
+                       .Text(ArrayLiteral(request_headers))
+                       .Text(ArrayLiteral(codes))
+                       .Text(ArrayLiteral(response_headers))
+                       .Text(ArrayLiteral(bodies))
+                       .Text(ArrayLiteral(errors))
+                       .Text(ArrayLiteral(manual)));
+}
+
+}  // namespace
+
+Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
+  Result<Rows> rows = db.Run(kGetDelivery, Params().Text(id).OptInt(scope));
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return DeliveryNotFound(id);
+  return ReadDelivery(*rows, 0);
+}
+
+Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filter,
+                                      OrgScope scope) {
+  const int page_size = ClampPageSize(filter.limit, kMinPageSize, kMaxPageSize);
+  Params params;
+  params.Text(filter.after_id).OptInt(scope).OptText(filter.event_id).OptInt(filter.config_id);
+  if (filter.status) {
+    params.Text(DeliveryStatusName(*filter.status));
+  } else {
+    params.Null();
+  }
+  params.OptInt(filter.since).Int(page_size + 1);
+  Result<Rows> rows = db.Run(ListStatementFor(filter), params);
+  if (!rows.ok()) return rows.error();
+  return MakePage(ReadAll<Delivery>(*rows, ReadDeliveryRow), page_size,
+                  [](const Delivery& d) { return d.id; });
+}
+
+Result<std::vector<Attempt>> ListAttempts(Connection& db, const std::string& delivery_id,
+                                          OrgScope scope) {
+  if (Result<Delivery> delivery = GetDelivery(db, delivery_id, scope); !delivery.ok()) {
+    return delivery.error();
+  }
+  Result<Rows> rows = db.Run(kListAttempts, Params().Text(delivery_id));
+  if (!rows.ok()) return rows.error();
+  return ReadAll<Attempt>(*rows, ReadAttempt);
+}
+
+Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
+                                          UnixMillis lease_until, const std::string& owner,
+                                          UnixMillis now) {
+  if (limit <= 0) return std::vector<DeliveryJob>{};
+  Result<Rows> due = db.Run(kSelectDue, Params().Int(due_by).Int(limit));
+  if (!due.ok()) return due.error();
+  std::vector<DeliveryJob> claimed;
+  std::vector<std::string> leased_ids, failed_ids, failed_reasons;
+  for (DeliveryJob& job : ReadAll<DeliveryJob>(*due, ReadDueRow)) {
+    if (std::string reason = UndeliverableReason(job.config); !reason.empty()) {
+      failed_ids.push_back(job.delivery.id);
+      failed_reasons.push_back(std::move(reason));
+      continue;
+    }
+    leased_ids.push_back(job.delivery.id);
+    job.delivery.status = DeliveryStatus::kDelivering;
+    job.delivery.updated_at = now;
+    claimed.push_back(std::move(job));
+  }
+  if (!failed_ids.empty()) {
+    Status s = RunStatus(
+        db, kFailUndeliverable,
+        Params().Text(ArrayLiteral(failed_ids)).Text(ArrayLiteral(failed_reasons)).Int(now));
+    if (!s.ok()) return s.error();
+  }
+  if (!leased_ids.empty()) {
+    Status s =
+        RunStatus(db, kLeaseDeliveries,
+                  Params().Text(ArrayLiteral(leased_ids)).Text(owner).Int(lease_until).Int(now));
+    if (!s.ok()) return s.error();
+  }
+  return claimed;
+}
+
+Result<std::optional<UnixMillis>> NextDueAt(Connection& db) {
+  Result<Rows> rows = db.Run(kNextDueAt);
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0 || rows->IsNull(0, 0)) return std::optional<UnixMillis>();
+  return std::optional<UnixMillis>(rows->Int(0, 0));
+}
+
+Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
+                                          UnixMillis now) {
+  Result<Rows> updated = context.db().Run(kReleaseExpiredLeases, Params().Int(due_at).Int(now));
+  if (!updated.ok()) return updated.error();
+  if (updated->Affected() > 0) context.MarkWorkDue();
+  return updated->Affected();
+}
+
+Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
+                      UnixMillis now) {
+  if (outcomes.empty()) return Status::Ok();
+  Connection& db = context.db();
+  if (Status s = UpdateDeliveriesAfterAttempts(db, outcomes, now); !s.ok()) return s;
+  if (Status s = InsertAttempts(db, outcomes); !s.ok()) return s;
+  if (Status s = ApplyConfigEffects(db, outcomes, now); !s.ok()) return s;
+  for (const AttemptOutcome& o : outcomes) {
+    if (o.new_status == DeliveryStatus::kPending) context.MarkWorkDue();
+  }
+  return Status::Ok();
+}
+
+Result<Delivery> RetryDelivery(WriteContext& context, const std::string& id, OrgScope scope,
+                               UnixMillis now) {
+  Connection& db = context.db();
+  Result<Delivery> current = GetDelivery(db, id, scope);
+  if (!current.ok()) return current.error();
+  Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
+  if (current->status == DeliveryStatus::kDelivering) return being_delivered;
+  Result<Rows> updated = db.Run(kRetryDelivery, Params().Text(id).Int(now));
+  if (!updated.ok()) return updated.error();
+  // Another node claimed it between the read and the update.
+  if (updated->Affected() == 0) return being_delivered;
+  context.MarkWorkDue();
+  return GetDelivery(db, id, scope);
+}
+
+Result<std::int64_t> RecoverConfig(WriteContext& context, std::int64_t config_id, UnixMillis since,
+                                   OrgScope scope, UnixMillis now) {
+  Connection& db = context.db();
+  Result<Rows> exists = db.Run(kConfigInScope, Params().Int(config_id).OptInt(scope));
+  if (!exists.ok()) return exists.error();
+  if (exists->size() == 0) {
+    return Error::NotFound("webhook configuration " + std::to_string(config_id) + " not found");
+  }
+  Result<Rows> updated = db.Run(kRecoverConfig, Params().Int(config_id).Int(since).Int(now));
+  if (!updated.ok()) return updated.error();
+  if (updated->Affected() > 0) context.MarkWorkDue();
+  return updated->Affected();
+}
+
+Result<DeliveryCounts> CountDeliveries(Connection& db) {
+  Result<Rows> rows = db.Run(kCountDeliveries);
+  if (!rows.ok()) return rows.error();
+  DeliveryCounts counts;
+  for (int row = 0; row < rows->size(); ++row) {
+    const std::string status = rows->Text(row, 0);
+    const std::int64_t n = rows->Int(row, 1);
+    if (status == "pending") counts.pending = n;
+    if (status == "delivering") counts.delivering = n;
+    if (status == "succeeded") counts.succeeded = n;
+    if (status == "failed") counts.failed = n;
+  }
+  return counts;
+}
+
+}  // namespace webhookd::postgres::ops

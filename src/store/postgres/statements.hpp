@@ -1,0 +1,276 @@
+// Every SQL statement the PostgreSQL store runs, by name (each is prepared once per connection
+// under that name). Handlers pass parameters; they never assemble SQL. Column lists are shared
+// with rows.hpp, which reads them by position. Parameters carry explicit casts so that their
+// types never depend on how a statement happens to use them.
+#pragma once
+
+#include "store/postgres/connection.hpp"
+
+namespace webhookd::postgres {
+
+// Column lists; P is a table alias with its dot ("c.") or "".
+#define WEBHOOKD_PG_CONFIG_COLUMNS(P)                                                             \
+  P "id, " P "organization_id, " P "name, " P "url, " P "event_type_id, " P "attributes_json, " P \
+    "headers_json, " P "active, " P "send_organization_code, " P "version, " P "secret, " P       \
+    "previous_secret, " P "previous_secret_expires_at, " P "is_deleted, " P "created_at, " P      \
+    "updated_at, " P "disabled_reason, " P "timeout_ms, " P "retry_schedule_json, " P             \
+    "failing_since"
+#define WEBHOOKD_PG_EVENT_COLUMNS(P)                                          \
+  P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
+    "idempotency_key, ''), " P "created_at"
+#define WEBHOOKD_PG_DELIVERY_COLUMNS(P)                                                            \
+  P "id, " P "event_id, " P "config_id, " P "organization_id, " P "status, " P "attempt_count, " P \
+    "next_attempt_at, " P "last_status_code, " P "last_error, " P "created_at, " P                 \
+    "updated_at, " P "manual_pending"
+#define WEBHOOKD_PG_API_KEY_COLUMNS \
+  "id, organization_id, name, hash, prefix, created_at, revoked_at"
+#define WEBHOOKD_PG_ATTEMPT_COLUMNS                                                 \
+  "id, delivery_id, attempted_at, duration_ms, request_headers_json, status_code, " \
+  "response_headers_json, response_body, error, manual"
+
+// ---- Transactions, migrations, notifications ----
+inline constexpr std::string_view kBegin = "BEGIN";
+inline constexpr std::string_view kCommit = "COMMIT";
+inline constexpr std::string_view kRollback = "ROLLBACK";
+inline constexpr std::string_view kSavepoint = "SAVEPOINT job";
+inline constexpr std::string_view kReleaseSavepoint = "RELEASE SAVEPOINT job";
+inline constexpr std::string_view kRollbackToSavepoint = "ROLLBACK TO SAVEPOINT job";
+
+// Advisory lock keys: (kLockClass, 0) serialises migrations between nodes starting together;
+// (kLockClass, hash of organization:key) serialises ingestion of one idempotency key.
+#define WEBHOOKD_PG_LOCK_CLASS "2003395428"
+inline constexpr Statement kPing{"ping", "SELECT 1"};
+inline constexpr Statement kCurrentSchema{"current_schema", "SELECT current_schema()"};
+inline constexpr Statement kLockMigrations{
+    "lock_migrations", "SELECT pg_advisory_xact_lock(" WEBHOOKD_PG_LOCK_CLASS ", 0)"};
+inline constexpr std::string_view kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+inline constexpr Statement kMaxMigrationVersion{
+    "max_migration_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"};
+inline constexpr Statement kInsertMigration{
+    "insert_migration",
+    "INSERT INTO schema_migrations (version, name, applied_at) "
+    "VALUES ($1::integer, $2::text, $3::bigint)"};
+// $1: the payload, the sending store's instance id (a store ignores its own notifications).
+inline constexpr std::string_view kWorkChannel = "webhookd_work";
+inline constexpr Statement kNotifyWork{"notify_work",
+                                       "SELECT pg_notify('webhookd_work', $1::text)"};
+inline constexpr std::string_view kListenWork = "LISTEN webhookd_work";
+
+// ---- Webhook configurations ----
+// $1..$19: every field but id, in WEBHOOKD_PG_CONFIG_COLUMNS order (see BindConfigFields).
+inline constexpr Statement kInsertConfig{
+    "insert_config",
+    "INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json, "
+    "headers_json, active, send_organization_code, version, secret, previous_secret, "
+    "previous_secret_expires_at, is_deleted, created_at, updated_at, disabled_reason, "
+    "timeout_ms, retry_schedule_json, failing_since) "
+    "VALUES ($1::bigint, $2::text, $3::text, $4::integer, $5::text, $6::text, $7::boolean, "
+    "$8::boolean, $9::bigint, $10::text, $11::text, $12::bigint, $13::boolean, $14::bigint, "
+    "$15::bigint, $16::text, $17::bigint, $18::text, $19::bigint) RETURNING id"};
+// $1 id, $2 name, $3 url, $4 event type, $5 attributes, $6 headers, $7 active,
+// $8 send_organization_code, $9 version, $10 secret, $11 previous secret, $12 its expiry,
+// $13 updated_at, $14 disabled_reason, $15 timeout_ms, $16 retry schedule, $17 failing_since,
+// $18 the scope. Keeps organization_id, created_at and is_deleted; reactivation (active
+// false -> true) clears failing_since and disabled_reason.
+inline constexpr Statement kUpdateConfig{
+    "update_config",
+    "UPDATE webhook_configs SET name = $2::text, url = $3::text, event_type_id = $4::integer, "
+    "attributes_json = $5::text, headers_json = $6::text, active = $7::boolean, "
+    "send_organization_code = $8::boolean, version = $9::bigint, secret = $10::text, "
+    "previous_secret = $11::text, previous_secret_expires_at = $12::bigint, "
+    "updated_at = $13::bigint, "
+    "disabled_reason = CASE WHEN NOT active AND $7::boolean THEN '' ELSE $14::text END, "
+    "timeout_ms = $15::bigint, retry_schedule_json = $16::text, "
+    "failing_since = CASE WHEN NOT active AND $7::boolean THEN 0 ELSE $17::bigint END "
+    "WHERE id = $1::bigint AND NOT is_deleted "
+    "AND ($18::bigint IS NULL OR organization_id = $18::bigint)"};
+inline constexpr Statement kGetConfig{
+    "get_config", "SELECT " WEBHOOKD_PG_CONFIG_COLUMNS("") " FROM webhook_configs "
+    "WHERE id = $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+// $1 after_id, $2 organization, $3 event type, $4 active, $5 include deleted, $6 limit.
+inline constexpr Statement kListConfigs{
+    "list_configs", "SELECT " WEBHOOKD_PG_CONFIG_COLUMNS("") " FROM webhook_configs "
+    "WHERE id > $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint) "
+    "AND ($3::integer IS NULL OR event_type_id = $3::integer) "
+    "AND ($4::boolean IS NULL OR active = $4::boolean) "
+    "AND ($5::boolean OR NOT is_deleted) ORDER BY id LIMIT $6::bigint"};
+inline constexpr Statement kDeleteConfig{
+    "delete_config",
+    "UPDATE webhook_configs SET is_deleted = true, active = false, updated_at = $3::bigint "
+    "WHERE id = $1::bigint AND NOT is_deleted "
+    "AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+inline constexpr Statement kFanOutConfigs{
+    "fan_out_configs",
+    "SELECT id FROM webhook_configs WHERE organization_id = $1::bigint "
+    "AND event_type_id = $2::integer AND active AND NOT is_deleted ORDER BY id"};
+inline constexpr Statement kConfigInScope{
+    "config_in_scope",
+    "SELECT 1 FROM webhook_configs WHERE id = $1::bigint "
+    "AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+inline constexpr Statement kMarkConfigHealthy{
+    "mark_config_healthy",
+    "UPDATE webhook_configs SET failing_since = 0 WHERE id = $1::bigint AND failing_since <> 0"};
+inline constexpr Statement kMarkConfigFailing{
+    "mark_config_failing",
+    "UPDATE webhook_configs SET failing_since = $2::bigint "
+    "WHERE id = $1::bigint AND failing_since = 0"};
+inline constexpr Statement kDisableConfig{
+    "disable_config",
+    "UPDATE webhook_configs SET active = false, disabled_reason = $2::text, "
+    "updated_at = $3::bigint WHERE id = $1::bigint"};
+
+// ---- API keys ----
+inline constexpr Statement kInsertApiKey{
+    "insert_api_key",
+    "INSERT INTO api_keys (organization_id, name, hash, prefix, created_at, revoked_at) "
+    "VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::bigint) RETURNING id"};
+inline constexpr Statement kFindApiKeyByHash{
+    "find_api_key_by_hash", "SELECT " WEBHOOKD_PG_API_KEY_COLUMNS
+                            " FROM api_keys WHERE hash = $1::text AND revoked_at = 0"};
+inline constexpr Statement kListApiKeys{
+    "list_api_keys", "SELECT " WEBHOOKD_PG_API_KEY_COLUMNS
+                     " FROM api_keys WHERE revoked_at = 0 "
+                     "AND ($1::bigint IS NULL OR organization_id = $1::bigint) ORDER BY id"};
+inline constexpr Statement kRevokeApiKey{
+    "revoke_api_key",
+    "UPDATE api_keys SET revoked_at = $3::bigint WHERE id = $1::bigint AND revoked_at = 0 "
+    "AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+inline constexpr Statement kCountApiKeys{"count_api_keys", "SELECT COUNT(*) FROM api_keys"};
+
+// ---- Events ----
+// $1: "organization:key". Held until the transaction ends, so that two nodes cannot both miss
+// and insert the same key.
+inline constexpr Statement kLockIdempotencyKey{
+    "lock_idempotency_key",
+    "SELECT pg_advisory_xact_lock(" WEBHOOKD_PG_LOCK_CLASS ", hashtext($1::text))"};
+inline constexpr Statement kInsertEvent{
+    "insert_event",
+    "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
+    "created_at) VALUES ($1::text, $2::bigint, $3::integer, $4::text, NULLIF($5::text, ''), "
+    "$6::bigint)"};
+// $3: the oldest created_at that still counts (now - 24 h).
+inline constexpr Statement kFindIdempotentEvent{
+    "find_idempotent_event", "SELECT " WEBHOOKD_PG_EVENT_COLUMNS("") " FROM events "
+    "WHERE organization_id = $1::bigint AND idempotency_key = $2::text "
+    "AND created_at >= $3::bigint ORDER BY created_at DESC LIMIT 1"};
+inline constexpr Statement kGetEvent{
+    "get_event", "SELECT " WEBHOOKD_PG_EVENT_COLUMNS("") " FROM events "
+    "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+
+// ---- Deliveries ----
+// All deliveries of one event in one statement: $1 ids, $2 configuration ids (arrays of the
+// same length), $3 event, $4 organization, $5 now (next_attempt_at = created_at = updated_at).
+inline constexpr Statement kInsertDeliveries{
+    "insert_deliveries",
+    "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
+    "next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, lease_until, "
+    "created_at, updated_at) "
+    "SELECT n.id, $3::text, n.config_id, $4::bigint, 'pending', 0, $5::bigint, 0, '', false, "
+    "'', 0, $5::bigint, $5::bigint FROM unnest($1::text[], $2::bigint[]) AS n (id, config_id)"};
+inline constexpr Statement kDeliveriesOfEvent{
+    "deliveries_of_event", "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("") " FROM deliveries "
+    "WHERE event_id = $1::text ORDER BY id"};
+inline constexpr Statement kGetDelivery{
+    "get_delivery", "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("") " FROM deliveries "
+    "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+// Three variants of one listing so that each can use the event or configuration index:
+// $1 after_id, $2 organization, $3 event, $4 configuration, $5 status, $6 since, $7 limit.
+#define WEBHOOKD_PG_LIST_DELIVERIES(EVENT, CONFIG) \
+  "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("") " FROM deliveries "                               \
+  "WHERE id > $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint) AND " EVENT  \
+  " AND " CONFIG " AND ($5::text IS NULL OR status = $5::text) "                              \
+  "AND ($6::bigint IS NULL OR created_at >= $6::bigint) ORDER BY id LIMIT $7::bigint"
+inline constexpr Statement kListDeliveries{
+    "list_deliveries",
+    WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",
+                                "($4::bigint IS NULL OR config_id = $4::bigint)")};
+inline constexpr Statement kListDeliveriesOfEvent{
+    "list_deliveries_of_event",
+    WEBHOOKD_PG_LIST_DELIVERIES("event_id = $3::text",
+                                "($4::bigint IS NULL OR config_id = $4::bigint)")};
+inline constexpr Statement kListDeliveriesOfConfig{
+    "list_deliveries_of_config",
+    WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",
+                                "config_id = $4::bigint")};
+
+// Due deliveries with their event and configuration (delivery columns, then event columns,
+// then configuration columns), locked: a row another node is claiming right now is skipped,
+// so each due delivery goes to exactly one node. $1 due by, $2 limit.
+inline constexpr Statement kSelectDue{
+    "select_due",
+    "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_PG_EVENT_COLUMNS("e.") ", "
+    WEBHOOKD_PG_CONFIG_COLUMNS("c.") " FROM deliveries d "
+    "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE d.status = 'pending' AND d.next_attempt_at <= $1::bigint "
+    "ORDER BY d.next_attempt_at, d.id LIMIT $2::bigint FOR UPDATE OF d SKIP LOCKED"};
+// $1 ids, $2 owner (this node), $3 lease_until, $4 now.
+inline constexpr Statement kLeaseDeliveries{
+    "lease_deliveries",
+    "UPDATE deliveries SET status = 'delivering', lease_owner = $2::text, "
+    "lease_until = $3::bigint, updated_at = $4::bigint WHERE id = ANY($1::text[])"};
+// $1 ids, $2 reasons, $3 now.
+inline constexpr Statement kFailUndeliverable{
+    "fail_undeliverable",
+    "UPDATE deliveries d SET status = 'failed', last_error = u.reason, manual_pending = false, "
+    "updated_at = $3::bigint FROM unnest($1::text[], $2::text[]) AS u (id, reason) "
+    "WHERE d.id = u.id"};
+inline constexpr Statement kNextDueAt{
+    "next_due_at", "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"};
+// $1 now (leases ending before it are released; due at it), $2 updated_at.
+inline constexpr Statement kReleaseExpiredLeases{
+    "release_expired_leases",
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = $1::bigint, lease_owner = '', "
+    "lease_until = 0, updated_at = $2::bigint "
+    "WHERE status = 'delivering' AND lease_until < $1::bigint"};
+// Every outcome of one RecordAttempts call: $1 ids, $2 new statuses, $3 status codes, $4 errors,
+// $5 next_attempt_at (kept unless pending); $6 now. Returns the ids it updated.
+inline constexpr Statement kRecordDeliveryOutcomes{
+    "record_delivery_outcomes",
+    "UPDATE deliveries d SET status = u.status, attempt_count = d.attempt_count + 1, "
+    "last_status_code = u.code, last_error = u.error, "
+    "next_attempt_at = CASE WHEN u.status = 'pending' THEN u.next_at ELSE d.next_attempt_at END, "
+    "manual_pending = false, lease_owner = '', lease_until = 0, updated_at = $6::bigint "
+    "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[]) "
+    "AS u (id, status, code, error, next_at) WHERE d.id = u.id RETURNING d.id"};
+inline constexpr Statement kRetryDelivery{
+    "retry_delivery",
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = $2::bigint, "
+    "manual_pending = true, lease_owner = '', lease_until = 0, updated_at = $2::bigint "
+    "WHERE id = $1::text AND status <> 'delivering'"};
+// $1 configuration, $2 since, $3 now.
+inline constexpr Statement kRecoverConfig{
+    "recover_config",
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = $3::bigint, "
+    "manual_pending = true, updated_at = $3::bigint "
+    "WHERE config_id = $1::bigint AND status = 'failed' AND created_at >= $2::bigint"};
+inline constexpr Statement kCountDeliveries{
+    "count_deliveries", "SELECT status, COUNT(*) FROM deliveries GROUP BY status"};
+
+// ---- Attempts ----
+// Every attempt of one RecordAttempts call, in input order (ids follow it).
+inline constexpr Statement kInsertAttempts{
+    "insert_attempts",
+    "INSERT INTO attempts (delivery_id, attempted_at, duration_ms, request_headers_json, "
+    "status_code, response_headers_json, response_body, error, manual) "
+    "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::integer[], "
+    "$6::text[], $7::bytea[], $8::text[], $9::boolean[])"};
+inline constexpr Statement kListAttempts{"list_attempts",
+                                         "SELECT " WEBHOOKD_PG_ATTEMPT_COLUMNS
+                                         " FROM attempts WHERE delivery_id = $1::text ORDER BY id"};
+
+#undef WEBHOOKD_PG_LIST_DELIVERIES
+#undef WEBHOOKD_PG_LOCK_CLASS
+#undef WEBHOOKD_PG_CONFIG_COLUMNS
+#undef WEBHOOKD_PG_EVENT_COLUMNS
+#undef WEBHOOKD_PG_DELIVERY_COLUMNS
+#undef WEBHOOKD_PG_API_KEY_COLUMNS
+#undef WEBHOOKD_PG_ATTEMPT_COLUMNS
+
+// Column counts, for reading joined rows by offset (see rows.hpp).
+inline constexpr int kConfigColumnCount = 20;
+inline constexpr int kEventColumnCount = 6;
+inline constexpr int kDeliveryColumnCount = 12;
+
+}  // namespace webhookd::postgres

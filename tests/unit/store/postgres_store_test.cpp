@@ -1,0 +1,155 @@
+// What only the PostgreSQL store has to do: several stores (nodes) on one database. Each test
+// uses a schema of its own in the database at WEBHOOKD_TEST_PG_URL (skipped when unset).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "store/open_store.hpp"
+#include "store/postgres/connection.hpp"
+#include "store/store.hpp"
+#include "store_test_util.hpp"
+
+namespace webhookd {
+namespace {
+
+using test::Must;
+using test::TempDir;
+
+std::string PgUrl() {
+  const char* url = std::getenv("WEBHOOKD_TEST_PG_URL");
+  return url == nullptr ? "" : url;
+}
+
+void PgExec(const std::string& sql) {
+  auto db = Must(postgres::Connection::Open(PgUrl()));
+  if (Status s = db->Exec(sql); !s.ok()) throw std::runtime_error(s.error().message);
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PgUrl().empty()) GTEST_SKIP() << "WEBHOOKD_TEST_PG_URL is not set";
+    for (unsigned char c : dir_.path().filename().string()) schema_ += fmt::format("{:02x}", c);
+    PgExec("CREATE SCHEMA " + schema_);
+  }
+  void TearDown() override {
+    if (!PgUrl().empty()) PgExec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
+
+  std::string Url() const {
+    const std::string url = PgUrl();
+    return url + (url.find('?') == std::string::npos ? '?' : '&') + "options=-csearch_path%3D" +
+           schema_;
+  }
+  std::unique_ptr<Store> Open(const std::string& node_id) {
+    return Must(OpenStore(Url(), clock_, StoreOptions{node_id}));
+  }
+
+  WebhookConfig Config() const {
+    WebhookConfig c;
+    c.organization_id = 1;
+    c.name = "hook";
+    c.url = "https://receiver.example/hook";
+    c.event_type_id = 1;
+    c.secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+    return c;
+  }
+  NewEvent Event() const {
+    NewEvent e;
+    e.id = NewSortableId("evt", clock_.Now());
+    e.organization_id = 1;
+    e.event_type_id = 1;
+    e.payload_json = "{}";
+    return e;
+  }
+
+  TempDir dir_;
+  std::string schema_ = "webhookd_pgtest_";
+  ManualClock clock_;
+};
+
+TEST_F(PostgresStoreTest, NodesStartingTogetherMigrateOnce) {
+  constexpr int kNodes = 4;
+  std::vector<Result<std::unique_ptr<Store>>> opened;
+  for (int i = 0; i < kNodes; ++i) opened.emplace_back(Error::Internal("not opened"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back(
+        [&, i] { opened[i] = OpenStore(Url(), clock_, StoreOptions{"node" + std::to_string(i)}); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kNodes; ++i) {
+    ASSERT_TRUE(opened[i].ok()) << opened[i].error().message;
+  }
+  const WebhookConfig created = Must((*opened[0])->CreateConfig(Config()));
+  EXPECT_EQ(Must((*opened[3])->GetConfig(created.id, std::nullopt)).name, "hook");
+}
+
+TEST_F(PostgresStoreTest, ADueDeliveryIsClaimedByExactlyOneNode) {
+  std::unique_ptr<Store> a = Open("a");
+  std::unique_ptr<Store> b = Open("b");
+  Must(a->CreateConfig(Config()));
+  constexpr int kEvents = 200;
+  for (int i = 0; i < kEvents; ++i) {
+    std::vector<Result<IngestedEvent>> r = (i % 2 == 0 ? a : b)->IngestEvents({Event()});
+    ASSERT_TRUE(r.at(0).ok());
+  }
+  std::vector<std::string> claimed_a, claimed_b;
+  auto claim_all = [&](Store& store, std::vector<std::string>& out) {
+    while (true) {
+      std::vector<DeliveryJob> jobs = Must(store.ClaimDue(clock_.Now(), 7, clock_.Now() + 60'000));
+      if (jobs.empty()) return;
+      for (const DeliveryJob& job : jobs) out.push_back(job.delivery.id);
+    }
+  };
+  std::thread other([&] { claim_all(*b, claimed_b); });
+  claim_all(*a, claimed_a);
+  other.join();
+  std::set<std::string> all(claimed_a.begin(), claimed_a.end());
+  all.insert(claimed_b.begin(), claimed_b.end());
+  EXPECT_EQ(all.size(), claimed_a.size() + claimed_b.size()) << "a delivery was claimed twice";
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kEvents));
+  EXPECT_EQ(Must(a->CountDeliveries()).delivering, kEvents);
+}
+
+TEST_F(PostgresStoreTest, AnotherNodesCommitWakesThisNode) {
+  std::unique_ptr<Store> a = Open("a");
+  std::unique_ptr<Store> b = Open("b");
+  std::atomic<int> a_woken{0}, b_woken{0};
+  a->SetWorkListener([&] { ++a_woken; });
+  b->SetWorkListener([&] { ++b_woken; });
+  Must(a->CreateConfig(Config()));
+  // The listener's LISTEN may still be on its way: ingest until b hears of it (bounded).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (b_woken.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(a->IngestEvents({Event()}).at(0).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GT(b_woken.load(), 0) << "b never heard of a's work";
+  EXPECT_GT(a_woken.load(), 0);
+}
+
+TEST_F(PostgresStoreTest, OnlyEndedLeasesAreReleased) {
+  std::unique_ptr<Store> a = Open("a");
+  std::unique_ptr<Store> b = Open("b");
+  Must(a->CreateConfig(Config()));
+  ASSERT_TRUE(a->IngestEvents({Event()}).at(0).ok());
+  ASSERT_EQ(Must(a->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000)).size(), 1u);
+  // b starts while a's lease runs: the delivery is a's live work, not b's to take.
+  EXPECT_EQ(Must(b->ReleaseExpiredLeases(clock_.Now())), 0);
+  EXPECT_TRUE(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000)).empty());
+  clock_.Advance(5001);  // a died: its lease ended
+  EXPECT_EQ(Must(b->ReleaseExpiredLeases(clock_.Now())), 1);
+  EXPECT_EQ(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000)).size(), 1u);
+}
+
+}  // namespace
+}  // namespace webhookd
