@@ -1,0 +1,231 @@
+// Durability (issue 3, section 3, and DESIGN.md's rules): a kill -9 under load loses no
+// accepted event, counted at a real receiver per (event, configuration); a SIGTERM lets an
+// in-flight delivery finish or leaves it to be sent again, never lost.
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "delivery_support.hpp"
+
+namespace webhookd::itest {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr int kEventsToPost = 300;
+constexpr int kKillAfterAccepted = 100;
+
+class DeliveryDurabilityTest : public DeliveryTest {};
+
+// Posts up to `count` events, one at a time, until the server stops answering; remembers the
+// id of every event that got a 202.
+class Poster {
+ public:
+  Poster(std::string base_url, std::string key, std::string body, int count)
+      : thread_([this, base_url = std::move(base_url), key = std::move(key), body = std::move(body),
+                 count] { Run(base_url, key, body, count); }) {}
+  ~Poster() { Join(); }
+
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int accepted_count() const { return accepted_count_.load(); }
+  std::vector<std::string> accepted() const {
+    std::lock_guard lock(mu_);
+    return accepted_;
+  }
+  // The first answer that was neither a 202 nor a broken connection, if any.
+  std::string unexpected() const {
+    std::lock_guard lock(mu_);
+    return unexpected_;
+  }
+
+ private:
+  void Run(const std::string& base_url, const std::string& key, const std::string& body,
+           int count) {
+    HttpClient client(base_url, key);
+    client.set_timeout(10s);
+    for (int i = 0; i < count; ++i) {
+      const HttpResponse r = client.Request("POST", "/events", body);
+      if (r.status == 0) return;  // the server is gone
+      const json::value* id = At(r.json, "/id");
+      std::lock_guard lock(mu_);
+      if (r.status != 202 || id == nullptr || !id->is_string()) {
+        unexpected_ = r.Summary();
+        return;
+      }
+      accepted_.emplace_back(id->as_string());
+      accepted_count_.fetch_add(1);
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::vector<std::string> accepted_;  // guarded by mu_
+  std::string unexpected_;             // guarded by mu_
+  std::atomic<int> accepted_count_{0};
+  std::thread thread_;
+};
+
+// Receiver-side bookkeeping: how often each (webhook-id, target) pair arrived.
+std::map<std::pair<std::string, std::string>, int> PairCounts(const HttpReceiver& receiver) {
+  std::map<std::pair<std::string, std::string>, int> counts;
+  for (const ReceivedRequest& r : receiver.Requests()) {
+    ++counts[{r.Header("webhook-id"), r.target}];
+  }
+  return counts;
+}
+
+TEST_F(DeliveryDurabilityTest, KillNineUnderLoadLosesNoAcceptedEvent) {
+  HttpReceiver receiver([](const ReceivedRequest&) {
+    ReceiverResponse slowish;
+    slowish.delay = 5ms;  // keeps some deliveries in flight when the kill comes
+    return slowish;
+  });
+  HttpClient admin = Admin();
+  const json::object c1 =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/c1"), "c1"));
+  const json::object c2 =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/c2"), "c2"));
+  ASSERT_FALSE(HasFailure());
+  const json::object body{
+      {"eventName", "BookAppointment"}, {"organizationId", 1}, {"payload", Appointment(admin, 1)}};
+
+  Poster poster(server_->base_url(), admin_key_, json::serialize(body), kEventsToPost);
+  ASSERT_TRUE(WaitUntil([&] { return poster.accepted_count() >= kKillAfterAccepted; }, 60s, 1ms))
+      << "only " << poster.accepted_count() << " events accepted; " << poster.unexpected();
+  const std::size_t received_before_kill = receiver.Count();
+  ASSERT_TRUE(server_->Kill().has_value());
+  poster.Join();
+  ASSERT_EQ(poster.unexpected(), "");
+  const std::vector<std::string> accepted = poster.accepted();
+  ASSERT_LT(accepted.size(), static_cast<std::size_t>(kEventsToPost))
+      << "the kill came after the last event; nothing was interrupted";
+
+  StartServer();
+  ASSERT_FALSE(HasFatalFailure()) << "the server did not start again";
+  auto missing = [&] {
+    const auto counts = PairCounts(receiver);
+    std::vector<std::string> lost;
+    for (const std::string& id : accepted) {
+      for (const std::string target : {"/c1", "/c2"}) {
+        if (!counts.contains({id, target})) lost.push_back(id + target);
+      }
+    }
+    return lost;
+  };
+  WaitUntil([&] { return missing().empty(); }, 30s, 50ms);
+  const std::vector<std::string> lost = missing();
+  EXPECT_TRUE(lost.empty()) << lost.size()
+                            << " accepted (event, configuration) pairs never arrived, e.g. "
+                            << (lost.empty() ? "" : lost.front());
+
+  int duplicates = 0;
+  for (const auto& [pair, n] : PairCounts(receiver)) duplicates += n - 1;
+  std::printf(
+      "[ durability ] accepted %zu events before kill -9 (%zu requests received by then); "
+      "after restart every pair arrived; %d duplicate deliveries (at-least-once)\n",
+      accepted.size(), received_before_kill, duplicates);
+
+  // The store agrees: every delivery succeeded, two per committed event. Committed events are
+  // the accepted ones plus at most the one whose 202 the kill cut off (the client posts one
+  // at a time).
+  HttpClient restarted = Admin();
+  std::string metrics;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        metrics = restarted.Get("/metrics").body;
+        return MetricValue(metrics, R"(webhookd_deliveries{status="pending"})") == 0.0 &&
+               MetricValue(metrics, R"(webhookd_deliveries{status="delivering"})") == 0.0;
+      },
+      30s, 50ms))
+      << metrics;
+  std::set<std::string> committed;
+  for (const std::int64_t config_id : {IdOf(c1), IdOf(c2)}) {
+    std::set<std::string> events_of_config;
+    for (const json::value& d : DeliveriesOf(restarted, config_id)) {
+      EXPECT_EQ(d.at("status"), "succeeded") << json::serialize(d);
+      events_of_config.emplace(d.at("eventId").as_string());
+    }
+    if (committed.empty()) committed = events_of_config;
+    EXPECT_EQ(events_of_config, committed) << "the configurations disagree on the events";
+  }
+  for (const std::string& id : accepted) EXPECT_TRUE(committed.contains(id)) << id;
+  EXPECT_LE(committed.size(), accepted.size() + 1);
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})"),
+            2.0 * static_cast<double>(committed.size()))
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_deliveries{status="failed"})"), 0.0) << metrics;
+}
+
+TEST_F(DeliveryDurabilityTest, SigtermLetsAnInFlightDeliveryFinishOrLeavesItQueued) {
+  HttpReceiver slow([](const ReceivedRequest&) {
+    ReceiverResponse answer = Answer(200, "slow ok");
+    answer.delay = 2s;
+    return answer;
+  });
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "BookAppointment", slow.Url("/slow")));
+  ASSERT_FALSE(HasFailure());
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
+  ASSERT_TRUE(slow.WaitFor(1, 10s)) << "the delivery was never sent";
+
+  const auto stopping = steady_clock::now();
+  const std::optional<ProcessExit> exit = server_->Terminate(15s);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - stopping);
+  ASSERT_TRUE(exit.has_value()) << "no exit within 15 s of SIGTERM";
+  EXPECT_TRUE(exit->Clean()) << exit->Describe() << "\n" << server_->ReadStderr();
+  EXPECT_LT(took, 12s) << "longer than the 10 s grace period";
+  const std::size_t sent_before_restart = slow.Count();
+
+  StartServer();
+  ASSERT_FALSE(HasFatalFailure()) << "the server did not start again";
+  HttpClient restarted = Admin();
+  const json::object delivery = WaitForStatus(restarted, delivery_id, "succeeded", 15s);
+  EXPECT_EQ(delivery.at("status"), "succeeded") << json::serialize(delivery);
+  const json::array attempts = Attempts(restarted, delivery_id);
+  ASSERT_FALSE(attempts.empty());
+  EXPECT_EQ(attempts.back().at("statusCode"), json::value(200));
+  std::printf("[ shutdown ] SIGTERM exit after %lld ms; %s\n", static_cast<long long>(took.count()),
+              slow.Count() == sent_before_restart
+                  ? "the in-flight delivery was recorded before exiting"
+                  : "the interrupted delivery was sent again after the restart");
+}
+
+TEST_F(DeliveryDurabilityTest, WaitingRetryIsSentOnTimeAfterAKill) {
+  HttpReceiver receiver(Sequence({Answer(503, "busy"), Answer(200, "ok")}));
+  HttpClient admin = Admin();
+  json::object body = HookBody(1, "BookAppointment", receiver.Url("/retry"));
+  body["retrySchedule"] = json::array{0, 2};
+  const json::object config = CreateConfig(admin, body);
+  ASSERT_FALSE(HasFailure());
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
+  ASSERT_EQ(WaitForAttempts(admin, delivery_id, 1, 10s).size(), 1u);
+  const json::object waiting = WaitForStatus(admin, delivery_id, "pending", 5s);
+  ASSERT_EQ(waiting.at("status"), "pending");
+  ASSERT_TRUE(waiting.at("nextAttemptAt").is_string());
+
+  // The retry's time lives in the store, not in a timer of the killed process.
+  ASSERT_TRUE(server_->Kill().has_value());
+  StartServer();
+  ASSERT_FALSE(HasFatalFailure()) << "the server did not start again";
+  HttpClient restarted = Admin();
+  EXPECT_EQ(WaitForStatus(restarted, delivery_id, "succeeded", 10s).at("status"), "succeeded");
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(requests[1].arrived -
+                                                                         requests[0].arrived);
+  EXPECT_GE(gap, 1500ms) << "the retry came before its time (2 s +- 20 %)";
+  EXPECT_LT(gap, 5000ms);
+}
+
+}  // namespace
+}  // namespace webhookd::itest

@@ -1,0 +1,179 @@
+// Ingestion (issue 3, section 1): schema validation before anything is stored, tenancy of
+// organization keys, events without configurations, Idempotency-Key replays and the batch
+// endpoint's per-item results, each checked at a real receiver.
+#include <set>
+
+#include "delivery_support.hpp"
+
+namespace webhookd::itest {
+namespace {
+
+class DeliveryIngestTest : public DeliveryTest {};
+
+TEST_F(DeliveryIngestTest, RejectsInvalidEventsBeforeStoringAnything) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  ASSERT_FALSE(HasFailure());
+
+  json::object missing_last_name = Appointment(admin, 1);
+  missing_last_name["patient"].as_object().erase("lastName");
+  const HttpResponse invalid = PostEvent(admin, "BookAppointment", 1, missing_last_name);
+  EXPECT_TRUE(IsProblem(invalid, 400, "invalid-request", "/payload/patient"));
+  EXPECT_NE(invalid.json.at("detail").as_string().find("lastName"), std::string::npos)
+      << invalid.Summary();
+
+  json::object bad_date = Appointment(admin, 2);
+  bad_date["date"] = "20-06-2024";
+  EXPECT_TRUE(IsProblem(PostEvent(admin, "BookAppointment", 1, bad_date), 400, "invalid-request",
+                        "/payload/date"));
+
+  EXPECT_TRUE(IsProblem(PostEvent(admin, "NoSuchEvent", 1, Appointment(admin, 3)), 400,
+                        "invalid-request", "/eventName"));
+
+  HttpClient org1 = WithKey(CreateOrgKey(1));
+  EXPECT_TRUE(
+      IsProblem(PostEvent(org1, "BookAppointment", 2, Appointment(admin, 4)), 403, "forbidden"));
+
+  const HttpResponse none = admin.Get("/deliveries");
+  ASSERT_TRUE(IsJson(none, 200));
+  EXPECT_TRUE(none.json.at("data").as_array().empty()) << none.Summary();
+  EXPECT_EQ(receiver.Count(), 0u);
+
+  // The configuration itself works: an organization key's own event reaches it.
+  const json::object body{{"eventName", "BookAppointment"}, {"payload", Appointment(admin, 5)}};
+  const HttpResponse accepted = org1.Post("/events", body);
+  ASSERT_TRUE(IsJson(accepted, 202));
+  EXPECT_EQ(accepted.json.at("organizationId"), json::value(1));
+  const auto deliveries = AcceptedDeliveries(accepted);
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(WaitForStatus(admin, deliveries.at(IdOf(config)), "succeeded", 10s).at("status"),
+            "succeeded");
+  ASSERT_EQ(receiver.Count(), 1u);
+  EXPECT_EQ(receiver.Requests().front().Header("webhook-id"), accepted.json.at("id").as_string());
+}
+
+TEST_F(DeliveryIngestTest, StoresAnEventThatMatchesNoConfiguration) {
+  HttpClient admin = Admin();
+  const json::object payload = Appointment(admin, 77);
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 9, payload);
+  ASSERT_TRUE(IsJson(accepted, 202));
+  EXPECT_TRUE(accepted.json.at("deliveries").as_array().empty()) << accepted.Summary();
+  const std::string id(accepted.json.at("id").as_string());
+
+  const HttpResponse event = admin.Get("/events/" + id);
+  ASSERT_TRUE(IsJson(event, 200));
+  EXPECT_EQ(event.json.at("id"), json::value(id));
+  EXPECT_EQ(event.json.at("organizationId"), json::value(9));
+  EXPECT_EQ(event.json.at("eventName"), json::value("BookAppointment"));
+  EXPECT_EQ(event.json.at("webhookEventId"), json::value(5));
+  EXPECT_EQ(event.json.at("payload"), json::value(payload));
+  EXPECT_TRUE(event.json.at("deliveries").as_array().empty());
+}
+
+TEST_F(DeliveryIngestTest, EventAndDeliveryIdsAreUniqueAndSortable) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  ASSERT_FALSE(HasFailure());
+  const json::object payload = Appointment(admin, 1);
+  std::vector<std::string> event_ids;
+  std::vector<std::string> delivery_ids;
+  for (int i = 0; i < 20; ++i) {
+    const HttpResponse r = PostEvent(admin, "BookAppointment", 1, payload);
+    ASSERT_TRUE(IsJson(r, 202));
+    event_ids.emplace_back(r.json.at("id").as_string());
+    delivery_ids.emplace_back(r.json.at("deliveries").at(0).at("id").as_string());
+  }
+  for (const auto* ids : {&event_ids, &delivery_ids}) {
+    for (std::size_t i = 1; i < ids->size(); ++i) {
+      EXPECT_LT((*ids)[i - 1], (*ids)[i]) << "ids are not increasing in creation order";
+    }
+  }
+  EXPECT_NE(event_ids.front(), delivery_ids.front());
+}
+
+TEST_F(DeliveryIngestTest, IdempotencyKeyReplaysTheOriginalReplyAndDeliversOnce) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  ASSERT_FALSE(HasFailure());
+
+  const HeaderList key = {{"Idempotency-Key", "booking-58240-v1"}};
+  const HttpResponse first = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1), key);
+  const HttpResponse second = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1), key);
+  ASSERT_TRUE(IsJson(first, 202));
+  ASSERT_TRUE(IsJson(second, 202));
+  EXPECT_EQ(first.Header("idempotent-replayed"), "");
+  EXPECT_EQ(second.Header("idempotent-replayed"), "true");
+  EXPECT_EQ(second.json.at("id"), first.json.at("id"));
+  EXPECT_EQ(second.json.at("deliveries"), first.json.at("deliveries"));
+
+  // Another key is another event.
+  const HttpResponse third = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1),
+                                       {{"Idempotency-Key", "booking-58240-v2"}});
+  ASSERT_TRUE(IsJson(third, 202));
+  EXPECT_NE(third.json.at("id"), first.json.at("id"));
+
+  for (const HttpResponse* r : {&first, &third}) {
+    const std::string delivery = AcceptedDeliveries(*r).at(IdOf(config));
+    EXPECT_EQ(WaitForStatus(admin, delivery, "succeeded", 10s).at("status"), "succeeded");
+  }
+  std::multiset<std::string> ids;
+  for (const ReceivedRequest& r : receiver.Requests()) ids.insert(r.Header("webhook-id"));
+  EXPECT_EQ(ids, (std::multiset<std::string>{std::string(first.json.at("id").as_string()),
+                                             std::string(third.json.at("id").as_string())}));
+  EXPECT_EQ(DeliveriesOf(admin, IdOf(config)).size(), 2u);
+}
+
+TEST_F(DeliveryIngestTest, BatchAnswersPerItemAndDeliversTheValidOnes) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  ASSERT_FALSE(HasFailure());
+
+  json::object invalid_payload = Appointment(admin, 2);
+  invalid_payload.erase("patient");
+  auto item = [](const json::object& payload) {
+    return json::object{
+        {"eventName", "BookAppointment"}, {"organizationId", 1}, {"payload", payload}};
+  };
+  const json::object batch{
+      {"events", json::array{item(Appointment(admin, 1)), item(invalid_payload),
+                             item(Appointment(admin, 3))}}};
+  const HttpResponse r = admin.Post("/events/batch", batch);
+  ASSERT_TRUE(IsJson(r, 200));
+  const json::array& data = r.json.at("data").as_array();
+  ASSERT_EQ(data.size(), 3u) << r.Summary();
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    EXPECT_EQ(data[i].at("index"), json::value(i)) << r.Summary();
+  }
+  EXPECT_EQ(data[0].at("status"), json::value(202));
+  EXPECT_EQ(data[2].at("status"), json::value(202));
+  EXPECT_EQ(data[1].at("status"), json::value(400));
+  const json::value* field = At(data[1], "/error/field");
+  ASSERT_NE(field, nullptr) << r.Summary();
+  EXPECT_EQ(*field, json::value("/events/1/payload")) << r.Summary();
+  EXPECT_EQ(data[1].as_object().if_contains("id"), nullptr);
+
+  std::multiset<std::string> accepted_ids;
+  for (const std::size_t i : {0u, 2u}) {
+    accepted_ids.insert(std::string(data[i].at("id").as_string()));
+    const json::array& deliveries = data[i].at("deliveries").as_array();
+    ASSERT_EQ(deliveries.size(), 1u) << r.Summary();
+    const std::string delivery(deliveries[0].at("id").as_string());
+    EXPECT_EQ(WaitForStatus(admin, delivery, "succeeded", 10s).at("status"), "succeeded");
+  }
+  std::multiset<std::string> received_ids;
+  for (const ReceivedRequest& req : receiver.Requests()) {
+    received_ids.insert(req.Header("webhook-id"));
+  }
+  EXPECT_EQ(received_ids, accepted_ids);
+  EXPECT_EQ(DeliveriesOf(admin, IdOf(config)).size(), 2u);
+}
+
+}  // namespace
+}  // namespace webhookd::itest

@@ -1,0 +1,133 @@
+// What the receivers' answers become (issue 3, sections 3 and 4): inference results captured
+// from the response body, invalid (non-JSON) results reported, and the SSRF guard refusing a
+// loopback target when the server runs without --allow-target.
+#include "delivery_support.hpp"
+
+namespace webhookd::itest {
+namespace {
+
+class DeliveryOutcomeTest : public DeliveryTest {};
+
+const json::value* ResultFor(const json::value& results, const std::string& delivery_id) {
+  for (const json::value& r : results.at("results").as_array()) {
+    if (r.at("deliveryId") == json::value(delivery_id)) return &r;
+  }
+  return nullptr;
+}
+
+TEST_F(DeliveryOutcomeTest, InferenceResultIsTheReceiversJsonAndNonJsonIsReportedInvalid) {
+  const std::string observations =
+      R"({"observations":[{"code":"8867-4","display":"Heart rate","value":72,"unit":"/min"}]})";
+  HttpReceiver good([&](const ReceivedRequest&) {
+    return Answer(200, observations, {{"Content-Type", "application/json"}});
+  });
+  HttpReceiver bad([](const ReceivedRequest&) { return Answer(200, "not json"); });
+  HttpClient admin = Admin();
+  const json::object good_config =
+      CreateConfig(admin, HookBody(1, "InferenceToObservations", good.Url("/infer"), "good"));
+  const json::object bad_config =
+      CreateConfig(admin, HookBody(1, "InferenceToObservations", bad.Url("/infer"), "bad"));
+  ASSERT_FALSE(HasFailure());
+
+  const HttpResponse accepted = PostEvent(admin, "InferenceToObservations", 1,
+                                          SamplePayload(admin, "InferenceToObservations"));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const std::string event_id(accepted.json.at("id").as_string());
+  const auto deliveries = AcceptedDeliveries(accepted);
+  ASSERT_EQ(deliveries.size(), 2u);
+  const std::string good_delivery = deliveries.at(IdOf(good_config));
+  const std::string bad_delivery = deliveries.at(IdOf(bad_config));
+  // A 2xx is a delivered request even when the inference result is unusable.
+  EXPECT_EQ(WaitForStatus(admin, good_delivery, "succeeded", 10s).at("status"), "succeeded");
+  EXPECT_EQ(WaitForStatus(admin, bad_delivery, "succeeded", 10s).at("status"), "succeeded");
+
+  const HttpResponse r = admin.Get("/events/" + event_id + "/result");
+  ASSERT_TRUE(IsJson(r, 200));
+  EXPECT_EQ(r.json.at("eventId"), json::value(event_id));
+  EXPECT_EQ(r.json.at("isInference"), json::value(true));
+  ASSERT_EQ(r.json.at("results").as_array().size(), 2u) << r.Summary();
+
+  const json::value* good_result = ResultFor(r.json, good_delivery);
+  ASSERT_NE(good_result, nullptr) << r.Summary();
+  EXPECT_EQ(good_result->at("status"), json::value("succeeded"));
+  EXPECT_EQ(good_result->at("statusCode"), json::value(200));
+  EXPECT_EQ(good_result->at("result"), json::parse(observations));
+  EXPECT_EQ(good_result->as_object().if_contains("resultError"), nullptr) << r.Summary();
+
+  const json::value* bad_result = ResultFor(r.json, bad_delivery);
+  ASSERT_NE(bad_result, nullptr) << r.Summary();
+  EXPECT_EQ(bad_result->at("result"), json::value(nullptr));
+  const json::value* result_error = bad_result->as_object().if_contains("resultError");
+  ASSERT_NE(result_error, nullptr) << r.Summary();
+  EXPECT_TRUE(result_error->is_string() && !result_error->as_string().empty());
+
+  const json::array bad_attempts = Attempts(admin, bad_delivery);
+  ASSERT_EQ(bad_attempts.size(), 1u);
+  EXPECT_EQ(bad_attempts[0].at("responseBody"), json::value("not json"));
+  const json::value& error = bad_attempts[0].at("error");
+  ASSERT_TRUE(error.is_string()) << json::serialize(bad_attempts[0]);
+  EXPECT_NE(error.as_string().find("invalid inference result"), std::string::npos) << error;
+  const json::array good_attempts = Attempts(admin, good_delivery);
+  ASSERT_EQ(good_attempts.size(), 1u);
+  EXPECT_EQ(good_attempts[0].at("error"), json::value(nullptr));
+}
+
+TEST_F(DeliveryOutcomeTest, ResultOfAPendingInferenceIsItsStatus) {
+  HttpReceiver receiver([](const ReceivedRequest&) { return Answer(503, "later"); });
+  HttpClient admin = Admin();
+  json::object body = HookBody(1, "InferenceToKeyFindings", receiver.Url("/infer"));
+  body["retrySchedule"] = json::array{0, 600};  // stays pending for the whole test
+  const json::object config = CreateConfig(admin, body);
+  ASSERT_FALSE(HasFailure());
+
+  const HttpResponse accepted =
+      PostEvent(admin, "InferenceToKeyFindings", 1, SamplePayload(admin, "InferenceToKeyFindings"));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
+  ASSERT_EQ(WaitForAttempts(admin, delivery_id, 1, 10s).size(), 1u);
+  EXPECT_EQ(WaitForStatus(admin, delivery_id, "pending", 10s).at("status"), "pending");
+
+  const HttpResponse r =
+      admin.Get("/events/" + std::string(accepted.json.at("id").as_string()) + "/result");
+  ASSERT_TRUE(IsJson(r, 200));
+  const json::value* result = ResultFor(r.json, delivery_id);
+  ASSERT_NE(result, nullptr) << r.Summary();
+  EXPECT_EQ(result->at("status"), json::value("pending"));
+  EXPECT_EQ(result->at("result"), json::value(nullptr));
+}
+
+// The server runs without --allow-target: loopback receivers must be refused.
+class DeliverySsrfTest : public DeliveryTest {
+ protected:
+  std::vector<std::string> ServeArgs() const override {
+    return {"--allow-insecure-urls", "--retry-schedule", "0s,1s"};
+  }
+};
+
+TEST_F(DeliverySsrfTest, RefusesLoopbackTargetsAndSaysWhy) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/internal")));
+  ASSERT_FALSE(HasFailure());
+
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
+  const json::array attempts = WaitForAttempts(admin, delivery_id, 1, 10s);
+  ASSERT_GE(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].at("statusCode"), json::value(nullptr));
+  const json::value& error = attempts[0].at("error");
+  ASSERT_TRUE(error.is_string()) << json::serialize(attempts[0]);
+  EXPECT_NE(error.as_string().find("127.0.0.1"), std::string::npos) << error;
+  EXPECT_NE(error.as_string().find("loopback"), std::string::npos) << error;
+
+  const json::object delivery = GetDelivery(admin, delivery_id);
+  EXPECT_NE(delivery.at("status"), json::value("succeeded"));
+  ASSERT_TRUE(delivery.at("lastError").is_string()) << json::serialize(delivery);
+  EXPECT_NE(delivery.at("lastError").as_string().find("loopback"), std::string::npos);
+  EXPECT_EQ(receiver.Count(), 0u) << "the guard let a loopback connection through";
+}
+
+}  // namespace
+}  // namespace webhookd::itest

@@ -1,0 +1,90 @@
+// Helpers for the delivery-engine integration tests (issue 3): a fixture whose server may
+// deliver to receivers on 127.0.0.1, and small wrappers over the /events, /deliveries and
+// /external-events API with bounded waits.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace webhookd::itest {
+
+// Polls `done` every `interval` until it returns true; false when `timeout` passes first.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds interval = 20ms);
+
+// The flags every delivery test needs: http:// URLs and 127.0.0.0/8 as a permitted target,
+// followed by `extra`.
+std::vector<std::string> LoopbackDeliveryArgs(const std::vector<std::string>& extra = {});
+
+// A create body for POST /external-events/ delivering `event_name` events of `organization_id`
+// to `url`, with no attributes or headers.
+json::object HookBody(std::int64_t organization_id, std::string_view event_name,
+                      const std::string& url, std::string_view name = "delivery hook");
+
+// The value of one Prometheus series, e.g. `webhookd_deliveries{status="succeeded"}`, in the
+// text exposition format; nullopt when the series is absent.
+std::optional<double> MetricValue(std::string_view metrics_text, std::string_view series);
+
+// The integer "webhook-timestamp" of a received request (-1 if it is not an integer).
+std::int64_t WebhookTimestamp(const ReceivedRequest& request);
+
+// Unix seconds of a wall-clock time point.
+std::int64_t UnixSeconds(std::chrono::system_clock::time_point t);
+
+// "YYYY-MM-DDTHH:MM:SSZ" (UTC, whole seconds, rounded down).
+std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+
+// A receiver answer with `status`, `body` and extra `headers`.
+ReceiverResponse Answer(int status, std::string body = {}, HeaderList headers = {});
+
+// A receiver handler that answers the given responses in order, then repeats the last one.
+HttpReceiver::Handler Sequence(std::vector<ReceiverResponse> responses);
+
+// A server per test (see ServerTest) that runs with LoopbackDeliveryArgs(ExtraArgs()).
+class DeliveryTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServeArgs() const override { return LoopbackDeliveryArgs(ExtraArgs()); }
+  // Flags after the loopback ones; by default a short retry schedule (0 s, then 1 s waits).
+  virtual std::vector<std::string> ExtraArgs() const {
+    return {"--retry-schedule", "0s,1s,1s,1s", "--request-timeout-ms", "3000"};
+  }
+
+  // POST /events for `event_name` of `organization_id` with `payload` and extra `headers`.
+  static HttpResponse PostEvent(HttpClient& client, std::string_view event_name,
+                                std::int64_t organization_id, const json::value& payload,
+                                const HeaderList& headers = {});
+  // The catalog's sample payload of an event type (GET /event-types/{name}); {} on failure.
+  static json::object SamplePayload(HttpClient& client, std::string_view event_name);
+  // A BookAppointment payload: the catalog sample with "id" replaced by `appointment_id`.
+  static json::object Appointment(HttpClient& client, std::int64_t appointment_id);
+
+  // GET /deliveries/{id}: the delivery object ({} and a test failure when that fails).
+  static json::object GetDelivery(HttpClient& client, const std::string& delivery_id);
+  // Waits up to `timeout` until the delivery has `status`; returns the last object seen.
+  static json::object WaitForStatus(HttpClient& client, const std::string& delivery_id,
+                                    std::string_view status, std::chrono::milliseconds timeout);
+  // GET /deliveries/{id}/attempts: the attempts, oldest first.
+  static json::array Attempts(HttpClient& client, const std::string& delivery_id);
+  // Waits up to `timeout` until at least `count` attempts are recorded; returns them.
+  static json::array WaitForAttempts(HttpClient& client, const std::string& delivery_id,
+                                     std::size_t count, std::chrono::milliseconds timeout);
+  // Every delivery of a configuration (following the cursor), oldest first.
+  static json::array DeliveriesOf(HttpClient& client, std::int64_t config_id);
+
+  // The delivery ids of a 202 reply to POST /events, by externalEventId.
+  static std::map<std::int64_t, std::string> AcceptedDeliveries(const HttpResponse& accepted);
+
+  static std::int64_t IdOf(const json::object& object) {
+    return object.at("id").to_number<std::int64_t>();
+  }
+};
+
+}  // namespace webhookd::itest

@@ -1,0 +1,304 @@
+// Several nodes on one PostgreSQL (issue 5, section 2): three `webhookd serve` processes share
+// one fresh database, events are posted round-robin to them, one node is kill -9'd mid-run.
+// Every accepted (event, configuration) pair must arrive at the receiver at least once, no pair
+// may be in delivery by two nodes at the same moment (the receiver checks for overlapping
+// requests with the same webhook-id and target), and the survivors must finish the work.
+// Needs WEBHOOKD_TEST_PG_URL (scripts/with-postgres sets it; `make test` runs through it).
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "delivery_support.hpp"
+
+namespace webhookd::itest {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr int kNodes = 3;
+constexpr int kEventsToPost = 150;
+constexpr int kKillAfterAccepted = 50;
+constexpr int kVictim = 1;  // index of the node that is killed
+// Short leases so that the survivors take over the victim's deliveries within the test:
+// lease = max(request timeout, max request timeout) + margin = 2 s + 3 s.
+const std::vector<std::string> kNodeArgs = {"--retry-schedule",         "0s,1s,1s,1s,1s,1s,1s,1s",
+                                            "--request-timeout-ms",     "2000",
+                                            "--max-request-timeout-ms", "2000",
+                                            "--lease-margin-ms",        "3000"};
+
+std::string PgUrl() {
+  const char* url = std::getenv("WEBHOOKD_TEST_PG_URL");
+  return url == nullptr ? "" : url;
+}
+
+// `base` with its database name replaced by `database`.
+std::string WithDatabase(const std::string& base, const std::string& database) {
+  const std::size_t query = base.find('?');
+  const std::string path = base.substr(0, query);
+  const std::size_t slash = path.rfind('/');
+  return path.substr(0, slash + 1) + database +
+         (query == std::string::npos ? "" : base.substr(query));
+}
+
+// Runs one SQL command with psql against `url`; true on success.
+bool Psql(const std::string& url, const std::string& sql) {
+  const std::string command =
+      "psql -q -v ON_ERROR_STOP=1 '" + url + "' -c '" + sql + "' >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
+
+// The first value `sql` returns, via psql; "" on failure.
+std::string PsqlValue(const std::string& url, const std::string& sql) {
+  const std::string command = "psql -At '" + url + "' -c \"" + sql + "\" 2>/dev/null";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+  ::pclose(pipe);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// A fresh database for one test, dropped at the end.
+class ScratchDatabase {
+ public:
+  explicit ScratchDatabase(std::string admin_url)
+      : admin_url_(std::move(admin_url)),
+        name_("webhookd_multinode_" + std::to_string(::getpid())),
+        url_(WithDatabase(admin_url_, name_)) {
+    Psql(admin_url_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    created_ = Psql(admin_url_, "CREATE DATABASE " + name_);
+  }
+  ~ScratchDatabase() {
+    if (created_) Psql(admin_url_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
+  bool created() const { return created_; }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string admin_url_;
+  std::string name_;
+  std::string url_;
+  bool created_ = false;
+};
+
+// The receiver's view: for each (webhook-id, target), the requests being handled right now.
+// A second request for a pair that is still being handled is an overlap.
+class OverlapDetector {
+ public:
+  ReceiverResponse Handle(const ReceivedRequest& request) {
+    const std::pair<std::string, std::string> key{request.Header("webhook-id"), request.target};
+    {
+      std::lock_guard lock(mu_);
+      if (!active_.insert(key).second) overlaps_.push_back(key.first + key.second);
+      ++arrivals_[key];
+    }
+    // Long enough that the victim has deliveries in flight when it dies.
+    std::this_thread::sleep_for(200ms);
+    {
+      std::lock_guard lock(mu_);
+      active_.erase(key);
+    }
+    ReceiverResponse ok;
+    ok.body = "ok";
+    return ok;
+  }
+
+  std::vector<std::string> overlaps() const {
+    std::lock_guard lock(mu_);
+    return overlaps_;
+  }
+  std::map<std::pair<std::string, std::string>, int> arrivals() const {
+    std::lock_guard lock(mu_);
+    return arrivals_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::pair<std::string, std::string>> active_;         // guarded by mu_
+  std::map<std::pair<std::string, std::string>, int> arrivals_;  // guarded by mu_
+  std::vector<std::string> overlaps_;                            // guarded by mu_
+};
+
+// Posts `count` events round-robin to the nodes, one at a time; a node that stops answering
+// is skipped from then on. Remembers the id of every event that got a 202.
+class RoundRobinPoster {
+ public:
+  RoundRobinPoster(std::vector<std::string> base_urls, std::string key, std::string body, int count)
+      : thread_([this, urls = std::move(base_urls), key = std::move(key), body = std::move(body),
+                 count] { Run(urls, key, body, count); }) {}
+  ~RoundRobinPoster() { Join(); }
+
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int accepted_count() const { return accepted_count_.load(); }
+  std::vector<std::string> accepted() const {
+    std::lock_guard lock(mu_);
+    return accepted_;
+  }
+  std::string unexpected() const {
+    std::lock_guard lock(mu_);
+    return unexpected_;
+  }
+
+ private:
+  void Run(const std::vector<std::string>& urls, const std::string& key, const std::string& body,
+           int count) {
+    std::vector<HttpClient> clients;
+    for (const std::string& url : urls) {
+      clients.emplace_back(url, key);
+      clients.back().set_timeout(10s);
+    }
+    std::vector<bool> gone(clients.size(), false);
+    for (int i = 0; i < count; ++i) {
+      const std::size_t node = static_cast<std::size_t>(i) % clients.size();
+      if (gone[node]) continue;
+      const HttpResponse r = clients[node].Request("POST", "/events", body);
+      if (r.status == 0) {
+        gone[node] = true;  // killed
+        continue;
+      }
+      const json::value* id = At(r.json, "/id");
+      std::lock_guard lock(mu_);
+      if (r.status != 202 || id == nullptr || !id->is_string()) {
+        unexpected_ = r.Summary();
+        return;
+      }
+      accepted_.emplace_back(id->as_string());
+      accepted_count_.fetch_add(1);
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::vector<std::string> accepted_;  // guarded by mu_
+  std::string unexpected_;             // guarded by mu_
+  std::atomic<int> accepted_count_{0};
+  std::thread thread_;
+};
+
+json::object BookAppointment(HttpClient& client) {
+  const HttpResponse r = client.Get("/event-types/BookAppointment");
+  const json::value* sample = At(r.json, "/sample");
+  if (sample == nullptr || !sample->is_object()) return {};
+  return json::object{
+      {"eventName", "BookAppointment"}, {"organizationId", 1}, {"payload", sample->as_object()}};
+}
+
+TEST(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
+  if (PgUrl().empty()) {
+    GTEST_SKIP() << "WEBHOOKD_TEST_PG_URL is not set (run through scripts/with-postgres, as "
+                    "`make test` does)";
+  }
+  ScratchDatabase database(PgUrl());
+  ASSERT_TRUE(database.created()) << "cannot create a database with psql at " << PgUrl();
+  TempDir logs;
+  OverlapDetector detector;
+  HttpReceiver receiver([&](const ReceivedRequest& r) { return detector.Handle(r); });
+
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    std::vector<std::string> args = {"serve",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--db",
+                                     database.url(),
+                                     "--node-id",
+                                     "node" + std::to_string(i)};
+    for (const std::string& a : LoopbackDeliveryArgs(kNodeArgs)) args.push_back(a);
+    nodes.push_back(std::make_unique<ServerProcess>(args, EnvVars{}, logs.path()));
+    const Status started = nodes.back()->Start();
+    ASSERT_TRUE(started.ok()) << "node " << i << ": " << started.error().message;
+  }
+  const std::string admin_key = nodes.front()->admin_key();
+  ASSERT_FALSE(admin_key.empty()) << "the first node did not print an admin key";
+  for (int i = 1; i < kNodes; ++i) {
+    EXPECT_TRUE(nodes[i]->admin_key().empty()) << "node " << i << " made a second admin key";
+  }
+
+  // Configurations are created on one node and used by all: the state is in the database.
+  HttpClient admin(nodes[2]->base_url(), admin_key);
+  for (const std::string target : {"/c1", "/c2"}) {
+    const HttpResponse r =
+        admin.Post("/external-events/", HookBody(1, "BookAppointment", receiver.Url(target)));
+    ASSERT_TRUE(IsJson(r, 201)) << r.Summary();
+  }
+  const json::object body = BookAppointment(admin);
+  ASSERT_FALSE(body.empty());
+
+  std::vector<std::string> urls;
+  for (const auto& node : nodes) urls.push_back(node->base_url());
+  RoundRobinPoster poster(urls, admin_key, json::serialize(body), kEventsToPost);
+  ASSERT_TRUE(WaitUntil([&] { return poster.accepted_count() >= kKillAfterAccepted; }, 60s, 1ms))
+      << "only " << poster.accepted_count() << " events accepted; " << poster.unexpected();
+  // Kill the victim while it holds leases, so that the survivors must take them over.
+  const std::string victim_leases =
+      "SELECT COUNT(*) FROM deliveries WHERE status = 'delivering' AND lease_owner = 'node" +
+      std::to_string(kVictim) + "'";
+  WaitUntil([&] { return std::atoi(PsqlValue(database.url(), victim_leases).c_str()) > 0; }, 20s,
+            1ms);
+  ASSERT_TRUE(nodes[kVictim]->Kill().has_value());
+  const int leases_at_kill = std::atoi(PsqlValue(database.url(), victim_leases).c_str());
+  const auto killed_at = steady_clock::now();
+  poster.Join();
+  ASSERT_EQ(poster.unexpected(), "");
+  const std::vector<std::string> accepted = poster.accepted();
+
+  auto missing = [&] {
+    const auto arrivals = detector.arrivals();
+    std::vector<std::string> lost;
+    for (const std::string& id : accepted) {
+      for (const std::string target : {"/c1", "/c2"}) {
+        if (!arrivals.contains({id, target})) lost.push_back(id + target);
+      }
+    }
+    return lost;
+  };
+  // Bounded by the lease (5 s) plus the survivors' fallback sweep for ended leases (30 s).
+  WaitUntil([&] { return missing().empty(); }, 90s, 100ms);
+  const std::vector<std::string> lost = missing();
+  EXPECT_TRUE(lost.empty()) << lost.size() << " accepted (event, configuration) pairs of "
+                            << 2 * accepted.size() << " never arrived, e.g. "
+                            << (lost.empty() ? "" : lost.front());
+  const std::vector<std::string> overlaps = detector.overlaps();
+  EXPECT_TRUE(overlaps.empty()) << overlaps.size() << " overlapping deliveries of one pair, e.g. "
+                                << (overlaps.empty() ? "" : overlaps.front());
+
+  // The survivors finish: nothing pending or leased is left in the shared database.
+  HttpClient survivor(nodes[0]->base_url(), admin_key);
+  std::string metrics;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        metrics = survivor.Get("/metrics").body;
+        return MetricValue(metrics, R"(webhookd_deliveries{status="pending"})") == 0.0 &&
+               MetricValue(metrics, R"(webhookd_deliveries{status="delivering"})") == 0.0;
+      },
+      60s, 100ms))
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_deliveries{status="failed"})"), 0.0) << metrics;
+  for (int i = 0; i < kNodes; ++i) {
+    if (i != kVictim) {
+      EXPECT_TRUE(nodes[i]->Running()) << "node " << i << " died";
+    }
+  }
+
+  int duplicates = 0;
+  for (const auto& [pair, n] : detector.arrivals()) duplicates += n - 1;
+  std::printf(
+      "[ multinode ] %d nodes, %zu events accepted (2 configurations each), node %d killed "
+      "holding %d leases; every pair arrived %.1f s after the kill; %d duplicate deliveries; "
+      "%zu overlaps\n",
+      kNodes, accepted.size(), kVictim, leases_at_kill,
+      std::chrono::duration<double>(steady_clock::now() - killed_at).count(), duplicates,
+      overlaps.size());
+}
+
+}  // namespace
+}  // namespace webhookd::itest
