@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,8 +27,8 @@
 
 namespace webhookd {
 
-// Generated from catalog/*.json by cmake/embed_catalog.cmake, in file-name order.
-extern const std::array<std::string_view, 12> kCatalogFiles;
+// Generated from catalog/*.json by cmake/embed_files.cmake, in file-name order.
+extern const std::span<const std::string_view> kCatalogFiles;
 
 namespace {
 

@@ -151,6 +151,13 @@ class Store {
                                              OrgScope scope) = 0;
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
 
+  // ---- Retention ----
+  // Deletes up to `max_events` events created before `cutoff` (oldest first) together with
+  // their deliveries and attempts, in one short transaction. An event with a delivery that is
+  // kPending or kDelivering is kept, however old. Returns how many events it deleted: fewer
+  // than `max_events` means nothing more is purgeable now. `max_events` <= 0 deletes nothing.
+  virtual Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) = 0;
+
   // Called (on the committing thread) after a commit that made a delivery due, so that an
   // idle dispatcher wakes up without polling. Set once, before serving.
   virtual void SetWorkListener(std::function<void()> listener) = 0;

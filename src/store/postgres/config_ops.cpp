@@ -1,50 +1,46 @@
 #include <string>
 
+#include "store/common/page.hpp"
+#include "store/common/store_rules.hpp"
 #include "store/postgres/operations.hpp"
-#include "store/postgres/page_util.hpp"
 #include "store/postgres/rows.hpp"
 #include "store/postgres/statements.hpp"
 
-namespace webhookd::postgres::ops {
-namespace {
+namespace webhookd::postgres {
+using store_common::ConfigNotFound;
 
-Error ConfigNotFound(std::int64_t id) {
-  return Error::NotFound("webhook configuration " + std::to_string(id) + " not found");
+Status Operations::Ping(Connection& db) {
+  if (Result<Rows> rows = db.Run(kPing); !rows.ok()) return rows.error();
+  return Status::Ok();
 }
 
-WebhookConfig ReadConfigRow(const Rows& rows, int row) { return ReadConfig(rows, row); }
-
-}  // namespace
-
-Result<WebhookConfig> CreateConfig(Connection& db, const WebhookConfig& config, UnixMillis now) {
+Result<WebhookConfig> Operations::CreateConfig(Connection& db, const WebhookConfig& config,
+                                               UnixMillis now) {
   WebhookConfig stored = config;
   stored.created_at = now;
   stored.updated_at = now;
   Params params;
-  BindConfigFields(params, stored);
+  store_common::BindConfigFields(params, stored);
   Result<Rows> inserted = db.Run(kInsertConfig, params);
   if (!inserted.ok()) return inserted.error();
   stored.id = inserted->Int(0, 0);
   return stored;
 }
 
-Result<WebhookConfig> GetConfig(Connection& db, std::int64_t id, OrgScope scope) {
+Result<WebhookConfig> Operations::GetConfig(Connection& db, std::int64_t id, OrgScope scope) {
   Result<Rows> rows = db.Run(kGetConfig, Params().Int(id).OptInt(scope));
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0) return ConfigNotFound(id);
-  return ReadConfig(*rows, 0);
+  return ReadConfigRow(*rows, 0);
 }
 
-Result<Page<WebhookConfig>> ListConfigs(Connection& db, const ConfigFilter& filter,
-                                        OrgScope scope) {
-  // An organization scope narrows the filter; a filter on another organization matches nothing.
-  if (scope && filter.organization_id && *scope != *filter.organization_id) {
-    return Page<WebhookConfig>{};
-  }
-  const OrgScope organization = scope ? scope : filter.organization_id;
-  const int page_size = ClampPageSize(filter.limit, kMinPageSize, kMaxPageSize);
+Result<Page<WebhookConfig>> Operations::ListConfigs(Connection& db, const ConfigFilter& filter,
+                                                    OrgScope scope) {
+  const std::optional<OrgScope> organization = store_common::ListedOrganization(filter, scope);
+  if (!organization) return Page<WebhookConfig>{};
+  const int page_size = store_common::ClampPageSize(filter.limit);
   Params params;
-  params.Int(filter.after_id).OptInt(organization);
+  params.Int(filter.after_id).OptInt(*organization);
   params.OptInt(filter.event_type_id ? std::optional<std::int64_t>(*filter.event_type_id)
                                      : std::nullopt);
   if (filter.active) {
@@ -55,12 +51,12 @@ Result<Page<WebhookConfig>> ListConfigs(Connection& db, const ConfigFilter& filt
   params.Bool(filter.include_deleted).Int(page_size + 1);
   Result<Rows> rows = db.Run(kListConfigs, params);
   if (!rows.ok()) return rows.error();
-  return MakePage(ReadAll<WebhookConfig>(*rows, ReadConfigRow), page_size,
-                  [](const WebhookConfig& c) { return std::to_string(c.id); });
+  return store_common::MakePage(ReadAll<WebhookConfig>(*rows, ReadConfigRow), page_size,
+                                [](const WebhookConfig& c) { return std::to_string(c.id); });
 }
 
-Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& c, OrgScope scope,
-                                   UnixMillis now) {
+Result<WebhookConfig> Operations::UpdateConfig(Connection& db, const WebhookConfig& c,
+                                               OrgScope scope, UnixMillis now) {
   Params params;
   params.Int(c.id)
       .Text(c.name)
@@ -86,7 +82,7 @@ Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& c, OrgSc
   return GetConfig(db, c.id, scope);
 }
 
-Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
+Status Operations::DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
   Result<Rows> updated = db.Run(kDeleteConfig, Params().Int(id).OptInt(scope).Int(now));
   if (!updated.ok()) return updated.error();
   if (updated->Affected() == 0) return ConfigNotFound(id);
@@ -95,7 +91,7 @@ Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis 
 
 // ---- API keys ----
 
-Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now) {
+Result<ApiKey> Operations::CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now) {
   ApiKey stored = key;
   stored.created_at = now;
   Result<Rows> inserted = db.Run(kInsertApiKey, Params()
@@ -115,20 +111,20 @@ Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now) {
   return stored;
 }
 
-Result<ApiKey> FindApiKeyByHash(Connection& db, const std::string& hash) {
+Result<ApiKey> Operations::FindApiKeyByHash(Connection& db, const std::string& hash) {
   Result<Rows> rows = db.Run(kFindApiKeyByHash, Params().Text(hash));
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0) return Error::NotFound("API key not found");
-  return ReadApiKey(*rows, 0);
+  return ReadApiKeyRow(*rows, 0);
 }
 
-Result<std::vector<ApiKey>> ListApiKeys(Connection& db, OrgScope scope) {
+Result<std::vector<ApiKey>> Operations::ListApiKeys(Connection& db, OrgScope scope) {
   Result<Rows> rows = db.Run(kListApiKeys, Params().OptInt(scope));
   if (!rows.ok()) return rows.error();
-  return ReadAll<ApiKey>(*rows, ReadApiKey);
+  return ReadAll<ApiKey>(*rows, ReadApiKeyRow);
 }
 
-Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
+Status Operations::RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
   Result<Rows> updated = db.Run(kRevokeApiKey, Params().Int(id).OptInt(scope).Int(now));
   if (!updated.ok()) return updated.error();
   if (updated->Affected() == 0) {
@@ -137,10 +133,10 @@ Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis 
   return Status::Ok();
 }
 
-Result<std::int64_t> CountApiKeys(Connection& db) {
+Result<std::int64_t> Operations::CountApiKeys(Connection& db) {
   Result<Rows> rows = db.Run(kCountApiKeys);
   if (!rows.ok()) return rows.error();
   return rows->Int(0, 0);
 }
 
-}  // namespace webhookd::postgres::ops
+}  // namespace webhookd::postgres

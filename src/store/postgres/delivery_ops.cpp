@@ -3,41 +3,22 @@
 #include <string>
 
 #include "core/delivery_status.hpp"
+#include "store/common/page.hpp"
+#include "store/common/store_rules.hpp"
 #include "store/postgres/operations.hpp"
-#include "store/postgres/page_util.hpp"
 #include "store/postgres/rows.hpp"
 #include "store/postgres/statements.hpp"
 
-namespace webhookd::postgres::ops {
+namespace webhookd::postgres {
 namespace {
 
-Delivery ReadDeliveryRow(const Rows& rows, int row) { return ReadDelivery(rows, row); }
-
-Error DeliveryNotFound(const std::string& id) {
-  return Error::NotFound("delivery " + id + " not found");
-}
+using store_common::DeliveryNotFound;
 
 // The listing variant whose index fits the filter best.
 const Statement& ListStatementFor(const DeliveryFilter& filter) {
   if (filter.event_id) return kListDeliveriesOfEvent;
   if (filter.config_id) return kListDeliveriesOfConfig;
   return kListDeliveries;
-}
-
-DeliveryJob ReadDueRow(const Rows& rows, int row) {
-  DeliveryJob job;
-  job.delivery = ReadDelivery(rows, row);
-  job.manual = ReadManualPending(rows, row);
-  job.event = ReadEvent(rows, row, kDeliveryColumnCount);
-  job.config = ReadConfig(rows, row, kDeliveryColumnCount + kEventColumnCount);
-  return job;
-}
-
-// Why a due delivery cannot be sent, or "" if it can.
-std::string UndeliverableReason(const WebhookConfig& config) {
-  if (config.is_deleted) return "configuration deleted";
-  if (!config.active) return "configuration inactive";
-  return {};
 }
 
 Status RunStatus(Connection& db, const Statement& statement, const Params& params) {
@@ -157,16 +138,16 @@ Status InsertAttempts(Connection& db, const std::vector<AttemptOutcome>& outcome
 
 }  // namespace
 
-Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
+Result<Delivery> Operations::GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
   Result<Rows> rows = db.Run(kGetDelivery, Params().Text(id).OptInt(scope));
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0) return DeliveryNotFound(id);
-  return ReadDelivery(*rows, 0);
+  return ReadDeliveryRow(*rows, 0);
 }
 
-Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filter,
-                                      OrgScope scope) {
-  const int page_size = ClampPageSize(filter.limit, kMinPageSize, kMaxPageSize);
+Result<Page<Delivery>> Operations::ListDeliveries(Connection& db, const DeliveryFilter& filter,
+                                                  OrgScope scope) {
+  const int page_size = store_common::ClampPageSize(filter.limit);
   Params params;
   params.Text(filter.after_id).OptInt(scope).OptText(filter.event_id).OptInt(filter.config_id);
   if (filter.status) {
@@ -177,30 +158,27 @@ Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filt
   params.OptInt(filter.since).Int(page_size + 1);
   Result<Rows> rows = db.Run(ListStatementFor(filter), params);
   if (!rows.ok()) return rows.error();
-  return MakePage(ReadAll<Delivery>(*rows, ReadDeliveryRow), page_size,
-                  [](const Delivery& d) { return d.id; });
+  return store_common::MakePage(ReadAll<Delivery>(*rows, ReadDeliveryRow), page_size,
+                                [](const Delivery& d) { return d.id; });
 }
 
-Result<std::vector<Attempt>> ListAttempts(Connection& db, const std::string& delivery_id,
-                                          OrgScope scope) {
-  if (Result<Delivery> delivery = GetDelivery(db, delivery_id, scope); !delivery.ok()) {
-    return delivery.error();
-  }
+Result<std::vector<Attempt>> Operations::AttemptsOf(Connection& db,
+                                                    const std::string& delivery_id) {
   Result<Rows> rows = db.Run(kListAttempts, Params().Text(delivery_id));
   if (!rows.ok()) return rows.error();
-  return ReadAll<Attempt>(*rows, ReadAttempt);
+  return ReadAll<Attempt>(*rows, ReadAttemptRow);
 }
 
-Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
-                                          UnixMillis lease_until, const std::string& owner,
-                                          UnixMillis now) {
+Result<std::vector<DeliveryJob>> Operations::ClaimDue(Connection& db, UnixMillis due_by, int limit,
+                                                      UnixMillis lease_until,
+                                                      const std::string& owner, UnixMillis now) {
   if (limit <= 0) return std::vector<DeliveryJob>{};
   Result<Rows> due = db.Run(kSelectDue, Params().Int(due_by).Int(limit));
   if (!due.ok()) return due.error();
   std::vector<DeliveryJob> claimed;
   std::vector<std::string> leased_ids, failed_ids, failed_reasons;
   for (DeliveryJob& job : ReadAll<DeliveryJob>(*due, ReadDueRow)) {
-    if (std::string reason = UndeliverableReason(job.config); !reason.empty()) {
+    if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
       failed_ids.push_back(job.delivery.id);
       failed_reasons.push_back(std::move(reason));
       continue;
@@ -225,23 +203,23 @@ Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int
   return claimed;
 }
 
-Result<std::optional<UnixMillis>> NextDueAt(Connection& db) {
+Result<std::optional<UnixMillis>> Operations::NextDueAt(Connection& db) {
   Result<Rows> rows = db.Run(kNextDueAt);
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0 || rows->IsNull(0, 0)) return std::optional<UnixMillis>();
   return std::optional<UnixMillis>(rows->Int(0, 0));
 }
 
-Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
-                                          UnixMillis now) {
+Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
+                                                      UnixMillis now) {
   Result<Rows> updated = context.db().Run(kReleaseExpiredLeases, Params().Int(due_at).Int(now));
   if (!updated.ok()) return updated.error();
   if (updated->Affected() > 0) context.MarkWorkDue();
   return updated->Affected();
 }
 
-Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
-                      UnixMillis now) {
+Status Operations::RecordAttempts(WriteContext& context,
+                                  const std::vector<AttemptOutcome>& outcomes, UnixMillis now) {
   if (outcomes.empty()) return Status::Ok();
   Connection& db = context.db();
   if (Status s = UpdateDeliveriesAfterAttempts(db, outcomes, now); !s.ok()) return s;
@@ -253,48 +231,33 @@ Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& 
   return Status::Ok();
 }
 
-Result<Delivery> RetryDelivery(WriteContext& context, const std::string& id, OrgScope scope,
-                               UnixMillis now) {
-  Connection& db = context.db();
-  Result<Delivery> current = GetDelivery(db, id, scope);
-  if (!current.ok()) return current.error();
-  Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
-  if (current->status == DeliveryStatus::kDelivering) return being_delivered;
+Result<bool> Operations::RequeueForRetry(Connection& db, const std::string& id, UnixMillis now) {
   Result<Rows> updated = db.Run(kRetryDelivery, Params().Text(id).Int(now));
   if (!updated.ok()) return updated.error();
-  // Another node claimed it between the read and the update.
-  if (updated->Affected() == 0) return being_delivered;
-  context.MarkWorkDue();
-  return GetDelivery(db, id, scope);
+  return updated->Affected() > 0;
 }
 
-Result<std::int64_t> RecoverConfig(WriteContext& context, std::int64_t config_id, UnixMillis since,
-                                   OrgScope scope, UnixMillis now) {
-  Connection& db = context.db();
+Result<bool> Operations::ConfigInScope(Connection& db, std::int64_t config_id, OrgScope scope) {
   Result<Rows> exists = db.Run(kConfigInScope, Params().Int(config_id).OptInt(scope));
   if (!exists.ok()) return exists.error();
-  if (exists->size() == 0) {
-    return Error::NotFound("webhook configuration " + std::to_string(config_id) + " not found");
-  }
+  return exists->size() > 0;
+}
+
+Result<std::int64_t> Operations::RequeueFailed(Connection& db, std::int64_t config_id,
+                                               UnixMillis since, UnixMillis now) {
   Result<Rows> updated = db.Run(kRecoverConfig, Params().Int(config_id).Int(since).Int(now));
   if (!updated.ok()) return updated.error();
-  if (updated->Affected() > 0) context.MarkWorkDue();
   return updated->Affected();
 }
 
-Result<DeliveryCounts> CountDeliveries(Connection& db) {
+Result<DeliveryCounts> Operations::CountDeliveries(Connection& db) {
   Result<Rows> rows = db.Run(kCountDeliveries);
   if (!rows.ok()) return rows.error();
   DeliveryCounts counts;
   for (int row = 0; row < rows->size(); ++row) {
-    const std::string status = rows->Text(row, 0);
-    const std::int64_t n = rows->Int(row, 1);
-    if (status == "pending") counts.pending = n;
-    if (status == "delivering") counts.delivering = n;
-    if (status == "succeeded") counts.succeeded = n;
-    if (status == "failed") counts.failed = n;
+    store_common::AddDeliveryCount(counts, rows->Text(row, 0), rows->Int(row, 1));
   }
   return counts;
 }
 
-}  // namespace webhookd::postgres::ops
+}  // namespace webhookd::postgres

@@ -1,10 +1,16 @@
 #include "store/postgres/migrations.hpp"
 
-#include <string>
+#include <string_view>
+#include <vector>
 
 #include "store/postgres/statements.hpp"
 
 namespace webhookd::postgres {
+
+// Generated from postgres/migrations/*.sql (see store/CMakeLists.txt).
+extern const std::span<const std::string_view> kMigrationNames;
+extern const std::span<const std::string_view> kMigrationTexts;
+
 namespace {
 
 Result<int> ApplyPending(Connection& db, std::span<const Migration> migrations,
@@ -14,20 +20,11 @@ Result<int> ApplyPending(Connection& db, std::span<const Migration> migrations,
   Result<Rows> current = db.Run(kMaxMigrationVersion);
   if (!current.ok()) return current.error();
   const std::int64_t version = current->Int(0, 0);
-  const int newest = migrations.empty() ? 0 : migrations.back().version;
-  if (version > newest) {
-    return Error::Invalid("the database schema is version " + std::to_string(version) +
-                          ", newer than this webhookd supports (" + std::to_string(newest) +
-                          "); use a newer webhookd");
-  }
+  if (Status s = store_common::CheckNotNewer(version, migrations); !s.ok()) return s.error();
   int applied = 0;
   for (const Migration& m : migrations) {
     if (m.version <= version) continue;
-    if (Status s = db.Exec(m.sql); !s.ok()) {
-      return Error{s.error().kind,
-                   "migration " + std::to_string(m.version) + " failed: " + s.error().message,
-                   {}};
-    }
+    if (Status s = db.Exec(m.sql); !s.ok()) return store_common::MigrationFailed(m, s.error());
     Result<Rows> insert =
         db.Run(kInsertMigration, Params().Int(m.version).Text(m.name).Int(clock.Now()));
     if (!insert.ok()) return insert.error();
@@ -38,13 +35,15 @@ Result<int> ApplyPending(Connection& db, std::span<const Migration> migrations,
 
 }  // namespace
 
+std::span<const Migration> EmbeddedMigrations() {
+  static const std::vector<Migration> migrations =
+      store_common::MigrationsFromFiles(kMigrationNames, kMigrationTexts);
+  return migrations;
+}
+
 Result<int> ApplyMigrations(Connection& db, std::span<const Migration> migrations,
                             const Clock& clock) {
-  for (std::size_t i = 1; i < migrations.size(); ++i) {
-    if (migrations[i].version <= migrations[i - 1].version) {
-      return Error::Internal("migration versions are not increasing");
-    }
-  }
+  if (Status s = store_common::CheckMigrationOrder(migrations); !s.ok()) return s.error();
   if (Status s = db.Exec(kBegin); !s.ok()) return s.error();
   Result<int> applied = ApplyPending(db, migrations, clock);
   if (!applied.ok()) {

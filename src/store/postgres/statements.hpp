@@ -1,32 +1,13 @@
 // Every SQL statement the PostgreSQL store runs, by name (each is prepared once per connection
-// under that name). Handlers pass parameters; they never assemble SQL. Column lists are shared
-// with rows.hpp, which reads them by position. Parameters carry explicit casts so that their
-// types never depend on how a statement happens to use them.
+// under that name). Handlers pass parameters; they never assemble SQL. Column lists follow
+// store/common/row_mapping.hpp, which reads them by position. Parameters carry explicit casts
+// so that their types never depend on how a statement happens to use them.
 #pragma once
 
+#include "store/common/columns.hpp"
 #include "store/postgres/connection.hpp"
 
 namespace webhookd::postgres {
-
-// Column lists; P is a table alias with its dot ("c.") or "".
-#define WEBHOOKD_PG_CONFIG_COLUMNS(P)                                                             \
-  P "id, " P "organization_id, " P "name, " P "url, " P "event_type_id, " P "attributes_json, " P \
-    "headers_json, " P "active, " P "send_organization_code, " P "version, " P "secret, " P       \
-    "previous_secret, " P "previous_secret_expires_at, " P "is_deleted, " P "created_at, " P      \
-    "updated_at, " P "disabled_reason, " P "timeout_ms, " P "retry_schedule_json, " P             \
-    "failing_since"
-#define WEBHOOKD_PG_EVENT_COLUMNS(P)                                          \
-  P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
-    "idempotency_key, ''), " P "created_at"
-#define WEBHOOKD_PG_DELIVERY_COLUMNS(P)                                                            \
-  P "id, " P "event_id, " P "config_id, " P "organization_id, " P "status, " P "attempt_count, " P \
-    "next_attempt_at, " P "last_status_code, " P "last_error, " P "created_at, " P                 \
-    "updated_at, " P "manual_pending"
-#define WEBHOOKD_PG_API_KEY_COLUMNS \
-  "id, organization_id, name, hash, prefix, created_at, revoked_at"
-#define WEBHOOKD_PG_ATTEMPT_COLUMNS                                                 \
-  "id, delivery_id, attempted_at, duration_ms, request_headers_json, status_code, " \
-  "response_headers_json, response_body, error, manual"
 
 // ---- Transactions, migrations, notifications ----
 inline constexpr std::string_view kBegin = "BEGIN";
@@ -59,7 +40,7 @@ inline constexpr Statement kNotifyWork{"notify_work",
 inline constexpr std::string_view kListenWork = "LISTEN webhookd_work";
 
 // ---- Webhook configurations ----
-// $1..$19: every field but id, in WEBHOOKD_PG_CONFIG_COLUMNS order (see BindConfigFields).
+// $1..$19: every field but id, in WEBHOOKD_CONFIG_COLUMNS order (see BindConfigFields).
 inline constexpr Statement kInsertConfig{
     "insert_config",
     "INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json, "
@@ -87,11 +68,11 @@ inline constexpr Statement kUpdateConfig{
     "WHERE id = $1::bigint AND NOT is_deleted "
     "AND ($18::bigint IS NULL OR organization_id = $18::bigint)"};
 inline constexpr Statement kGetConfig{
-    "get_config", "SELECT " WEBHOOKD_PG_CONFIG_COLUMNS("") " FROM webhook_configs "
+    "get_config", "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id = $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 // $1 after_id, $2 organization, $3 event type, $4 active, $5 include deleted, $6 limit.
 inline constexpr Statement kListConfigs{
-    "list_configs", "SELECT " WEBHOOKD_PG_CONFIG_COLUMNS("") " FROM webhook_configs "
+    "list_configs", "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id > $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint) "
     "AND ($3::integer IS NULL OR event_type_id = $3::integer) "
     "AND ($4::boolean IS NULL OR active = $4::boolean) "
@@ -127,10 +108,10 @@ inline constexpr Statement kInsertApiKey{
     "INSERT INTO api_keys (organization_id, name, hash, prefix, created_at, revoked_at) "
     "VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::bigint) RETURNING id"};
 inline constexpr Statement kFindApiKeyByHash{
-    "find_api_key_by_hash", "SELECT " WEBHOOKD_PG_API_KEY_COLUMNS
-                            " FROM api_keys WHERE hash = $1::text AND revoked_at = 0"};
+    "find_api_key_by_hash",
+    "SELECT " WEBHOOKD_API_KEY_COLUMNS " FROM api_keys WHERE hash = $1::text AND revoked_at = 0"};
 inline constexpr Statement kListApiKeys{
-    "list_api_keys", "SELECT " WEBHOOKD_PG_API_KEY_COLUMNS
+    "list_api_keys", "SELECT " WEBHOOKD_API_KEY_COLUMNS
                      " FROM api_keys WHERE revoked_at = 0 "
                      "AND ($1::bigint IS NULL OR organization_id = $1::bigint) ORDER BY id"};
 inline constexpr Statement kRevokeApiKey{
@@ -152,11 +133,11 @@ inline constexpr Statement kInsertEvent{
     "$6::bigint)"};
 // $3: the oldest created_at that still counts (now - 24 h).
 inline constexpr Statement kFindIdempotentEvent{
-    "find_idempotent_event", "SELECT " WEBHOOKD_PG_EVENT_COLUMNS("") " FROM events "
+    "find_idempotent_event", "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
     "WHERE organization_id = $1::bigint AND idempotency_key = $2::text "
     "AND created_at >= $3::bigint ORDER BY created_at DESC LIMIT 1"};
 inline constexpr Statement kGetEvent{
-    "get_event", "SELECT " WEBHOOKD_PG_EVENT_COLUMNS("") " FROM events "
+    "get_event", "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
     "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 
 // ---- Deliveries ----
@@ -170,15 +151,15 @@ inline constexpr Statement kInsertDeliveries{
     "SELECT n.id, $3::text, n.config_id, $4::bigint, 'pending', 0, $5::bigint, 0, '', false, "
     "'', 0, $5::bigint, $5::bigint FROM unnest($1::text[], $2::bigint[]) AS n (id, config_id)"};
 inline constexpr Statement kDeliveriesOfEvent{
-    "deliveries_of_event", "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("") " FROM deliveries "
+    "deliveries_of_event", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE event_id = $1::text ORDER BY id"};
 inline constexpr Statement kGetDelivery{
-    "get_delivery", "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("") " FROM deliveries "
+    "get_delivery", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 // Three variants of one listing so that each can use the event or configuration index:
 // $1 after_id, $2 organization, $3 event, $4 configuration, $5 status, $6 since, $7 limit.
 #define WEBHOOKD_PG_LIST_DELIVERIES(EVENT, CONFIG) \
-  "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("") " FROM deliveries "                               \
+  "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "                               \
   "WHERE id > $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint) AND " EVENT  \
   " AND " CONFIG " AND ($5::text IS NULL OR status = $5::text) "                              \
   "AND ($6::bigint IS NULL OR created_at >= $6::bigint) ORDER BY id LIMIT $7::bigint"
@@ -200,8 +181,8 @@ inline constexpr Statement kListDeliveriesOfConfig{
 // so each due delivery goes to exactly one node. $1 due by, $2 limit.
 inline constexpr Statement kSelectDue{
     "select_due",
-    "SELECT " WEBHOOKD_PG_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_PG_EVENT_COLUMNS("e.") ", "
-    WEBHOOKD_PG_CONFIG_COLUMNS("c.") " FROM deliveries d "
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
+    WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
     "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
     "WHERE d.status = 'pending' AND d.next_attempt_at <= $1::bigint "
     "ORDER BY d.next_attempt_at, d.id LIMIT $2::bigint FOR UPDATE OF d SKIP LOCKED"};
@@ -257,20 +238,32 @@ inline constexpr Statement kInsertAttempts{
     "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::integer[], "
     "$6::text[], $7::bytea[], $8::text[], $9::boolean[])"};
 inline constexpr Statement kListAttempts{"list_attempts",
-                                         "SELECT " WEBHOOKD_PG_ATTEMPT_COLUMNS
+                                         "SELECT " WEBHOOKD_ATTEMPT_COLUMNS
                                          " FROM attempts WHERE delivery_id = $1::text ORDER BY id"};
+
+// ---- Retention ----
+// Up to $2 events created before $1, oldest first, none with a delivery still to be sent,
+// locked; an event another node is purging right now is skipped.
+inline constexpr Statement kSelectPurgeableEvents{
+    "select_purgeable_events",
+    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND NOT EXISTS (SELECT 1 FROM "
+    "deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering')) "
+    "ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e SKIP LOCKED"};
+// Every delivery of the events $1, locked, with its current status.
+inline constexpr Statement kLockDeliveriesOfEvents{
+    "lock_deliveries_of_events",
+    "SELECT event_id, status FROM deliveries WHERE event_id = ANY($1::text[]) FOR UPDATE"};
+// The events $1, with their deliveries and attempts (children first, for the foreign keys).
+inline constexpr Statement kPurgeAttempts{
+    "purge_attempts",
+    "DELETE FROM attempts WHERE delivery_id IN "
+    "(SELECT id FROM deliveries WHERE event_id = ANY($1::text[]))"};
+inline constexpr Statement kPurgeDeliveries{
+    "purge_deliveries", "DELETE FROM deliveries WHERE event_id = ANY($1::text[])"};
+inline constexpr Statement kPurgeEvents{"purge_events",
+                                        "DELETE FROM events WHERE id = ANY($1::text[])"};
 
 #undef WEBHOOKD_PG_LIST_DELIVERIES
 #undef WEBHOOKD_PG_LOCK_CLASS
-#undef WEBHOOKD_PG_CONFIG_COLUMNS
-#undef WEBHOOKD_PG_EVENT_COLUMNS
-#undef WEBHOOKD_PG_DELIVERY_COLUMNS
-#undef WEBHOOKD_PG_API_KEY_COLUMNS
-#undef WEBHOOKD_PG_ATTEMPT_COLUMNS
-
-// Column counts, for reading joined rows by offset (see rows.hpp).
-inline constexpr int kConfigColumnCount = 20;
-inline constexpr int kEventColumnCount = 6;
-inline constexpr int kDeliveryColumnCount = 12;
 
 }  // namespace webhookd::postgres

@@ -5,9 +5,9 @@
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/statements.hpp"
 
-namespace webhookd::sqlite::ops {
+namespace webhookd::sqlite {
 
-Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now) {
+Result<ApiKey> Operations::CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now) {
   ApiKey stored = key;
   stored.created_at = now;
   Result<Query> insert = db.Prepare(kInsertApiKey);
@@ -26,24 +26,24 @@ Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now) {
   return stored;
 }
 
-Result<ApiKey> FindApiKeyByHash(Connection& db, const std::string& hash) {
+Result<ApiKey> Operations::FindApiKeyByHash(Connection& db, const std::string& hash) {
   Result<Query> query = db.Prepare(kFindApiKeyByHash);
   if (!query.ok()) return query.error();
   query->BindText(1, hash);
-  Result<std::optional<ApiKey>> row = ReadFirst<ApiKey>(*query, ReadApiKey);
+  Result<std::optional<ApiKey>> row = ReadFirst<ApiKey>(*query, ReadApiKeyRow);
   if (!row.ok()) return row.error();
   if (!*row) return Error::NotFound("API key not found");
   return std::move(**row);
 }
 
-Result<std::vector<ApiKey>> ListApiKeys(Connection& db, OrgScope scope) {
+Result<std::vector<ApiKey>> Operations::ListApiKeys(Connection& db, OrgScope scope) {
   Result<Query> query = db.Prepare(kListApiKeys);
   if (!query.ok()) return query.error();
   query->BindOptionalInt(1, scope);
-  return ReadAll<ApiKey>(*query, ReadApiKey);
+  return ReadAll<ApiKey>(*query, ReadApiKeyRow);
 }
 
-Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
+Status Operations::RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
   Result<Query> update = db.Prepare(kRevokeApiKey);
   if (!update.ok()) return update.error();
   update->BindInt(1, id).BindOptionalInt(2, scope).BindInt(3, now);
@@ -53,7 +53,7 @@ Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis 
   return Status::Ok();
 }
 
-Result<std::int64_t> CountApiKeys(Connection& db) {
+Result<std::int64_t> Operations::CountApiKeys(Connection& db) {
   Result<Query> query = db.Prepare(kCountApiKeys);
   if (!query.ok()) return query.error();
   Result<std::optional<std::int64_t>> count =
@@ -62,4 +62,4 @@ Result<std::int64_t> CountApiKeys(Connection& db) {
   return count->value_or(0);
 }
 
-}  // namespace webhookd::sqlite::ops
+}  // namespace webhookd::sqlite

@@ -1,22 +1,20 @@
 #include <string>
 
+#include "store/common/page.hpp"
+#include "store/common/store_rules.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/statements.hpp"
 
-namespace webhookd::sqlite::ops {
-namespace {
+namespace webhookd::sqlite {
 
-Error ConfigNotFound(std::int64_t id) {
-  return Error::NotFound("webhook configuration " + std::to_string(id) + " not found");
-}
+using store_common::ConfigNotFound;
 
-WebhookConfig ReadConfigRow(const Query& row) { return ReadConfig(row); }
+Status Operations::Ping(Connection& db) { return db.Run(kPing); }
 
-}  // namespace
-
-Result<WebhookConfig> CreateConfig(Connection& db, const WebhookConfig& config, UnixMillis now) {
+Result<WebhookConfig> Operations::CreateConfig(Connection& db, const WebhookConfig& config,
+                                               UnixMillis now) {
   WebhookConfig stored = config;
   stored.created_at = now;
   stored.updated_at = now;
@@ -28,7 +26,7 @@ Result<WebhookConfig> CreateConfig(Connection& db, const WebhookConfig& config, 
   return stored;
 }
 
-Result<WebhookConfig> GetConfig(Connection& db, std::int64_t id, OrgScope scope) {
+Result<WebhookConfig> Operations::GetConfig(Connection& db, std::int64_t id, OrgScope scope) {
   Result<Query> query = db.Prepare(kGetConfig);
   if (!query.ok()) return query.error();
   query->BindInt(1, id).BindOptionalInt(2, scope);
@@ -38,18 +36,15 @@ Result<WebhookConfig> GetConfig(Connection& db, std::int64_t id, OrgScope scope)
   return std::move(**row);
 }
 
-Result<Page<WebhookConfig>> ListConfigs(Connection& db, const ConfigFilter& filter,
-                                        OrgScope scope) {
-  // An organization scope narrows the filter; a filter on another organization matches nothing.
-  if (scope && filter.organization_id && *scope != *filter.organization_id) {
-    return Page<WebhookConfig>{};
-  }
-  const OrgScope organization = scope ? scope : filter.organization_id;
-  const int page_size = ClampPageSize(filter.limit, kMinPageSize, kMaxPageSize);
+Result<Page<WebhookConfig>> Operations::ListConfigs(Connection& db, const ConfigFilter& filter,
+                                                    OrgScope scope) {
+  const std::optional<OrgScope> organization = store_common::ListedOrganization(filter, scope);
+  if (!organization) return Page<WebhookConfig>{};
+  const int page_size = store_common::ClampPageSize(filter.limit);
   Result<Query> query = db.Prepare(kListConfigs);
   if (!query.ok()) return query.error();
   query->BindInt(1, filter.after_id)
-      .BindOptionalInt(2, organization)
+      .BindOptionalInt(2, *organization)
       .BindOptionalInt(3, filter.event_type_id)
       .BindOptionalInt(
           4, filter.active ? std::optional<std::int64_t>(*filter.active ? 1 : 0) : std::nullopt)
@@ -57,12 +52,12 @@ Result<Page<WebhookConfig>> ListConfigs(Connection& db, const ConfigFilter& filt
       .BindInt(6, page_size + 1);
   Result<std::vector<WebhookConfig>> rows = ReadAll<WebhookConfig>(*query, ReadConfigRow);
   if (!rows.ok()) return rows.error();
-  return MakePage(std::move(*rows), page_size,
-                  [](const WebhookConfig& c) { return std::to_string(c.id); });
+  return store_common::MakePage(std::move(*rows), page_size,
+                                [](const WebhookConfig& c) { return std::to_string(c.id); });
 }
 
-Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& config, OrgScope scope,
-                                   UnixMillis now) {
+Result<WebhookConfig> Operations::UpdateConfig(Connection& db, const WebhookConfig& config,
+                                               OrgScope scope, UnixMillis now) {
   WebhookConfig replacement = config;
   replacement.updated_at = now;
   {
@@ -78,7 +73,7 @@ Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& config, 
   return GetConfig(db, config.id, scope);
 }
 
-Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
+Status Operations::DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
   Result<Query> update = db.Prepare(kDeleteConfig);
   if (!update.ok()) return update.error();
   update->BindInt(1, id).BindOptionalInt(2, scope).BindInt(3, now);
@@ -88,4 +83,4 @@ Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis 
   return Status::Ok();
 }
 
-}  // namespace webhookd::sqlite::ops
+}  // namespace webhookd::sqlite

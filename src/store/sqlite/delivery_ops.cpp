@@ -1,41 +1,23 @@
 #include <string>
 
 #include "core/delivery_status.hpp"
+#include "store/common/page.hpp"
+#include "store/common/store_rules.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/statements.hpp"
 
-namespace webhookd::sqlite::ops {
+namespace webhookd::sqlite {
 namespace {
 
-Delivery ReadDeliveryRow(const Query& row) { return ReadDelivery(row); }
-
-Error DeliveryNotFound(const std::string& id) {
-  return Error::NotFound("delivery " + id + " not found");
-}
+using store_common::DeliveryNotFound;
 
 // The listing variant whose index fits the filter best.
 std::string_view ListStatementFor(const DeliveryFilter& filter) {
   if (filter.event_id) return kListDeliveriesOfEvent;
   if (filter.config_id) return kListDeliveriesOfConfig;
   return kListDeliveries;
-}
-
-DeliveryJob ReadDueRow(const Query& row) {
-  DeliveryJob job;
-  job.delivery = ReadDelivery(row);
-  job.manual = ReadManualPending(row);
-  job.event = ReadEvent(row, kDeliveryColumnCount);
-  job.config = ReadConfig(row, kDeliveryColumnCount + kEventColumnCount);
-  return job;
-}
-
-// Why a due delivery cannot be sent, or "" if it can.
-std::string UndeliverableReason(const WebhookConfig& config) {
-  if (config.is_deleted) return "configuration deleted";
-  if (!config.active) return "configuration inactive";
-  return {};
 }
 
 Status FailUndeliverable(Connection& db, const std::string& id, const std::string& reason,
@@ -111,7 +93,7 @@ Status ApplyConfigEffect(Connection& db, const AttemptOutcome& outcome, UnixMill
 
 }  // namespace
 
-Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
+Result<Delivery> Operations::GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
   Result<Query> query = db.Prepare(kGetDelivery);
   if (!query.ok()) return query.error();
   query->BindText(1, id).BindOptionalInt(2, scope);
@@ -121,9 +103,9 @@ Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope sco
   return std::move(**row);
 }
 
-Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filter,
-                                      OrgScope scope) {
-  const int page_size = ClampPageSize(filter.limit, kMinPageSize, kMaxPageSize);
+Result<Page<Delivery>> Operations::ListDeliveries(Connection& db, const DeliveryFilter& filter,
+                                                  OrgScope scope) {
+  const int page_size = store_common::ClampPageSize(filter.limit);
   Result<Query> query = db.Prepare(ListStatementFor(filter));
   if (!query.ok()) return query.error();
   query->BindText(1, filter.after_id)
@@ -138,22 +120,20 @@ Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filt
   query->BindOptionalInt(6, filter.since).BindInt(7, page_size + 1);
   Result<std::vector<Delivery>> rows = ReadAll<Delivery>(*query, ReadDeliveryRow);
   if (!rows.ok()) return rows.error();
-  return MakePage(std::move(*rows), page_size, [](const Delivery& d) { return d.id; });
+  return store_common::MakePage(std::move(*rows), page_size,
+                                [](const Delivery& d) { return d.id; });
 }
 
-Result<std::vector<Attempt>> ListAttempts(Connection& db, const std::string& delivery_id,
-                                          OrgScope scope) {
-  if (Result<Delivery> delivery = GetDelivery(db, delivery_id, scope); !delivery.ok()) {
-    return delivery.error();
-  }
+Result<std::vector<Attempt>> Operations::AttemptsOf(Connection& db,
+                                                    const std::string& delivery_id) {
   Result<Query> query = db.Prepare(kListAttempts);
   if (!query.ok()) return query.error();
   query->BindText(1, delivery_id);
-  return ReadAll<Attempt>(*query, ReadAttempt);
+  return ReadAll<Attempt>(*query, ReadAttemptRow);
 }
 
-Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
-                                          UnixMillis lease_until, UnixMillis now) {
+Result<std::vector<DeliveryJob>> Operations::ClaimDue(Connection& db, UnixMillis due_by, int limit,
+                                                      UnixMillis lease_until, UnixMillis now) {
   if (limit <= 0) return std::vector<DeliveryJob>{};
   Result<std::vector<DeliveryJob>> due = [&]() -> Result<std::vector<DeliveryJob>> {
     Result<Query> query = db.Prepare(kSelectDue);
@@ -164,7 +144,7 @@ Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int
   if (!due.ok()) return due.error();
   std::vector<DeliveryJob> claimed;
   for (DeliveryJob& job : *due) {
-    if (std::string reason = UndeliverableReason(job.config); !reason.empty()) {
+    if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
       if (Status s = FailUndeliverable(db, job.delivery.id, reason, now); !s.ok()) {
         return s.error();
       }
@@ -178,7 +158,7 @@ Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int
   return claimed;
 }
 
-Result<std::optional<UnixMillis>> NextDueAt(Connection& db) {
+Result<std::optional<UnixMillis>> Operations::NextDueAt(Connection& db) {
   Result<Query> query = db.Prepare(kNextDueAt);
   if (!query.ok()) return query.error();
   Result<bool> row = query->Step();
@@ -187,8 +167,8 @@ Result<std::optional<UnixMillis>> NextDueAt(Connection& db) {
   return std::optional<UnixMillis>(query->Int(0));
 }
 
-Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
-                                          UnixMillis now) {
+Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context,
+                                                      UnixMillis lease_cutoff, UnixMillis now) {
   Result<Query> update = context.db().Prepare(kReleaseExpiredLeases);
   if (!update.ok()) return update.error();
   update->BindInt(1, lease_cutoff).BindInt(2, now);
@@ -197,8 +177,8 @@ Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis leas
   return released;
 }
 
-Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
-                      UnixMillis now) {
+Status Operations::RecordAttempts(WriteContext& context,
+                                  const std::vector<AttemptOutcome>& outcomes, UnixMillis now) {
   Connection& db = context.db();
   for (const AttemptOutcome& outcome : outcomes) {
     if (Status s = UpdateDeliveryAfterAttempt(db, outcome, now); !s.ok()) return s;
@@ -209,46 +189,31 @@ Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& 
   return Status::Ok();
 }
 
-Result<Delivery> RetryDelivery(WriteContext& context, const std::string& id, OrgScope scope,
-                               UnixMillis now) {
-  Connection& db = context.db();
-  {
-    Result<Delivery> current = GetDelivery(db, id, scope);
-    if (!current.ok()) return current.error();
-    if (current->status == DeliveryStatus::kDelivering) {
-      return Error::Conflict("delivery " + id + " is being delivered");
-    }
-    Result<Query> update = db.Prepare(kRetryDelivery);
-    if (!update.ok()) return update.error();
-    update->BindText(1, id).BindInt(2, now);
-    if (Status s = update->Run(); !s.ok()) return s.error();
-  }
-  context.MarkWorkDue();
-  return GetDelivery(db, id, scope);
+Result<bool> Operations::RequeueForRetry(Connection& db, const std::string& id, UnixMillis now) {
+  Result<Query> update = db.Prepare(kRetryDelivery);
+  if (!update.ok()) return update.error();
+  update->BindText(1, id).BindInt(2, now);
+  Result<std::int64_t> changed = RunChanges(db, *update);
+  if (!changed.ok()) return changed.error();
+  return *changed > 0;
 }
 
-Result<std::int64_t> RecoverConfig(WriteContext& context, std::int64_t config_id, UnixMillis since,
-                                   OrgScope scope, UnixMillis now) {
-  Connection& db = context.db();
-  {
-    Result<Query> exists = db.Prepare(kConfigInScope);
-    if (!exists.ok()) return exists.error();
-    exists->BindInt(1, config_id).BindOptionalInt(2, scope);
-    Result<bool> row = exists->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) {
-      return Error::NotFound("webhook configuration " + std::to_string(config_id) + " not found");
-    }
-  }
+Result<bool> Operations::ConfigInScope(Connection& db, std::int64_t config_id, OrgScope scope) {
+  Result<Query> exists = db.Prepare(kConfigInScope);
+  if (!exists.ok()) return exists.error();
+  exists->BindInt(1, config_id).BindOptionalInt(2, scope);
+  return exists->Step();
+}
+
+Result<std::int64_t> Operations::RequeueFailed(Connection& db, std::int64_t config_id,
+                                               UnixMillis since, UnixMillis now) {
   Result<Query> update = db.Prepare(kRecoverConfig);
   if (!update.ok()) return update.error();
   update->BindInt(1, config_id).BindInt(2, since).BindInt(3, now);
-  Result<std::int64_t> recovered = RunChanges(db, *update);
-  if (recovered.ok() && *recovered > 0) context.MarkWorkDue();
-  return recovered;
+  return RunChanges(db, *update);
 }
 
-Result<DeliveryCounts> CountDeliveries(Connection& db) {
+Result<DeliveryCounts> Operations::CountDeliveries(Connection& db) {
   Result<Query> query = db.Prepare(kCountDeliveries);
   if (!query.ok()) return query.error();
   DeliveryCounts counts;
@@ -256,13 +221,8 @@ Result<DeliveryCounts> CountDeliveries(Connection& db) {
     Result<bool> row = query->Step();
     if (!row.ok()) return row.error();
     if (!*row) return counts;
-    const std::string status = query->Text(0);
-    const std::int64_t n = query->Int(1);
-    if (status == "pending") counts.pending = n;
-    if (status == "delivering") counts.delivering = n;
-    if (status == "succeeded") counts.succeeded = n;
-    if (status == "failed") counts.failed = n;
+    store_common::AddDeliveryCount(counts, query->Text(0), query->Int(1));
   }
 }
 
-}  // namespace webhookd::sqlite::ops
+}  // namespace webhookd::sqlite

@@ -1,112 +1,90 @@
 #include <string>
 
-#include "core/ids.hpp"
+#include "store/common/ingest.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/statements.hpp"
 
-namespace webhookd::sqlite::ops {
+namespace webhookd::sqlite {
 namespace {
 
-Event ReadEventRow(const Query& row) { return ReadEvent(row); }
-Delivery ReadDeliveryRow(const Query& row) { return ReadDelivery(row); }
+// One statement per row: SQLite runs them in-process, so a multi-row INSERT would save little.
+// The writer thread is the only writer, so an idempotency key needs no lock.
+class SqliteIngestSteps final : public store_common::IngestSteps {
+ public:
+  explicit SqliteIngestSteps(Connection& db) : db_(db) {}
 
-Result<std::vector<Delivery>> SelectDeliveriesOfEvent(Connection& db, const std::string& event_id) {
-  Result<Query> query = db.Prepare(kDeliveriesOfEvent);
-  if (!query.ok()) return query.error();
-  query->BindText(1, event_id);
-  return ReadAll<Delivery>(*query, ReadDeliveryRow);
-}
-
-// The organization's event with this key from the last 24 hours, if any.
-Result<std::optional<Event>> FindIdempotent(Connection& db, const NewEvent& event, UnixMillis now) {
-  Result<Query> query = db.Prepare(kFindIdempotentEvent);
-  if (!query.ok()) return query.error();
-  query->BindInt(1, event.organization_id)
-      .BindText(2, event.idempotency_key)
-      .BindInt(3, now - kIdempotencyWindowMs);
-  return ReadFirst<Event>(*query, ReadEventRow);
-}
-
-Status InsertEvent(Connection& db, const Event& event) {
-  Result<Query> insert = db.Prepare(kInsertEvent);
-  if (!insert.ok()) return insert.error();
-  insert->BindText(1, event.id)
-      .BindInt(2, event.organization_id)
-      .BindInt(3, event.event_type_id)
-      .BindText(4, event.payload_json)
-      .BindText(5, event.idempotency_key)
-      .BindInt(6, event.created_at);
-  Status s = insert->Run();
-  if (!s.ok() && s.error().kind == ErrorKind::kConflict) {
-    return Error::Conflict("event " + event.id + " already exists");
+  Result<std::optional<Event>> FindIdempotent(const NewEvent& event, UnixMillis since) override {
+    Result<Query> query = db_.Prepare(kFindIdempotentEvent);
+    if (!query.ok()) return query.error();
+    query->BindInt(1, event.organization_id).BindText(2, event.idempotency_key).BindInt(3, since);
+    return ReadFirst<Event>(*query, ReadEventRow);
   }
-  return s;
-}
 
-// Ids of the active, non-deleted configurations the event goes to.
-Result<std::vector<std::int64_t>> FanOut(Connection& db, const Event& event) {
-  Result<Query> query = db.Prepare(kFanOutConfigs);
+  Result<std::vector<Delivery>> DeliveriesOf(const std::string& event_id) override {
+    return Operations::DeliveriesOf(db_, event_id);
+  }
+
+  Status InsertEvent(const Event& event) override {
+    Result<Query> insert = db_.Prepare(kInsertEvent);
+    if (!insert.ok()) return insert.error();
+    insert->BindText(1, event.id)
+        .BindInt(2, event.organization_id)
+        .BindInt(3, event.event_type_id)
+        .BindText(4, event.payload_json)
+        .BindText(5, event.idempotency_key)
+        .BindInt(6, event.created_at);
+    return insert->Run();
+  }
+
+  Result<std::vector<std::int64_t>> FanOut(const Event& event) override {
+    Result<Query> query = db_.Prepare(kFanOutConfigs);
+    if (!query.ok()) return query.error();
+    query->BindInt(1, event.organization_id).BindInt(2, event.event_type_id);
+    return ReadAll<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
+  }
+
+  Status InsertDeliveries(const std::vector<Delivery>& deliveries) override {
+    for (const Delivery& delivery : deliveries) {
+      Result<Query> insert = db_.Prepare(kInsertDelivery);
+      if (!insert.ok()) return insert.error();
+      insert->BindText(1, delivery.id)
+          .BindText(2, delivery.event_id)
+          .BindInt(3, delivery.config_id)
+          .BindInt(4, delivery.organization_id)
+          .BindInt(5, delivery.next_attempt_at)
+          .BindInt(6, delivery.created_at);
+      if (Status s = insert->Run(); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Connection& db_;
+};
+
+// Runs one of the purge statements, which all select the same events: within the writer's
+// transaction nobody else changes them between the statements.
+Result<std::int64_t> RunPurgeStep(Connection& db, std::string_view sql, UnixMillis cutoff,
+                                  int max_events) {
+  Result<Query> query = db.Prepare(sql);
   if (!query.ok()) return query.error();
-  query->BindInt(1, event.organization_id).BindInt(2, event.event_type_id);
-  return ReadAll<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
-}
-
-Status InsertDelivery(Connection& db, const Delivery& delivery) {
-  Result<Query> insert = db.Prepare(kInsertDelivery);
-  if (!insert.ok()) return insert.error();
-  insert->BindText(1, delivery.id)
-      .BindText(2, delivery.event_id)
-      .BindInt(3, delivery.config_id)
-      .BindInt(4, delivery.organization_id)
-      .BindInt(5, delivery.next_attempt_at)
-      .BindInt(6, delivery.created_at);
-  return insert->Run();
-}
-
-Delivery NewPendingDelivery(const Event& event, std::int64_t config_id, UnixMillis now) {
-  Delivery d;
-  d.id = NewSortableId("dlv", now);
-  d.event_id = event.id;
-  d.config_id = config_id;
-  d.organization_id = event.organization_id;
-  d.status = DeliveryStatus::kPending;
-  d.next_attempt_at = now;
-  d.created_at = now;
-  d.updated_at = now;
-  return d;
+  query->BindInt(1, cutoff).BindInt(2, max_events);
+  return RunChanges(db, *query);
 }
 
 }  // namespace
 
-Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& in, UnixMillis now) {
-  Connection& db = context.db();
-  if (!in.idempotency_key.empty()) {
-    Result<std::optional<Event>> earlier = FindIdempotent(db, in, now);
-    if (!earlier.ok()) return earlier.error();
-    if (*earlier) {
-      Result<std::vector<Delivery>> deliveries = SelectDeliveriesOfEvent(db, (*earlier)->id);
-      if (!deliveries.ok()) return deliveries.error();
-      return IngestedEvent{std::move(**earlier), std::move(*deliveries), /*replayed=*/true};
-    }
-  }
-  IngestedEvent result;
-  result.event =
-      Event{in.id, in.organization_id, in.event_type_id, in.payload_json, in.idempotency_key, now};
-  if (Status s = InsertEvent(db, result.event); !s.ok()) return s.error();
-  Result<std::vector<std::int64_t>> config_ids = FanOut(db, result.event);
-  if (!config_ids.ok()) return config_ids.error();
-  for (std::int64_t config_id : *config_ids) {
-    Delivery delivery = NewPendingDelivery(result.event, config_id, now);
-    if (Status s = InsertDelivery(db, delivery); !s.ok()) return s.error();
-    result.deliveries.push_back(std::move(delivery));
-  }
-  if (!result.deliveries.empty()) context.MarkWorkDue();
+Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
+                                              UnixMillis now) {
+  SqliteIngestSteps steps(context.db());
+  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now);
+  if (result.ok() && !result->deliveries.empty() && !result->replayed) context.MarkWorkDue();
   return result;
 }
 
-Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope) {
+Result<Event> Operations::GetEvent(Connection& db, const std::string& id, OrgScope scope) {
   Result<Query> query = db.Prepare(kGetEvent);
   if (!query.ok()) return query.error();
   query->BindText(1, id).BindOptionalInt(2, scope);
@@ -116,10 +94,21 @@ Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope) {
   return std::move(**row);
 }
 
-Result<std::vector<Delivery>> DeliveriesOfEvent(Connection& db, const std::string& event_id,
-                                                OrgScope scope) {
-  if (Result<Event> event = GetEvent(db, event_id, scope); !event.ok()) return event.error();
-  return SelectDeliveriesOfEvent(db, event_id);
+Result<std::vector<Delivery>> Operations::DeliveriesOf(Connection& db,
+                                                       const std::string& event_id) {
+  Result<Query> query = db.Prepare(kDeliveriesOfEvent);
+  if (!query.ok()) return query.error();
+  query->BindText(1, event_id);
+  return ReadAll<Delivery>(*query, ReadDeliveryRow);
 }
 
-}  // namespace webhookd::sqlite::ops
+Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, int max_events) {
+  for (std::string_view children : {kPurgeAttempts, kPurgeDeliveries}) {
+    if (Result<std::int64_t> s = RunPurgeStep(db, children, cutoff, max_events); !s.ok()) {
+      return s.error();
+    }
+  }
+  return RunPurgeStep(db, kPurgeEvents, cutoff, max_events);
+}
+
+}  // namespace webhookd::sqlite

@@ -1,10 +1,16 @@
 #include "store/sqlite/migrations.hpp"
 
-#include <string>
+#include <string_view>
+#include <vector>
 
 #include "store/sqlite/statements.hpp"
 
 namespace webhookd::sqlite {
+
+// Generated from sqlite/migrations/*.sql (see store/CMakeLists.txt).
+extern const std::span<const std::string_view> kMigrationNames;
+extern const std::span<const std::string_view> kMigrationTexts;
+
 namespace {
 
 Result<std::int64_t> CurrentVersion(Connection& db) {
@@ -19,19 +25,10 @@ Status ApplyPending(Connection& db, std::span<const Migration> migrations, const
   if (Status s = db.Exec(kCreateMigrationsTable); !s.ok()) return s;
   Result<std::int64_t> current = CurrentVersion(db);
   if (!current.ok()) return current.error();
-  const int newest = migrations.empty() ? 0 : migrations.back().version;
-  if (*current > newest) {
-    return Error::Invalid("the database schema is version " + std::to_string(*current) +
-                          ", newer than this webhookd supports (" + std::to_string(newest) +
-                          "); use a newer webhookd");
-  }
+  if (Status s = store_common::CheckNotNewer(*current, migrations); !s.ok()) return s;
   for (const Migration& m : migrations) {
     if (m.version <= *current) continue;
-    if (Status s = db.Exec(m.sql); !s.ok()) {
-      return Error{s.error().kind,
-                   "migration " + std::to_string(m.version) + " failed: " + s.error().message,
-                   {}};
-    }
+    if (Status s = db.Exec(m.sql); !s.ok()) return store_common::MigrationFailed(m, s.error());
     Result<Query> insert = db.Prepare(kInsertMigration);
     if (!insert.ok()) return insert.error();
     insert->BindInt(1, m.version).BindText(2, m.name).BindInt(3, clock.Now());
@@ -42,12 +39,14 @@ Status ApplyPending(Connection& db, std::span<const Migration> migrations, const
 
 }  // namespace
 
+std::span<const Migration> EmbeddedMigrations() {
+  static const std::vector<Migration> migrations =
+      store_common::MigrationsFromFiles(kMigrationNames, kMigrationTexts);
+  return migrations;
+}
+
 Status ApplyMigrations(Connection& db, std::span<const Migration> migrations, const Clock& clock) {
-  for (std::size_t i = 1; i < migrations.size(); ++i) {
-    if (migrations[i].version <= migrations[i - 1].version) {
-      return Error::Internal("migration versions are not increasing");
-    }
-  }
+  if (Status s = store_common::CheckMigrationOrder(migrations); !s.ok()) return s;
   if (Status s = db.Run(kBeginImmediate); !s.ok()) return s;
   if (Status s = ApplyPending(db, migrations, clock); !s.ok()) {
     (void)db.Run(kRollback);

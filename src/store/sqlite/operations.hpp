@@ -1,6 +1,7 @@
-// The SQLite store's operations as free functions over a connection. Reads run on a pooled
-// read connection, writes on the writer thread inside a job's savepoint (WriteContext); the
-// SqliteStore decides which. `now` is the store clock's time, read once per operation.
+// The SQLite store's operations over a connection, as static functions that
+// store_common::GroupCommitStore calls by name. Reads run on a pooled read connection, writes on
+// the writer thread inside a job's savepoint (WriteContext). `now` is the store clock's time,
+// read once per operation.
 #pragma once
 
 #include <cstdint>
@@ -14,48 +15,60 @@
 #include "store/sqlite/writer.hpp"
 #include "store/store.hpp"
 
-namespace webhookd::sqlite::ops {
+namespace webhookd::sqlite {
 
-inline constexpr int kMinPageSize = 1;
-inline constexpr int kMaxPageSize = 250;
-inline constexpr UnixMillis kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
+struct Operations {
+  static Status Ping(Connection& db);
 
-// ---- config_ops.cpp ----
-Result<WebhookConfig> CreateConfig(Connection& db, const WebhookConfig& config, UnixMillis now);
-Result<WebhookConfig> GetConfig(Connection& db, std::int64_t id, OrgScope scope);
-Result<Page<WebhookConfig>> ListConfigs(Connection& db, const ConfigFilter& filter, OrgScope scope);
-Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& config, OrgScope scope,
-                                   UnixMillis now);
-Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
+  // ---- config_ops.cpp ----
+  static Result<WebhookConfig> CreateConfig(Connection& db, const WebhookConfig& config,
+                                            UnixMillis now);
+  static Result<WebhookConfig> GetConfig(Connection& db, std::int64_t id, OrgScope scope);
+  static Result<Page<WebhookConfig>> ListConfigs(Connection& db, const ConfigFilter& filter,
+                                                 OrgScope scope);
+  static Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& config,
+                                            OrgScope scope, UnixMillis now);
+  static Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
 
-// ---- api_key_ops.cpp ----
-Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now);
-Result<ApiKey> FindApiKeyByHash(Connection& db, const std::string& hash);
-Result<std::vector<ApiKey>> ListApiKeys(Connection& db, OrgScope scope);
-Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
-Result<std::int64_t> CountApiKeys(Connection& db);
+  // ---- api_key_ops.cpp ----
+  static Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now);
+  static Result<ApiKey> FindApiKeyByHash(Connection& db, const std::string& hash);
+  static Result<std::vector<ApiKey>> ListApiKeys(Connection& db, OrgScope scope);
+  static Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
+  static Result<std::int64_t> CountApiKeys(Connection& db);
 
-// ---- event_ops.cpp ----
-Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event, UnixMillis now);
-Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
-Result<std::vector<Delivery>> DeliveriesOfEvent(Connection& db, const std::string& event_id,
-                                                OrgScope scope);
+  // ---- event_ops.cpp ----
+  static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
+                                           UnixMillis now);
+  static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
+  // Every delivery of the event, whatever its organization (the caller checked the scope).
+  static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);
+  static Result<std::int64_t> PurgeBefore(Connection& db, UnixMillis cutoff, int max_events);
 
-// ---- delivery_ops.cpp ----
-Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope);
-Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filter, OrgScope scope);
-Result<std::vector<Attempt>> ListAttempts(Connection& db, const std::string& delivery_id,
-                                          OrgScope scope);
-Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
-                                          UnixMillis lease_until, UnixMillis now);
-Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
-Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff, UnixMillis now);
-Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
-                      UnixMillis now);
-Result<Delivery> RetryDelivery(WriteContext& context, const std::string& id, OrgScope scope,
+  // ---- delivery_ops.cpp ----
+  static Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope);
+  static Result<Page<Delivery>> ListDeliveries(Connection& db, const DeliveryFilter& filter,
+                                               OrgScope scope);
+  // Oldest first, whatever the delivery's organization (the caller checked the scope).
+  static Result<std::vector<Attempt>> AttemptsOf(Connection& db, const std::string& delivery_id);
+  // One node owns the database, so leases are not recorded under an owner's name.
+  static Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
+                                                   UnixMillis lease_until, UnixMillis now);
+  static Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
+  static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
+                                                   UnixMillis now);
+  static Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
                                UnixMillis now);
-Result<std::int64_t> RecoverConfig(WriteContext& context, std::int64_t config_id, UnixMillis since,
-                                   OrgScope scope, UnixMillis now);
-Result<DeliveryCounts> CountDeliveries(Connection& db);
+  // Makes the delivery kPending, due now, as a manual retry, unless it is kDelivering: then
+  // false and nothing changes.
+  static Result<bool> RequeueForRetry(Connection& db, const std::string& id, UnixMillis now);
+  // Whether the configuration exists (deleted or not) in `scope`.
+  static Result<bool> ConfigInScope(Connection& db, std::int64_t config_id, OrgScope scope);
+  // Makes every kFailed delivery of the configuration created at or after `since` kPending,
+  // due now, as a manual retry. Returns how many.
+  static Result<std::int64_t> RequeueFailed(Connection& db, std::int64_t config_id,
+                                            UnixMillis since, UnixMillis now);
+  static Result<DeliveryCounts> CountDeliveries(Connection& db);
+};
 
-}  // namespace webhookd::sqlite::ops
+}  // namespace webhookd::sqlite

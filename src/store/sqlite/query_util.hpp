@@ -1,12 +1,10 @@
-// Small helpers shared by the operation files: run a query into values, build a page.
+// Small helpers shared by the SQLite operation files: run a query into values.
 #pragma once
 
-#include <algorithm>
+#include <cstdint>
 #include <optional>
-#include <string>
 #include <vector>
 
-#include "core/model.hpp"
 #include "core/result.hpp"
 #include "store/sqlite/connection.hpp"
 
@@ -37,19 +35,6 @@ Result<std::optional<T>> ReadFirst(Query& query, ReadFn read) {
 inline Result<std::int64_t> RunChanges(Connection& db, Query& query) {
   if (Status s = query.Run(); !s.ok()) return s.error();
   return db.Changes();
-}
-
-inline int ClampPageSize(int limit, int min, int max) { return std::clamp(limit, min, max); }
-
-// `rows` was fetched with LIMIT page_size + 1: the extra row only says that more exist.
-template <class T, class CursorFn>
-Page<T> MakePage(std::vector<T> rows, int page_size, CursorFn cursor_of) {
-  Page<T> page;
-  const bool more = rows.size() > static_cast<std::size_t>(page_size);
-  if (more) rows.resize(static_cast<std::size_t>(page_size));
-  page.items = std::move(rows);
-  if (more && !page.items.empty()) page.next_cursor = cursor_of(page.items.back());
-  return page;
 }
 
 }  // namespace webhookd::sqlite

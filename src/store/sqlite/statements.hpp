@@ -1,29 +1,12 @@
 // Every SQL statement the SQLite store runs, by name. Handlers bind parameters; they never
-// assemble SQL. Column lists are shared with rows.hpp, which reads them by position.
+// assemble SQL. Column lists follow store/common/row_mapping.hpp, which reads them by position.
 #pragma once
 
 #include <string_view>
 
-namespace webhookd::sqlite {
+#include "store/common/columns.hpp"
 
-// Column lists; P is a table alias with its dot ("c.") or "".
-#define WEBHOOKD_CONFIG_COLUMNS(P)                                                                \
-  P "id, " P "organization_id, " P "name, " P "url, " P "event_type_id, " P "attributes_json, " P \
-    "headers_json, " P "active, " P "send_organization_code, " P "version, " P "secret, " P       \
-    "previous_secret, " P "previous_secret_expires_at, " P "is_deleted, " P "created_at, " P      \
-    "updated_at, " P "disabled_reason, " P "timeout_ms, " P "retry_schedule_json, " P             \
-    "failing_since"
-#define WEBHOOKD_EVENT_COLUMNS(P)                                             \
-  P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
-    "idempotency_key, ''), " P "created_at"
-#define WEBHOOKD_DELIVERY_COLUMNS(P)                                                               \
-  P "id, " P "event_id, " P "config_id, " P "organization_id, " P "status, " P "attempt_count, " P \
-    "next_attempt_at, " P "last_status_code, " P "last_error, " P "created_at, " P                 \
-    "updated_at, " P "manual_pending"
-#define WEBHOOKD_API_KEY_COLUMNS "id, organization_id, name, hash, prefix, created_at, revoked_at"
-#define WEBHOOKD_ATTEMPT_COLUMNS                                                    \
-  "id, delivery_id, attempted_at, duration_ms, request_headers_json, status_code, " \
-  "response_headers_json, response_body, error, manual"
+namespace webhookd::sqlite {
 
 // ---- Connections, transactions, migrations ----
 inline constexpr std::string_view kEnableWal = "PRAGMA journal_mode = WAL";
@@ -187,16 +170,22 @@ inline constexpr std::string_view kInsertAttempt =
 inline constexpr std::string_view kListAttempts =
     "SELECT " WEBHOOKD_ATTEMPT_COLUMNS " FROM attempts WHERE delivery_id = ?1 ORDER BY id";
 
-#undef WEBHOOKD_LIST_DELIVERIES
-#undef WEBHOOKD_CONFIG_COLUMNS
-#undef WEBHOOKD_EVENT_COLUMNS
-#undef WEBHOOKD_DELIVERY_COLUMNS
-#undef WEBHOOKD_API_KEY_COLUMNS
-#undef WEBHOOKD_ATTEMPT_COLUMNS
+// ---- Retention ----
+// The events PurgeBefore removes: ?1 cutoff (created before it), ?2 at most this many, oldest
+// first, none with a delivery still to be sent. Every purge statement selects the same ones.
+#define WEBHOOKD_PURGEABLE_EVENTS                                                          \
+  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "       \
+  "deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering')) ORDER " \
+  "BY e.created_at, e.id LIMIT ?2"
+inline constexpr std::string_view kPurgeAttempts =
+    "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
+    "(" WEBHOOKD_PURGEABLE_EVENTS "))";
+inline constexpr std::string_view kPurgeDeliveries =
+    "DELETE FROM deliveries WHERE event_id IN (" WEBHOOKD_PURGEABLE_EVENTS ")";
+inline constexpr std::string_view kPurgeEvents =
+    "DELETE FROM events WHERE id IN (" WEBHOOKD_PURGEABLE_EVENTS ")";
 
-// Column counts, for reading joined rows by offset (see rows.hpp).
-inline constexpr int kConfigColumnCount = 20;
-inline constexpr int kEventColumnCount = 6;
-inline constexpr int kDeliveryColumnCount = 12;
+#undef WEBHOOKD_PURGEABLE_EVENTS
+#undef WEBHOOKD_LIST_DELIVERIES
 
 }  // namespace webhookd::sqlite

@@ -945,6 +945,67 @@ TEST_P(StoreContractTest, ConcurrentIngestsAllCommitWithUniqueIds) {
   EXPECT_EQ(Must(store_->CountDeliveries()).pending, kThreads * kPerThread);
 }
 
+TEST_P(StoreContractTest, PurgeBeforeRemovesOldFinishedEventsInBatchesAndKeepsTheRest) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  // Old events, one millisecond apart so that "oldest first" is well defined.
+  const Delivery succeeded = IngestFor(config);
+  clock_.Advance(1);
+  const Delivery failed = IngestFor(config);
+  clock_.Advance(1);
+  const Delivery delivering = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 3u);
+  ASSERT_TRUE(store_
+                  ->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kSucceeded, 200),
+                                    Outcome(jobs[1], DeliveryStatus::kFailed, 500)})
+                  .ok());
+  clock_.Advance(1);
+  const Delivery pending = IngestFor(config);  // failed once, retried long after the cutoff
+  AttemptOutcome retry_later = Outcome(ClaimAll().at(0), DeliveryStatus::kPending, 503);
+  retry_later.next_attempt_at = clock_.Now() + 10 * kHour;
+  ASSERT_TRUE(store_->RecordAttempts({retry_later}).ok());
+  clock_.Advance(1);
+  const IngestedEvent undelivered = Ingest(MakeEvent(kOrgB, 1, clock_.Now()));  // no config
+  ASSERT_TRUE(undelivered.deliveries.empty());
+  const UnixMillis cutoff = clock_.Now() + 1;
+  clock_.Advance(2 * kHour);
+  const Delivery recent = IngestFor(config);
+  ASSERT_TRUE(
+      store_->RecordAttempts({Outcome(ClaimAll().at(0), DeliveryStatus::kSucceeded, 200)}).ok());
+
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 0)), 0);
+  // The two oldest finished events go first; the third purgeable one waits for the next batch.
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2)), 2);
+  EXPECT_TRUE(store_->GetEvent(undelivered.event.id, std::nullopt).ok());
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2)), 1);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2)), 0);
+
+  for (const Delivery& gone : {succeeded, failed}) {
+    EXPECT_EQ(store_->GetEvent(gone.event_id, std::nullopt).error().kind, ErrorKind::kNotFound);
+    EXPECT_EQ(store_->GetDelivery(gone.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+    EXPECT_EQ(store_->ListAttempts(gone.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+  }
+  EXPECT_EQ(store_->GetEvent(undelivered.event.id, std::nullopt).error().kind,
+            ErrorKind::kNotFound);
+  // Unfinished events stay however old; recent ones stay; their attempts stay too.
+  for (const Delivery& kept : {delivering, pending, recent}) {
+    EXPECT_TRUE(store_->GetEvent(kept.event_id, std::nullopt).ok()) << kept.id;
+    EXPECT_TRUE(store_->GetDelivery(kept.id, std::nullopt).ok()) << kept.id;
+  }
+  EXPECT_EQ(Must(store_->ListAttempts(recent.id, std::nullopt)).size(), 1u);
+  const DeliveryCounts counts = Must(store_->CountDeliveries());
+  EXPECT_EQ(counts.delivering, 1);
+  EXPECT_EQ(counts.pending, 1);
+  EXPECT_EQ(counts.succeeded, 1);
+  EXPECT_EQ(counts.failed, 0);
+
+  // Once its delivery has finished, the old event goes at the next purge.
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(jobs[2], DeliveryStatus::kSucceeded, 200)}).ok());
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 10)), 1);
+  EXPECT_EQ(store_->GetDelivery(delivering.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+  EXPECT_TRUE(store_->GetDelivery(pending.id, std::nullopt).ok());
+}
+
 // ---------------------------------------------------------------- backends
 
 StoreBackend SqliteBackend() {

@@ -1,0 +1,22 @@
+// The column lists both backends select, in the order store/common/row_mapping.hpp reads them.
+// Macros, so that each backend's statements.hpp can paste them into its SQL literals.
+#pragma once
+
+// P is a table alias with its dot ("c.") or "".
+#define WEBHOOKD_CONFIG_COLUMNS(P)                                                                \
+  P "id, " P "organization_id, " P "name, " P "url, " P "event_type_id, " P "attributes_json, " P \
+    "headers_json, " P "active, " P "send_organization_code, " P "version, " P "secret, " P       \
+    "previous_secret, " P "previous_secret_expires_at, " P "is_deleted, " P "created_at, " P      \
+    "updated_at, " P "disabled_reason, " P "timeout_ms, " P "retry_schedule_json, " P             \
+    "failing_since"
+#define WEBHOOKD_EVENT_COLUMNS(P)                                             \
+  P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
+    "idempotency_key, ''), " P "created_at"
+#define WEBHOOKD_DELIVERY_COLUMNS(P)                                                               \
+  P "id, " P "event_id, " P "config_id, " P "organization_id, " P "status, " P "attempt_count, " P \
+    "next_attempt_at, " P "last_status_code, " P "last_error, " P "created_at, " P                 \
+    "updated_at, " P "manual_pending"
+#define WEBHOOKD_API_KEY_COLUMNS "id, organization_id, name, hash, prefix, created_at, revoked_at"
+#define WEBHOOKD_ATTEMPT_COLUMNS                                                    \
+  "id, delivery_id, attempted_at, duration_ms, request_headers_json, status_code, " \
+  "response_headers_json, response_body, error, manual"

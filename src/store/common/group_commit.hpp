@@ -1,0 +1,221 @@
+// Group commit, shared by both backends: writer threads, each owning one connection, take every
+// queued job (up to kMaxJobsPerBatch), run them in ONE transaction, each in its own savepoint so
+// that a failing job rolls back alone, commit once (one fsync or WAL flush serves the whole
+// batch), then complete every caller's future.
+//
+// What differs between the backends is a BatchSession: how a transaction begins and ends on its
+// connection, when a failed job has taken the whole transaction with it, and whether a failed
+// batch may simply run again (sqlite/writer.hpp, postgres/writer.hpp).
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <concepts>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "store/common/write_job.hpp"
+
+namespace webhookd::store_common {
+
+// One writer thread's connection, seen as the steps of a batch's transaction.
+template <class S>
+concept BatchSession = requires(S& session, bool work_due) {
+  typename S::Connection;
+  // How many times one batch may run when its failures are retryable (1: never again).
+  { S::kMaxBatchRuns } -> std::convertible_to<int>;
+  { session.db() } -> std::same_as<typename S::Connection&>;
+  { session.Begin() } -> std::same_as<Status>;
+  { session.Savepoint() } -> std::same_as<Status>;
+  { session.ReleaseSavepoint() } -> std::same_as<Status>;
+  { session.RollbackToSavepoint() } -> std::same_as<Status>;
+  // After a job failed: true if the failure took the whole transaction with it.
+  { session.TransactionLost() } -> std::same_as<bool>;
+  // Ends the batch's transaction; `work_due` says that a job made work due.
+  { session.Commit(work_due) } -> std::same_as<Status>;
+  // Rolls back what is left of a failed transaction; true if the failure may be retried by
+  // running the whole batch again.
+  { session.Abandon() } -> std::same_as<bool>;
+};
+
+template <BatchSession Session>
+class GroupCommitWriter {
+ public:
+  using Connection = typename Session::Connection;
+  using Context = WriteContext<Connection>;
+
+  // Enough to amortize one commit over a burst of requests, small enough that a batch's
+  // transaction (and the locks it holds) stays short.
+  static constexpr std::size_t kMaxJobsPerBatch = 256;
+
+  // One writer thread per session (migrations already applied). `on_work_due` is called on a
+  // writer thread after a commit that contained a job which called MarkWorkDue().
+  GroupCommitWriter(std::vector<std::unique_ptr<Session>> sessions,
+                    std::function<void()> on_work_due)
+      : sessions_(std::move(sessions)), on_work_due_(std::move(on_work_due)) {
+    for (auto& session : sessions_) {
+      threads_.emplace_back([this, s = session.get()] { Loop(*s); });
+    }
+  }
+
+  // Runs every job already queued, then stops the threads (the sessions close after).
+  ~GroupCommitWriter() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+  }
+
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Runs `fn` in the next batch and waits for the batch's commit.
+  template <class R>
+  R Run(std::function<R(Context&)> fn) {
+    std::vector<std::function<R(Context&)>> fns;
+    fns.push_back(std::move(fn));
+    return std::move(RunAll<R>(std::move(fns)).front());
+  }
+
+  // Runs every function in the same batch (each in its own savepoint), in order, and waits.
+  template <class R>
+  std::vector<R> RunAll(std::vector<std::function<R(Context&)>> fns) {
+    if (fns.empty()) return {};
+    Group group;
+    std::vector<std::future<R>> futures;
+    for (auto& fn : fns) {
+      auto job = std::make_unique<FunctionJob<Connection, R>>(std::move(fn));
+      futures.push_back(job->future());
+      group.push_back(std::move(job));
+    }
+    Enqueue(std::move(group));
+    std::vector<R> results;
+    results.reserve(futures.size());
+    for (auto& future : futures) results.push_back(future.get());
+    return results;
+  }
+
+ private:
+  using Group = std::vector<std::unique_ptr<WriteJob<Connection>>>;
+
+  static void CompleteAll(std::vector<Group>& batch, const Status& status) {
+    for (auto& group : batch) {
+      for (auto& job : group) job->Complete(status);
+    }
+  }
+
+  void Enqueue(Group group) {
+    {
+      std::lock_guard lock(mu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(group));
+        wake_.notify_one();
+        return;
+      }
+    }
+    for (auto& job : group) job->Complete(Error::Unavailable("the store is closing"));
+  }
+
+  void Loop(Session& session) {
+    while (true) {
+      std::vector<Group> batch;
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued has run
+        batch = TakeBatch();
+      }
+      ExecuteBatch(session, batch);
+    }
+  }
+
+  // A group (one caller's jobs) is never split, so one IngestEvents call commits together.
+  // Called with mu_ held.
+  std::vector<Group> TakeBatch() {
+    std::vector<Group> batch;
+    std::size_t jobs = 0;
+    while (!queue_.empty() && (batch.empty() || jobs + queue_.front().size() <= kMaxJobsPerBatch)) {
+      jobs += queue_.front().size();
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    return batch;
+  }
+
+  void ExecuteBatch(Session& session, std::vector<Group>& batch) {
+    Status outcome;
+    bool work_due = false;
+    for (int run = 1; run <= Session::kMaxBatchRuns; ++run) {
+      work_due = false;
+      bool retryable = false;
+      outcome = RunBatchOnce(session, batch, work_due, retryable);
+      if (outcome.ok() || !retryable) break;
+      spdlog::debug("store batch hit a deadlock or serialization failure; running it again");
+    }
+    if (outcome.ok() && work_due && on_work_due_) on_work_due_();
+    CompleteAll(batch, outcome);
+  }
+
+  // One run of the batch's transaction. `retryable`: the batch failed in a way that running it
+  // again may cure.
+  Status RunBatchOnce(Session& session, std::vector<Group>& batch, bool& work_due,
+                      bool& retryable) {
+    auto abandon = [&](Status lost) {
+      retryable = session.Abandon();
+      return lost;
+    };
+    if (Status begin = session.Begin(); !begin.ok()) return begin;
+    for (auto& group : batch) {
+      for (auto& job : group) {
+        if (Status lost = RunInSavepoint(session, *job, work_due); !lost.ok()) {
+          return abandon(lost);
+        }
+      }
+    }
+    if (Status commit = session.Commit(work_due); !commit.ok()) return abandon(commit);
+    return Status::Ok();
+  }
+
+  // Runs one job in its savepoint. Returns a non-ok Status only if the whole transaction is
+  // lost (the job's own failure is kept in the job).
+  Status RunInSavepoint(Session& session, WriteJob<Connection>& job, bool& work_due) {
+    if (Status s = session.Savepoint(); !s.ok()) return s;
+    Context context(session.db());
+    Status run;
+    try {
+      run = job.Run(context);
+    } catch (const std::exception& e) {
+      run = Error::Internal(std::string("write job threw: ") + e.what());
+    }
+    if (run.ok()) {
+      work_due = work_due || context.work_due();
+      return session.ReleaseSavepoint();
+    }
+    if (session.TransactionLost()) return run;
+    if (Status s = session.RollbackToSavepoint(); !s.ok()) return s;
+    return session.ReleaseSavepoint();
+  }
+
+  std::vector<std::unique_ptr<Session>> sessions_;  // one per thread, used by it only
+  std::function<void()> on_work_due_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Group> queue_;  // guarded by mu_
+  bool stopping_ = false;    // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace webhookd::store_common

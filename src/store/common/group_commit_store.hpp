@@ -1,0 +1,209 @@
+// The Store methods that both backends implement the same way: reads run on the calling thread
+// over a pooled connection, writes run as jobs of the group-commit writer and wait for their
+// commit; each calls the backend's Operations (static functions over its connection, in
+// operations.hpp). A backend derives from GroupCommitStore<WriterSession, Operations>, opens
+// its connections, calls StartWriter, and implements what differs: ClaimDue (PostgreSQL leases
+// in its node's name). The decisions around the statements that do not depend on the database
+// live here too: the scope check before listing an event's deliveries or a delivery's attempts,
+// and when a manual retry or recovery is refused or makes work due.
+//   WriterSession  a BatchSession over one write connection (group_commit.hpp);
+//   Operations     static functions named like the Store methods, with the connection (reads)
+//                  or WriteContext (writes) first and the store clock's `now` last.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/delivery_status.hpp"
+#include "store/common/connection_pool.hpp"
+#include "store/common/group_commit.hpp"
+#include "store/common/store_rules.hpp"
+#include "store/store.hpp"
+
+namespace webhookd::store_common {
+
+template <BatchSession Session, class Ops>
+class GroupCommitStore : public Store {
+ public:
+  using Connection = typename Session::Connection;
+  using Context = WriteContext<Connection>;
+  using Pool = ConnectionPool<Connection>;
+
+  Status Ping() override {
+    return Read([](Connection& db) { return Ops::Ping(db); });
+  }
+
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config) override {
+    return Write<Result<WebhookConfig>>(
+        [&](Context& c) { return Ops::CreateConfig(c.db(), config, Now()); });
+  }
+  Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::GetConfig(db, id, scope); });
+  }
+  Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::ListConfigs(db, filter, scope); });
+  }
+  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override {
+    return Write<Result<WebhookConfig>>(
+        [&](Context& c) { return Ops::UpdateConfig(c.db(), config, scope, Now()); });
+  }
+  Status DeleteConfig(std::int64_t id, OrgScope scope) override {
+    return Write<Status>([&](Context& c) { return Ops::DeleteConfig(c.db(), id, scope, Now()); });
+  }
+
+  Result<ApiKey> CreateApiKey(const ApiKey& key) override {
+    return Write<Result<ApiKey>>([&](Context& c) { return Ops::CreateApiKey(c.db(), key, Now()); });
+  }
+  Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
+    return Read([&](Connection& db) { return Ops::FindApiKeyByHash(db, hash); });
+  }
+  Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::ListApiKeys(db, scope); });
+  }
+  Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
+    return Write<Status>([&](Context& c) { return Ops::RevokeApiKey(c.db(), id, scope, Now()); });
+  }
+  Result<std::int64_t> CountApiKeys() override {
+    return Read([](Connection& db) { return Ops::CountApiKeys(db); });
+  }
+
+  // One job per event, all in the same batch.
+  std::vector<Result<IngestedEvent>> IngestEvents(const std::vector<NewEvent>& events) override {
+    std::vector<std::function<Result<IngestedEvent>(Context&)>> jobs;
+    jobs.reserve(events.size());
+    for (const NewEvent& event : events) {
+      jobs.emplace_back([this, &event](Context& c) { return Ops::IngestEvent(c, event, Now()); });
+    }
+    return writer_->template RunAll<Result<IngestedEvent>>(std::move(jobs));
+  }
+  Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::GetEvent(db, id, scope); });
+  }
+  Result<std::vector<Delivery>> DeliveriesOfEvent(const std::string& event_id,
+                                                  OrgScope scope) override {
+    return Read([&](Connection& db) -> Result<std::vector<Delivery>> {
+      if (Result<Event> event = Ops::GetEvent(db, event_id, scope); !event.ok()) {
+        return event.error();
+      }
+      return Ops::DeliveriesOf(db, event_id);
+    });
+  }
+
+  Result<Delivery> GetDelivery(const std::string& id, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::GetDelivery(db, id, scope); });
+  }
+  Result<Page<Delivery>> ListDeliveries(const DeliveryFilter& filter, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::ListDeliveries(db, filter, scope); });
+  }
+  Result<std::vector<Attempt>> ListAttempts(const std::string& delivery_id,
+                                            OrgScope scope) override {
+    return Read([&](Connection& db) -> Result<std::vector<Attempt>> {
+      if (Result<Delivery> delivery = Ops::GetDelivery(db, delivery_id, scope); !delivery.ok()) {
+        return delivery.error();
+      }
+      return Ops::AttemptsOf(db, delivery_id);
+    });
+  }
+  Result<std::optional<UnixMillis>> NextDueAt() override {
+    return Read([](Connection& db) { return Ops::NextDueAt(db); });
+  }
+  Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) override {
+    return Write<Result<std::int64_t>>(
+        [&](Context& c) { return Ops::ReleaseExpiredLeases(c, now, Now()); });
+  }
+  Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
+    return Write<Status>([&](Context& c) { return Ops::RecordAttempts(c, outcomes, Now()); });
+  }
+  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) override {
+    return Write<Result<Delivery>>([&](Context& c) -> Result<Delivery> {
+      Result<Delivery> current = Ops::GetDelivery(c.db(), id, scope);
+      if (!current.ok()) return current.error();
+      const Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
+      if (current->status == DeliveryStatus::kDelivering) return being_delivered;
+      Result<bool> requeued = Ops::RequeueForRetry(c.db(), id, Now());
+      if (!requeued.ok()) return requeued.error();
+      // Another node claimed it between the read and the update.
+      if (!*requeued) return being_delivered;
+      c.MarkWorkDue();
+      return Ops::GetDelivery(c.db(), id, scope);
+    });
+  }
+  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
+                                     OrgScope scope) override {
+    return Write<Result<std::int64_t>>([&](Context& c) -> Result<std::int64_t> {
+      Result<bool> exists = Ops::ConfigInScope(c.db(), config_id, scope);
+      if (!exists.ok()) return exists.error();
+      if (!*exists) return ConfigNotFound(config_id);
+      Result<std::int64_t> recovered = Ops::RequeueFailed(c.db(), config_id, since, Now());
+      if (recovered.ok() && *recovered > 0) c.MarkWorkDue();
+      return recovered;
+    });
+  }
+  Result<DeliveryCounts> CountDeliveries() override {
+    return Read([](Connection& db) { return Ops::CountDeliveries(db); });
+  }
+
+  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
+    if (max_events <= 0) return std::int64_t{0};
+    return Write<Result<std::int64_t>>(
+        [&](Context& c) { return Ops::PurgeBefore(c.db(), cutoff, max_events); });
+  }
+
+  void SetWorkListener(std::function<void()> listener) override {
+    std::lock_guard lock(listener_mu_);
+    listener_ = std::move(listener);
+  }
+
+ protected:
+  GroupCommitStore(const Clock& clock, typename Pool::OpenFn open_reader,
+                   typename Pool::ReusableFn reusable)
+      : clock_(clock), reads_(std::move(open_reader), std::move(reusable)) {}
+
+  // Starts the writer threads, one per session; called once, by the backend's Open.
+  void StartWriter(std::vector<std::unique_ptr<Session>> sessions) {
+    writer_ = std::make_unique<GroupCommitWriter<Session>>(std::move(sessions),
+                                                           [this] { NotifyWorkDue(); });
+  }
+
+  // Tells the work listener (if any) that work is due.
+  void NotifyWorkDue() {
+    std::function<void()> listener;
+    {
+      std::lock_guard lock(listener_mu_);
+      listener = listener_;
+    }
+    if (listener) listener();
+  }
+
+  UnixMillis Now() const { return clock_.Now(); }
+
+  // Runs `fn(Connection&)` on a pooled read connection.
+  template <class F>
+  auto Read(F fn) -> decltype(fn(std::declval<Connection&>())) {
+    Result<typename Pool::Lease> lease = reads_.Acquire();
+    if (!lease.ok()) return lease.error();
+    return fn(**lease);
+  }
+
+  // Runs `fn(Context&)` on a writer thread and waits for its commit.
+  template <class R, class F>
+  R Write(F fn) {
+    return writer_->template Run<R>(std::function<R(Context&)>(std::move(fn)));
+  }
+
+ private:
+  const Clock& clock_;
+  Pool reads_;
+  std::mutex listener_mu_;
+  std::function<void()> listener_;  // guarded by listener_mu_
+  // Last member: destroyed first, so queued writes finish while the pool and listener live.
+  std::unique_ptr<GroupCommitWriter<Session>> writer_;
+};
+
+}  // namespace webhookd::store_common

@@ -1,0 +1,31 @@
+#include "store/common/store_rules.hpp"
+
+namespace webhookd::store_common {
+
+Error ConfigNotFound(std::int64_t id) {
+  return Error::NotFound("webhook configuration " + std::to_string(id) + " not found");
+}
+
+Error DeliveryNotFound(const std::string& id) {
+  return Error::NotFound("delivery " + id + " not found");
+}
+
+std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope scope) {
+  if (scope && filter.organization_id && *scope != *filter.organization_id) return std::nullopt;
+  return scope ? scope : filter.organization_id;
+}
+
+std::string UndeliverableReason(const WebhookConfig& config) {
+  if (config.is_deleted) return "configuration deleted";
+  if (!config.active) return "configuration inactive";
+  return {};
+}
+
+void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std::int64_t count) {
+  if (status_name == "pending") counts.pending += count;
+  if (status_name == "delivering") counts.delivering += count;
+  if (status_name == "succeeded") counts.succeeded += count;
+  if (status_name == "failed") counts.failed += count;
+}
+
+}  // namespace webhookd::store_common

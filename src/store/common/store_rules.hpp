@@ -1,0 +1,31 @@
+// Rules of the Store contract (store.hpp) that both backends apply the same way, in one place.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+#include "store/store.hpp"
+
+namespace webhookd::store_common {
+
+// An idempotency key replays an event of its organization created this recently.
+inline constexpr UnixMillis kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
+
+Error ConfigNotFound(std::int64_t id);
+Error DeliveryNotFound(const std::string& id);
+
+// The organization a configuration listing is limited to (nullopt inside: every one), or
+// nothing at all when the filter names another organization than the caller's scope.
+std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope scope);
+
+// Why a due delivery cannot be sent, or "" if it can.
+std::string UndeliverableReason(const WebhookConfig& config);
+
+// Adds `count` deliveries in status `status_name` (a schema status name) to `counts`.
+void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std::int64_t count);
+
+}  // namespace webhookd::store_common
