@@ -16,7 +16,7 @@ test: build interop-deps
 
 # The whole system in under a minute: server, receivers, the 12 sample events, retries.
 demo: build
-	$(BUILD_DIR)/src/app/webhookd demo
+	$(BUILD_DIR)/webhookd demo
 
 build: bootstrap
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release

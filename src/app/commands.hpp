@@ -23,6 +23,18 @@ struct ServeOptions {
   std::int64_t connect_timeout_ms = 5'000;
   std::int64_t request_timeout_ms = 15'000;
   std::int64_t auto_disable_after_hours = 5 * 24;
+  // Several nodes (PostgreSQL). Empty node_id: hostname:pid.
+  std::string node_id;
+  // A delivery's lease is max(request timeout, max request timeout) + this margin.
+  std::int64_t lease_margin_ms = 30'000;
+  std::int64_t max_request_timeout_ms = 60'000;
+  // Data retention: purge finished events older than this ("30d", "12h"); empty: keep all.
+  std::string retention;
+};
+
+// `webhookd migrate`: apply the database migrations and exit.
+struct MigrateOptions {
+  std::string db = "sqlite:data/webhookd.db";
 };
 
 struct KeysCreateOptions {
@@ -31,9 +43,54 @@ struct KeysCreateOptions {
   std::string name = "cli";
 };
 
+// `webhookd listen`: a local receiver that verifies and prints incoming webhooks.
+struct ListenOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9000;
+  std::string secret;  // empty: do not verify
+  bool print_body = false;
+  int status = 200;
+  double fail_rate = 0;
+  std::string delay = "0s";
+  std::string respond_file;  // JSON answered with 2xx responses
+  std::optional<std::uint64_t> seed;
+};
+
+// `webhookd trigger`: posts catalog sample events to a running server.
+struct TriggerOptions {
+  std::string event;  // an event type name, or "all"
+  std::int64_t organization = 0;
+  std::string payload_file;  // empty: the catalog's sample payload
+  std::string server = "http://127.0.0.1:8080";
+  std::string key;
+  bool wait = false;
+  std::string timeout = "30s";
+};
+
+// `webhookd verify`: checks one captured request offline.
+struct VerifyOptions {
+  std::string secret;
+  std::string id;
+  std::string timestamp;
+  std::string signature;
+  std::string body_file;
+  std::string tolerance = "5m";
+  std::optional<std::int64_t> now;  // Unix seconds; default: the clock
+};
+
+// `webhookd demo`: the whole system on one machine, in under a minute.
+struct DemoOptions {
+  bool keep = false;  // leave the temporary directory (database, server log) behind
+};
+
 // Each returns the process exit code.
 int RunServe(const ServeOptions& options);
+int RunMigrate(const MigrateOptions& options);
 int RunKeysCreate(const KeysCreateOptions& options);
+int RunListen(const ListenOptions& options);
+int RunTrigger(const TriggerOptions& options);
+int RunVerify(const VerifyOptions& options);
+int RunDemo(const DemoOptions& options);
 
 // Sets up spdlog on stderr at `level`; false (with a message) for an unknown level.
 bool ConfigureLogging(const std::string& level);

@@ -15,7 +15,8 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
                     "picks a free one)")
       ->envname("WEBHOOKD_LISTEN")
       ->capture_default_str();
-  serve->add_option("--db", o.db, "Database: sqlite:PATH (created if missing)")
+  serve->add_option("--db", o.db,
+                    "Database: sqlite:PATH (created if missing) or postgres://USER@HOST:PORT/DB")
       ->envname("WEBHOOKD_DB")
       ->capture_default_str();
   serve->add_flag("--allow-insecure-urls", o.allow_insecure_urls,
@@ -69,7 +70,36 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->envname("WEBHOOKD_AUTO_DISABLE_AFTER_HOURS")
       ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
+  serve->add_option("--node-id", o.node_id,
+                    "This node's name as the owner of delivery leases when several nodes share a "
+                    "PostgreSQL database (default hostname:pid)")
+      ->envname("WEBHOOKD_NODE_ID");
+  serve->add_option("--lease-margin-ms", o.lease_margin_ms,
+                    "A claimed delivery is leased for the longest request timeout plus this "
+                    "margin; another node may take it over only after the lease ends")
+      ->envname("WEBHOOKD_LEASE_MARGIN_MS")
+      ->check(CLI::Range(1'000, 600'000))
+      ->capture_default_str();
+  serve->add_option("--max-request-timeout-ms", o.max_request_timeout_ms,
+                    "Longest per-configuration timeoutMs honoured (longer ones are cut to it)")
+      ->envname("WEBHOOKD_MAX_REQUEST_TIMEOUT_MS")
+      ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  serve->add_option("--retention", o.retention,
+                    "Purge events older than this (e.g. 30d, 12h) with their deliveries and "
+                    "attempts, in small batches; events with a delivery still to be sent are kept. "
+                    "Default: keep everything")
+      ->envname("WEBHOOKD_RETENTION");
   serve->callback([&o, &exit_code] { exit_code = webhookd::app::RunServe(o); });
+}
+
+void AddMigrate(CLI::App& cli, webhookd::app::MigrateOptions& o, int& exit_code) {
+  CLI::App* migrate = cli.add_subcommand(
+      "migrate", "Apply the database migrations and exit (serve also applies them at start).");
+  migrate->add_option("--db", o.db, "Database: sqlite:PATH or postgres://USER@HOST:PORT/DB")
+      ->envname("WEBHOOKD_DB")
+      ->capture_default_str();
+  migrate->callback([&o, &exit_code] { exit_code = webhookd::app::RunMigrate(o); });
 }
 
 void AddKeys(CLI::App& cli, webhookd::app::KeysCreateOptions& o, int& exit_code) {
@@ -87,6 +117,94 @@ void AddKeys(CLI::App& cli, webhookd::app::KeysCreateOptions& o, int& exit_code)
   create->callback([&o, &exit_code] { exit_code = webhookd::app::RunKeysCreate(o); });
 }
 
+void AddListen(CLI::App& cli, webhookd::app::ListenOptions& o, int& exit_code) {
+  CLI::App* listen = cli.add_subcommand(
+      "listen",
+      "Run a local webhook receiver: accepts POST on any path, verifies each signature and "
+      "prints one line per request. Ctrl-C prints a summary.");
+  listen->add_option("--port", o.port, "Port to receive on (0 picks a free one)")
+      ->capture_default_str();
+  listen->add_option("--host", o.host, "Address to receive on")->capture_default_str();
+  listen->add_option("--secret", o.secret,
+                     "The configuration's signing secret (whsec_...) or ed25519 public key "
+                     "(whpk_...); without it requests are not verified. Requests that fail "
+                     "verification are answered 401")
+      ->envname("WEBHOOKD_WEBHOOK_SECRET");
+  listen->add_flag("--print-body", o.print_body, "Pretty-print each request's JSON body");
+  listen->add_option("--status", o.status, "HTTP status to answer with")
+      ->check(CLI::Range(200, 599))
+      ->capture_default_str();
+  listen->add_option("--fail-rate", o.fail_rate,
+                     "Fraction of requests answered 500 instead (0 to 1), to see retries")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  listen->add_option("--delay", o.delay, "Wait this long before answering (e.g. 500ms, 2s)")
+      ->capture_default_str();
+  listen->add_option("--respond", o.respond_file,
+                     "JSON file sent as the body of 2xx answers (e.g. observations for an "
+                     "InferenceToObservations event)")
+      ->check(CLI::ExistingFile);
+  listen->add_option("--seed", o.seed, "Seed for --fail-rate, so that a run can be repeated");
+  listen->callback([&o, &exit_code] { exit_code = webhookd::app::RunListen(o); });
+}
+
+void AddTrigger(CLI::App& cli, webhookd::app::TriggerOptions& o, int& exit_code) {
+  CLI::App* trigger = cli.add_subcommand(
+      "trigger",
+      "Send an event (the catalog's sample payload, or your own) to a running server and show "
+      "its deliveries.");
+  trigger->add_option("event", o.event, "Event type name (see GET /event-types), or 'all'")
+      ->required();
+  trigger->add_option("--org", o.organization, "Organization the event belongs to")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  trigger->add_option("--payload", o.payload_file, "JSON file to send instead of the sample")
+      ->check(CLI::ExistingFile);
+  trigger->add_option("--server", o.server, "Base URL of the webhookd server")
+      ->envname("WEBHOOKD_SERVER")
+      ->capture_default_str();
+  trigger->add_option("--key", o.key, "API key (for the organization, or an admin key)")
+      ->envname("WEBHOOKD_API_KEY");
+  trigger->add_flag("--wait", o.wait,
+                    "Follow the deliveries until each has succeeded or failed; exit 1 unless "
+                    "all succeeded");
+  trigger->add_option("--timeout", o.timeout, "Longest --wait (e.g. 30s, 2m)")
+      ->capture_default_str();
+  trigger->callback([&o, &exit_code] { exit_code = webhookd::app::RunTrigger(o); });
+}
+
+void AddVerify(CLI::App& cli, webhookd::app::VerifyOptions& o, int& exit_code) {
+  CLI::App* verify = cli.add_subcommand(
+      "verify",
+      "Verify a captured webhook offline: prints 'verified' (exit 0) or exactly why not "
+      "(exit 1).");
+  verify->add_option("--secret", o.secret, "Signing secret (whsec_...) or public key (whpk_...)")
+      ->envname("WEBHOOKD_WEBHOOK_SECRET")
+      ->required();
+  verify->add_option("--id", o.id, "The webhook-id header")->required();
+  verify->add_option("--timestamp", o.timestamp, "The webhook-timestamp header")->required();
+  verify->add_option("--signature", o.signature, "The webhook-signature header")->required();
+  verify->add_option("--body", o.body_file, "File holding the raw request body, byte for byte")
+      ->required()
+      ->check(CLI::ExistingFile);
+  verify->add_option("--tolerance", o.tolerance,
+                     "Largest accepted distance between webhook-timestamp and now")
+      ->capture_default_str();
+  verify->add_option("--now", o.now,
+                     "Unix seconds to verify at instead of the clock (to check old captures)");
+  verify->callback([&o, &exit_code] { exit_code = webhookd::app::RunVerify(o); });
+}
+
+void AddDemo(CLI::App& cli, webhookd::app::DemoOptions& o, int& exit_code) {
+  CLI::App* demo = cli.add_subcommand(
+      "demo",
+      "Show the whole system in under a minute: a server on a temporary database, local "
+      "receivers, one configuration per event type, all 12 sample events, retries, and a "
+      "table of the results.");
+  demo->add_flag("--keep", o.keep, "Keep the temporary directory (database and server log)");
+  demo->callback([&o, &exit_code] { exit_code = webhookd::app::RunDemo(o); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,9 +212,19 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
   webhookd::app::ServeOptions serve;
   webhookd::app::KeysCreateOptions keys;
+  webhookd::app::ListenOptions listen;
+  webhookd::app::TriggerOptions trigger;
+  webhookd::app::VerifyOptions verify;
+  webhookd::app::DemoOptions demo;
   int exit_code = 0;
   AddServe(cli, serve, exit_code);
+  webhookd::app::MigrateOptions migrate;
+  AddMigrate(cli, migrate, exit_code);
   AddKeys(cli, keys, exit_code);
+  AddListen(cli, listen, exit_code);
+  AddTrigger(cli, trigger, exit_code);
+  AddVerify(cli, verify, exit_code);
+  AddDemo(cli, demo, exit_code);
   cli.add_subcommand("version", "Print the version.")->callback([] {
     std::printf("webhookd %s\n", kVersion);
   });

@@ -11,6 +11,7 @@
 #include "delivery/curl_http_client.hpp"
 #include "delivery/dispatcher.hpp"
 #include "store/open_store.hpp"
+#include "store/retention_janitor.hpp"
 
 namespace webhookd::app {
 namespace {
@@ -68,6 +69,10 @@ Result<delivery::DispatcherOptions> DispatcherOptionsFrom(const ServeOptions& op
   out.request_timeout_ms = options.request_timeout_ms;
   out.outcome.retry_schedule_seconds = std::move(*schedule);
   out.outcome.auto_disable_after_ms = options.auto_disable_after_hours * 3600 * 1000;
+  out.lease_margin_ms = options.lease_margin_ms;
+  out.max_request_timeout_ms = options.max_request_timeout_ms;
+  // Several nodes may share the store: leased deliveries may be another node's live work.
+  out.release_all_leases_on_start = !IsSharedStoreUrl(options.db);
   return out;
 }
 
@@ -79,6 +84,16 @@ Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOpti
   client_options.max_host_connections = options.per_endpoint_in_flight;
   client_options.max_total_connections = options.max_in_flight;
   return delivery::CurlHttpClient::Create(std::move(client_options));
+}
+
+// --retention: nullopt (keep everything) when it is not set.
+Result<std::optional<RetentionOptions>> RetentionFrom(const ServeOptions& options) {
+  if (options.retention.empty()) return std::optional<RetentionOptions>();
+  Result<std::chrono::milliseconds> period = ParseRetention(options.retention);
+  if (!period.ok()) return Error::Invalid("--retention: " + period.error().message);
+  RetentionOptions out;
+  out.retention = *period;
+  return std::optional<RetentionOptions>(out);
 }
 
 }  // namespace
@@ -101,11 +116,16 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", http_client.error().message.c_str());
     return 2;
   }
+  const Result<std::optional<RetentionOptions>> retention = RetentionFrom(options);
+  if (!retention.ok()) {
+    std::fprintf(stderr, "webhookd: %s\n", retention.error().message.c_str());
+    return 2;
+  }
   SystemClock clock;
-  Result<std::unique_ptr<Store>> store = OpenStore(options.db, clock);
+  Result<std::unique_ptr<Store>> store = OpenStore(options.db, clock, {options.node_id});
   if (!store.ok()) {
-    std::fprintf(stderr, "webhookd: cannot open the database %s: %s\n", options.db.c_str(),
-                 store.error().message.c_str());
+    std::fprintf(stderr, "webhookd: cannot open the database %s: %s\n",
+                 RedactedStoreUrl(options.db).c_str(), store.error().message.c_str());
     return 1;
   }
   delivery::Dispatcher dispatcher(**store, **http_client, clock, Catalog::Builtin(),
@@ -136,7 +156,13 @@ int RunServe(const ServeOptions& options) {
                options.db.substr(0, options.db.find(':')), options.threads,
                options.allow_insecure_urls, fmt::join(options.allow_targets, ","));
   dispatcher.Start();
+  std::unique_ptr<RetentionJanitor> janitor;
+  if (*retention) {
+    janitor = std::make_unique<RetentionJanitor>(**store, clock, **retention);
+    janitor->Start();
+  }
   server.Run();
+  if (janitor) janitor->Stop();
   dispatcher.Stop();
   (*http_client)->Stop();
   (*store)->SetWorkListener({});
