@@ -1,13 +1,13 @@
 #include "delivery/dispatcher.hpp"
 
-#include <limits>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <limits>
+#include <utility>
 
 #include "core/ids.hpp"
 #include "delivery/endpoint.hpp"
@@ -17,15 +17,12 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// After a store error, the loop waits this long before asking the store again.
-constexpr std::int64_t kStoreRetryMs = 1'000;
 // When the store says something is due but a claim just found nothing, look again after this
 // long at the latest (a commit in between calls Wake() anyway): never spin on the store.
 constexpr std::int64_t kRecheckDueMs = 1'000;
-
-std::int64_t ElapsedMs(SteadyClock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
-}
+// An endpoint with every slot busy and a round waiting that answers nothing for this long is
+// treated as stalled: no more of its deliveries are claimed until it answers.
+constexpr std::int64_t kStalledAfterMs = 1'000;
 
 std::int64_t LeaseFor(const DispatcherOptions& options) {
   std::int64_t longest_request =
@@ -40,12 +37,13 @@ OutcomeSettings WithRandom(OutcomeSettings settings) {
 
 }  // namespace
 
-// Where HttpClient callbacks leave their responses. Shared with the callbacks so that a
-// response arriving after the dispatcher is gone lands here harmlessly.
+// Where HttpClient callbacks leave their responses and the claimer its results. Shared with
+// the callbacks so that a response arriving after the dispatcher is gone lands here harmlessly.
 struct Dispatcher::Inbox {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<Completion> completions;  // guarded by mutex
+  std::optional<ClaimResult> claimed;   // guarded by mutex
   bool wake = false;                    // guarded by mutex
   bool stopping = false;                // guarded by mutex
 
@@ -53,6 +51,14 @@ struct Dispatcher::Inbox {
     {
       std::lock_guard lock(mutex);
       completions.push_back(std::move(completion));
+    }
+    changed.notify_one();
+  }
+
+  void PushClaimed(ClaimResult result) {
+    {
+      std::lock_guard lock(mutex);
+      claimed = std::move(result);
     }
     changed.notify_one();
   }
@@ -67,7 +73,10 @@ Dispatcher::Dispatcher(Store& store, HttpClient& client, const Clock& clock, con
       options_(std::move(options)),
       lease_ms_(LeaseFor(options_)),
       decider_(WithRandom(options_.outcome)),
-      inbox_(std::make_shared<Inbox>()) {
+      inbox_(std::make_shared<Inbox>()),
+      recorder_(store_, clock_, metrics_, options_.store_retry_ms),
+      claimer_(store_, clock_, lease_ms_,
+               [inbox = inbox_](ClaimResult result) { inbox->PushClaimed(std::move(result)); }) {
   if (lease_ms_ != options_.lease_ms && options_.lease_ms != 0) {
     spdlog::warn("delivery lease raised from {} ms to {} ms: it must outlast the longest request",
                  options_.lease_ms, lease_ms_);
@@ -79,6 +88,8 @@ Dispatcher::~Dispatcher() { Stop(); }
 void Dispatcher::Start() {
   std::lock_guard lock(lifecycle_mutex_);
   if (thread_.joinable()) return;
+  recorder_.Start();
+  claimer_.Start();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -100,64 +111,81 @@ void Dispatcher::Wake() {
   inbox_->changed.notify_one();
 }
 
+// Each iteration turns completions into outcomes (handed to the recorder) and, from memory,
+// into the next requests of the same endpoints; the store is never waited for here except for
+// the lease sweep, every fallback_wakeup_ms.
 void Dispatcher::Run() {
   ReleaseInterrupted();
   std::optional<SteadyClock::time_point> stop_deadline;
   for (;;) {
-    std::vector<Completion> completions;
-    bool stopping = false;
-    {
-      std::lock_guard lock(inbox_->mutex);
-      completions.swap(inbox_->completions);
-      inbox_->wake = false;
-      stopping = inbox_->stopping;
-    }
+    Taken taken = TakeInbox();
     UnixMillis now = clock_.Now();
-    Record(std::move(completions), now);
+    Complete(std::move(taken.completions), now);
+    // Claimed while stopping: not sent; they stay leased and are sent again later.
+    if (taken.claimed && !taken.stopping) AcceptClaimed(std::move(*taken.claimed), now);
+    if (taken.woken) {
+      ++wakes_seen_;
+      maybe_due_ = true;
+    }
 
-    if (stopping && !stop_deadline) {
+    if (taken.stopping && !stop_deadline) {
       stop_deadline = SteadyClock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
       DropWaiting();
     }
-    if (stopping) {
+    if (taken.stopping) {
       if (in_flight_.empty() || SteadyClock::now() >= *stop_deadline) break;
     } else {
       SweepLeasesIfDue(now);
-      ClaimAndSend(now);
+      Pump(now);
+      RequestClaimIfUseful(now);
     }
-
-    UnixMillis wake_at = stopping ? now : NextWakeAt(now);
-    std::unique_lock lock(inbox_->mutex);
-    auto ready = [&] {
-      return !inbox_->completions.empty() || inbox_->wake || inbox_->stopping != stopping;
-    };
-    if (stopping) {
-      inbox_->changed.wait_until(lock, *stop_deadline, ready);
-    } else {
-      std::int64_t wait_ms = std::max<std::int64_t>(0, wake_at - clock_.Now());
-      inbox_->changed.wait_for(lock, std::chrono::milliseconds(wait_ms), ready);
-    }
+    WaitForWork(taken.stopping, now, stop_deadline);
   }
   if (!in_flight_.empty()) {
     spdlog::info("dispatcher stopped with {} requests unanswered; they will be sent again",
                  in_flight_.size());
   }
+  claimer_.Stop();
+  recorder_.Finish(stop_deadline.value_or(SteadyClock::now()));
   UpdateGauges();
 }
 
+Dispatcher::Taken Dispatcher::TakeInbox() {
+  Taken taken;
+  std::lock_guard lock(inbox_->mutex);
+  taken.completions.swap(inbox_->completions);
+  taken.claimed = std::exchange(inbox_->claimed, std::nullopt);
+  taken.woken = std::exchange(inbox_->wake, false);
+  taken.stopping = inbox_->stopping;
+  return taken;
+}
+
+void Dispatcher::WaitForWork(bool stopping, UnixMillis now,
+                             std::optional<SteadyClock::time_point> stop_deadline) {
+  UnixMillis wake_at = stopping ? now : NextWakeAt(now);
+  std::unique_lock lock(inbox_->mutex);
+  auto ready = [&] {
+    return !inbox_->completions.empty() || inbox_->claimed || inbox_->wake ||
+           inbox_->stopping != stopping;
+  };
+  if (stopping) {
+    inbox_->changed.wait_until(lock, *stop_deadline, ready);
+  } else {
+    std::int64_t wait_ms = std::max<std::int64_t>(0, wake_at - clock_.Now());
+    inbox_->changed.wait_for(lock, std::chrono::milliseconds(wait_ms), ready);
+  }
+}
+
 // A single node owns every kDelivering row: the previous run was interrupted (a crash, a
-// kill -9) before it recorded them. Leases end at most lease_ms after a claim, so releasing
-// leases that end before now + lease_ms releases them all.
+// kill -9) before it recorded them, whatever lease length that run used.
 void Dispatcher::ReleaseInterrupted() {
   UnixMillis now = clock_.Now();
-  // A single node owns every lease, so at start all of them are from a run that died, whatever
-  // lease length that run used.
   UnixMillis horizon =
       options_.release_all_leases_on_start ? std::numeric_limits<UnixMillis>::max() : now;
   Result<std::int64_t> released = store_.ReleaseExpiredLeases(horizon);
   if (!released.ok()) {
     spdlog::error("releasing interrupted deliveries failed: {}", released.error().message);
-    next_sweep_at_ = now + kStoreRetryMs;
+    next_sweep_at_ = now + options_.store_retry_ms;
     return;
   }
   if (*released > 0) spdlog::info("{} interrupted deliveries returned to pending", *released);
@@ -169,39 +197,106 @@ void Dispatcher::SweepLeasesIfDue(UnixMillis now) {
   Result<std::int64_t> released = store_.ReleaseExpiredLeases(now);
   if (!released.ok()) {
     spdlog::error("releasing ended leases failed: {}", released.error().message);
-    next_sweep_at_ = now + kStoreRetryMs;
+    next_sweep_at_ = now + options_.store_retry_ms;
     return;
   }
   if (*released > 0) spdlog::info("{} deliveries with ended leases returned to pending", *released);
   next_sweep_at_ = now + options_.fallback_wakeup_ms;
 }
 
-void Dispatcher::ClaimAndSend(UnixMillis now) {
-  Pump(now);
-  claim_exhausted_ = false;
-  if (now < store_retry_at_) return;
-  for (;;) {
-    int room = std::min({options_.claim_batch_size,
-                         options_.global_in_flight_cap - static_cast<int>(in_flight_.size()),
-                         options_.max_held_deliveries - held_count_});
-    if (room <= 0) return;
-    Result<std::vector<DeliveryJob>> claimed = store_.ClaimDue(now, room, now + lease_ms_);
-    if (!claimed.ok()) {
-      spdlog::error("claiming due deliveries failed: {}", claimed.error().message);
-      store_retry_at_ = now + kStoreRetryMs;
-      return;
-    }
-    for (DeliveryJob& job : *claimed) {
-      std::string endpoint = EndpointOf(job.config.url);
-      endpoints_[endpoint].waiting.push_back(Held{std::move(job), now + lease_ms_});
-      ++held_count_;
-    }
-    Pump(now);
-    if (static_cast<int>(claimed->size()) < room) {
-      claim_exhausted_ = true;
-      return;
-    }
+// Frees each finished request's endpoint slot at once and hands its decided outcome to the
+// recorder; the delivery stays leased (kDelivering) until the outcome is committed.
+void Dispatcher::Complete(std::vector<Completion> completions, UnixMillis now) {
+  std::vector<OutcomeToRecord> decided;
+  decided.reserve(completions.size());
+  for (Completion& completion : completions) {
+    auto node = in_flight_.extract(completion.id);
+    if (node.empty()) continue;
+    InFlight& done = node.mapped();
+    Endpoint& endpoint = endpoints_[done.endpoint];
+    --endpoint.in_flight;
+    endpoint.progress_at = now;
+    --held_count_;
+    const HttpResponse& response = completion.response;
+    if (response.cancelled) continue;  // says nothing about the receiver; sent again later
+    metrics_.attempts_by_class[static_cast<int>(ClassOf(response))].fetch_add(
+        1, std::memory_order_relaxed);
+    metrics_.ObserveDuration(response.duration_ms);
+    decided.push_back(
+        OutcomeToRecord{decider_.Decide(done.job, IsInference(done.job.event.event_type_id),
+                                        done.sent, response, now),
+                        done.lease_until});
   }
+  recorder_.Add(std::move(decided));
+}
+
+void Dispatcher::AcceptClaimed(ClaimResult claimed, UnixMillis now) {
+  claim_outstanding_ = 0;
+  if (!claimed.jobs.ok()) {
+    claim_retry_at_ = now + options_.store_retry_ms;
+    return;
+  }
+  for (DeliveryJob& job : *claimed.jobs) {
+    Endpoint& endpoint = endpoints_[EndpointOf(job.config.url)];
+    if (endpoint.config_ids.empty()) endpoint.progress_at = now;
+    endpoint.config_ids.insert(job.config.id);
+    endpoint.waiting.push_back(Held{std::move(job), claimed.lease_until});
+    ++held_count_;
+  }
+  bool short_claim = static_cast<int>(claimed.jobs->size()) < claimed.asked;
+  if (!short_claim || wakes_seen_ != wakes_at_claim_) return;
+  // Nothing more is due now: sleep until the next due time; a commit wakes us before.
+  maybe_due_ = false;
+  if (!claimed.next_due_at) {
+    due_check_at_ = now + options_.store_retry_ms;
+  } else if (!claimed.next_due_at->has_value()) {
+    due_check_at_ = std::numeric_limits<UnixMillis>::max();
+  } else {
+    UnixMillis due_at = **claimed.next_due_at;
+    due_check_at_ = due_at > now ? due_at : now + kRecheckDueMs;
+  }
+}
+
+// Claims run on the claimer thread, one at a time. They are asked for only when the held set
+// is below half of max_held_deliveries or an endpoint with a free slot has nothing waiting,
+// so that a backlog in memory is sent without a commit per refill. Stalled endpoints' held
+// deliveries do not count towards that half, and their configurations are left pending in the
+// store: a slow or dead receiver can neither fill the held set nor starve the others' claims.
+void Dispatcher::RequestClaimIfUseful(UnixMillis now) {
+  if (claim_outstanding_ > 0 || now < claim_retry_at_) return;
+  if (!maybe_due_) {
+    if (now < due_check_at_) return;
+    maybe_due_ = true;
+  }
+  int room = std::min(options_.claim_batch_size, options_.max_held_deliveries - held_count_);
+  if (room <= 0) return;
+  std::vector<std::int64_t> skip;
+  int stalled_held = 0;
+  for (const auto& [name, endpoint] : endpoints_) {
+    if (!IsStalled(endpoint, now)) continue;
+    skip.insert(skip.end(), endpoint.config_ids.begin(), endpoint.config_ids.end());
+    stalled_held += endpoint.in_flight + static_cast<int>(endpoint.waiting.size());
+  }
+  int low_water = std::max(1, options_.max_held_deliveries / 2);
+  if (held_count_ - stalled_held >= low_water && !HasStarvedEndpoint()) return;
+  claim_outstanding_ = room;
+  wakes_at_claim_ = wakes_seen_;
+  claimer_.Request(room, std::move(skip));
+}
+
+// Every slot busy, a full round waiting, and not one answer for kStalledAfterMs.
+bool Dispatcher::IsStalled(const Endpoint& endpoint, UnixMillis now) const {
+  return endpoint.in_flight >= options_.per_endpoint_cap &&
+         static_cast<int>(endpoint.waiting.size()) >= options_.per_endpoint_cap &&
+         now - endpoint.progress_at >= kStalledAfterMs;
+}
+
+bool Dispatcher::HasStarvedEndpoint() const {
+  if (static_cast<int>(in_flight_.size()) >= options_.global_in_flight_cap) return false;
+  return std::any_of(endpoints_.begin(), endpoints_.end(), [&](const auto& entry) {
+    const Endpoint& endpoint = entry.second;
+    return endpoint.waiting.empty() && endpoint.in_flight < options_.per_endpoint_cap;
+  });
 }
 
 // Sends waiting deliveries, one per endpoint per round so that endpoints share the global
@@ -263,74 +358,6 @@ void Dispatcher::Send(Held held, const std::string& endpoint, UnixMillis now) {
   });
 }
 
-// Decides every completion of this loop and records them all in ONE store call.
-void Dispatcher::Record(std::vector<Completion> completions, UnixMillis now) {
-  std::vector<Unrecorded> batch;
-  if (now >= store_retry_at_) {
-    for (Unrecorded& pending : unrecorded_) {
-      if (pending.lease_until > now) batch.push_back(std::move(pending));
-    }
-    unrecorded_.clear();
-  }
-  for (Completion& completion : completions) {
-    auto node = in_flight_.extract(completion.id);
-    if (node.empty()) continue;
-    InFlight& done = node.mapped();
-    --endpoints_[done.endpoint].in_flight;
-    --held_count_;
-    const HttpResponse& response = completion.response;
-    if (response.cancelled) continue;  // says nothing about the receiver; sent again later
-    metrics_.attempts_by_class[static_cast<int>(ClassOf(response))].fetch_add(
-        1, std::memory_order_relaxed);
-    metrics_.ObserveDuration(response.duration_ms);
-    batch.push_back(Unrecorded{decider_.Decide(done.job, IsInference(done.job.event.event_type_id),
-                                               done.sent, response, now),
-                               done.lease_until});
-  }
-  if (batch.empty()) return;
-  if (now < store_retry_at_) {
-    std::move(batch.begin(), batch.end(), std::back_inserter(unrecorded_));
-    return;
-  }
-
-  std::vector<AttemptOutcome> outcomes;
-  outcomes.reserve(batch.size());
-  for (const Unrecorded& pending : batch) outcomes.push_back(pending.outcome);
-  auto started = SteadyClock::now();
-  Status recorded = store_.RecordAttempts(outcomes);
-  metrics_.record_batches.fetch_add(1, std::memory_order_relaxed);
-  metrics_.record_latency_sum_ms.fetch_add(ElapsedMs(started), std::memory_order_relaxed);
-  if (!recorded.ok()) {
-    spdlog::error("recording {} attempts failed: {}", outcomes.size(), recorded.error().message);
-    metrics_.record_errors.fetch_add(1, std::memory_order_relaxed);
-    unrecorded_ = std::move(batch);
-    store_retry_at_ = now + kStoreRetryMs;
-    return;
-  }
-  CountRecorded(outcomes);
-}
-
-void Dispatcher::CountRecorded(const std::vector<AttemptOutcome>& outcomes) {
-  for (const AttemptOutcome& outcome : outcomes) {
-    switch (outcome.new_status) {
-      case DeliveryStatus::kSucceeded:
-        metrics_.deliveries_succeeded.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case DeliveryStatus::kPending:
-        metrics_.deliveries_retry_scheduled.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case DeliveryStatus::kFailed:
-      case DeliveryStatus::kDelivering:
-        metrics_.deliveries_failed.fetch_add(1, std::memory_order_relaxed);
-        break;
-    }
-    if (outcome.config_effect == ConfigEffect::kDisable) {
-      spdlog::warn("configuration {} deactivated: {}", outcome.config_id, outcome.disable_reason);
-      metrics_.configs_disabled.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-}
-
 // On shutdown, deliveries still waiting for their endpoint are not sent: they stay leased and
 // return to pending when the lease ends or at the next start.
 void Dispatcher::DropWaiting() {
@@ -341,23 +368,14 @@ void Dispatcher::DropWaiting() {
   UpdateGauges();
 }
 
-UnixMillis Dispatcher::NextWakeAt(UnixMillis now) {
+// A claim in progress and completions wake the loop themselves; otherwise it sleeps until the
+// next lease sweep, the next due time, or the retry of a failed claim.
+UnixMillis Dispatcher::NextWakeAt(UnixMillis now) const {
   UnixMillis wake_at = std::min(now + options_.fallback_wakeup_ms, next_sweep_at_);
-  if (!unrecorded_.empty() || now < store_retry_at_) {
-    return std::min(wake_at, std::max(store_retry_at_, now));
-  }
-  bool can_take_more = static_cast<int>(in_flight_.size()) < options_.global_in_flight_cap &&
-                       held_count_ < options_.max_held_deliveries;
-  if (!claim_exhausted_ || !can_take_more) return wake_at;  // a completion will wake us
-  Result<std::optional<UnixMillis>> due = store_.NextDueAt();
-  if (!due.ok()) {
-    spdlog::error("reading the next due time failed: {}", due.error().message);
-    store_retry_at_ = now + kStoreRetryMs;
-    return std::min(wake_at, store_retry_at_);
-  }
-  if (!due->has_value()) return wake_at;
-  UnixMillis due_at = **due > now ? **due : now + kRecheckDueMs;
-  return std::min(wake_at, due_at);
+  if (claim_outstanding_ > 0) return wake_at;
+  if (now < claim_retry_at_) return std::min(wake_at, claim_retry_at_);
+  if (!maybe_due_) return std::min(wake_at, due_check_at_);
+  return wake_at;
 }
 
 std::int64_t Dispatcher::TimeoutFor(const WebhookConfig& config) const {

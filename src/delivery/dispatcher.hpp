@@ -1,6 +1,13 @@
 // The dispatcher: claims due deliveries from the Store, sends them through an HttpClient
 // with per-endpoint and global in-flight caps, and records every attempt back in the Store in
-// batches (one RecordAttempts call per loop: group commit).
+// batches (group commit).
+//
+// Three threads, so that the sending loop does not wait for commits (its only store calls are
+// the lease releases at start and every fallback_wakeup_ms):
+//  - the dispatcher thread keeps the claimed deliveries in memory, sends them, decides each
+//    completion's outcome and at once sends the next waiting delivery of that endpoint;
+//  - a DueClaimer thread claims more from the Store when the held set runs low;
+//  - an AttemptRecorder thread records the decided outcomes, many per RecordAttempts call.
 //
 // Wiring (src/app):
 //   auto client = CurlHttpClient::Create({...}).value();
@@ -11,12 +18,14 @@
 //   dispatcher.Stop();  // then client->Stop(), then destroy the dispatcher, then the store
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -26,7 +35,9 @@
 #include "catalog/catalog.hpp"
 #include "core/clock.hpp"
 #include "delivery/attempt_outcome.hpp"
+#include "delivery/attempt_recorder.hpp"
 #include "delivery/dispatcher_metrics.hpp"
+#include "delivery/due_claimer.hpp"
 #include "delivery/http_client.hpp"
 #include "delivery/request_builder.hpp"
 #include "store/store.hpp"
@@ -53,13 +64,18 @@ struct DispatcherOptions {
   bool release_all_leases_on_start = true;
   OutcomeSettings outcome;  // retry schedule, jitter, randomness, auto-disable period
   int claim_batch_size = 256;
-  // Claimed deliveries held in memory (in flight + waiting for their endpoint) at most.
+  // Claimed deliveries held in memory (in flight + waiting for their endpoint) at most. More are
+  // claimed when fewer than half of this are held, or when an endpoint with a free slot has
+  // nothing waiting.
   int max_held_deliveries = 4'096;
+  // After a store error (claim, lease sweep, recording), the same call is tried again this
+  // much later. Outcomes are retried only while their deliveries' leases last.
+  std::int64_t store_retry_ms = 1'000;
   // Safety net: the loop wakes at least this often even when nothing asked it to; it also
   // releases ended leases then (a crashed peer node's, or ones this node let lapse).
   std::int64_t fallback_wakeup_ms = 30'000;
-  // Stop() waits this long for in-flight requests; what is left stays leased and is sent again
-  // after the lease (or at the next start).
+  // Stop() waits this long for in-flight requests and for recording their outcomes; what is
+  // left stays leased and is sent again after the lease (or at the next start).
   std::int64_t shutdown_grace_ms = 10'000;
   std::string user_agent = DefaultUserAgent();
 };
@@ -74,12 +90,14 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Starts the dispatcher thread: it first returns interrupted deliveries to pending (see
+  // Starts the dispatcher's threads: it first returns interrupted deliveries to pending (see
   // release_all_leases_on_start), then claims and sends until Stop(). Call once.
   void Start();
-  // Stops claiming, waits up to shutdown_grace_ms for in-flight requests and records them,
-  // then joins the thread. Idempotent. Responses arriving later are dropped (the deliveries
-  // stay leased and are sent again), so the HttpClient may be stopped after this.
+  // Stops claiming, waits up to shutdown_grace_ms for in-flight requests, records every
+  // outcome decided by then (each gets at least one try; store failures are retried until the
+  // grace period ends), then joins the threads. Idempotent. Responses arriving later are
+  // dropped (the deliveries stay leased and are sent again), so the HttpClient may be stopped
+  // after this.
   void Stop();
   // Something may have become due (a commit, a manual retry): look now. Thread-safe, cheap,
   // never blocks on I/O; the Store's work listener calls it.
@@ -108,30 +126,41 @@ class Dispatcher {
     std::string endpoint;
     SentRequest sent;
   };
-  struct Unrecorded {
-    AttemptOutcome outcome;
-    UnixMillis lease_until = 0;
-  };
   struct Endpoint {
     int in_flight = 0;
     std::deque<Held> waiting;
+    std::set<std::int64_t> config_ids;  // the configurations seen delivering to it
+    // When it was first held or last answered a request (or failed one).
+    UnixMillis progress_at = 0;
   };
   struct Completion {
     std::uint64_t id = 0;
     HttpResponse response;
   };
+  // What the loop took from the inbox in one go.
+  struct Taken {
+    std::vector<Completion> completions;
+    std::optional<ClaimResult> claimed;
+    bool woken = false;
+    bool stopping = false;
+  };
 
   void Run();
+  Taken TakeInbox();
+  void WaitForWork(bool stopping, UnixMillis now,
+                   std::optional<std::chrono::steady_clock::time_point> stop_deadline);
   void ReleaseInterrupted();
-  void ClaimAndSend(UnixMillis now);
+  void Complete(std::vector<Completion> completions, UnixMillis now);
+  void AcceptClaimed(ClaimResult claimed, UnixMillis now);
+  void RequestClaimIfUseful(UnixMillis now);
+  bool HasStarvedEndpoint() const;
+  bool IsStalled(const Endpoint& endpoint, UnixMillis now) const;
   void Pump(UnixMillis now);
   bool CanStillSend(const Held& held, UnixMillis now) const;
   void Send(Held held, const std::string& endpoint, UnixMillis now);
-  void Record(std::vector<Completion> completions, UnixMillis now);
-  void CountRecorded(const std::vector<AttemptOutcome>& outcomes);
   void DropWaiting();
   void SweepLeasesIfDue(UnixMillis now);
-  UnixMillis NextWakeAt(UnixMillis now);
+  UnixMillis NextWakeAt(UnixMillis now) const;
   std::int64_t TimeoutFor(const WebhookConfig& config) const;
   Result<HttpRequest> BuildRequest(const WebhookConfig& config, std::string_view event_id,
                                    int event_type_id, std::string_view payload_json,
@@ -148,6 +177,8 @@ class Dispatcher {
   const OutcomeDecider decider_;
   DispatcherMetrics metrics_;
   std::shared_ptr<Inbox> inbox_;  // shared with HttpClient callbacks, which may outlive us
+  AttemptRecorder recorder_;
+  DueClaimer claimer_;
   std::thread thread_;
   std::mutex lifecycle_mutex_;  // serialises Start() and Stop()
 
@@ -155,11 +186,16 @@ class Dispatcher {
   std::map<std::string, Endpoint> endpoints_;
   std::unordered_map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_request_id_ = 1;
-  int held_count_ = 0;                  // in flight + waiting
-  std::vector<Unrecorded> unrecorded_;  // RecordAttempts failed; tried again while leased
-  bool claim_exhausted_ = false;        // the last claim returned fewer jobs than asked for
+  int held_count_ = 0;         // in flight + waiting
+  int claim_outstanding_ = 0;  // asked of the claimer, result not back yet
+  // Wake() calls seen; a claim that came back short clears maybe_due_ only if none came since
+  // it was asked for (the commit that woke us may have missed the claim).
+  std::uint64_t wakes_seen_ = 0;
+  std::uint64_t wakes_at_claim_ = 0;
+  bool maybe_due_ = true;          // the store may hold due deliveries we have not claimed
+  UnixMillis due_check_at_ = 0;    // while !maybe_due_: look again at this time
+  UnixMillis claim_retry_at_ = 0;  // after a failed claim, not before this
   UnixMillis next_sweep_at_ = 0;
-  UnixMillis store_retry_at_ = 0;  // after a store error, do not ask again before this
 };
 
 }  // namespace webhookd::delivery

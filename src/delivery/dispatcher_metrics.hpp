@@ -1,4 +1,4 @@
-// Counters the dispatcher keeps for /metrics. Written by the dispatcher thread, read by any
+// Counters the dispatcher keeps for /metrics. Written by the dispatcher and recorder threads, read by any
 // thread (relaxed atomics: each value is exact, a set of values is not a snapshot).
 #pragma once
 

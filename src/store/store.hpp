@@ -133,8 +133,11 @@ class Store {
   // Marks up to `limit` due deliveries (kPending, next_attempt_at <= now) kDelivering with a
   // lease until `lease_until`, and returns them, oldest next_attempt_at first. Deliveries whose
   // configuration is deleted or inactive are not returned: they become kFailed with the reason.
-  virtual Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit,
-                                                    UnixMillis lease_until) = 0;
+  // Deliveries of the configurations in `skip_config_ids` are left pending for a later claim
+  // (the dispatcher holds enough for their endpoint already).
+  virtual Result<std::vector<DeliveryJob>> ClaimDue(
+      UnixMillis now, int limit, UnixMillis lease_until,
+      const std::vector<std::int64_t>& skip_config_ids) = 0;
   // Earliest next_attempt_at of a kPending delivery, or nullopt if none is pending.
   virtual Result<std::optional<UnixMillis>> NextDueAt() = 0;
   // kDelivering deliveries whose lease ended before `now` return to kPending (due now).

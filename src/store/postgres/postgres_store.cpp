@@ -81,10 +81,12 @@ PostgresStore::PostgresStore(const std::string& conninfo, const Clock& clock, st
           [](Connection& db) { return db.Healthy() && !db.InTransaction(); }),
       node_id_(std::move(node_id)) {}
 
-Result<std::vector<DeliveryJob>> PostgresStore::ClaimDue(UnixMillis now, int limit,
-                                                         UnixMillis lease_until) {
+Result<std::vector<DeliveryJob>> PostgresStore::ClaimDue(
+    UnixMillis now, int limit, UnixMillis lease_until,
+    const std::vector<std::int64_t>& skip_config_ids) {
   return Write<Result<std::vector<DeliveryJob>>>([&](WriteContext& c) {
-    return Operations::ClaimDue(c.db(), now, limit, lease_until, node_id_, Now());
+    return Operations::ClaimDue(c.db(), now, limit, lease_until, skip_config_ids, node_id_,
+                                Now());
   });
 }
 

@@ -179,12 +179,14 @@ inline constexpr Statement kListDeliveriesOfConfig{
 // Due deliveries with their event and configuration (delivery columns, then event columns,
 // then configuration columns), locked: a row another node is claiming right now is skipped,
 // so each due delivery goes to exactly one node. $1 due by, $2 limit.
+// $1 due by, $2 limit, $3 configuration ids to leave pending.
 inline constexpr Statement kSelectDue{
     "select_due",
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
     WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
     "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
     "WHERE d.status = 'pending' AND d.next_attempt_at <= $1::bigint "
+    "AND d.config_id <> ALL($3::bigint[]) "
     "ORDER BY d.next_attempt_at, d.id LIMIT $2::bigint FOR UPDATE OF d SKIP LOCKED"};
 // $1 ids, $2 owner (this node), $3 lease_until, $4 now.
 inline constexpr Statement kLeaseDeliveries{
@@ -202,7 +204,7 @@ inline constexpr Statement kNextDueAt{
 // $1 now (leases ending before it are released; due at it), $2 updated_at.
 inline constexpr Statement kReleaseExpiredLeases{
     "release_expired_leases",
-    "UPDATE deliveries SET status = 'pending', next_attempt_at = $1::bigint, lease_owner = '', "
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = $2::bigint, lease_owner = '', "
     "lease_until = 0, updated_at = $2::bigint "
     "WHERE status = 'delivering' AND lease_until < $1::bigint"};
 // Every outcome of one RecordAttempts call: $1 ids, $2 new statuses, $3 status codes, $4 errors,

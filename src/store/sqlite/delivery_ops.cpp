@@ -1,3 +1,5 @@
+#include <fmt/ranges.h>
+
 #include <string>
 
 #include "core/delivery_status.hpp"
@@ -132,13 +134,14 @@ Result<std::vector<Attempt>> Operations::AttemptsOf(Connection& db,
   return ReadAll<Attempt>(*query, ReadAttemptRow);
 }
 
-Result<std::vector<DeliveryJob>> Operations::ClaimDue(Connection& db, UnixMillis due_by, int limit,
-                                                      UnixMillis lease_until, UnixMillis now) {
+Result<std::vector<DeliveryJob>> Operations::ClaimDue(
+    Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
+    const std::vector<std::int64_t>& skip_config_ids, UnixMillis now) {
   if (limit <= 0) return std::vector<DeliveryJob>{};
   Result<std::vector<DeliveryJob>> due = [&]() -> Result<std::vector<DeliveryJob>> {
     Result<Query> query = db.Prepare(kSelectDue);
     if (!query.ok()) return query.error();
-    query->BindInt(1, due_by).BindInt(2, limit);
+    query->BindInt(1, due_by).BindInt(2, limit).BindText(3, fmt::format("[{}]", fmt::join(skip_config_ids, ",")));
     return ReadAll<DeliveryJob>(*query, ReadDueRow);
   }();
   if (!due.ok()) return due.error();

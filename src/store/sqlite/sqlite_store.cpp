@@ -60,10 +60,11 @@ SqliteStore::SqliteStore(const std::string& path, const Clock& clock)
     : GroupCommitStore(
           clock, [path] { return OpenReadConnection(path); }, ReusableReader) {}
 
-Result<std::vector<DeliveryJob>> SqliteStore::ClaimDue(UnixMillis now, int limit,
-                                                       UnixMillis lease_until) {
+Result<std::vector<DeliveryJob>> SqliteStore::ClaimDue(
+    UnixMillis now, int limit, UnixMillis lease_until,
+    const std::vector<std::int64_t>& skip_config_ids) {
   return Write<Result<std::vector<DeliveryJob>>>([&](WriteContext& c) {
-    return Operations::ClaimDue(c.db(), now, limit, lease_until, Now());
+    return Operations::ClaimDue(c.db(), now, limit, lease_until, skip_config_ids, Now());
   });
 }
 

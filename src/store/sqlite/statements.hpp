@@ -129,11 +129,13 @@ inline constexpr std::string_view kListDeliveriesOfConfig =
 
 // Due deliveries with their event and configuration: delivery columns, then event columns,
 // then configuration columns.
+// ?1 due by, ?2 limit, ?3 JSON array of configuration ids to leave pending.
 inline constexpr std::string_view kSelectDue =
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
     WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
     "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
     "WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 "
+    "AND d.config_id NOT IN (SELECT value FROM json_each(?3)) "
     "ORDER BY d.next_attempt_at, d.id LIMIT ?2";
 inline constexpr std::string_view kLeaseDelivery =
     "UPDATE deliveries SET status = 'delivering', lease_until = ?2, updated_at = ?3 WHERE id = ?1";

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -94,6 +96,159 @@ class FakeHttpClient final : public HttpClient {
   std::map<std::string, int> max_held_per_url_;         // guarded by mutex_
 };
 
+// Forwards every call to the real store; tests override what they observe or disturb.
+class ForwardingStore : public Store {
+ public:
+  explicit ForwardingStore(Store& inner) : inner_(inner) {}
+
+  webhookd::Status Ping() override { return inner_.Ping(); }
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config) override {
+    return inner_.CreateConfig(config);
+  }
+  Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override {
+    return inner_.GetConfig(id, scope);
+  }
+  Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override {
+    return inner_.ListConfigs(filter, scope);
+  }
+  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override {
+    return inner_.UpdateConfig(config, scope);
+  }
+  webhookd::Status DeleteConfig(std::int64_t id, OrgScope scope) override {
+    return inner_.DeleteConfig(id, scope);
+  }
+  Result<ApiKey> CreateApiKey(const ApiKey& key) override { return inner_.CreateApiKey(key); }
+  Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
+    return inner_.FindApiKeyByHash(hash);
+  }
+  Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
+    return inner_.ListApiKeys(scope);
+  }
+  webhookd::Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
+    return inner_.RevokeApiKey(id, scope);
+  }
+  Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
+  std::vector<Result<IngestedEvent>> IngestEvents(const std::vector<NewEvent>& events) override {
+    return inner_.IngestEvents(events);
+  }
+  Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
+    return inner_.GetEvent(id, scope);
+  }
+  Result<std::vector<Delivery>> DeliveriesOfEvent(const std::string& event_id,
+                                                  OrgScope scope) override {
+    return inner_.DeliveriesOfEvent(event_id, scope);
+  }
+  Result<Delivery> GetDelivery(const std::string& id, OrgScope scope) override {
+    return inner_.GetDelivery(id, scope);
+  }
+  Result<Page<Delivery>> ListDeliveries(const DeliveryFilter& filter, OrgScope scope) override {
+    return inner_.ListDeliveries(filter, scope);
+  }
+  Result<std::vector<Attempt>> ListAttempts(const std::string& delivery_id,
+                                            OrgScope scope) override {
+    return inner_.ListAttempts(delivery_id, scope);
+  }
+  Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit,
+                                            UnixMillis lease_until,
+      const std::vector<std::int64_t>& skip_config_ids) override {
+    return inner_.ClaimDue(now, limit, lease_until, skip_config_ids);
+  }
+  Result<std::optional<UnixMillis>> NextDueAt() override { return inner_.NextDueAt(); }
+  Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) override {
+    return inner_.ReleaseExpiredLeases(now);
+  }
+  webhookd::Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
+    return inner_.RecordAttempts(outcomes);
+  }
+  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) override {
+    return inner_.RetryDelivery(id, scope);
+  }
+  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
+                                     OrgScope scope) override {
+    return inner_.RecoverConfig(config_id, since, scope);
+  }
+  Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
+  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
+    return inner_.PurgeBefore(cutoff, max_events);
+  }
+  void SetWorkListener(std::function<void()> listener) override {
+    inner_.SetWorkListener(std::move(listener));
+  }
+
+ private:
+  Store& inner_;
+};
+
+// Counts claims and recordings, holds RecordAttempts calls at a gate while it is closed, and
+// fails the next N RecordAttempts calls on cue (LevelDB's ErrorEnv idea).
+class InstrumentedStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+
+  Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit,
+                                            UnixMillis lease_until,
+      const std::vector<std::int64_t>& skip_config_ids) override {
+    claims_.fetch_add(1);
+    return ForwardingStore::ClaimDue(now, limit, lease_until, skip_config_ids);
+  }
+
+  webhookd::Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
+    {
+      std::unique_lock lock(mutex_);
+      ++records_at_gate_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return gate_open_; });
+      --records_at_gate_;
+      if (failures_left_ > 0) {
+        --failures_left_;
+        return Error::Unavailable("the store is down (test)");
+      }
+    }
+    webhookd::Status recorded = ForwardingStore::RecordAttempts(outcomes);
+    std::lock_guard lock(mutex_);
+    if (recorded.ok()) {
+      ++records_committed_;
+      outcomes_committed_ += static_cast<int>(outcomes.size());
+    }
+    return recorded;
+  }
+
+  void SetGateOpen(bool open) {
+    {
+      std::lock_guard lock(mutex_);
+      gate_open_ = open;
+    }
+    changed_.notify_all();
+  }
+  void FailNextRecords(int count) {
+    std::lock_guard lock(mutex_);
+    failures_left_ = count;
+  }
+  int records_at_gate() {
+    std::lock_guard lock(mutex_);
+    return records_at_gate_;
+  }
+  int records_committed() {
+    std::lock_guard lock(mutex_);
+    return records_committed_;
+  }
+  int outcomes_committed() {
+    std::lock_guard lock(mutex_);
+    return outcomes_committed_;
+  }
+  int claims() const { return claims_.load(); }
+
+ private:
+  std::atomic<int> claims_{0};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool gate_open_ = true;       // guarded by mutex_
+  int records_at_gate_ = 0;     // guarded by mutex_
+  int failures_left_ = 0;       // guarded by mutex_
+  int records_committed_ = 0;   // guarded by mutex_
+  int outcomes_committed_ = 0;  // guarded by mutex_
+};
+
 // Waits (bounded) for something the dispatcher thread does; this is synchronisation, not
 // a measure of speed.
 template <class Predicate>
@@ -124,6 +279,7 @@ class DispatcherTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (instrumented_) instrumented_->SetGateOpen(true);
     if (dispatcher_) dispatcher_->Stop();
     {
       std::lock_guard lock(dispatcher_mutex_);
@@ -133,13 +289,20 @@ class DispatcherTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // The dispatcher works on the instrumented store when the test made one.
   void StartDispatcher() {
+    Store& store = instrumented_ ? static_cast<Store&>(*instrumented_) : *store_;
     {
       std::lock_guard lock(dispatcher_mutex_);
       dispatcher_ =
-          std::make_unique<Dispatcher>(*store_, client_, clock_, Catalog::Builtin(), options_);
+          std::make_unique<Dispatcher>(store, client_, clock_, Catalog::Builtin(), options_);
     }
     dispatcher_->Start();
+  }
+
+  InstrumentedStore& Instrument() {
+    instrumented_ = std::make_unique<InstrumentedStore>(*store_);
+    return *instrumented_;
   }
 
   WebhookConfig CreateConfig(std::int64_t organization, std::string url, int type = kPlainType,
@@ -200,6 +363,7 @@ class DispatcherTest : public ::testing::Test {
   ManualClock clock_;
   std::string dir_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<InstrumentedStore> instrumented_;  // wraps store_ when a test asks for it
   FakeHttpClient client_;
   DispatcherOptions options_;
   std::mutex dispatcher_mutex_;
@@ -375,6 +539,35 @@ TEST_F(DispatcherTest, PerEndpointCapHoldsOnlyThatEndpoint) {
   EXPECT_EQ(client_.max_held("https://slow.example/hook"), 2);
 }
 
+TEST_F(DispatcherTest, DeadEndpointCannotFillTheHeldSetAndStarveOthers) {
+  options_.per_endpoint_cap = 2;
+  options_.max_held_deliveries = 8;
+  options_.claim_batch_size = 4;
+  WebhookConfig dead = CreateConfig(1, "https://dead.example/hook");
+  CreateConfig(2, "https://alive.example/hook");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://dead.example/hook") return std::nullopt;  // never answers
+    return Status(200);
+  });
+  std::vector<Delivery> stuck = Ingest(1, 20);  // older than every healthy delivery
+  StartDispatcher();
+  ASSERT_TRUE(Eventually([&] { return client_.held("https://dead.example/hook") == 2; }));
+  clock_.Advance(2'000);  // no answer for two seconds: the endpoint counts as stalled
+  std::vector<Delivery> healthy = Ingest(2, 12);
+
+  for (const Delivery& delivery : healthy) ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+  // The dead endpoint holds its two requests and at most one round of claims waiting; the
+  // rest of its deliveries were left pending in the store.
+  int pending = 0;
+  for (const Delivery& delivery : stuck) {
+    pending += Get(delivery.id).status == DeliveryStatus::kPending ? 1 : 0;
+  }
+  EXPECT_GE(pending, 20 - 2 - options_.claim_batch_size - options_.per_endpoint_cap);
+  EXPECT_EQ(client_.max_held("https://dead.example/hook"), 2);
+  EXPECT_EQ(Get(stuck.front().id).attempt_count, 0);
+  EXPECT_EQ(dead.id, Get(stuck.front().id).config_id);
+}
+
 TEST_F(DispatcherTest, GlobalCapLimitsRequestsInFlight) {
   options_.global_in_flight_cap = 3;
   CreateConfig(1, "https://a.example/hook");
@@ -470,7 +663,7 @@ TEST_F(DispatcherTest, InterruptedDeliveriesAreSentAtStart) {
   std::vector<Delivery> deliveries = Ingest(1, 1);
   // A previous run claimed it and died before recording anything.
   Result<std::vector<DeliveryJob>> claimed =
-      store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 90'000);
+      store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 90'000, {});
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kDelivering);
@@ -531,6 +724,168 @@ TEST_F(DispatcherTest, UnusableSecretIsAFailedAttemptWithoutARequest) {
   EXPECT_TRUE(delivery.last_error.starts_with("the configuration's secret: "))
       << delivery.last_error;
   EXPECT_TRUE(client_.sent().empty());
+}
+
+TEST_F(DispatcherTest, RecordsCompletionsInBatches) {
+  options_.per_endpoint_cap = 1;  // one completion per loop iteration
+  CreateConfig(1, "https://a.example/hook");
+  InstrumentedStore& store = Instrument();
+  store.SetGateOpen(false);
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 10);
+
+  // All ten are answered and decided while the first recording waits at the gate.
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().duration_count.load() == 10; }));
+  ASSERT_TRUE(Eventually([&] { return store.records_at_gate() == 1; }));
+  EXPECT_EQ(store.records_committed(), 0);
+  store.SetGateOpen(true);
+
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().deliveries_succeeded.load() == 10; }));
+  EXPECT_EQ(store.outcomes_committed(), 10);
+  EXPECT_LE(store.records_committed(), 2);  // the blocked batch, then everything queued behind it
+  EXPECT_EQ(dispatcher_->metrics().record_batches.load(), store.records_committed());
+  for (const Delivery& delivery : deliveries) {
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+    EXPECT_EQ(Attempts(delivery.id).size(), 1u);
+  }
+  EXPECT_EQ(client_.sent().size(), 10u);
+}
+
+TEST_F(DispatcherTest, RefillsTheEndpointBeforeThePreviousAttemptIsRecorded) {
+  options_.per_endpoint_cap = 2;
+  CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) { return std::nullopt; });
+  InstrumentedStore& store = Instrument();
+  store.SetGateOpen(false);
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 6);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 2u; }));
+
+  client_.ReleaseHeld(Status(200));
+  // The next two go out while the first two's outcomes are still unrecorded.
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 4u; }));
+  ASSERT_TRUE(Eventually([&] { return store.records_at_gate() == 1; }));
+  EXPECT_EQ(store.records_committed(), 0);
+  Result<DeliveryCounts> counts = store_->CountDeliveries();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->delivering, 6);  // claimed, and none recorded yet
+  EXPECT_EQ(counts->succeeded, 0);
+
+  client_.ReleaseHeld(Status(200));
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 6u; }));
+  EXPECT_EQ(store.records_committed(), 0);
+  EXPECT_EQ(client_.max_held("https://a.example/hook"), 2);  // the cap held throughout
+
+  store.SetGateOpen(true);
+  client_.ReleaseHeld(Status(200));
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().deliveries_succeeded.load() == 6; }));
+  for (const Delivery& delivery : deliveries) {
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  EXPECT_EQ(client_.sent().size(), 6u);
+}
+
+TEST_F(DispatcherTest, StopRecordsEveryOutcomeDecidedBeforeIt) {
+  options_.per_endpoint_cap = 1;
+  options_.shutdown_grace_ms = 10'000;
+  CreateConfig(1, "https://slow.example/hook");
+  CreateConfig(2, "https://fast.example/hook");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://slow.example/hook") return std::nullopt;
+    return Status(200);
+  });
+  InstrumentedStore& store = Instrument();
+  store.SetGateOpen(false);
+  StartDispatcher();
+  std::vector<Delivery> slow = Ingest(1, 3);
+  std::vector<Delivery> fast = Ingest(2, 3);
+  // Fast: all three answered, their outcomes queued behind the gate. Slow: one in flight, two
+  // waiting for the endpoint's only slot.
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().duration_count.load() == 3; }));
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().queued.load() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return store.records_at_gate() == 1; }));
+
+  std::thread stopper([&] { dispatcher_->Stop(); });
+  // Stopping drops what waits for an endpoint; the request in flight gets the grace period.
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().queued.load() == 0; }));
+  client_.ReleaseHeld(Status(200));
+  store.SetGateOpen(true);
+  stopper.join();
+
+  EXPECT_EQ(store.outcomes_committed(), 4);
+  for (const Delivery& delivery : fast) {
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  std::vector<Delivery> recorded;
+  for (const Delivery& delivery : slow) {
+    Delivery stored = Get(delivery.id);
+    if (stored.status == DeliveryStatus::kSucceeded) {
+      recorded.push_back(stored);
+    } else {
+      EXPECT_EQ(stored.status, DeliveryStatus::kDelivering);  // never sent: still leased
+      EXPECT_EQ(stored.attempt_count, 0);
+    }
+  }
+  EXPECT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(client_.sent().size(), 4u);
+}
+
+TEST_F(DispatcherTest, FailedRecordingIsRetried) {
+  options_.store_retry_ms = 1;
+  CreateConfig(1, "https://a.example/hook");
+  InstrumentedStore& store = Instrument();
+  store.FailNextRecords(2);
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(Attempts(deliveries[0].id).size(), 1u);
+  const DispatcherMetrics& metrics = dispatcher_->metrics();
+  EXPECT_TRUE(Eventually([&] { return metrics.deliveries_succeeded.load() == 1; }));
+  EXPECT_EQ(metrics.record_errors.load(), 2);
+  EXPECT_EQ(metrics.record_batches.load(), 3);
+  EXPECT_EQ(client_.sent().size(), 1u);  // recorded late, never sent twice
+}
+
+TEST_F(DispatcherTest, OutcomeUnrecordedWhenItsLeaseEndsIsDroppedAndTheDeliverySentAgain) {
+  options_.store_retry_ms = 1;
+  CreateConfig(1, "https://a.example/hook");
+  InstrumentedStore& store = Instrument();
+  store.FailNextRecords(1'000'000);
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().record_errors.load() >= 1; }));
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kDelivering);
+
+  // The lease ends: the sweep returns the delivery to pending and it is claimed and sent again;
+  // the first outcome is never recorded.
+  Advance(dispatcher_->lease_ms() + 1);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 2u; }));
+  store.FailNextRecords(0);
+  ASSERT_TRUE(WaitForAttempts(deliveries[0].id, 1));
+
+  EXPECT_EQ(Get(deliveries[0].id).status, DeliveryStatus::kSucceeded);
+  std::vector<Attempt> attempts = Attempts(deliveries[0].id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].attempted_at, clock_.Now());  // the second send's
+  // The wrapper counts right after the commit that the store already shows.
+  EXPECT_TRUE(Eventually([&] { return store.outcomes_committed() == 1; }));
+}
+
+TEST_F(DispatcherTest, ClaimsInBatchesWhileTheHeldSetIsLow) {
+  options_.per_endpoint_cap = 1;  // one send per loop iteration
+  options_.max_held_deliveries = 8;
+  options_.claim_batch_size = 8;
+  CreateConfig(1, "https://a.example/hook");
+  InstrumentedStore& store = Instrument();
+  StartDispatcher();
+  Ingest(1, 40);
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().deliveries_succeeded.load() == 40; }));
+  EXPECT_EQ(client_.sent().size(), 40u);
+  // A claim brings up to 5 (held refilled from below 4 to 8), not one per completion.
+  EXPECT_LE(store.claims(), 20);
+  EXPECT_GE(store.claims(), 1 + 40 / 8);
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ TEST_F(PostgresStoreTest, ADueDeliveryIsClaimedByExactlyOneNode) {
   std::vector<std::string> claimed_a, claimed_b;
   auto claim_all = [&](Store& store, std::vector<std::string>& out) {
     while (true) {
-      std::vector<DeliveryJob> jobs = Must(store.ClaimDue(clock_.Now(), 7, clock_.Now() + 60'000));
+      std::vector<DeliveryJob> jobs = Must(store.ClaimDue(clock_.Now(), 7, clock_.Now() + 60'000, {}));
       if (jobs.empty()) return;
       for (const DeliveryJob& job : jobs) out.push_back(job.delivery.id);
     }
@@ -142,13 +142,13 @@ TEST_F(PostgresStoreTest, OnlyEndedLeasesAreReleased) {
   std::unique_ptr<Store> b = Open("b");
   Must(a->CreateConfig(Config()));
   ASSERT_TRUE(a->IngestEvents({Event()}).at(0).ok());
-  ASSERT_EQ(Must(a->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000)).size(), 1u);
+  ASSERT_EQ(Must(a->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {})).size(), 1u);
   // b starts while a's lease runs: the delivery is a's live work, not b's to take.
   EXPECT_EQ(Must(b->ReleaseExpiredLeases(clock_.Now())), 0);
-  EXPECT_TRUE(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000)).empty());
+  EXPECT_TRUE(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {})).empty());
   clock_.Advance(5001);  // a died: its lease ended
   EXPECT_EQ(Must(b->ReleaseExpiredLeases(clock_.Now())), 1);
-  EXPECT_EQ(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000)).size(), 1u);
+  EXPECT_EQ(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {})).size(), 1u);
 }
 
 }  // namespace

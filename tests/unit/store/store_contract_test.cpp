@@ -131,7 +131,7 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
   }
 
   std::vector<DeliveryJob> ClaimAll() {
-    return Must(store_->ClaimDue(clock_.Now(), 100, clock_.Now() + 60'000));
+    return Must(store_->ClaimDue(clock_.Now(), 100, clock_.Now() + 60'000, {}));
   }
 
   TempDir dir_;
@@ -596,7 +596,7 @@ TEST_P(StoreContractTest, ClaimDueTakesDueDeliveriesOldestFirstUpToLimitWithLeas
   const UnixMillis lease = clock_.Now() + 30'000;
 
   // Only the first three are due at made[2].next_attempt_at; the limit takes two of them.
-  std::vector<DeliveryJob> first = Must(store_->ClaimDue(made[2].next_attempt_at, 2, lease));
+  std::vector<DeliveryJob> first = Must(store_->ClaimDue(made[2].next_attempt_at, 2, lease, {}));
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].delivery.id, made[0].id);
   EXPECT_EQ(first[1].delivery.id, made[1].id);
@@ -610,12 +610,32 @@ TEST_P(StoreContractTest, ClaimDueTakesDueDeliveriesOldestFirstUpToLimitWithLeas
   EXPECT_EQ(Must(store_->GetDelivery(made[0].id, std::nullopt)).status,
             DeliveryStatus::kDelivering);
 
-  std::vector<DeliveryJob> second = Must(store_->ClaimDue(made[2].next_attempt_at, 10, lease));
+  std::vector<DeliveryJob> second = Must(store_->ClaimDue(made[2].next_attempt_at, 10, lease, {}));
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].delivery.id, made[2].id);
-  EXPECT_TRUE(Must(store_->ClaimDue(made[2].next_attempt_at, 10, lease)).empty());
-  EXPECT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, lease)).size(), 1u);
-  EXPECT_TRUE(Must(store_->ClaimDue(clock_.Now(), 0, lease)).empty());
+  EXPECT_TRUE(Must(store_->ClaimDue(made[2].next_attempt_at, 10, lease, {})).empty());
+  EXPECT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, lease, {})).size(), 1u);
+  EXPECT_TRUE(Must(store_->ClaimDue(clock_.Now(), 0, lease, {})).empty());
+}
+
+TEST_P(StoreContractTest, ClaimDueLeavesSkippedConfigurationsPending) {
+  const WebhookConfig busy = Create(NewConfig(kOrgA, 3, "busy"));
+  const WebhookConfig other = Create(NewConfig(kOrgA, 4, "other"));
+  const Delivery busy_first = IngestFor(busy);
+  const Delivery busy_second = IngestFor(busy);
+  const Delivery free = IngestFor(other);
+  const UnixMillis lease = clock_.Now() + 30'000;
+
+  std::vector<DeliveryJob> claimed = Must(store_->ClaimDue(clock_.Now(), 10, lease, {busy.id}));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].delivery.id, free.id);
+  EXPECT_EQ(Must(store_->GetDelivery(busy_first.id, std::nullopt)).status,
+            DeliveryStatus::kPending);
+
+  std::vector<DeliveryJob> later = Must(store_->ClaimDue(clock_.Now(), 10, lease, {}));
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].delivery.id, busy_first.id);
+  EXPECT_EQ(later[1].delivery.id, busy_second.id);
 }
 
 TEST_P(StoreContractTest, ClaimDueFailsDeliveriesOfDeletedOrInactiveConfigs) {
@@ -652,7 +672,7 @@ TEST_P(StoreContractTest, NextDueAtIsTheEarliestPendingDelivery) {
   clock_.Advance(500);
   const Delivery second = IngestFor(config);
   EXPECT_EQ(Must(store_->NextDueAt()), first.next_attempt_at);
-  ASSERT_EQ(Must(store_->ClaimDue(first.next_attempt_at, 10, clock_.Now() + 1000)).size(), 1u);
+  ASSERT_EQ(Must(store_->ClaimDue(first.next_attempt_at, 10, clock_.Now() + 1000, {})).size(), 1u);
   EXPECT_EQ(Must(store_->NextDueAt()), second.next_attempt_at);
   ASSERT_EQ(ClaimAll().size(), 1u);
   EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt);
@@ -661,9 +681,9 @@ TEST_P(StoreContractTest, NextDueAtIsTheEarliestPendingDelivery) {
 TEST_P(StoreContractTest, ReleaseExpiredLeasesReturnsOnlyExpiredOnesToPending) {
   const WebhookConfig config = Create(NewConfig(kOrgA, 1));
   const Delivery short_lease = IngestFor(config);
-  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 1000)).size(), 1u);
+  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 1000, {})).size(), 1u);
   const Delivery long_lease = IngestFor(config);
-  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000)).size(), 1u);
+  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000, {})).size(), 1u);
 
   clock_.Advance(1000);
   EXPECT_EQ(Must(store_->ReleaseExpiredLeases(clock_.Now())), 0);  // not before it ends
@@ -855,7 +875,7 @@ TEST_P(StoreContractTest, RecoverConfigRequeuesFailedDeliveriesSince) {
 TEST_P(StoreContractTest, CountDeliveriesByStatus) {
   const WebhookConfig config = Create(NewConfig(kOrgA, 1));
   for (int i = 0; i < 4; ++i) IngestFor(config);
-  std::vector<DeliveryJob> jobs = Must(store_->ClaimDue(clock_.Now(), 3, clock_.Now() + 1000));
+  std::vector<DeliveryJob> jobs = Must(store_->ClaimDue(clock_.Now(), 3, clock_.Now() + 1000, {}));
   ASSERT_EQ(jobs.size(), 3u);
   ASSERT_TRUE(store_
                   ->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kSucceeded, 200),
