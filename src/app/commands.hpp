@@ -13,7 +13,7 @@ struct ServeOptions {
   std::string db = "sqlite:data/webhookd.db";
   bool allow_insecure_urls = false;
   std::vector<std::string> allow_targets;  // CIDRs the SSRF guard lets through
-  int threads = 8;
+  int threads = 32;  // handlers block while the store commits: more threads, bigger group commits
   std::string log_level = "info";
   std::size_t max_body_bytes = 1024 * 1024;
   // Delivery.
