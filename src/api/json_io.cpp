@@ -2,33 +2,15 @@
 
 #include <charconv>
 
+#include "core/json_kind.hpp"
+
 namespace webhookd::api {
 namespace {
 
-std::string TypeName(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::null:
-      return "null";
-    case boost::json::kind::bool_:
-      return "a boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_:
-      return "a number";
-    case boost::json::kind::string:
-      return "a string";
-    case boost::json::kind::array:
-      return "an array";
-    case boost::json::kind::object:
-      return "an object";
-  }
-  return "unknown";
-}
-
 Error WrongType(std::string_view key, std::string_view expected, const boost::json::value& v) {
-  return Error::Invalid(
-      std::string(key) + " must be " + std::string(expected) + ", not " + TypeName(v),
-      PointerTo("", key));
+  return Error::Invalid(std::string(key) + " must be " + std::string(expected) + ", not " +
+                            std::string(JsonKindName(v)),
+                        PointerTo("", key));
 }
 
 }  // namespace
@@ -43,7 +25,8 @@ Result<boost::json::object> ParseJsonObject(std::string_view body) {
     return Error::Invalid("the request body is not valid JSON: " + ec.message(), "");
   }
   if (!value.is_object()) {
-    return Error::Invalid("the request body must be a JSON object, not " + TypeName(value), "");
+    return Error::Invalid(
+        "the request body must be a JSON object, not " + std::string(JsonKindName(value)), "");
   }
   return std::move(value.as_object());
 }
@@ -83,9 +66,9 @@ Result<std::optional<std::string>> OptionalString(const boost::json::object& obj
   if (!v->is_string()) return WrongType(key, "a string", *v);
   const boost::json::string& s = v->as_string();
   if (s.size() > max_length) {
-    return Error::Invalid(std::string(key) + " is longer than " + std::to_string(max_length) +
-                              " characters",
-                          PointerTo("", key));
+    return Error::Invalid(
+        std::string(key) + " is longer than " + std::to_string(max_length) + " characters",
+        PointerTo("", key));
   }
   return std::optional<std::string>(std::string(s));
 }

@@ -1,5 +1,7 @@
 #include "catalog/catalog.hpp"
 
+#include "core/json_kind.hpp"
+
 // valijson aborts the process on errors unless told to throw; this is the only translation unit
 // that includes it, so the setting cannot disagree with another one.
 #define VALIJSON_USE_EXCEPTIONS 1
@@ -131,27 +133,6 @@ const boost::json::object* SubschemaAt(const boost::json::value& root, const Pat
   return schema;
 }
 
-std::string_view KindName(const boost::json::value& value) {
-  switch (value.kind()) {
-    case boost::json::kind::null:
-      return "null";
-    case boost::json::kind::bool_:
-      return "boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-      return "integer";
-    case boost::json::kind::double_:
-      return "number";
-    case boost::json::kind::string:
-      return "string";
-    case boost::json::kind::array:
-      return "array";
-    case boost::json::kind::object:
-      return "object";
-  }
-  return "unknown";
-}
-
 std::string AllowedTypes(const boost::json::value& type) {
   if (type.is_string()) return std::string(type.as_string());
   std::string out;
@@ -167,7 +148,7 @@ std::string AllowedTypes(const boost::json::value& type) {
 std::string TypeMessage(const boost::json::object* schema, const boost::json::value* value) {
   const boost::json::value* type = schema != nullptr ? schema->if_contains("type") : nullptr;
   if (type == nullptr || value == nullptr) return "has a type the schema does not allow";
-  return "expected type " + AllowedTypes(*type) + ", got " + std::string(KindName(*value));
+  return "expected type " + AllowedTypes(*type) + ", got " + std::string(JsonKindName(*value));
 }
 
 // How one of valijson's descriptions becomes our message: its start, the schema keyword whose

@@ -1,5 +1,5 @@
-// Counters the dispatcher keeps for /metrics. Written by the dispatcher and recorder threads, read by any
-// thread (relaxed atomics: each value is exact, a set of values is not a snapshot).
+// Counters the dispatcher keeps for /metrics. Written by the dispatcher and recorder threads, read
+// by any thread (relaxed atomics: each value is exact, a set of values is not a snapshot).
 #pragma once
 
 #include <array>

@@ -175,9 +175,8 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
     const std::vector<std::int64_t>& skip_config_ids, const std::string& owner, UnixMillis now) {
   if (limit <= 0) return std::vector<DeliveryJob>{};
-  Result<Rows> due =
-      db.Run(kSelectDue, Params().Int(due_by).Int(limit).Text(
-                             fmt::format("{{{}}}", fmt::join(skip_config_ids, ","))));
+  Result<Rows> due = db.Run(kSelectDue, Params().Int(due_by).Int(limit).Text(fmt::format(
+                                            "{{{}}}", fmt::join(skip_config_ids, ","))));
   if (!due.ok()) return due.error();
   std::vector<DeliveryJob> claimed;
   std::vector<std::string> leased_ids, failed_ids, failed_reasons;

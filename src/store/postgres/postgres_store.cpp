@@ -85,8 +85,7 @@ Result<std::vector<DeliveryJob>> PostgresStore::ClaimDue(
     UnixMillis now, int limit, UnixMillis lease_until,
     const std::vector<std::int64_t>& skip_config_ids) {
   return Write<Result<std::vector<DeliveryJob>>>([&](WriteContext& c) {
-    return Operations::ClaimDue(c.db(), now, limit, lease_until, skip_config_ids, node_id_,
-                                Now());
+    return Operations::ClaimDue(c.db(), now, limit, lease_until, skip_config_ids, node_id_, Now());
   });
 }
 

@@ -40,8 +40,9 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
   ~PostgresStore() override = default;
 
   // Leases in this node's name.
-  Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit, UnixMillis lease_until,
-                                            const std::vector<std::int64_t>& skip_config_ids) override;
+  Result<std::vector<DeliveryJob>> ClaimDue(
+      UnixMillis now, int limit, UnixMillis lease_until,
+      const std::vector<std::int64_t>& skip_config_ids) override;
 
   const std::string& node_id() const { return node_id_; }
 

@@ -141,7 +141,8 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
   Result<std::vector<DeliveryJob>> due = [&]() -> Result<std::vector<DeliveryJob>> {
     Result<Query> query = db.Prepare(kSelectDue);
     if (!query.ok()) return query.error();
-    query->BindInt(1, due_by).BindInt(2, limit).BindText(3, fmt::format("[{}]", fmt::join(skip_config_ids, ",")));
+    query->BindInt(1, due_by).BindInt(2, limit).BindText(
+        3, fmt::format("[{}]", fmt::join(skip_config_ids, ",")));
     return ReadAll<DeliveryJob>(*query, ReadDueRow);
   }();
   if (!due.ok()) return due.error();

@@ -52,9 +52,10 @@ struct Operations {
   // Oldest first, whatever the delivery's organization (the caller checked the scope).
   static Result<std::vector<Attempt>> AttemptsOf(Connection& db, const std::string& delivery_id);
   // One node owns the database, so leases are not recorded under an owner's name.
-  static Result<std::vector<DeliveryJob>> ClaimDue(
-      Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
-      const std::vector<std::int64_t>& skip_config_ids, UnixMillis now);
+  static Result<std::vector<DeliveryJob>> ClaimDue(Connection& db, UnixMillis due_by, int limit,
+                                                   UnixMillis lease_until,
+                                                   const std::vector<std::int64_t>& skip_config_ids,
+                                                   UnixMillis now);
   static Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
                                                    UnixMillis now);

@@ -23,8 +23,9 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
   // Finishes every queued write, then closes all connections.
   ~SqliteStore() override = default;
 
-  Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit, UnixMillis lease_until,
-                                            const std::vector<std::int64_t>& skip_config_ids) override;
+  Result<std::vector<DeliveryJob>> ClaimDue(
+      UnixMillis now, int limit, UnixMillis lease_until,
+      const std::vector<std::int64_t>& skip_config_ids) override;
 
  private:
   SqliteStore(const std::string& path, const Clock& clock);

@@ -148,8 +148,8 @@ class ForwardingStore : public Store {
                                             OrgScope scope) override {
     return inner_.ListAttempts(delivery_id, scope);
   }
-  Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit,
-                                            UnixMillis lease_until,
+  Result<std::vector<DeliveryJob>> ClaimDue(
+      UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override {
     return inner_.ClaimDue(now, limit, lease_until, skip_config_ids);
   }
@@ -185,8 +185,8 @@ class InstrumentedStore final : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
 
-  Result<std::vector<DeliveryJob>> ClaimDue(UnixMillis now, int limit,
-                                            UnixMillis lease_until,
+  Result<std::vector<DeliveryJob>> ClaimDue(
+      UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override {
     claims_.fetch_add(1);
     return ForwardingStore::ClaimDue(now, limit, lease_until, skip_config_ids);

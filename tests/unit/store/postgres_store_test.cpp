@@ -105,7 +105,8 @@ TEST_F(PostgresStoreTest, ADueDeliveryIsClaimedByExactlyOneNode) {
   std::vector<std::string> claimed_a, claimed_b;
   auto claim_all = [&](Store& store, std::vector<std::string>& out) {
     while (true) {
-      std::vector<DeliveryJob> jobs = Must(store.ClaimDue(clock_.Now(), 7, clock_.Now() + 60'000, {}));
+      std::vector<DeliveryJob> jobs =
+          Must(store.ClaimDue(clock_.Now(), 7, clock_.Now() + 60'000, {}));
       if (jobs.empty()) return;
       for (const DeliveryJob& job : jobs) out.push_back(job.delivery.id);
     }

@@ -84,7 +84,8 @@ std::vector<std::int64_t> IdsOf(const std::vector<WebhookConfig>& configs) {
 class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override {
-    if (const std::string reason = GetParam().unavailable(); !reason.empty()) GTEST_SKIP() << reason;
+    if (const std::string reason = GetParam().unavailable(); !reason.empty())
+      GTEST_SKIP() << reason;
     Reopen();
   }
   void TearDown() override {
@@ -1062,8 +1063,9 @@ StoreBackend PostgresBackend() {
                                           clock);
                        }};
   backend.unavailable = [] {
-    return PgUrl().empty() ? std::string("WEBHOOKD_TEST_PG_URL is not set (run the tests through "
-                                         "scripts/with-postgres, as `make test` does)")
+    return PgUrl().empty() ? std::string(
+                                 "WEBHOOKD_TEST_PG_URL is not set (run the tests through "
+                                 "scripts/with-postgres, as `make test` does)")
                            : std::string();
   };
   backend.cleanup = [](const std::filesystem::path& dir) {
