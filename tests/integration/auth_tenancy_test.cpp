@@ -190,7 +190,7 @@ class TenancyTest : public ServerTest {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure() || IsSkipped()) return;
     key_a_ = CreateOrgKey(101, "a");
     key_b_ = CreateOrgKey(202, "b");
     ASSERT_FALSE(key_a_.empty());

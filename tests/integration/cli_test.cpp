@@ -106,8 +106,8 @@ TEST(CliTest, CommandLineFlagsWinOverTheEnvironment) {
 class KeysCreateTest : public ServerTest {};
 
 TEST_F(KeysCreateTest, OrganizationKeyPrintedAloneAndScopedToItsOrganization) {
-  const CommandResult r = RunCommand(
-      {"keys", "create", "--db", "sqlite:" + db_path().string(), "--org", "7", "--name", "ci"});
+  const CommandResult r =
+      RunCommand({"keys", "create", "--db", db_url(), "--org", "7", "--name", "ci"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string key = FirstLine(r.out);
   ASSERT_TRUE(std::regex_match(key, kApiKey)) << r.out;
@@ -138,7 +138,7 @@ TEST_F(KeysCreateTest, OrganizationKeyPrintedAloneAndScopedToItsOrganization) {
 }
 
 TEST_F(KeysCreateTest, AdminKeySeesEveryOrganization) {
-  const CommandResult r = RunCommand({"keys", "create", "--db", "sqlite:" + db_path().string()});
+  const CommandResult r = RunCommand({"keys", "create", "--db", db_url()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string key = FirstLine(r.out);
   ASSERT_TRUE(std::regex_match(key, kApiKey)) << r.out;
@@ -156,9 +156,8 @@ TEST_F(KeysCreateTest, AdminKeySeesEveryOrganization) {
 }
 
 TEST_F(KeysCreateTest, EachKeyIsNew) {
-  const std::string db = "sqlite:" + db_path().string();
-  const CommandResult a = RunCommand({"keys", "create", "--db", db, "--org", "1"});
-  const CommandResult b = RunCommand({"keys", "create", "--db", db, "--org", "1"});
+  const CommandResult a = RunCommand({"keys", "create", "--db", db_url(), "--org", "1"});
+  const CommandResult b = RunCommand({"keys", "create", "--db", db_url(), "--org", "1"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_NE(FirstLine(a.out), FirstLine(b.out));

@@ -18,7 +18,17 @@ using std::chrono::steady_clock;
 constexpr int kEventsToPost = 300;
 constexpr int kKillAfterAccepted = 100;
 
-class DeliveryDurabilityTest : public DeliveryTest {};
+// Leases of 4 s (request timeouts capped at 3 s, plus a 1 s margin), so that on PostgreSQL a
+// restart after a kill need not wait the default 90 s for the killed process's leases.
+constexpr auto kLease = 4s;
+
+class DeliveryDurabilityTest : public DeliveryTest {
+ protected:
+  std::vector<std::string> ExtraArgs() const override {
+    return {"--retry-schedule",         "0s,1s,1s,1s", "--request-timeout-ms", "3000",
+            "--max-request-timeout-ms", "3000",        "--lease-margin-ms",    "1000"};
+  }
+};
 
 // Posts up to `count` events, one at a time, until the server stops answering; remembers the
 // id of every event that got a 202.
@@ -104,7 +114,7 @@ TEST_F(DeliveryDurabilityTest, KillNineUnderLoadLosesNoAcceptedEvent) {
   ASSERT_LT(accepted.size(), static_cast<std::size_t>(kEventsToPost))
       << "the kill came after the last event; nothing was interrupted";
 
-  StartServer();
+  StartServerAfterKill(kLease);
   ASSERT_FALSE(HasFatalFailure()) << "the server did not start again";
   auto missing = [&] {
     const auto counts = PairCounts(receiver);

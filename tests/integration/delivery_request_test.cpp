@@ -96,7 +96,9 @@ TEST_F(DeliveryRequestTest, FansOutToExactlyTheMatchingConfigurationsWithSignedR
     EXPECT_TRUE(VerifyRequest(secret, r, r.body).ok()) << VerifyRequest(secret, r, r.body).message;
     EXPECT_EQ(VerifyRequest(other_secret, r, r.body).status, VerifyStatus::kNoMatchingSignature);
     std::string tampered = r.body;
-    tampered[tampered.find("58241")] = '7';
+    const std::size_t appointment_id = tampered.find("58241");
+    ASSERT_NE(appointment_id, std::string::npos) << r.body;
+    tampered[appointment_id] = '7';
     EXPECT_EQ(VerifyRequest(secret, r, tampered).status, VerifyStatus::kNoMatchingSignature);
 
     json::object expected_body = payload;

@@ -88,6 +88,14 @@ HttpReceiver::Handler Sequence(std::vector<ReceiverResponse> responses) {
   };
 }
 
+void DeliveryTest::StartServerAfterKill(std::chrono::milliseconds lease) {
+  if (database_->backend() == Backend::kPostgres) {
+    // Leases are compared with wall-clock milliseconds: a little more, so that they have ended.
+    std::this_thread::sleep_for(lease + 200ms);
+  }
+  StartServer();
+}
+
 HttpResponse DeliveryTest::PostEvent(HttpClient& client, std::string_view event_name,
                                      std::int64_t organization_id, const json::value& payload,
                                      const HeaderList& headers) {

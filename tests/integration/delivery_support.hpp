@@ -57,6 +57,13 @@ class DeliveryTest : public ServerTest {
     return {"--retry-schedule", "0s,1s,1s,1s", "--request-timeout-ms", "3000"};
   }
 
+  // Starts the server again after server_->Kill(), on the same database. On PostgreSQL a new
+  // process cannot tell the killed one's leases from those of a live node sharing the store,
+  // so it releases them only once they have ended (issue 5): this first waits `lease` (the
+  // lease the test's flags give), so that the start itself takes the deliveries over. SQLite
+  // has one node only, which releases every lease at start.
+  void StartServerAfterKill(std::chrono::milliseconds lease);
+
   // POST /events for `event_name` of `organization_id` with `payload` and extra `headers`.
   static HttpResponse PostEvent(HttpClient& client, std::string_view event_name,
                                 std::int64_t organization_id, const json::value& payload,
@@ -76,7 +83,7 @@ class DeliveryTest : public ServerTest {
   // Waits up to `timeout` until at least `count` attempts are recorded; returns them.
   static json::array WaitForAttempts(HttpClient& client, const std::string& delivery_id,
                                      std::size_t count, std::chrono::milliseconds timeout);
-  // Every delivery of a configuration (following the cursor), oldest first.
+  // Every delivery of a configuration (all pages of GET /deliveries?externalEventId=).
   static json::array DeliveriesOf(HttpClient& client, std::int64_t config_id);
 
   // The delivery ids of a 202 reply to POST /events, by externalEventId.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -112,6 +114,65 @@ class ExecArgs {
 }
 
 std::atomic<int> process_sequence{0};
+std::atomic<int> database_sequence{0};
+
+// A libpq connection, closed on destruction. The server's notices ("does not exist,
+// skipping") are not printed.
+class PgSession {
+ public:
+  explicit PgSession(const std::string& url) : connection_(PQconnectdb(url.c_str())) {
+    PQsetNoticeProcessor(
+        connection_, [](void*, const char*) {}, nullptr);
+  }
+  ~PgSession() { PQfinish(connection_); }
+  PgSession(const PgSession&) = delete;
+  PgSession& operator=(const PgSession&) = delete;
+
+  Status Connected() const {
+    if (PQstatus(connection_) == CONNECTION_OK) return Status::Ok();
+    return Error::Unavailable(std::string("cannot connect to PostgreSQL: ") +
+                              PQerrorMessage(connection_));
+  }
+
+  // Runs `sql` with text parameters; returns the first column of the first row ("" when the
+  // command returns no rows).
+  Result<std::string> Run(const std::string& sql, const std::vector<std::string>& params = {}) {
+    std::vector<const char*> values;
+    for (const std::string& p : params) values.push_back(p.c_str());
+    PGresult* result = PQexecParams(connection_, sql.c_str(), static_cast<int>(values.size()),
+                                    nullptr, values.data(), nullptr, nullptr, 0);
+    const ExecStatusType status = PQresultStatus(result);
+    Result<std::string> out = std::string();
+    if (status == PGRES_TUPLES_OK) {
+      if (PQntuples(result) > 0) out = std::string(PQgetvalue(result, 0, 0));
+    } else if (status != PGRES_COMMAND_OK) {
+      out = Error::Internal(sql + ": " + PQresultErrorMessage(result));
+    }
+    PQclear(result);
+    return out;
+  }
+
+  // Sends `sql` (the connection blocks until it is sent) and returns without waiting for the
+  // command's end: the server finishes it, then notices that the connection is gone.
+  void SendAndForget(const std::string& sql) { PQsendQuery(connection_, sql.c_str()); }
+
+ private:
+  PGconn* connection_;
+};
+
+// `url` (postgres://...[/db][?query]) with its database name replaced by `database`; nullopt
+// when `url` is not a URL (a conninfo string).
+std::optional<std::string> WithDatabase(const std::string& url, const std::string& database) {
+  const std::string_view kSchemes[] = {"postgres://", "postgresql://"};
+  const auto scheme = std::find_if(std::begin(kSchemes), std::end(kSchemes),
+                                   [&](std::string_view s) { return url.starts_with(s); });
+  if (scheme == std::end(kSchemes)) return std::nullopt;
+  const std::size_t query = url.find('?');
+  const std::string base = url.substr(0, query);
+  const std::string rest = query == std::string::npos ? "" : url.substr(query);
+  const std::size_t slash = base.find('/', scheme->size());
+  return base.substr(0, slash) + "/" + database + rest;
+}
 
 }  // namespace
 
@@ -140,6 +201,121 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+// ---- Test databases ----
+
+const char kNoPostgresMessage[] =
+    "WEBHOOKD_TEST_BACKEND=postgres but WEBHOOKD_TEST_PG_URL is not set: this PostgreSQL run "
+    "of the test did not happen (run through scripts/with-postgres, as `make test` does)";
+
+std::optional<Backend> TestBackend() {
+  const char* value = std::getenv("WEBHOOKD_TEST_BACKEND");
+  const std::string_view name = value == nullptr ? "" : value;
+  if (name.empty() || name == "sqlite") return Backend::kSqlite;
+  if (name == "postgres") return Backend::kPostgres;
+  return std::nullopt;
+}
+
+std::string TestPostgresUrl() {
+  const char* url = std::getenv("WEBHOOKD_TEST_PG_URL");
+  return url == nullptr ? "" : url;
+}
+
+namespace {
+
+// Any fixed number: the advisory lock under which test processes make the template.
+constexpr const char* kTemplateLockKey = "7203148516";
+
+// The name of the template for the webhookd binary under test: it changes when the binary is
+// rebuilt, so that a long-lived PostgreSQL server never hands out an outdated schema. (The
+// template is kept for later tests, so such a server keeps one per build; the throwaway
+// cluster of scripts/with-postgres holds just one.)
+std::string TemplateName() {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(WebhookdBinary(), ec);
+  const auto mtime = std::filesystem::last_write_time(WebhookdBinary(), ec);
+  const std::size_t id = std::hash<std::string>()(std::to_string(size) + "/" +
+                                                  std::to_string(mtime.time_since_epoch().count()));
+  return "webhookd_itest_template_" + std::to_string(id % 1'000'000'000);
+}
+
+// The database every test database is copied from: template0 with webhookd's migrations
+// applied (`webhookd migrate`), so that servers do not migrate at each start. Parallel test
+// processes make it once, under an advisory lock; it counts as made once it is marked
+// IS_TEMPLATE, so a half-made one (its maker killed) is made again.
+Result<std::string> MigratedTemplate(PgSession& admin, const std::string& admin_url) {
+  const std::string name = TemplateName();
+  if (Result<std::string> locked =
+          admin.Run("SELECT pg_advisory_lock($1::bigint)::text", {kTemplateLockKey});
+      !locked.ok()) {
+    return locked.error();
+  }
+  auto made = [&]() -> Status {
+    Result<std::string> ready =
+        admin.Run("SELECT datistemplate::text FROM pg_database WHERE datname = $1", {name});
+    if (!ready.ok()) return ready.error();
+    if (*ready == "true") return Status::Ok();
+    for (const std::string& sql : {"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)",
+                                   "CREATE DATABASE " + name + " TEMPLATE template0"}) {
+      if (Result<std::string> done = admin.Run(sql); !done.ok()) return done.error();
+    }
+    const CommandResult migrated =
+        RunCommand({"migrate", "--db", WithDatabase(admin_url, name).value()}, {}, 60s);
+    if (migrated.exit_code != 0) {
+      return Error::Internal("webhookd migrate failed: " + migrated.err);
+    }
+    Result<std::string> marked = admin.Run("ALTER DATABASE " + name + " IS_TEMPLATE true");
+    return marked.ok() ? Status::Ok() : Status(marked.error());
+  }();
+  (void)admin.Run("SELECT pg_advisory_unlock($1::bigint)::text", {kTemplateLockKey});
+  if (!made.ok()) return made.error();
+  return name;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TestDatabase>> TestDatabase::Create(
+    Backend backend, const std::filesystem::path& sqlite_dir) {
+  if (backend == Backend::kSqlite) {
+    return std::unique_ptr<TestDatabase>(
+        new TestDatabase(backend, "sqlite:" + (sqlite_dir / "db.sqlite").string(), "", ""));
+  }
+  const std::string admin_url = TestPostgresUrl();
+  if (admin_url.empty()) return Error::Invalid(kNoPostgresMessage);
+  // Unique on the server even when other test runs (other builds, other machines) share it:
+  // pid and sequence number within this machine's run, a random part across runs.
+  const std::string name = "webhookd_itest_" + std::to_string(getpid()) + "_" +
+                           std::to_string(database_sequence.fetch_add(1)) + "_" +
+                           std::to_string(std::random_device()() % 1'000'000);
+  const std::optional<std::string> url = WithDatabase(admin_url, name);
+  if (!url) return Error::Invalid("WEBHOOKD_TEST_PG_URL must be a postgres:// URL");
+  PgSession admin(admin_url);
+  if (Status connected = admin.Connected(); !connected.ok()) return connected.error();
+  Result<std::string> source = MigratedTemplate(admin, admin_url);
+  if (!source.ok()) return source.error();
+  if (Result<std::string> created = admin.Run("CREATE DATABASE " + name + " TEMPLATE " + *source);
+      !created.ok()) {
+    return created.error();
+  }
+  return std::unique_ptr<TestDatabase>(new TestDatabase(backend, *url, admin_url, name));
+}
+
+TestDatabase::TestDatabase(Backend backend, std::string url, std::string admin_url,
+                           std::string name)
+    : backend_(backend),
+      url_(std::move(url)),
+      admin_url_(std::move(admin_url)),
+      name_(std::move(name)) {}
+
+TestDatabase::~TestDatabase() {
+  if (backend_ != Backend::kPostgres) return;
+  // DROP DATABASE forces a checkpoint (about a second on a busy disk), which the test need not
+  // wait for.
+  PgSession admin(admin_url_);
+  if (admin.Connected().ok()) {
+    admin.SendAndForget("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
 }
 
 std::string ProcessExit::Describe() const {
@@ -215,10 +391,9 @@ ServerProcess::ServerProcess(std::vector<std::string> args, EnvVars env,
 ServerProcess::~ServerProcess() { Kill(); }
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::StartServe(
-    const std::filesystem::path& db_path, const std::vector<std::string>& extra_args,
+    const std::string& db_url, const std::vector<std::string>& extra_args,
     const std::filesystem::path& log_dir, const EnvVars& env) {
-  std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--db",
-                                   "sqlite:" + db_path.string()};
+  std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--db", db_url};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto server = std::make_unique<ServerProcess>(std::move(args), env, log_dir);
   if (Status started = server->Start(); !started.ok()) return started.error();

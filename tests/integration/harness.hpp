@@ -78,6 +78,50 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& args, const EnvVars& env = {},
                          std::chrono::milliseconds timeout = 30s);
 
+// ---- Test databases ----
+
+// The store backend that test servers run on. ctest runs the suite once per backend; the
+// environment variable WEBHOOKD_TEST_BACKEND (read by TestBackend()) says which.
+enum class Backend { kSqlite, kPostgres };
+
+// WEBHOOKD_TEST_BACKEND: unset, empty or "sqlite" is SQLite, "postgres" is PostgreSQL;
+// nullopt for any other value (a typo must not quietly test SQLite).
+std::optional<Backend> TestBackend();
+
+// WEBHOOKD_TEST_PG_URL, the PostgreSQL server on which TestDatabase creates its databases
+// (scripts/with-postgres sets it, as `make test` does); "" when unset.
+std::string TestPostgresUrl();
+
+// Why a PostgreSQL-variant test is skipped when TestPostgresUrl() is empty.
+extern const char kNoPostgresMessage[];
+
+// The database of one test: every server the test starts (and restarts) gets url() as --db.
+// SQLite: the file db.sqlite in a directory the caller owns. PostgreSQL: a new database with
+// a name unique on the server, created through libpq on TestPostgresUrl() as a copy of a
+// template that holds webhookd's migrations (made once per webhookd binary, see harness.cpp),
+// and dropped WITH (FORCE) on destruction (servers still connected to it do not keep it).
+class TestDatabase {
+ public:
+  // Fails (with the server's message) when the PostgreSQL database cannot be created.
+  static Result<std::unique_ptr<TestDatabase>> Create(Backend backend,
+                                                      const std::filesystem::path& sqlite_dir);
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  Backend backend() const { return backend_; }
+  // The value for `webhookd serve --db`: "sqlite:<path>" or "postgres://.../<name>".
+  const std::string& url() const { return url_; }
+
+ private:
+  TestDatabase(Backend backend, std::string url, std::string admin_url, std::string name);
+
+  Backend backend_;
+  std::string url_;
+  std::string admin_url_;  // PostgreSQL: where CREATE and DROP DATABASE run; "" for SQLite
+  std::string name_;       // PostgreSQL: the database's name
+};
+
 // One `webhookd` server process.
 //
 // Start() forks and execs the binary with the given arguments, stdout and stderr redirected
@@ -96,10 +140,10 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Convenience: `serve --listen 127.0.0.1:0 --db sqlite:<db_path> extra_args...`, started.
+  // Convenience: `serve --listen 127.0.0.1:0 --db <db_url> extra_args...`, started.
   // On failure the error says why (exit status, the tail of stderr).
   static Result<std::unique_ptr<ServerProcess>> StartServe(
-      const std::filesystem::path& db_path, const std::vector<std::string>& extra_args,
+      const std::string& db_url, const std::vector<std::string>& extra_args,
       const std::filesystem::path& log_dir, const EnvVars& env = {});
 
   // Starts the process and waits up to `timeout` for "webhookd listening on http://H:P".

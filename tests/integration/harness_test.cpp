@@ -111,7 +111,8 @@ TEST(ServerProcessTest, DestructorLeavesNoProcessBehind) {
   TempDir dir;
   int pid = 0;
   {
-    auto server = ServerProcess::StartServe(dir.File("db.sqlite"), {}, dir.path());
+    auto server =
+        ServerProcess::StartServe("sqlite:" + dir.File("db.sqlite").string(), {}, dir.path());
     ASSERT_TRUE(server.ok()) << server.error().message;
     pid = (*server)->pid();
     ASSERT_GT(pid, 0);
@@ -122,7 +123,8 @@ TEST(ServerProcessTest, DestructorLeavesNoProcessBehind) {
 
 TEST(ServerProcessTest, KillReportsTheSignal) {
   TempDir dir;
-  auto server = ServerProcess::StartServe(dir.File("db.sqlite"), {}, dir.path());
+  auto server =
+      ServerProcess::StartServe("sqlite:" + dir.File("db.sqlite").string(), {}, dir.path());
   ASSERT_TRUE(server.ok()) << server.error().message;
   const auto exit = (*server)->Kill();
   ASSERT_TRUE(exit.has_value());

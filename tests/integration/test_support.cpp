@@ -100,6 +100,14 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
 }
 
 void ServerTest::SetUp() {
+  const std::optional<Backend> backend = TestBackend();
+  ASSERT_TRUE(backend.has_value()) << "WEBHOOKD_TEST_BACKEND must be sqlite or postgres";
+  if (*backend == Backend::kPostgres && TestPostgresUrl().empty()) {
+    GTEST_SKIP() << kNoPostgresMessage;
+  }
+  auto database = TestDatabase::Create(*backend, dir_.path());
+  ASSERT_TRUE(database.ok()) << database.error().message;
+  database_ = std::move(database).value();
   StartServer();
   if (server_ != nullptr) {
     admin_key_ = server_->admin_key();
@@ -120,7 +128,7 @@ void ServerTest::TearDown() {
 }
 
 void ServerTest::StartServer() {
-  auto started = ServerProcess::StartServe(db_path(), ServeArgs(), dir_.path());
+  auto started = ServerProcess::StartServe(db_url(), ServeArgs(), dir_.path());
   ASSERT_TRUE(started.ok()) << started.error().message;
   server_ = std::move(started).value();
 }

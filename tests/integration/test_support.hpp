@@ -1,6 +1,6 @@
 // GoogleTest glue over the harness: a fixture that runs one webhookd server per test (own
-// temporary directory and SQLite database, port 0), and assertions for problem+json answers
-// and JSON bodies.
+// temporary directory and database on the backend TestBackend() names, port 0), and
+// assertions for problem+json answers and JSON bodies.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -43,14 +43,17 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
 // Succeeds when `r` has `status` and a JSON body (content type application/json).
 ::testing::AssertionResult IsJson(const HttpResponse& r, long status);
 
-// Every test gets its own server: a fresh temporary directory, an SQLite database in it, the
-// server on 127.0.0.1:0, and the admin key the first start printed.
+// Every test gets its own server: a fresh temporary directory, a fresh database (see
+// TestDatabase: an SQLite file in that directory, or with WEBHOOKD_TEST_BACKEND=postgres a new
+// PostgreSQL database), the server on 127.0.0.1:0, and the admin key the first start printed.
+// The PostgreSQL variant skips, saying so, when WEBHOOKD_TEST_PG_URL is not set.
 class ServerTest : public ::testing::Test {
  protected:
+  // Derived fixtures that extend SetUp return early when IsSkipped() or HasFatalFailure().
   void SetUp() override;
   void TearDown() override;
 
-  // Arguments after `serve --listen 127.0.0.1:0 --db sqlite:...`. Override for other flags.
+  // Arguments after `serve --listen 127.0.0.1:0 --db <db_url()>`. Override for other flags.
   virtual std::vector<std::string> ServeArgs() const { return {}; }
 
   // Starts a server on this test's database (fails the test if it cannot start).
@@ -72,9 +75,11 @@ class ServerTest : public ::testing::Test {
   // Path of a configuration: "/external-events/<id>".
   static std::string ConfigPath(const json::object& config);
 
-  std::filesystem::path db_path() const { return dir_.File("db.sqlite"); }
+  // This test's database as `--db` takes it; the same for every start within the test.
+  const std::string& db_url() const { return database_->url(); }
 
   TempDir dir_;
+  std::unique_ptr<TestDatabase> database_;  // outlives server_
   std::unique_ptr<ServerProcess> server_;
   std::string admin_key_;  // from the first start
 };
