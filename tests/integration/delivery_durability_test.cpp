@@ -30,55 +30,6 @@ class DeliveryDurabilityTest : public DeliveryTest {
   }
 };
 
-// Posts up to `count` events, one at a time, until the server stops answering; remembers the
-// id of every event that got a 202.
-class Poster {
- public:
-  Poster(std::string base_url, std::string key, std::string body, int count)
-      : thread_([this, base_url = std::move(base_url), key = std::move(key), body = std::move(body),
-                 count] { Run(base_url, key, body, count); }) {}
-  ~Poster() { Join(); }
-
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-  int accepted_count() const { return accepted_count_.load(); }
-  std::vector<std::string> accepted() const {
-    std::lock_guard lock(mu_);
-    return accepted_;
-  }
-  // The first answer that was neither a 202 nor a broken connection, if any.
-  std::string unexpected() const {
-    std::lock_guard lock(mu_);
-    return unexpected_;
-  }
-
- private:
-  void Run(const std::string& base_url, const std::string& key, const std::string& body,
-           int count) {
-    HttpClient client(base_url, key);
-    client.set_timeout(10s);
-    for (int i = 0; i < count; ++i) {
-      const HttpResponse r = client.Request("POST", "/events", body);
-      if (r.status == 0) return;  // the server is gone
-      const json::value* id = At(r.json, "/id");
-      std::lock_guard lock(mu_);
-      if (r.status != 202 || id == nullptr || !id->is_string()) {
-        unexpected_ = r.Summary();
-        return;
-      }
-      accepted_.emplace_back(id->as_string());
-      accepted_count_.fetch_add(1);
-    }
-  }
-
-  mutable std::mutex mu_;
-  std::vector<std::string> accepted_;  // guarded by mu_
-  std::string unexpected_;             // guarded by mu_
-  std::atomic<int> accepted_count_{0};
-  std::thread thread_;
-};
-
 // Receiver-side bookkeeping: how often each (webhook-id, target) pair arrived.
 std::map<std::pair<std::string, std::string>, int> PairCounts(const HttpReceiver& receiver) {
   std::map<std::pair<std::string, std::string>, int> counts;
@@ -103,7 +54,7 @@ TEST_F(DeliveryDurabilityTest, KillNineUnderLoadLosesNoAcceptedEvent) {
   const json::object body{
       {"eventName", "BookAppointment"}, {"organizationId", 1}, {"payload", Appointment(admin, 1)}};
 
-  Poster poster(server_->base_url(), admin_key_, json::serialize(body), kEventsToPost);
+  EventPoster poster({server_->base_url()}, admin_key_, json::serialize(body), kEventsToPost);
   ASSERT_TRUE(WaitUntil([&] { return poster.accepted_count() >= kKillAfterAccepted; }, 60s, 1ms))
       << "only " << poster.accepted_count() << " events accepted; " << poster.unexpected();
   const std::size_t received_before_kill = receiver.Count();

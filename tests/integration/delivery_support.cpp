@@ -194,4 +194,52 @@ std::map<std::int64_t, std::string> DeliveryTest::AcceptedDeliveries(const HttpR
   return out;
 }
 
+EventPoster::EventPoster(std::vector<std::string> base_urls, std::string key, std::string body,
+                         int count)
+    : thread_([this, urls = std::move(base_urls), key = std::move(key), body = std::move(body),
+               count] { Run(urls, key, body, count); }) {}
+
+void EventPoster::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<std::string> EventPoster::accepted() const {
+  std::lock_guard lock(mu_);
+  return accepted_;
+}
+
+std::string EventPoster::unexpected() const {
+  std::lock_guard lock(mu_);
+  return unexpected_;
+}
+
+void EventPoster::Run(const std::vector<std::string>& base_urls, const std::string& key,
+                      const std::string& body, int count) {
+  std::vector<HttpClient> clients;
+  for (const std::string& url : base_urls) {
+    clients.emplace_back(url, key);
+    clients.back().set_timeout(std::chrono::seconds(10));
+  }
+  std::vector<bool> gone(clients.size(), false);
+  std::size_t alive = clients.size();
+  for (int i = 0; i < count && alive > 0; ++i) {
+    const std::size_t node = static_cast<std::size_t>(i) % clients.size();
+    if (gone[node]) continue;
+    const HttpResponse r = clients[node].Request("POST", "/events", body);
+    if (r.status == 0) {  // that server was killed
+      gone[node] = true;
+      --alive;
+      continue;
+    }
+    const boost::json::value* id = At(r.json, "/id");
+    std::lock_guard lock(mu_);
+    if (r.status != 202 || id == nullptr || !id->is_string()) {
+      unexpected_ = r.Summary();
+      return;
+    }
+    accepted_.emplace_back(id->as_string());
+    accepted_count_.fetch_add(1);
+  }
+}
+
 }  // namespace webhookd::itest

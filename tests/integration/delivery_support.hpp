@@ -3,13 +3,16 @@
 // /external-events API with bounded waits.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -92,6 +95,33 @@ class DeliveryTest : public ServerTest {
   static std::int64_t IdOf(const json::object& object) {
     return object.at("id").to_number<std::int64_t>();
   }
+};
+
+// Posts `count` copies of an event body to POST /events on its own thread, round-robin over
+// `base_urls`, one request at a time; a server that stops answering (killed) is skipped from
+// then on, and posting ends when none is left. Remembers the id of every event that got a 202.
+class EventPoster {
+ public:
+  EventPoster(std::vector<std::string> base_urls, std::string key, std::string body, int count);
+  ~EventPoster() { Join(); }
+  EventPoster(const EventPoster&) = delete;
+  EventPoster& operator=(const EventPoster&) = delete;
+
+  void Join();
+  int accepted_count() const { return accepted_count_.load(); }
+  std::vector<std::string> accepted() const;
+  // The first answer that was neither a 202 nor a broken connection, if any.
+  std::string unexpected() const;
+
+ private:
+  void Run(const std::vector<std::string>& base_urls, const std::string& key,
+           const std::string& body, int count);
+
+  mutable std::mutex mu_;
+  std::vector<std::string> accepted_;  // guarded by mu_
+  std::string unexpected_;             // guarded by mu_
+  std::atomic<int> accepted_count_{0};
+  std::thread thread_;
 };
 
 }  // namespace webhookd::itest

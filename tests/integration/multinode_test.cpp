@@ -127,63 +127,6 @@ class OverlapDetector {
   std::vector<std::string> overlaps_;                            // guarded by mu_
 };
 
-// Posts `count` events round-robin to the nodes, one at a time; a node that stops answering
-// is skipped from then on. Remembers the id of every event that got a 202.
-class RoundRobinPoster {
- public:
-  RoundRobinPoster(std::vector<std::string> base_urls, std::string key, std::string body, int count)
-      : thread_([this, urls = std::move(base_urls), key = std::move(key), body = std::move(body),
-                 count] { Run(urls, key, body, count); }) {}
-  ~RoundRobinPoster() { Join(); }
-
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-  int accepted_count() const { return accepted_count_.load(); }
-  std::vector<std::string> accepted() const {
-    std::lock_guard lock(mu_);
-    return accepted_;
-  }
-  std::string unexpected() const {
-    std::lock_guard lock(mu_);
-    return unexpected_;
-  }
-
- private:
-  void Run(const std::vector<std::string>& urls, const std::string& key, const std::string& body,
-           int count) {
-    std::vector<HttpClient> clients;
-    for (const std::string& url : urls) {
-      clients.emplace_back(url, key);
-      clients.back().set_timeout(10s);
-    }
-    std::vector<bool> gone(clients.size(), false);
-    for (int i = 0; i < count; ++i) {
-      const std::size_t node = static_cast<std::size_t>(i) % clients.size();
-      if (gone[node]) continue;
-      const HttpResponse r = clients[node].Request("POST", "/events", body);
-      if (r.status == 0) {
-        gone[node] = true;  // killed
-        continue;
-      }
-      const json::value* id = At(r.json, "/id");
-      std::lock_guard lock(mu_);
-      if (r.status != 202 || id == nullptr || !id->is_string()) {
-        unexpected_ = r.Summary();
-        return;
-      }
-      accepted_.emplace_back(id->as_string());
-      accepted_count_.fetch_add(1);
-    }
-  }
-
-  mutable std::mutex mu_;
-  std::vector<std::string> accepted_;  // guarded by mu_
-  std::string unexpected_;             // guarded by mu_
-  std::atomic<int> accepted_count_{0};
-  std::thread thread_;
-};
-
 json::object BookAppointment(HttpClient& client) {
   const HttpResponse r = client.Get("/event-types/BookAppointment");
   const json::value* sample = At(r.json, "/sample");
@@ -235,7 +178,7 @@ TEST(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
 
   std::vector<std::string> urls;
   for (const auto& node : nodes) urls.push_back(node->base_url());
-  RoundRobinPoster poster(urls, admin_key, json::serialize(body), kEventsToPost);
+  EventPoster poster(urls, admin_key, json::serialize(body), kEventsToPost);
   ASSERT_TRUE(WaitUntil([&] { return poster.accepted_count() >= kKillAfterAccepted; }, 60s, 1ms))
       << "only " << poster.accepted_count() << " events accepted; " << poster.unexpected();
   // Kill the victim while it holds leases, so that the survivors must take them over.
