@@ -1,5 +1,6 @@
 // /api-keys: admin and organization API keys. Keys are shown once, at creation.
 #include "api/api.hpp"
+
 #include "api/json_io.hpp"
 #include "api/problem.hpp"
 #include "core/time_format.hpp"
@@ -14,8 +15,8 @@ boost::json::object KeyToJson(const ApiKey& key) {
   boost::json::object out;
   out["id"] = key.id;
   out["name"] = key.name;
-  out["organizationId"] = key.organization_id ? boost::json::value(*key.organization_id)
-                                              : boost::json::value(nullptr);
+  out["organizationId"] =
+      key.organization_id ? boost::json::value(*key.organization_id) : boost::json::value(nullptr);
   out["prefix"] = key.prefix;
   out["createdAt"] = FormatRfc3339(key.created_at);
   return out;

@@ -25,16 +25,28 @@ constexpr std::int64_t kMaxRetryWaitSeconds = 7 * 24 * 3600;
 
 // Fields a client may send back unchanged from a GET; they are ignored on input.
 constexpr std::array<std::string_view, 20> kKnownFields = {
-    "organizationId", "name", "url", "webhookEventId", "eventId", "eventName", "attributes",
-    "headers", "active", "sendOrganizationCode", "version", "secret", "timeoutMs",
-    "retrySchedule", "id", "isDeleted", "createdAt", "updatedAt", "disabledReason",
-    "previousSecretExpiresAt"};
+    "organizationId", "name",       "url",       "webhookEventId", "eventId",
+    "eventName",      "attributes", "headers",   "active",         "sendOrganizationCode",
+    "version",        "secret",     "timeoutMs", "retrySchedule",  "id",
+    "isDeleted",      "createdAt",  "updatedAt", "disabledReason", "previousSecretExpiresAt"};
 
 // Headers webhookd sets itself or that only make sense per connection.
-const std::set<std::string, std::less<>> kReservedHeaders = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "content-type",
-    "user-agent", "x-webhook-event", "x-api-key", "x-organization-code"};
+const std::set<std::string, std::less<>> kReservedHeaders = {"connection",
+                                                             "keep-alive",
+                                                             "proxy-authenticate",
+                                                             "proxy-authorization",
+                                                             "proxy-connection",
+                                                             "te",
+                                                             "trailer",
+                                                             "transfer-encoding",
+                                                             "upgrade",
+                                                             "host",
+                                                             "content-length",
+                                                             "content-type",
+                                                             "user-agent",
+                                                             "x-webhook-event",
+                                                             "x-api-key",
+                                                             "x-organization-code"};
 
 std::string Lowercase(std::string_view s) {
   std::string out(s);
@@ -229,7 +241,8 @@ boost::json::value OptionalTime(UnixMillis t) {
 }  // namespace
 
 Status ValidateWebhookUrl(std::string_view url, bool allow_insecure) {
-  if (url.size() > kMaxUrlLength) return Error::Invalid("url is longer than 2048 characters", "/url");
+  if (url.size() > kMaxUrlLength)
+    return Error::Invalid("url is longer than 2048 characters", "/url");
   auto parsed = boost::urls::parse_absolute_uri(url);
   if (!parsed) return Error::Invalid("url is not an absolute URL", "/url");
   const std::string scheme = Lowercase(parsed->scheme());
@@ -307,15 +320,15 @@ boost::json::object ConfigToJson(const WebhookConfig& config, const Catalog& cat
   out["sendOrganizationCode"] = config.send_organization_code;
   out["version"] = config.version;
   out["secret"] = config.secret;
-  out["previousSecretExpiresAt"] =
-      config.previous_secret.empty() ? boost::json::value(nullptr)
-                                     : OptionalTime(config.previous_secret_expires_at);
+  out["previousSecretExpiresAt"] = config.previous_secret.empty()
+                                       ? boost::json::value(nullptr)
+                                       : OptionalTime(config.previous_secret_expires_at);
   out["isDeleted"] = config.is_deleted;
   out["disabledReason"] = config.disabled_reason.empty()
                               ? boost::json::value(nullptr)
                               : boost::json::value(config.disabled_reason);
-  out["timeoutMs"] = config.timeout_ms == 0 ? boost::json::value(nullptr)
-                                            : boost::json::value(config.timeout_ms);
+  out["timeoutMs"] =
+      config.timeout_ms == 0 ? boost::json::value(nullptr) : boost::json::value(config.timeout_ms);
   out["retrySchedule"] = config.retry_schedule_json.empty()
                              ? boost::json::value(nullptr)
                              : boost::json::parse(config.retry_schedule_json);

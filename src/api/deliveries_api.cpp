@@ -101,7 +101,8 @@ class DeliveriesApi {
     if (!id.ok()) return ProblemResponse(id.error());
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
     if (!body.ok()) return ProblemResponse(body.error());
-    if (Status s = RejectUnknownFields(*body, {"since"}); !s.ok()) return ProblemResponse(s.error());
+    if (Status s = RejectUnknownFields(*body, {"since"}); !s.ok())
+      return ProblemResponse(s.error());
     Result<std::optional<std::string>> since_text = OptionalString(*body, "since", 64);
     if (!since_text.ok()) return ProblemResponse(since_text.error());
     if (!since_text->has_value()) {
@@ -123,8 +124,8 @@ class DeliveriesApi {
     Result<WebhookConfig> config = context_.store.GetConfig(*id, call.principal.scope);
     if (!config.ok()) return ProblemResponse(config.error());
     if (config->is_deleted) {
-      return ProblemResponse(Error::NotFound("webhook configuration " + call.Param("id") +
-                                             " was deleted"));
+      return ProblemResponse(
+          Error::NotFound("webhook configuration " + call.Param("id") + " was deleted"));
     }
     if (context_.dispatcher == nullptr) {
       return ProblemResponse(Error::Unavailable("this server runs without a dispatcher"));

@@ -75,11 +75,13 @@ class EventsApi {
   Response IngestBatch(Call& call) {
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
     if (!body.ok()) return ProblemResponse(body.error());
-    if (Status s = RejectUnknownFields(*body, {"events"}); !s.ok()) return ProblemResponse(s.error());
+    if (Status s = RejectUnknownFields(*body, {"events"}); !s.ok())
+      return ProblemResponse(s.error());
     const boost::json::value* items = body->if_contains("events");
     if (items == nullptr || !items->is_array() || items->as_array().empty() ||
         items->as_array().size() > kMaxBatch) {
-      return ProblemResponse(Error::Invalid("events must be an array of 1 to 1000 events", "/events"));
+      return ProblemResponse(
+          Error::Invalid("events must be an array of 1 to 1000 events", "/events"));
     }
     const boost::json::array& array = items->as_array();
     std::vector<boost::json::object> results(array.size());
@@ -206,9 +208,9 @@ class EventsApi {
     if (payload == nullptr) return Error::Invalid("payload is required", "/payload");
     const EventType& type = *context_.catalog.Find(**type_id);
     if (Status s = context_.catalog.Validate(type, *payload); !s.ok()) {
-      return Error::Invalid("payload does not match the " + type.name + " schema: " +
-                                s.error().message,
-                            "/payload" + s.error().field);
+      return Error::Invalid(
+          "payload does not match the " + type.name + " schema: " + s.error().message,
+          "/payload" + s.error().field);
     }
     NewEvent event;
     event.id = NewSortableId("evt", context_.clock.Now());

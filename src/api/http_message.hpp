@@ -11,8 +11,8 @@
 namespace webhookd::api {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // percent-decoded path, without the query
+  std::string method;                        // "GET", "POST", ...
+  std::string path;                          // percent-decoded path, without the query
   std::map<std::string, std::string> query;  // decoded; the last value wins
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;

@@ -59,8 +59,8 @@ Response ProblemResponse(const Error& error) {
   const ProblemKind kind = KindOf(error.kind);
   if (error.kind == ErrorKind::kInternal) {
     spdlog::error("internal error: {}", error.message);
-    return ToResponse(500, ProblemBody(500, kind.slug, kind.title,
-                                       "The server failed to handle the request."));
+    return ToResponse(
+        500, ProblemBody(500, kind.slug, kind.title, "The server failed to handle the request."));
   }
   if (error.kind == ErrorKind::kUnavailable) spdlog::warn("unavailable: {}", error.message);
   boost::json::object body = ProblemBody(kind.status, kind.slug, kind.title, error.message);

@@ -90,8 +90,7 @@ Response Router::Dispatch(const Request& request) const {
   Call call{request, {}, {}};
   for (const Route& route : routes_) {
     if (!Match(route, path, call.params)) continue;
-    if (route.method == request.method ||
-        (request.method == "HEAD" && route.method == "GET")) {
+    if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       return Invoke(route, call);
     }
     if (!allowed.empty()) allowed += ", ";

@@ -72,8 +72,12 @@ bool IsMalformedRequest(const beast::error_code& ec) {
 
 struct HttpServer::Impl {
   Impl(ServerOptions opts, const Router& r)
-      : options(std::move(opts)), router(r), io(options.threads), acceptor(asio::make_strand(io)),
-        signals(io, SIGINT, SIGTERM), drain_timer(asio::make_strand(io)) {}
+      : options(std::move(opts)),
+        router(r),
+        io(options.threads),
+        acceptor(asio::make_strand(io)),
+        signals(io, SIGINT, SIGTERM),
+        drain_timer(asio::make_strand(io)) {}
 
   ServerOptions options;
   const Router& router;
@@ -82,8 +86,8 @@ struct HttpServer::Impl {
   asio::signal_set signals;
   asio::steady_timer drain_timer;
   std::mutex mu;
-  bool stopping = false;                                // guarded by mu
-  std::set<std::shared_ptr<Connection>> connections;   // guarded by mu
+  bool stopping = false;                              // guarded by mu
+  std::set<std::shared_ptr<Connection>> connections;  // guarded by mu
 
   asio::awaitable<void> Accept();
   asio::awaitable<void> Serve(std::shared_ptr<Connection> conn);
@@ -153,9 +157,9 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
       co_await http::async_write(conn.stream, response, kTuple);
     } else if (IsMalformedRequest(ec)) {
       MarkBusy(conn, true);
-      auto response = ToBeast(ProblemResponse(400, "invalid-request", "Malformed HTTP request",
-                                              ec.message()),
-                              11, false, false);
+      auto response =
+          ToBeast(ProblemResponse(400, "invalid-request", "Malformed HTTP request", ec.message()),
+                  11, false, false);
       co_await http::async_write(conn.stream, response, kTuple);
     }
     co_return false;
@@ -184,8 +188,8 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
     std::lock_guard lock(mu);
     keep_alive = request.keep_alive() && !stopping;
   }
-  auto response = ToBeast(handled, request.version(), keep_alive,
-                          request.method() == http::verb::head);
+  auto response =
+      ToBeast(handled, request.version(), keep_alive, request.method() == http::verb::head);
   conn.stream.expires_after(options.header_timeout);
   auto [write_ec, written] = co_await http::async_write(conn.stream, response, kTuple);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -251,7 +255,8 @@ HttpServer::~HttpServer() = default;
 Result<std::uint16_t> HttpServer::Listen() {
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl_->options.host, ec);
-  if (ec) return Error::Invalid("cannot listen on '" + impl_->options.host + "': not an IP address");
+  if (ec)
+    return Error::Invalid("cannot listen on '" + impl_->options.host + "': not an IP address");
   const tcp::endpoint endpoint{address, impl_->options.port};
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);

@@ -10,8 +10,7 @@ Result<std::int64_t> OrganizationOfWrite(const boost::json::object& body,
   if (!given.ok()) return given.error();
   if (principal.is_admin()) {
     if (!given->has_value()) {
-      return Error::Invalid("organizationId is required with an admin API key",
-                            "/organizationId");
+      return Error::Invalid("organizationId is required with an admin API key", "/organizationId");
     }
     if (**given <= 0) {
       return Error::Invalid("organizationId must be a positive integer", "/organizationId");

@@ -9,22 +9,27 @@ namespace {
 constexpr const char* kVersion = WEBHOOKD_VERSION;
 
 void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
-  CLI::App* serve = cli.add_subcommand(
-      "serve", "Run the webhook server: the HTTP API and the delivery workers.");
-  serve->add_option("--listen", o.listen, "Address and port of the HTTP API (HOST:PORT; port 0 "
-                    "picks a free one)")
+  CLI::App* serve =
+      cli.add_subcommand("serve", "Run the webhook server: the HTTP API and the delivery workers.");
+  serve
+      ->add_option("--listen", o.listen,
+                   "Address and port of the HTTP API (HOST:PORT; port 0 "
+                   "picks a free one)")
       ->envname("WEBHOOKD_LISTEN")
       ->capture_default_str();
-  serve->add_option("--db", o.db,
-                    "Database: sqlite:PATH (created if missing) or postgres://USER@HOST:PORT/DB")
+  serve
+      ->add_option("--db", o.db,
+                   "Database: sqlite:PATH (created if missing) or postgres://USER@HOST:PORT/DB")
       ->envname("WEBHOOKD_DB")
       ->capture_default_str();
-  serve->add_flag("--allow-insecure-urls", o.allow_insecure_urls,
-                  "Accept http:// webhook URLs (development only; production needs https://)")
+  serve
+      ->add_flag("--allow-insecure-urls", o.allow_insecure_urls,
+                 "Accept http:// webhook URLs (development only; production needs https://)")
       ->envname("WEBHOOKD_ALLOW_INSECURE_URLS");
-  serve->add_option("--allow-target", o.allow_targets,
-                    "CIDR the SSRF guard lets deliveries reach although it is private, loopback "
-                    "or otherwise refused (repeatable, e.g. 127.0.0.0/8)")
+  serve
+      ->add_option("--allow-target", o.allow_targets,
+                   "CIDR the SSRF guard lets deliveries reach although it is private, loopback "
+                   "or otherwise refused (repeatable, e.g. 127.0.0.0/8)")
       ->envname("WEBHOOKD_ALLOW_TARGETS")
       ->delimiter(',');
   serve->add_option("--threads", o.threads, "Threads serving the HTTP API")
@@ -35,60 +40,68 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->envname("WEBHOOKD_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  serve->add_option("--max-body-bytes", o.max_body_bytes,
-                    "Largest request body the API accepts; larger ones get 413")
+  serve
+      ->add_option("--max-body-bytes", o.max_body_bytes,
+                   "Largest request body the API accepts; larger ones get 413")
       ->envname("WEBHOOKD_MAX_BODY_BYTES")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024))
       ->capture_default_str();
-  serve->add_option("--retry-schedule", o.retry_schedule,
-                    "Waits before each attempt (the first is immediate); 8 entries = 8 attempts. "
-                    "Each wait gets +-20% jitter")
+  serve
+      ->add_option("--retry-schedule", o.retry_schedule,
+                   "Waits before each attempt (the first is immediate); 8 entries = 8 attempts. "
+                   "Each wait gets +-20% jitter")
       ->envname("WEBHOOKD_RETRY_SCHEDULE")
       ->capture_default_str();
   serve->add_option("--max-in-flight", o.max_in_flight, "Webhook requests in flight at once")
       ->envname("WEBHOOKD_MAX_IN_FLIGHT")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
-  serve->add_option("--per-endpoint-in-flight", o.per_endpoint_in_flight,
-                    "Webhook requests in flight to one endpoint (scheme+host+port) at once, so "
-                    "that one slow receiver cannot hold up the others")
+  serve
+      ->add_option("--per-endpoint-in-flight", o.per_endpoint_in_flight,
+                   "Webhook requests in flight to one endpoint (scheme+host+port) at once, so "
+                   "that one slow receiver cannot hold up the others")
       ->envname("WEBHOOKD_PER_ENDPOINT_IN_FLIGHT")
       ->check(CLI::Range(1, 1'000))
       ->capture_default_str();
-  serve->add_option("--connect-timeout-ms", o.connect_timeout_ms,
-                    "Time to connect to a receiver")
+  serve->add_option("--connect-timeout-ms", o.connect_timeout_ms, "Time to connect to a receiver")
       ->envname("WEBHOOKD_CONNECT_TIMEOUT_MS")
       ->check(CLI::Range(100, 60'000))
       ->capture_default_str();
-  serve->add_option("--request-timeout-ms", o.request_timeout_ms,
-                    "Time for a whole webhook request; a configuration's timeoutMs overrides it")
+  serve
+      ->add_option("--request-timeout-ms", o.request_timeout_ms,
+                   "Time for a whole webhook request; a configuration's timeoutMs overrides it")
       ->envname("WEBHOOKD_REQUEST_TIMEOUT_MS")
       ->check(CLI::Range(100, 60'000))
       ->capture_default_str();
-  serve->add_option("--auto-disable-after-hours", o.auto_disable_after_hours,
-                    "Deactivate a configuration whose deliveries have all failed this long")
+  serve
+      ->add_option("--auto-disable-after-hours", o.auto_disable_after_hours,
+                   "Deactivate a configuration whose deliveries have all failed this long")
       ->envname("WEBHOOKD_AUTO_DISABLE_AFTER_HOURS")
       ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
-  serve->add_option("--node-id", o.node_id,
-                    "This node's name as the owner of delivery leases when several nodes share a "
-                    "PostgreSQL database (default hostname:pid)")
+  serve
+      ->add_option("--node-id", o.node_id,
+                   "This node's name as the owner of delivery leases when several nodes share a "
+                   "PostgreSQL database (default hostname:pid)")
       ->envname("WEBHOOKD_NODE_ID");
-  serve->add_option("--lease-margin-ms", o.lease_margin_ms,
-                    "A claimed delivery is leased for the longest request timeout plus this "
-                    "margin; another node may take it over only after the lease ends")
+  serve
+      ->add_option("--lease-margin-ms", o.lease_margin_ms,
+                   "A claimed delivery is leased for the longest request timeout plus this "
+                   "margin; another node may take it over only after the lease ends")
       ->envname("WEBHOOKD_LEASE_MARGIN_MS")
       ->check(CLI::Range(1'000, 600'000))
       ->capture_default_str();
-  serve->add_option("--max-request-timeout-ms", o.max_request_timeout_ms,
-                    "Longest per-configuration timeoutMs honoured (longer ones are cut to it)")
+  serve
+      ->add_option("--max-request-timeout-ms", o.max_request_timeout_ms,
+                   "Longest per-configuration timeoutMs honoured (longer ones are cut to it)")
       ->envname("WEBHOOKD_MAX_REQUEST_TIMEOUT_MS")
       ->check(CLI::Range(100, 600'000))
       ->capture_default_str();
-  serve->add_option("--retention", o.retention,
-                    "Purge events older than this (e.g. 30d, 12h) with their deliveries and "
-                    "attempts, in small batches; events with a delivery still to be sent are kept. "
-                    "Default: keep everything")
+  serve
+      ->add_option("--retention", o.retention,
+                   "Purge events older than this (e.g. 30d, 12h) with their deliveries and "
+                   "attempts, in small batches; events with a delivery still to be sent are kept. "
+                   "Default: keep everything")
       ->envname("WEBHOOKD_RETENTION");
   serve->callback([&o, &exit_code] { exit_code = webhookd::app::RunServe(o); });
 }
@@ -125,24 +138,27 @@ void AddListen(CLI::App& cli, webhookd::app::ListenOptions& o, int& exit_code) {
   listen->add_option("--port", o.port, "Port to receive on (0 picks a free one)")
       ->capture_default_str();
   listen->add_option("--host", o.host, "Address to receive on")->capture_default_str();
-  listen->add_option("--secret", o.secret,
-                     "The configuration's signing secret (whsec_...) or ed25519 public key "
-                     "(whpk_...); without it requests are not verified. Requests that fail "
-                     "verification are answered 401")
+  listen
+      ->add_option("--secret", o.secret,
+                   "The configuration's signing secret (whsec_...) or ed25519 public key "
+                   "(whpk_...); without it requests are not verified. Requests that fail "
+                   "verification are answered 401")
       ->envname("WEBHOOKD_WEBHOOK_SECRET");
   listen->add_flag("--print-body", o.print_body, "Pretty-print each request's JSON body");
   listen->add_option("--status", o.status, "HTTP status to answer with")
       ->check(CLI::Range(200, 599))
       ->capture_default_str();
-  listen->add_option("--fail-rate", o.fail_rate,
-                     "Fraction of requests answered 500 instead (0 to 1), to see retries")
+  listen
+      ->add_option("--fail-rate", o.fail_rate,
+                   "Fraction of requests answered 500 instead (0 to 1), to see retries")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   listen->add_option("--delay", o.delay, "Wait this long before answering (e.g. 500ms, 2s)")
       ->capture_default_str();
-  listen->add_option("--respond", o.respond_file,
-                     "JSON file sent as the body of 2xx answers (e.g. observations for an "
-                     "InferenceToObservations event)")
+  listen
+      ->add_option("--respond", o.respond_file,
+                   "JSON file sent as the body of 2xx answers (e.g. observations for an "
+                   "InferenceToObservations event)")
       ->check(CLI::ExistingFile);
   listen->add_option("--seed", o.seed, "Seed for --fail-rate, so that a run can be repeated");
   listen->callback([&o, &exit_code] { exit_code = webhookd::app::RunListen(o); });
@@ -187,8 +203,9 @@ void AddVerify(CLI::App& cli, webhookd::app::VerifyOptions& o, int& exit_code) {
   verify->add_option("--body", o.body_file, "File holding the raw request body, byte for byte")
       ->required()
       ->check(CLI::ExistingFile);
-  verify->add_option("--tolerance", o.tolerance,
-                     "Largest accepted distance between webhook-timestamp and now")
+  verify
+      ->add_option("--tolerance", o.tolerance,
+                   "Largest accepted distance between webhook-timestamp and now")
       ->capture_default_str();
   verify->add_option("--now", o.now,
                      "Unix seconds to verify at instead of the clock (to check old captures)");

@@ -18,7 +18,7 @@ struct WebhookConfig {
   std::int64_t organization_id = 0;
   std::string name;
   std::string url;
-  int event_type_id = 0;  // 1..12, see the catalog
+  int event_type_id = 0;               // 1..12, see the catalog
   std::string attributes_json = "{}";  // object; known keys apiKey, organizationCode
   std::string headers_json = "{}";     // object of string -> string, sent with every delivery
   bool active = true;
@@ -33,9 +33,9 @@ struct WebhookConfig {
   UnixMillis updated_at = 0;
   // Why the platform deactivated it (410 Gone, failing too long); empty when it did not.
   std::string disabled_reason;
-  std::int64_t timeout_ms = 0;          // 0: the server's default request timeout
-  std::string retry_schedule_json;      // "" or a JSON array of seconds; "": server default
-  UnixMillis failing_since = 0;         // first failure of an unbroken run of failures; 0: none
+  std::int64_t timeout_ms = 0;      // 0: the server's default request timeout
+  std::string retry_schedule_json;  // "" or a JSON array of seconds; "": server default
+  UnixMillis failing_since = 0;     // first failure of an unbroken run of failures; 0: none
 };
 
 struct ConfigFilter {
@@ -96,10 +96,10 @@ struct Attempt {
   std::string delivery_id;
   UnixMillis attempted_at = 0;
   std::int64_t duration_ms = 0;
-  std::string request_headers_json = "{}";   // secrets masked
-  int status_code = 0;                       // 0: no HTTP response
+  std::string request_headers_json = "{}";  // secrets masked
+  int status_code = 0;                      // 0: no HTTP response
   std::string response_headers_json = "{}";
-  std::string response_body;                 // first 64 KiB
+  std::string response_body;  // first 64 KiB
   std::string error;
   bool manual = false;
 };

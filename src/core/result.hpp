@@ -31,24 +31,34 @@ struct Error {
   static Error Invalid(std::string message, std::string field = {}) {
     return {ErrorKind::kInvalid, std::move(message), std::move(field)};
   }
-  static Error NotFound(std::string message) { return {ErrorKind::kNotFound, std::move(message), {}}; }
-  static Error Conflict(std::string message) { return {ErrorKind::kConflict, std::move(message), {}}; }
+  static Error NotFound(std::string message) {
+    return {ErrorKind::kNotFound, std::move(message), {}};
+  }
+  static Error Conflict(std::string message) {
+    return {ErrorKind::kConflict, std::move(message), {}};
+  }
   static Error Unauthorized(std::string message) {
     return {ErrorKind::kUnauthorized, std::move(message), {}};
   }
-  static Error Forbidden(std::string message) { return {ErrorKind::kForbidden, std::move(message), {}}; }
-  static Error TooLarge(std::string message) { return {ErrorKind::kTooLarge, std::move(message), {}}; }
+  static Error Forbidden(std::string message) {
+    return {ErrorKind::kForbidden, std::move(message), {}};
+  }
+  static Error TooLarge(std::string message) {
+    return {ErrorKind::kTooLarge, std::move(message), {}};
+  }
   static Error Unavailable(std::string message) {
     return {ErrorKind::kUnavailable, std::move(message), {}};
   }
-  static Error Internal(std::string message) { return {ErrorKind::kInternal, std::move(message), {}}; }
+  static Error Internal(std::string message) {
+    return {ErrorKind::kInternal, std::move(message), {}};
+  }
 };
 
 // Result<T> holds either a value or an Error. Check ok() before value().
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return v_.index() == 0; }

@@ -65,7 +65,8 @@ std::optional<UnixMillis> ParseRfc3339(std::string_view s) {
   } else if (Expect(s, pos, '+') || Expect(s, pos, '-')) {
     const int sign = s[pos] == '-' ? -1 : 1;
     int oh, om;
-    if (!ReadDigits(s, pos + 1, 2, oh) || !Expect(s, pos + 3, ':') || !ReadDigits(s, pos + 4, 2, om))
+    if (!ReadDigits(s, pos + 1, 2, oh) || !Expect(s, pos + 3, ':') ||
+        !ReadDigits(s, pos + 4, 2, om))
       return std::nullopt;
     offset_minutes = sign * (oh * 60 + om);
     pos += 6;

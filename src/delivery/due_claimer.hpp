@@ -58,9 +58,9 @@ class DueClaimer {
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  int requested_ = 0;      // guarded by mutex_; 0: no request
+  int requested_ = 0;                          // guarded by mutex_; 0: no request
   std::vector<std::int64_t> skip_config_ids_;  // guarded by mutex_; of the request
-  bool stopping_ = false;  // guarded by mutex_
+  bool stopping_ = false;                      // guarded by mutex_
   std::thread thread_;
   std::mutex lifecycle_mutex_;  // serialises Start() and Stop()
 };

@@ -53,9 +53,9 @@ TEST(ConfigJson, CreateFillsEveryField) {
 
 TEST(ConfigJson, EventIdAliasAndNameMustAgree) {
   WebhookConfig config;
-  ASSERT_TRUE(Apply(R"({"name":"n","url":"https://a.example","eventId":12})", WriteMode::kCreate,
-                    config)
-                  .ok());
+  ASSERT_TRUE(
+      Apply(R"({"name":"n","url":"https://a.example","eventId":12})", WriteMode::kCreate, config)
+          .ok());
   EXPECT_EQ(config.event_type_id, 12);
   EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
       "eventName":"OpenTele"})"),

@@ -29,7 +29,8 @@ Router MakeRouter() {
   });
   router.Add("DELETE", "/things/{id}", Access::kAdminKey, [](Call&) { return WithStatus(204); });
   router.Add("GET", "/open", Access::kPublic, [](Call&) { return WithStatus(200, "hi"); });
-  router.Add("GET", "/boom", Access::kPublic, [](Call&) -> Response { throw std::runtime_error("x"); });
+  router.Add("GET", "/boom", Access::kPublic,
+             [](Call&) -> Response { throw std::runtime_error("x"); });
   return router;
 }
 

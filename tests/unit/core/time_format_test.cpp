@@ -23,9 +23,9 @@ TEST(TimeFormat, ParsesOffsetsAndOptionalFraction) {
 }
 
 TEST(TimeFormat, RejectsMalformedText) {
-  for (const char* bad : {"", "2021-02-25", "2021-02-30T00:00:00Z", "2021-02-25T15:02:10",
-                          "2021-02-25T25:00:00Z", "2021-02-25T15:02:10.Z", "2021-02-25T15:02:10Zx",
-                          "yesterday"}) {
+  for (const char* bad :
+       {"", "2021-02-25", "2021-02-30T00:00:00Z", "2021-02-25T15:02:10", "2021-02-25T25:00:00Z",
+        "2021-02-25T15:02:10.Z", "2021-02-25T15:02:10Zx", "yesterday"}) {
     EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
   }
 }
