@@ -56,66 +56,54 @@ class EventsApi {
  public:
   explicit EventsApi(ApiContext& context) : context_(context) {}
 
-  Response Ingest(Call& call) {
+  void Ingest(Call& call, const Reply& reply) {
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
-    if (!body.ok()) return ProblemResponse(body.error());
+    if (!body.ok()) return reply(ProblemResponse(body.error()));
     std::string key(call.request.Header("idempotency-key"));
     if (Status s = ValidIdempotencyKey(key, "Idempotency-Key"); !s.ok()) {
-      return ProblemResponse(s.error());
+      return reply(ProblemResponse(s.error()));
     }
     Result<NewEvent> event = ReadEvent(*body, call.principal, key);
-    if (!event.ok()) return ProblemResponse(event.error());
-    std::vector<Result<IngestedEvent>> stored = Commit({*event});
-    if (!stored.front().ok()) return ProblemResponse(stored.front().error());
-    Response response = JsonResponse(202, AcceptedJson(*stored.front(), context_.catalog));
-    if (stored.front()->replayed) response.headers.emplace_back("idempotent-replayed", "true");
-    return response;
+    if (!event.ok()) return reply(ProblemResponse(event.error()));
+    std::vector<NewEvent> events;
+    events.push_back(std::move(*event));
+    Commit(std::move(events), [this, reply](std::vector<Result<IngestedEvent>> stored) {
+      if (!stored.front().ok()) return reply(ProblemResponse(stored.front().error()));
+      Response response = JsonResponse(202, AcceptedJson(*stored.front(), context_.catalog));
+      if (stored.front()->replayed) response.headers.emplace_back("idempotent-replayed", "true");
+      reply(std::move(response));
+    });
   }
 
-  Response IngestBatch(Call& call) {
+  void IngestBatch(Call& call, const Reply& reply) {
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
-    if (!body.ok()) return ProblemResponse(body.error());
-    if (Status s = RejectUnknownFields(*body, {"events"}); !s.ok())
-      return ProblemResponse(s.error());
+    if (!body.ok()) return reply(ProblemResponse(body.error()));
+    if (Status s = RejectUnknownFields(*body, {"events"}); !s.ok()) {
+      return reply(ProblemResponse(s.error()));
+    }
     const boost::json::value* items = body->if_contains("events");
     if (items == nullptr || !items->is_array() || items->as_array().empty() ||
         items->as_array().size() > kMaxBatch) {
-      return ProblemResponse(
-          Error::Invalid("events must be an array of 1 to 1000 events", "/events"));
+      return reply(ProblemResponse(
+          Error::Invalid("events must be an array of 1 to 1000 events", "/events")));
     }
     const boost::json::array& array = items->as_array();
-    std::vector<boost::json::object> results(array.size());
+    auto answer = std::make_shared<BatchAnswer>();
+    answer->results.resize(array.size());
     std::vector<NewEvent> valid;
-    std::vector<std::size_t> valid_index;
     for (std::size_t i = 0; i < array.size(); ++i) {
       Result<NewEvent> event = ReadBatchItem(array[i], call.principal);
       if (event.ok()) {
         valid.push_back(std::move(*event));
-        valid_index.push_back(i);
+        answer->valid_index.push_back(i);
       } else {
-        results[i] = {{"status", ProblemStatus(event.error())},
-                      {"error", ProblemJson(AtItem(event.error(), i))}};
+        answer->results[i] = {{"status", ProblemStatus(event.error())},
+                              {"error", ProblemJson(AtItem(event.error(), i))}};
       }
     }
-    std::vector<Result<IngestedEvent>> stored;
-    if (!valid.empty()) stored = Commit(valid);
-    for (std::size_t j = 0; j < stored.size(); ++j) {
-      const std::size_t i = valid_index[j];
-      if (stored[j].ok()) {
-        results[i] = AcceptedJson(*stored[j], context_.catalog);
-        results[i]["status"] = 202;
-        results[i]["replayed"] = stored[j]->replayed;
-      } else {
-        results[i] = {{"status", ProblemStatus(stored[j].error())},
-                      {"error", ProblemJson(stored[j].error())}};
-      }
-    }
-    boost::json::array data;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      results[i]["index"] = i;
-      data.push_back(std::move(results[i]));
-    }
-    return JsonResponse(200, {{"data", std::move(data)}});
+    Commit(std::move(valid), [this, answer, reply](std::vector<Result<IngestedEvent>> stored) {
+      reply(BatchResponse(*answer, stored));
+    });
   }
 
   Response Get(Call& call) {
@@ -152,20 +140,51 @@ class EventsApi {
   }
 
  private:
-  std::vector<Result<IngestedEvent>> Commit(const std::vector<NewEvent>& events) {
-    const auto started = std::chrono::steady_clock::now();
-    std::vector<Result<IngestedEvent>> stored = context_.store.IngestEvents(events);
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - started);
-    ApiMetrics& metrics = context_.metrics;
-    metrics.ingest_commits.fetch_add(1, std::memory_order_relaxed);
-    metrics.ingest_commit_micros.fetch_add(micros.count(), std::memory_order_relaxed);
-    for (const Result<IngestedEvent>& r : stored) {
-      if (r.ok() && !r->replayed) {
-        metrics.events_ingested[r->event.event_type_id].fetch_add(1, std::memory_order_relaxed);
+  // Per batch item: its answer so far (invalid items), and which items went to the store.
+  struct BatchAnswer {
+    std::vector<boost::json::object> results;
+    std::vector<std::size_t> valid_index;  // item index of each stored event, in order
+  };
+
+  Response BatchResponse(BatchAnswer& answer, const std::vector<Result<IngestedEvent>>& stored) {
+    for (std::size_t j = 0; j < stored.size(); ++j) {
+      boost::json::object& result = answer.results[answer.valid_index[j]];
+      if (stored[j].ok()) {
+        result = AcceptedJson(*stored[j], context_.catalog);
+        result["status"] = 202;
+        result["replayed"] = stored[j]->replayed;
+      } else {
+        result = {{"status", ProblemStatus(stored[j].error())},
+                  {"error", ProblemJson(stored[j].error())}};
       }
     }
-    return stored;
+    boost::json::array data;
+    for (std::size_t i = 0; i < answer.results.size(); ++i) {
+      answer.results[i]["index"] = i;
+      data.push_back(std::move(answer.results[i]));
+    }
+    return JsonResponse(200, {{"data", std::move(data)}});
+  }
+
+  // Stores the events; `done` gets the results on a store thread once they are committed.
+  void Commit(std::vector<NewEvent> events, Store::IngestDone done) {
+    const auto started = std::chrono::steady_clock::now();
+    context_.store.IngestEventsAsync(
+        std::move(events),
+        [this, started, done = std::move(done)](std::vector<Result<IngestedEvent>> stored) {
+          const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - started);
+          ApiMetrics& metrics = context_.metrics;
+          metrics.ingest_commits.fetch_add(1, std::memory_order_relaxed);
+          metrics.ingest_commit_micros.fetch_add(micros.count(), std::memory_order_relaxed);
+          for (const Result<IngestedEvent>& r : stored) {
+            if (r.ok() && !r->replayed) {
+              metrics.events_ingested[r->event.event_type_id].fetch_add(1,
+                                                                        std::memory_order_relaxed);
+            }
+          }
+          done(std::move(stored));
+        });
   }
 
   static int ProblemStatus(const Error& error) { return ProblemResponse(error).status; }
@@ -255,9 +274,10 @@ class EventsApi {
 
 void AddEventRoutes(Router& router, ApiContext& context) {
   auto api = std::make_shared<EventsApi>(context);
-  router.Add("POST", "/events", Access::kAnyKey, [api](Call& call) { return api->Ingest(call); });
-  router.Add("POST", "/events/batch", Access::kAnyKey,
-             [api](Call& call) { return api->IngestBatch(call); });
+  router.AddAsync("POST", "/events", Access::kAnyKey,
+                  [api](Call& call, const Reply& reply) { api->Ingest(call, reply); });
+  router.AddAsync("POST", "/events/batch", Access::kAnyKey,
+                  [api](Call& call, const Reply& reply) { api->IngestBatch(call, reply); });
   router.Add("GET", "/events/{id}", Access::kAnyKey, [api](Call& call) { return api->Get(call); });
   router.Add("GET", "/events/{id}/result", Access::kAnyKey,
              [api](Call& call) { return api->GetResult(call); });

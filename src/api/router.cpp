@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <exception>
+#include <future>
 
 #include "api/problem.hpp"
 
@@ -55,12 +56,20 @@ std::optional<std::int64_t> Call::IdParam(std::string_view name) const {
 void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler) {
   std::vector<std::string> segments;
   for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
-  routes_.push_back(
-      {std::move(method), std::string(pattern), std::move(segments), access, std::move(handler)});
+  routes_.push_back({std::move(method), std::string(pattern), std::move(segments), access,
+                     std::move(handler), nullptr});
+}
+
+void Router::AddAsync(std::string method, std::string_view pattern, Access access,
+                      AsyncHandler handler) {
+  std::vector<std::string> segments;
+  for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
+  routes_.push_back({std::move(method), std::string(pattern), std::move(segments), access, nullptr,
+                     std::move(handler)});
 }
 
 void Router::SetFallback(Handler handler) {
-  fallback_ = Route{"*", "*", {}, Access::kPublic, std::move(handler)};
+  fallback_ = Route{"*", "*", {}, Access::kPublic, std::move(handler), nullptr};
 }
 
 std::vector<std::pair<std::string, std::string>> Router::Routes() const {
@@ -69,8 +78,7 @@ std::vector<std::pair<std::string, std::string>> Router::Routes() const {
   return out;
 }
 
-bool Router::Match(const Route& route, const std::vector<std::string_view>& path,
-                   std::map<std::string, std::string, std::less<>>& params) {
+bool Router::Match(const Route& route, const std::vector<std::string_view>& path, Params& params) {
   if (route.segments.size() != path.size()) return false;
   params.clear();
   for (std::size_t i = 0; i < path.size(); ++i) {
@@ -84,44 +92,94 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& path
   return true;
 }
 
-Response Router::Dispatch(const Request& request) const {
+const Router::Route* Router::Resolve(const Request& request, Params& params,
+                                     Response& unrouted) const {
   const std::vector<std::string_view> path = SplitPath(request.path);
   std::string allowed;
-  Call call{request, {}, {}};
   for (const Route& route : routes_) {
-    if (!Match(route, path, call.params)) continue;
+    if (!Match(route, path, params)) continue;
     if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
-      return Invoke(route, call);
+      return &route;
     }
     if (!allowed.empty()) allowed += ", ";
     allowed += route.method;
   }
+  params.clear();
   if (allowed.empty()) {
-    if (fallback_) return Invoke(*fallback_, call);
-    return ProblemResponse(Error::NotFound("no such resource: " + request.path));
+    if (fallback_) return &*fallback_;
+    unrouted = ProblemResponse(Error::NotFound("no such resource: " + request.path));
+    return nullptr;
   }
-  Response response = ProblemResponse(
+  unrouted = ProblemResponse(
       405, "method-not-allowed", "Method not allowed",
       request.method + " is not allowed on " + request.path + "; allowed: " + allowed);
-  response.headers.emplace_back("allow", allowed);
-  return response;
+  unrouted.headers.emplace_back("allow", allowed);
+  return nullptr;
+}
+
+void Router::DispatchAsync(const Request& request, const BlockingRunner& run_blocking,
+                           Reply reply) const {
+  Params params;
+  Response unrouted;
+  const Route* route = Resolve(request, params, unrouted);
+  if (route == nullptr) {
+    reply(std::move(unrouted));
+  } else if (route->async_handler) {
+    Call call{request, std::move(params), {}};
+    InvokeAsync(*route, call, std::move(reply));
+  } else {
+    run_blocking(
+        [this, route, &request, params = std::move(params), reply = std::move(reply)]() mutable {
+          Call call{request, std::move(params), {}};
+          reply(Invoke(*route, call));
+        });
+  }
+}
+
+Response Router::Dispatch(const Request& request) const {
+  std::promise<Response> answer;
+  std::future<Response> response = answer.get_future();
+  DispatchAsync(
+      request, [](const std::function<void()>& work) { work(); },
+      [&answer](Response r) { answer.set_value(std::move(r)); });
+  return response.get();
+}
+
+std::optional<Response> Router::Authenticate(const Route& route, Call& call) const {
+  if (route.access == Access::kPublic) return std::nullopt;
+  Result<Principal> principal = authenticator_(call.request);
+  if (!principal.ok()) return ProblemResponse(principal.error());
+  if (route.access == Access::kAdminKey && !principal->is_admin()) {
+    return ProblemResponse(Error::Forbidden("this endpoint needs an admin API key"));
+  }
+  call.principal = *principal;
+  return std::nullopt;
 }
 
 Response Router::Invoke(const Route& route, Call& call) const {
-  if (route.access != Access::kPublic) {
-    Result<Principal> principal = authenticator_(call.request);
-    if (!principal.ok()) return ProblemResponse(principal.error());
-    if (route.access == Access::kAdminKey && !principal->is_admin()) {
-      return ProblemResponse(Error::Forbidden("this endpoint needs an admin API key"));
-    }
-    call.principal = *principal;
-  }
+  if (std::optional<Response> refused = Authenticate(route, call)) return std::move(*refused);
   try {
     return route.handler(call);
   } catch (const std::exception& e) {
     return ProblemResponse(Error::Internal(std::string("handler threw: ") + e.what()));
   } catch (...) {
     return ProblemResponse(Error::Internal("handler threw a non-standard exception"));
+  }
+}
+
+void Router::InvokeAsync(const Route& route, Call& call, Reply reply) const {
+  if (std::optional<Response> refused = Authenticate(route, call)) {
+    reply(std::move(*refused));
+    return;
+  }
+  // A handler that throws has not handed `reply` on (it throws before it starts the store's
+  // work), so answering here cannot answer twice.
+  try {
+    route.async_handler(call, reply);
+  } catch (const std::exception& e) {
+    reply(ProblemResponse(Error::Internal(std::string("handler threw: ") + e.what())));
+  } catch (...) {
+    reply(ProblemResponse(Error::Internal("handler threw a non-standard exception")));
   }
 }
 

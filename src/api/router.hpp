@@ -32,6 +32,13 @@ struct Call {
 };
 
 using Handler = std::function<Response(Call&)>;
+// Answers a request; called exactly once, possibly later and on another thread.
+using Reply = std::function<void(Response)>;
+// A handler that must not block: it reads what it needs from the Call before it returns (the
+// Call does not outlive that) and answers through the Reply, now or later.
+using AsyncHandler = std::function<void(Call&, Reply)>;
+// Runs work that may block somewhere it may (the server's handler threads).
+using BlockingRunner = std::function<void(std::function<void()>)>;
 using Authenticator = std::function<Result<Principal>(const Request&)>;
 
 enum class Access { kPublic, kAnyKey, kAdminKey };
@@ -43,6 +50,9 @@ class Router {
   // `pattern` is a path such as "/external-events/{id}/secret/rotate"; a trailing slash on the
   // request path is ignored.
   void Add(std::string method, std::string_view pattern, Access access, Handler handler);
+  // A route whose handler does not block (it waits for the store without holding a thread);
+  // it and its authentication run on the thread that dispatches.
+  void AddAsync(std::string method, std::string_view pattern, Access access, AsyncHandler handler);
 
   // Answers every request whose path matches no route (instead of 404), without
   // authentication; for catch-all receivers such as `webhookd listen`.
@@ -52,6 +62,10 @@ class Router {
   std::vector<std::pair<std::string, std::string>> Routes() const;
 
   // Thread-safe once all routes are added. Never throws: a handler's exception becomes a 500.
+  // Answers through `reply`: routes added with Add run through `run_blocking`, routes added
+  // with AddAsync (and 404s, 405s) on this thread. `request` must live until `reply` is called.
+  void DispatchAsync(const Request& request, const BlockingRunner& run_blocking, Reply reply) const;
+  // Answers on this thread, waiting for asynchronous handlers.
   Response Dispatch(const Request& request) const;
 
  private:
@@ -60,11 +74,17 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Access access;
-    Handler handler;
+    Handler handler;             // set for routes added with Add
+    AsyncHandler async_handler;  // set for routes added with AddAsync
   };
-  static bool Match(const Route& route, const std::vector<std::string_view>& path,
-                    std::map<std::string, std::string, std::less<>>& params);
+  using Params = std::map<std::string, std::string, std::less<>>;
+  // The route that answers `request` (with its params), or the answer when none does.
+  const Route* Resolve(const Request& request, Params& params, Response& unrouted) const;
+  static bool Match(const Route& route, const std::vector<std::string_view>& path, Params& params);
+  // Sets call.principal, or returns the error answer.
+  std::optional<Response> Authenticate(const Route& route, Call& call) const;
   Response Invoke(const Route& route, Call& call) const;
+  void InvokeAsync(const Route& route, Call& call, Reply reply) const;
 
   Authenticator authenticator_;
   std::vector<Route> routes_;

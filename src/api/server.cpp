@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/problem.hpp"
+#include "core/thread_name.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -74,7 +75,10 @@ struct HttpServer::Impl {
   Impl(ServerOptions opts, const Router& r)
       : options(std::move(opts)),
         router(r),
-        io(options.threads),
+        io(options.io_threads),
+        blocking_pool(static_cast<std::size_t>(options.threads)),
+        run_blocking(
+            [this](std::function<void()> work) { asio::post(blocking_pool, std::move(work)); }),
         acceptor(asio::make_strand(io)),
         signals(io, SIGINT, SIGTERM),
         drain_timer(asio::make_strand(io)) {}
@@ -82,6 +86,10 @@ struct HttpServer::Impl {
   ServerOptions options;
   const Router& router;
   asio::io_context io;
+  // Handlers that may block (reads, configuration writes, test sends) run here, so that they
+  // never hold up the I/O threads; event ingestion waits for its commit without a thread.
+  asio::thread_pool blocking_pool;
+  BlockingRunner run_blocking;
   tcp::acceptor acceptor;
   asio::signal_set signals;
   asio::steady_timer drain_timer;
@@ -92,7 +100,8 @@ struct HttpServer::Impl {
   asio::awaitable<void> Accept();
   asio::awaitable<void> Serve(std::shared_ptr<Connection> conn);
   asio::awaitable<bool> ServeOne(Connection& conn, beast::flat_buffer& buffer);
-  Response Handle(const http::request<http::string_body>& request);
+  asio::awaitable<Response> Handle(const http::request<http::string_body>& request);
+  asio::awaitable<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
   void BeginShutdown();
   void CloseAll(bool idle_only);
@@ -182,7 +191,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   }
   const auto& request = parser.get();
   const auto started = std::chrono::steady_clock::now();
-  const Response handled = Handle(request);
+  const Response handled = co_await Handle(request);
   bool keep_alive;
   {
     std::lock_guard lock(mu);
@@ -201,13 +210,39 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   co_return !write_ec && keep_alive;
 }
 
-Response HttpServer::Impl::Handle(const http::request<http::string_body>& request) {
+asio::awaitable<Response> HttpServer::Impl::Handle(
+    const http::request<http::string_body>& request) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {
-    return ProblemResponse(400, "invalid-request", "Malformed request target",
-                           "the request target is not a valid origin-form URL");
+    co_return ProblemResponse(400, "invalid-request", "Malformed request target",
+                              "the request target is not a valid origin-form URL");
   }
-  return router.Dispatch(*converted);
+  co_return co_await Dispatch(*converted);
+}
+
+// Suspends the connection's coroutine until the router answers, from whichever thread it
+// answers on; the coroutine resumes on its own strand.
+// Suspends the connection's coroutine until the router answers, from whichever thread it
+// answers on; the coroutine resumes on its own strand.
+// Suspends the connection's coroutine until the router answers, from whichever thread it
+// answers on; the coroutine resumes on its own strand.
+asio::awaitable<Response> HttpServer::Impl::Dispatch(const Request& request) {
+  // A tracked executor counts as work: io.run() goes on until the answer is back, even once
+  // shutdown has closed everything else.
+  const auto resume_on =
+      asio::prefer(co_await asio::this_coro::executor, asio::execution::outstanding_work.tracked);
+  auto initiate = [this, &request, resume_on](auto handler) {
+    auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+    router.DispatchAsync(request, run_blocking, [waiting, resume_on](Response response) {
+      asio::post(resume_on, [waiting, response = std::move(response)]() mutable {
+        (*waiting)(std::move(response));
+      });
+    });
+  };
+  // Named, not a temporary of the co_await expression: GCC 12 destroys such temporaries twice.
+  auto answered = asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+      std::move(initiate), asio::use_awaitable);
+  co_return co_await std::move(answered);
 }
 
 void HttpServer::Impl::BeginShutdown() {
@@ -277,9 +312,15 @@ void HttpServer::Run() {
   });
   asio::co_spawn(impl.acceptor.get_executor(), impl.Accept(), asio::detached);
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl.options.threads; ++i) threads.emplace_back([&impl] { impl.io.run(); });
+  for (int i = 1; i < impl.options.io_threads; ++i) {
+    threads.emplace_back([&impl] {
+      NameThisThread("http-io");
+      impl.io.run();
+    });
+  }
   impl.io.run();
   for (auto& t : threads) t.join();
+  impl.blocking_pool.join();
 }
 
 void HttpServer::Shutdown() {

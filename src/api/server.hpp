@@ -15,7 +15,8 @@ namespace webhookd::api {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port
-  int threads = 4;
+  int io_threads = 2;         // read, parse and write HTTP; never block
+  int threads = 4;            // run the handlers that may block (reads, configuration writes)
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds header_timeout{10};  // to receive a whole request once it started
   std::chrono::seconds idle_timeout{60};    // keep-alive connection waiting for a request
@@ -33,7 +34,7 @@ class HttpServer {
   // Binds and listens; returns the bound port (useful with port 0).
   Result<std::uint16_t> Listen();
 
-  // Serves on `threads` threads (the caller's among them) until SIGINT/SIGTERM or Shutdown():
+  // Serves on `io_threads` threads (the caller's among them) until SIGINT/SIGTERM or Shutdown():
   // then stops accepting, lets requests in flight finish (up to drain_timeout), closes idle
   // connections and returns.
   void Run();

@@ -13,7 +13,8 @@ struct ServeOptions {
   std::string db = "sqlite:data/webhookd.db";
   bool allow_insecure_urls = false;
   std::vector<std::string> allow_targets;  // CIDRs the SSRF guard lets through
-  int threads = 32;  // handlers block while the store commits: more threads, bigger group commits
+  int io_threads = 2;  // HTTP parsing and event ingestion (which waits for its commit without one)
+  int threads = 16;    // handlers that may block: reads, configuration writes, test sends
   std::string log_level = "info";
   std::size_t max_body_bytes = 1024 * 1024;
   // Delivery.

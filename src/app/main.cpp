@@ -32,7 +32,17 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
                    "or otherwise refused (repeatable, e.g. 127.0.0.0/8)")
       ->envname("WEBHOOKD_ALLOW_TARGETS")
       ->delimiter(',');
-  serve->add_option("--threads", o.threads, "Threads serving the HTTP API")
+  serve
+      ->add_option("--io-threads", o.io_threads,
+                   "Threads reading and answering HTTP requests and ingesting events (about one "
+                   "per core: an event waits for its commit without holding one)")
+      ->envname("WEBHOOKD_IO_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve
+      ->add_option("--threads", o.threads,
+                   "Threads for the API requests that may block: reads, configuration and key "
+                   "changes, retries, test sends")
       ->envname("WEBHOOKD_THREADS")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

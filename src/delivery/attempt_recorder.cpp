@@ -6,6 +6,8 @@
 #include <iterator>
 #include <utility>
 
+#include "core/thread_name.hpp"
+
 namespace webhookd::delivery {
 namespace {
 
@@ -26,7 +28,10 @@ AttemptRecorder::~AttemptRecorder() { Finish(SteadyClock::now()); }
 void AttemptRecorder::Start() {
   std::lock_guard lock(lifecycle_mutex_);
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("recorder");
+    Loop();
+  });
 }
 
 void AttemptRecorder::Add(std::vector<OutcomeToRecord> outcomes) {

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <utility>
 
+#include "core/thread_name.hpp"
+
 namespace webhookd::delivery {
 namespace {
 
@@ -123,7 +125,10 @@ Result<std::unique_ptr<CurlHttpClient>> CurlHttpClient::Create(CurlHttpClientOpt
 
 CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options, CURLM* multi)
     : options_(std::move(options)), multi_(multi) {
-  thread_ = std::thread([this] { Run(); });  // only once every member is constructed
+  thread_ = std::thread([this] {  // only once every member is constructed
+    NameThisThread("http-client");
+    Run();
+  });
 }
 
 CurlHttpClient::~CurlHttpClient() {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/ids.hpp"
+#include "core/thread_name.hpp"
 #include "delivery/endpoint.hpp"
 
 namespace webhookd::delivery {
@@ -90,7 +91,10 @@ void Dispatcher::Start() {
   if (thread_.joinable()) return;
   recorder_.Start();
   claimer_.Start();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("dispatcher");
+    Run();
+  });
 }
 
 void Dispatcher::Stop() {

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "core/thread_name.hpp"
+
 namespace webhookd::delivery {
 
 DueClaimer::DueClaimer(Store& store, const Clock& clock, std::int64_t lease_ms, Callback on_claimed)
@@ -14,7 +16,10 @@ DueClaimer::~DueClaimer() { Stop(); }
 void DueClaimer::Start() {
   std::lock_guard lock(lifecycle_mutex_);
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("claimer");
+    Loop();
+  });
 }
 
 void DueClaimer::Request(int limit, std::vector<std::int64_t> skip_config_ids) {

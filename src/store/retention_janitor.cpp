@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string>
 
+#include "core/thread_name.hpp"
+
 namespace webhookd {
 
 Result<std::chrono::milliseconds> ParseRetention(std::string_view text) {
@@ -49,7 +51,10 @@ RetentionJanitor::~RetentionJanitor() { Stop(); }
 void RetentionJanitor::Start() {
   spdlog::info("retention: purging finished events older than {}, {} per transaction",
                DescribePeriod(options_.retention), options_.batch_events);
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("janitor");
+    Loop();
+  });
 }
 
 void RetentionJanitor::Stop() {

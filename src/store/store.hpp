@@ -118,7 +118,13 @@ class Store {
   // now) per active, non-deleted configuration of its organization and event type.
   // Implementations group concurrent calls into one commit. Results are in input order;
   // one failing item does not fail the others.
-  virtual std::vector<Result<IngestedEvent>> IngestEvents(const std::vector<NewEvent>& events) = 0;
+  using IngestDone = std::function<void(std::vector<Result<IngestedEvent>>)>;
+  // Returns at once; `done` gets the results after the commit, on a store thread, where it must
+  // not block. An HTTP handler waits this way without holding a thread, so every request in
+  // flight can share one commit.
+  virtual void IngestEventsAsync(std::vector<NewEvent> events, IngestDone done) = 0;
+  // IngestEventsAsync, waiting for the results.
+  std::vector<Result<IngestedEvent>> IngestEvents(std::vector<NewEvent> events);
   virtual Result<Event> GetEvent(const std::string& id, OrgScope scope) = 0;
   virtual Result<std::vector<Delivery>> DeliveriesOfEvent(const std::string& event_id,
                                                           OrgScope scope) = 0;

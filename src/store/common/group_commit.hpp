@@ -1,7 +1,7 @@
 // Group commit, shared by both backends: writer threads, each owning one connection, take every
 // queued job (up to kMaxJobsPerBatch), run them in ONE transaction, each in its own savepoint so
 // that a failing job rolls back alone, commit once (one fsync or WAL flush serves the whole
-// batch), then complete every caller's future.
+// batch), then tell every caller its result.
 //
 // What differs between the backends is a BatchSession: how a transaction begins and ends on its
 // connection, when a failed job has taken the whole transaction with it, and whether a failed
@@ -18,12 +18,14 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/thread_name.hpp"
 #include "store/common/write_job.hpp"
 
 namespace webhookd::store_common {
@@ -64,7 +66,10 @@ class GroupCommitWriter {
                     std::function<void()> on_work_due)
       : sessions_(std::move(sessions)), on_work_due_(std::move(on_work_due)) {
     for (auto& session : sessions_) {
-      threads_.emplace_back([this, s = session.get()] { Loop(*s); });
+      threads_.emplace_back([this, s = session.get()] {
+        NameThisThread("store-writer");
+        Loop(*s);
+      });
     }
   }
 
@@ -92,19 +97,44 @@ class GroupCommitWriter {
   // Runs every function in the same batch (each in its own savepoint), in order, and waits.
   template <class R>
   std::vector<R> RunAll(std::vector<std::function<R(Context&)>> fns) {
-    if (fns.empty()) return {};
+    std::promise<std::vector<R>> done;
+    std::future<std::vector<R>> results = done.get_future();
+    RunAllAsync<R>(std::move(fns), [&done](std::vector<R> r) { done.set_value(std::move(r)); });
+    return results.get();
+  }
+
+  // Like RunAll, but returns at once: `done` gets the results, in order, after the batch's
+  // commit, on a writer thread, where it must not block (it holds up the next batch). A caller
+  // that must not block a thread of its own (an HTTP handler) waits this way.
+  template <class R>
+  void RunAllAsync(std::vector<std::function<R(Context&)>> fns,
+                   std::function<void(std::vector<R>)> done) {
+    if (fns.empty()) {
+      done({});
+      return;
+    }
+    // Every job of a group completes on the same thread, one after another (CompleteAll, or
+    // Enqueue when closing), so the countdown needs no lock.
+    struct Gather {
+      std::vector<std::optional<R>> results;
+      std::size_t remaining;
+      std::function<void(std::vector<R>)> done;
+    };
+    auto gather = std::make_shared<Gather>(
+        Gather{std::vector<std::optional<R>>(fns.size()), fns.size(), std::move(done)});
     Group group;
-    std::vector<std::future<R>> futures;
-    for (auto& fn : fns) {
-      auto job = std::make_unique<FunctionJob<Connection, R>>(std::move(fn));
-      futures.push_back(job->future());
-      group.push_back(std::move(job));
+    for (std::size_t i = 0; i < fns.size(); ++i) {
+      group.push_back(
+          std::make_unique<CallbackJob<Connection, R>>(std::move(fns[i]), [gather, i](R result) {
+            gather->results[i].emplace(std::move(result));
+            if (--gather->remaining > 0) return;
+            std::vector<R> results;
+            results.reserve(gather->results.size());
+            for (auto& r : gather->results) results.push_back(std::move(*r));
+            gather->done(std::move(results));
+          }));
     }
     Enqueue(std::move(group));
-    std::vector<R> results;
-    results.reserve(futures.size());
-    for (auto& future : futures) results.push_back(future.get());
-    return results;
   }
 
  private:

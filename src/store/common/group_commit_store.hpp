@@ -74,13 +74,15 @@ class GroupCommitStore : public Store {
   }
 
   // One job per event, all in the same batch.
-  std::vector<Result<IngestedEvent>> IngestEvents(const std::vector<NewEvent>& events) override {
+  void IngestEventsAsync(std::vector<NewEvent> events, IngestDone done) override {
+    auto shared = std::make_shared<const std::vector<NewEvent>>(std::move(events));
     std::vector<std::function<Result<IngestedEvent>(Context&)>> jobs;
-    jobs.reserve(events.size());
-    for (const NewEvent& event : events) {
-      jobs.emplace_back([this, &event](Context& c) { return Ops::IngestEvent(c, event, Now()); });
+    jobs.reserve(shared->size());
+    for (std::size_t i = 0; i < shared->size(); ++i) {
+      jobs.emplace_back(
+          [this, shared, i](Context& c) { return Ops::IngestEvent(c, (*shared)[i], Now()); });
     }
-    return writer_->template RunAll<Result<IngestedEvent>>(std::move(jobs));
+    writer_->template RunAllAsync<Result<IngestedEvent>>(std::move(jobs), std::move(done));
   }
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::GetEvent(db, id, scope); });

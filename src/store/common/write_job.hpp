@@ -1,9 +1,8 @@
 // A write job of the group-commit writer (group_commit.hpp): a caller's function that runs on a
-// writer thread inside its own savepoint, and the future the caller waits on.
+// writer thread inside its own savepoint, and what is told its result after the commit.
 #pragma once
 
 #include <functional>
-#include <future>
 #include <optional>
 #include <utility>
 
@@ -38,16 +37,16 @@ class WriteJob {
   virtual void Complete(const Status& batch) = 0;
 };
 
-// R is Status or Result<T>. The caller waits on the future, so the function may capture the
-// caller's arguments by reference.
+// R is Status or Result<T>. `on_complete` gets the job's result once the batch has ended (on a
+// writer thread, or on the caller's when the writer is closing); it must not block.
 template <class Connection, class R>
-class FunctionJob final : public WriteJob<Connection> {
+class CallbackJob final : public WriteJob<Connection> {
  public:
   using Function = std::function<R(WriteContext<Connection>&)>;
+  using OnComplete = std::function<void(R)>;
 
-  explicit FunctionJob(Function fn) : fn_(std::move(fn)) {}
-
-  std::future<R> future() { return promise_.get_future(); }
+  CallbackJob(Function fn, OnComplete on_complete)
+      : fn_(std::move(fn)), on_complete_(std::move(on_complete)) {}
 
   Status Run(WriteContext<Connection>& context) override {
     result_.emplace(fn_(context));
@@ -55,20 +54,18 @@ class FunctionJob final : public WriteJob<Connection> {
     return result_->error();
   }
 
-  void Complete(const Status& batch) override {
-    if (!batch.ok()) {
-      promise_.set_value(R(batch.error()));
-    } else if (result_) {
-      promise_.set_value(std::move(*result_));
-    } else {
-      promise_.set_value(R(Error::Internal("write job failed without a result")));
-    }
-  }
+  void Complete(const Status& batch) override { on_complete_(Outcome(batch)); }
 
  private:
+  R Outcome(const Status& batch) {
+    if (!batch.ok()) return R(batch.error());
+    if (result_) return std::move(*result_);
+    return R(Error::Internal("write job failed without a result"));
+  }
+
   Function fn_;
+  OnComplete on_complete_;
   std::optional<R> result_;
-  std::promise<R> promise_;
 };
 
 }  // namespace webhookd::store_common

@@ -12,7 +12,7 @@ namespace webhookd::sqlite {
 inline constexpr std::string_view kEnableWal = "PRAGMA journal_mode = WAL";
 // FULL: a commit is on disk (WAL fsync) before the store reports success.
 inline constexpr std::string_view kWriterPragmas =
-    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
 inline constexpr std::string_view kReaderPragmas =
     "PRAGMA query_only = ON; PRAGMA foreign_keys = ON;";
 inline constexpr std::string_view kPing = "SELECT 1";

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <future>
+#include <thread>
 
 namespace webhookd::api {
 namespace {
@@ -31,6 +33,13 @@ Router MakeRouter() {
   router.Add("GET", "/open", Access::kPublic, [](Call&) { return WithStatus(200, "hi"); });
   router.Add("GET", "/boom", Access::kPublic,
              [](Call&) -> Response { throw std::runtime_error("x"); });
+  // Answers later from another thread, as ingestion does once the store has committed.
+  router.AddAsync("POST", "/later/{id}", Access::kAnyKey, [](Call& call, const Reply& reply) {
+    std::string body = call.Param("id") + "@" + std::to_string(call.principal.scope.value_or(0));
+    std::thread([reply, body] { reply(WithStatus(202, body)); }).detach();
+  });
+  router.AddAsync("POST", "/async-boom", Access::kPublic,
+                  [](Call&, const Reply&) { throw std::runtime_error("x"); });
   return router;
 }
 
@@ -86,6 +95,66 @@ TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
 
 TEST(Router, HandlerExceptionBecomesBare500) {
   const Response r = MakeRouter().Dispatch(Make("GET", "/boom"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(Problem(r).at("detail"), "The server failed to handle the request.");
+}
+
+// Records what DispatchAsync hands to the blocking runner, and the answer.
+struct AsyncProbe {
+  int blocking_runs = 0;
+  std::promise<Response> answer;
+  BlockingRunner Runner() {
+    return [this](const std::function<void()>& work) {
+      ++blocking_runs;
+      work();
+    };
+  }
+  Reply Answer() {
+    return [this](Response r) { answer.set_value(std::move(r)); };
+  }
+};
+
+TEST(Router, AsyncRouteAnswersFromAnotherThreadWithoutTheBlockingRunner) {
+  const Router router = MakeRouter();
+  AsyncProbe probe;
+  const Request request = Make("POST", "/later/5", "org7");
+  router.DispatchAsync(request, probe.Runner(), probe.Answer());
+  const Response r = probe.answer.get_future().get();
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "5@7");
+  EXPECT_EQ(probe.blocking_runs, 0);
+}
+
+TEST(Router, BlockingRoutesRunThroughTheRunner) {
+  const Router router = MakeRouter();
+  AsyncProbe probe;
+  const Request request = Make("GET", "/things/3", "admin");
+  router.DispatchAsync(request, probe.Runner(), probe.Answer());
+  EXPECT_EQ(probe.answer.get_future().get().body, "3@0");
+  EXPECT_EQ(probe.blocking_runs, 1);
+}
+
+TEST(Router, AsyncRouteChecksTheKeyFirstAndUnroutedAnswersInline) {
+  const Router router = MakeRouter();
+  AsyncProbe refused;
+  const Request no_key = Make("POST", "/later/5");
+  router.DispatchAsync(no_key, refused.Runner(), refused.Answer());
+  EXPECT_EQ(refused.answer.get_future().get().status, 401);
+  AsyncProbe missing;
+  const Request nowhere = Make("POST", "/nowhere", "admin");
+  router.DispatchAsync(nowhere, missing.Runner(), missing.Answer());
+  EXPECT_EQ(missing.answer.get_future().get().status, 404);
+  EXPECT_EQ(refused.blocking_runs + missing.blocking_runs, 0);
+}
+
+TEST(Router, DispatchWaitsForAnAsyncAnswer) {
+  const Response r = MakeRouter().Dispatch(Make("POST", "/later/9", "admin"));
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "9@0");
+}
+
+TEST(Router, AsyncHandlerExceptionBecomesBare500) {
+  const Response r = MakeRouter().Dispatch(Make("POST", "/async-boom"));
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(Problem(r).at("detail"), "The server failed to handle the request.");
 }

@@ -128,8 +128,8 @@ class ForwardingStore : public Store {
     return inner_.RevokeApiKey(id, scope);
   }
   Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
-  std::vector<Result<IngestedEvent>> IngestEvents(const std::vector<NewEvent>& events) override {
-    return inner_.IngestEvents(events);
+  void IngestEventsAsync(std::vector<NewEvent> events, IngestDone done) override {
+    inner_.IngestEventsAsync(std::move(events), std::move(done));
   }
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
     return inner_.GetEvent(id, scope);

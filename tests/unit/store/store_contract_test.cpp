@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <set>
 #include <stdexcept>
@@ -964,6 +966,36 @@ TEST_P(StoreContractTest, ConcurrentIngestsAllCommitWithUniqueIds) {
   EXPECT_EQ(Must(store_->CountDeliveries()).pending, kThreads * kPerThread);
   Reopen();
   EXPECT_EQ(Must(store_->CountDeliveries()).pending, kThreads * kPerThread);
+}
+
+// What an HTTP handler does: start many ingestions from one thread without waiting for any.
+TEST_P(StoreContractTest, IngestEventsAsyncAnswersEveryCallOnceInInputOrder) {
+  constexpr int kCalls = 300;
+  Create(NewConfig(kOrgA, 1));
+  std::mutex mu;
+  std::condition_variable all_answered;
+  int answers = 0;
+  int wrong = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    const NewEvent first = MakeEvent(kOrgA, 1, clock_.Now());
+    const NewEvent second = MakeEvent(kOrgA, 2, clock_.Now());
+    store_->IngestEventsAsync({first, second}, [&, first_id = first.id, second_id = second.id](
+                                                   std::vector<Result<IngestedEvent>> results) {
+      const bool right = results.size() == 2 && results[0].ok() && results[1].ok() &&
+                         results[0]->event.id == first_id && results[0]->deliveries.size() == 1 &&
+                         results[1]->event.id == second_id && results[1]->deliveries.empty();
+      std::lock_guard lock(mu);
+      ++answers;
+      if (!right) ++wrong;
+      all_answered.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(
+      all_answered.wait_for(lock, std::chrono::seconds(30), [&] { return answers >= kCalls; }));
+  EXPECT_EQ(answers, kCalls);
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, kCalls);
 }
 
 TEST_P(StoreContractTest, PurgeBeforeRemovesOldFinishedEventsInBatchesAndKeepsTheRest) {

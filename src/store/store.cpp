@@ -1,0 +1,16 @@
+#include "store/store.hpp"
+
+#include <future>
+
+namespace webhookd {
+
+std::vector<Result<IngestedEvent>> Store::IngestEvents(std::vector<NewEvent> events) {
+  std::promise<std::vector<Result<IngestedEvent>>> done;
+  std::future<std::vector<Result<IngestedEvent>>> results = done.get_future();
+  IngestEventsAsync(std::move(events), [&done](std::vector<Result<IngestedEvent>> r) {
+    done.set_value(std::move(r));
+  });
+  return results.get();
+}
+
+}  // namespace webhookd
