@@ -1,7 +1,12 @@
 // Ingestion (issue 3, section 1): schema validation before anything is stored, tenancy of
 // organization keys, events without configurations, Idempotency-Key replays and the batch
 // endpoint's per-item results, each checked at a real receiver.
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "delivery_support.hpp"
 
@@ -70,6 +75,51 @@ TEST_F(DeliveryIngestTest, StoresAnEventThatMatchesNoConfiguration) {
   EXPECT_EQ(event.json.at("webhookEventId"), json::value(5));
   EXPECT_EQ(event.json.at("payload"), json::value(payload));
   EXPECT_TRUE(event.json.at("deliveries").as_array().empty());
+}
+
+// An ingestion waits for its commit without holding a thread; SIGTERM while many are in flight
+// must still answer each of them completely, exit 0, and have stored every event it accepted.
+TEST_F(DeliveryIngestTest, SigtermDuringIngestionStoresEveryAcceptedEvent) {
+  HttpClient admin = Admin();
+  const json::object payload = Appointment(admin, 1);
+  std::atomic<bool> stop{false};
+  std::atomic<int> incomplete{0};
+  std::mutex mu;
+  std::vector<std::string> accepted;
+  std::vector<std::thread> posters;
+  for (int t = 0; t < 8; ++t) {
+    posters.emplace_back([&] {
+      HttpClient client(server_->base_url(), admin_key_);
+      client.set_timeout(5s);
+      while (!stop) {
+        const HttpResponse r = PostEvent(client, "BookAppointment", 1, payload);
+        if (r.status == 0) continue;  // refused or closed before an answer: allowed
+        if (r.status != 202 || !r.is_json) {
+          ++incomplete;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        accepted.push_back(std::string(r.json.at("id").as_string()));
+      }
+    });
+  }
+  std::this_thread::sleep_for(500ms);
+  const auto exit = server_->Terminate(10s);
+  stop = true;
+  for (auto& poster : posters) poster.join();
+  ASSERT_TRUE(exit.has_value()) << "still running 10 s after SIGTERM";
+  EXPECT_TRUE(exit->Clean()) << exit->Describe();
+  EXPECT_EQ(incomplete.load(), 0);
+  ASSERT_GT(accepted.size(), 0u);
+
+  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  HttpClient again = Admin();
+  int missing = 0;
+  for (const std::string& id : accepted) {
+    if (again.Get("/events/" + id).status != 200) ++missing;
+  }
+  EXPECT_EQ(missing, 0) << "of " << accepted.size() << " accepted events";
 }
 
 TEST_F(DeliveryIngestTest, EventAndDeliveryIdsAreUniqueAndSortable) {

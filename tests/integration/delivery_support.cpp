@@ -194,6 +194,21 @@ std::map<std::int64_t, std::string> DeliveryTest::AcceptedDeliveries(const HttpR
   return out;
 }
 
+std::string DeliveryTest::FirstAttemptThenPending(HttpClient& admin, const std::string& url,
+                                                  json::array retry_schedule) {
+  json::object body = HookBody(1, "BookAppointment", url);
+  body["retrySchedule"] = std::move(retry_schedule);
+  const json::object config = CreateConfig(admin, body);
+  if (HasFailure()) return "";
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
+  EXPECT_TRUE(IsJson(accepted, 202));
+  if (HasFailure()) return "";
+  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
+  EXPECT_EQ(WaitForAttempts(admin, delivery_id, 1, 10s).size(), 1u);
+  EXPECT_EQ(WaitForStatus(admin, delivery_id, "pending", 10s).at("status"), "pending");
+  return HasFailure() ? "" : delivery_id;
+}
+
 EventPoster::EventPoster(std::vector<std::string> base_urls, std::string key, std::string body,
                          int count)
     : thread_([this, urls = std::move(base_urls), key = std::move(key), body = std::move(body),

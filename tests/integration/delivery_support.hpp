@@ -92,6 +92,12 @@ class DeliveryTest : public ServerTest {
   // The delivery ids of a 202 reply to POST /events, by externalEventId.
   static std::map<std::int64_t, std::string> AcceptedDeliveries(const HttpResponse& accepted);
 
+  // Creates a BookAppointment configuration of organization 1 at `url` with `retry_schedule`
+  // (seconds), posts one event, and waits for its first attempt and for the delivery to be
+  // pending again (the receiver must fail it). Returns the delivery id; "" after a test failure.
+  std::string FirstAttemptThenPending(HttpClient& admin, const std::string& url,
+                                      json::array retry_schedule);
+
   static std::int64_t IdOf(const json::object& object) {
     return object.at("id").to_number<std::int64_t>();
   }

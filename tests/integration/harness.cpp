@@ -318,6 +318,14 @@ TestDatabase::~TestDatabase() {
   }
 }
 
+Status TestDatabase::DropNow() {
+  if (backend_ != Backend::kPostgres) return Error::Invalid("only a PostgreSQL database drops");
+  PgSession admin(admin_url_);
+  if (Status connected = admin.Connected(); !connected.ok()) return connected;
+  Result<std::string> dropped = admin.Run("DROP DATABASE " + name_ + " WITH (FORCE)");
+  return dropped.ok() ? Status::Ok() : Status(dropped.error());
+}
+
 std::string ProcessExit::Describe() const {
   return exited ? "exit " + std::to_string(code) : "signal " + std::to_string(signal);
 }

@@ -112,6 +112,9 @@ class TestDatabase {
   Backend backend() const { return backend_; }
   // The value for `webhookd serve --db`: "sqlite:<path>" or "postgres://.../<name>".
   const std::string& url() const { return url_; }
+  // PostgreSQL only: drops the database now, WITH (FORCE), as an outage would take it away
+  // from servers still using it.
+  Status DropNow();
 
  private:
   TestDatabase(Backend backend, std::string url, std::string admin_url, std::string name);

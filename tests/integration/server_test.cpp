@@ -26,6 +26,21 @@ TEST_F(ServerTest, ReadyzAnswersReadyWithoutKey) {
   EXPECT_EQ(r.json, json::parse(R"({"status":"ready"})"));
 }
 
+// Readiness follows the store; liveness does not. Only PostgreSQL can be taken away from a
+// running server (an SQLite file stays open, and readable, once the server has it).
+TEST_F(ServerTest, ReadyzIs503WhileTheStoreIsUnreachableAndHealthzStaysOk) {
+  if (database_->backend() != Backend::kPostgres) {
+    GTEST_SKIP() << "needs a store the test can take away: runs on the PostgreSQL backend";
+  }
+  ASSERT_TRUE(database_->DropNow().ok());
+  HttpClient anonymous = Anonymous();
+  const HttpResponse ready = anonymous.Get("/readyz");
+  EXPECT_TRUE(IsProblem(ready, 503, "unavailable", "")) << ready.Summary();
+  EXPECT_NE(ready.json.at("detail").as_string().find("store is not reachable"), std::string::npos)
+      << ready.Summary();
+  EXPECT_TRUE(IsJson(anonymous.Get("/healthz"), 200));
+}
+
 TEST_F(ServerTest, ListeningLineCarriesTheRealPort) {
   EXPECT_GT(server_->port(), 0);
   EXPECT_EQ(server_->base_url(), "http://127.0.0.1:" + std::to_string(server_->port()));
@@ -275,10 +290,13 @@ TEST_F(ServerTest, ConcurrentRequestsFromEightThreadsAllSucceed) {
 
 class SingleThreadTest : public ServerTest {
  protected:
-  std::vector<std::string> ServeArgs() const override { return {"--threads", "1"}; }
+  std::vector<std::string> ServeArgs() const override {
+    return {"--io-threads", "1", "--threads", "1"};
+  }
 };
 
-// One server thread still serves many connections at once (one coroutine per connection).
+// One I/O thread and one handler thread still serve many connections at once (one coroutine
+// per connection).
 TEST_F(SingleThreadTest, OneThreadServesEightConcurrentClients) {
   ExpectEightConcurrentClientsSucceed(server_->base_url(), admin_key_);
 }
