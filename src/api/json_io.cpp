@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/json_kind.hpp"
+#include "core/json_pointer.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -33,16 +34,7 @@ Result<boost::json::object> ParseJsonObject(std::string_view body) {
 
 std::string PointerTo(std::string_view parent, std::string_view key) {
   std::string out(parent);
-  out += '/';
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
+  AppendPointerToken(out, key);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "catalog/catalog.hpp"
 
 #include "core/json_kind.hpp"
+#include "core/json_pointer.hpp"
 
 // valijson aborts the process on errors unless told to throw; this is the only translation unit
 // that includes it, so the setting cannot disagree with another one.
@@ -38,18 +39,7 @@ using Path = std::vector<std::string>;  // object keys and array indexes, outerm
 
 std::string JsonPointer(const Path& path) {
   std::string out;
-  for (const std::string& key : path) {
-    out += '/';
-    for (char c : key) {
-      if (c == '~') {
-        out += "~0";
-      } else if (c == '/') {
-        out += "~1";
-      } else {
-        out += c;
-      }
-    }
-  }
+  for (const std::string& key : path) AppendPointerToken(out, key);
   return out;
 }
 
