@@ -26,6 +26,21 @@ void WriteEventMetrics(std::string& out, const ApiContext& context) {
                  context.metrics.ingest_commits.load());
 }
 
+void WriteWriterMetrics(std::string& out, const ApiContext& context) {
+  const WriterStats stats = context.store.GetWriterStats();
+  Family(out, "webhookd_store_batches_total", "counter",
+         "Write transactions of the store's group-commit writer, each one commit.");
+  fmt::format_to(std::back_inserter(out), "webhookd_store_batches_total {}\n", stats.batches);
+  Family(out, "webhookd_store_batch_jobs_total", "counter",
+         "Writes those transactions carried (an event, a claim, a batch of attempt results).");
+  fmt::format_to(std::back_inserter(out), "webhookd_store_batch_jobs_total {}\n", stats.jobs);
+  Family(out, "webhookd_store_writer_busy_seconds_total", "counter",
+         "Time the writer threads spent running transactions; a rate near their number (SQLite "
+         "1, PostgreSQL 2) means the store's writer is the bottleneck.");
+  fmt::format_to(std::back_inserter(out), "webhookd_store_writer_busy_seconds_total {:.6f}\n",
+                 stats.busy_micros / 1e6);
+}
+
 void WriteDeliveryStates(std::string& out, ApiContext& context) {
   Result<DeliveryCounts> counts = context.store.CountDeliveries();
   if (!counts.ok()) return;
@@ -88,6 +103,7 @@ void AddMetricsRoutes(Router& router, ApiContext& context) {
   router.Add("GET", "/metrics", Access::kPublic, [&context](Call&) {
     std::string out;
     WriteEventMetrics(out, context);
+    WriteWriterMetrics(out, context);
     WriteDeliveryStates(out, context);
     if (context.dispatcher != nullptr) WriteDispatcherMetrics(out, context.dispatcher->metrics());
     Response response;

@@ -43,6 +43,13 @@ struct IngestedEvent {
   bool replayed = false;
 };
 
+// What a store's group-commit writer has done since the store opened (for /metrics).
+struct WriterStats {
+  std::int64_t batches = 0;      // transactions run, each carrying one or more jobs
+  std::int64_t jobs = 0;         // writes they carried (an event, a claim, attempt results...)
+  std::int64_t busy_micros = 0;  // time the writer threads spent running them
+};
+
 // ---- Dispatch ----
 // Everything the dispatcher needs to send one delivery, read together when it is claimed.
 struct DeliveryJob {
@@ -159,6 +166,7 @@ class Store {
   virtual Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
                                              OrgScope scope) = 0;
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
+  virtual WriterStats GetWriterStats() const = 0;
 
   // ---- Retention ----
   // Deletes up to `max_events` events created before `cutoff` (oldest first) together with

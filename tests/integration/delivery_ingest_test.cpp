@@ -122,6 +122,38 @@ TEST_F(DeliveryIngestTest, SigtermDuringIngestionStoresEveryAcceptedEvent) {
   EXPECT_EQ(missing, 0) << "of " << accepted.size() << " accepted events";
 }
 
+// What /metrics says after five events were delivered: the counts, and the store writer's own
+// figures (every write went through it, so it ran at least one job per event).
+TEST_F(DeliveryIngestTest, MetricsCountIngestedEventsDeliveriesAndTheStoreWriter) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  ASSERT_FALSE(HasFailure());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(IsJson(PostEvent(admin, "BookAppointment", 1, Appointment(admin, i)), 202));
+  }
+  std::string metrics;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        metrics = admin.Get("/metrics").body;
+        return MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})") == 5.0;
+      },
+      10s, 50ms))
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_events_ingested_total{event="BookAppointment"})"),
+            5.0);
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_delivery_results_total{result="succeeded"})"), 5.0);
+  EXPECT_EQ(MetricValue(metrics, "webhookd_store_ingest_commit_seconds_count"), 5.0);
+  const std::optional<double> batches = MetricValue(metrics, "webhookd_store_batches_total");
+  const std::optional<double> jobs = MetricValue(metrics, "webhookd_store_batch_jobs_total");
+  ASSERT_TRUE(batches && jobs) << metrics;
+  EXPECT_GE(*batches, 1.0);
+  EXPECT_GE(*jobs, 5.0);
+  EXPECT_LE(*batches, *jobs);
+  EXPECT_GT(MetricValue(metrics, "webhookd_store_writer_busy_seconds_total").value_or(0), 0.0);
+  EXPECT_EQ(receiver.Count(), 5u);
+}
+
 TEST_F(DeliveryIngestTest, EventAndDeliveryIdsAreUniqueAndSortable) {
   HttpReceiver receiver;
   HttpClient admin = Admin();

@@ -10,8 +10,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <concepts>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -27,6 +30,7 @@
 #include "core/result.hpp"
 #include "core/thread_name.hpp"
 #include "store/common/write_job.hpp"
+#include "store/store.hpp"
 
 namespace webhookd::store_common {
 
@@ -85,6 +89,11 @@ class GroupCommitWriter {
 
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  WriterStats Stats() const {
+    return {batches_.load(std::memory_order_relaxed), jobs_.load(std::memory_order_relaxed),
+            busy_micros_.load(std::memory_order_relaxed)};
+  }
 
   // Runs `fn` in the next batch and waits for the batch's commit.
   template <class R>
@@ -185,6 +194,18 @@ class GroupCommitWriter {
   }
 
   void ExecuteBatch(Session& session, std::vector<Group>& batch) {
+    const auto started = std::chrono::steady_clock::now();
+    RunAndComplete(session, batch);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    std::int64_t jobs = 0;
+    for (const Group& group : batch) jobs += static_cast<std::int64_t>(group.size());
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    jobs_.fetch_add(jobs, std::memory_order_relaxed);
+    busy_micros_.fetch_add(micros.count(), std::memory_order_relaxed);
+  }
+
+  void RunAndComplete(Session& session, std::vector<Group>& batch) {
     Status outcome;
     bool work_due = false;
     for (int run = 1; run <= Session::kMaxBatchRuns; ++run) {
@@ -246,6 +267,9 @@ class GroupCommitWriter {
   std::deque<Group> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
   std::vector<std::thread> threads_;
+  std::atomic<std::int64_t> batches_{0};
+  std::atomic<std::int64_t> jobs_{0};
+  std::atomic<std::int64_t> busy_micros_{0};
 };
 
 }  // namespace webhookd::store_common

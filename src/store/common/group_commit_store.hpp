@@ -150,6 +150,7 @@ class GroupCommitStore : public Store {
   Result<DeliveryCounts> CountDeliveries() override {
     return Read([](Connection& db) { return Ops::CountDeliveries(db); });
   }
+  WriterStats GetWriterStats() const override { return writer_->Stats(); }
 
   Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
     if (max_events <= 0) return std::int64_t{0};

@@ -168,6 +168,7 @@ class ForwardingStore : public Store {
     return inner_.RecoverConfig(config_id, since, scope);
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
+  WriterStats GetWriterStats() const override { return inner_.GetWriterStats(); }
   Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
     return inner_.PurgeBefore(cutoff, max_events);
   }
