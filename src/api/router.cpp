@@ -26,6 +26,12 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return segments;
 }
 
+std::vector<std::string> PatternSegments(std::string_view pattern) {
+  std::vector<std::string> segments;
+  for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
+  return segments;
+}
+
 bool IsParam(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
@@ -54,18 +60,14 @@ std::optional<std::int64_t> Call::IdParam(std::string_view name) const {
 }
 
 void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler) {
-  std::vector<std::string> segments;
-  for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
-  routes_.push_back({std::move(method), std::string(pattern), std::move(segments), access,
+  routes_.push_back({std::move(method), std::string(pattern), PatternSegments(pattern), access,
                      std::move(handler), nullptr});
 }
 
 void Router::AddAsync(std::string method, std::string_view pattern, Access access,
                       AsyncHandler handler) {
-  std::vector<std::string> segments;
-  for (std::string_view s : SplitPath(pattern)) segments.emplace_back(s);
-  routes_.push_back({std::move(method), std::string(pattern), std::move(segments), access, nullptr,
-                     std::move(handler)});
+  routes_.push_back({std::move(method), std::string(pattern), PatternSegments(pattern), access,
+                     nullptr, std::move(handler)});
 }
 
 void Router::SetFallback(Handler handler) {

@@ -222,15 +222,11 @@ asio::awaitable<Response> HttpServer::Impl::Handle(
 
 // Suspends the connection's coroutine until the router answers, from whichever thread it
 // answers on; the coroutine resumes on its own strand.
-// Suspends the connection's coroutine until the router answers, from whichever thread it
-// answers on; the coroutine resumes on its own strand.
-// Suspends the connection's coroutine until the router answers, from whichever thread it
-// answers on; the coroutine resumes on its own strand.
 asio::awaitable<Response> HttpServer::Impl::Dispatch(const Request& request) {
   // A tracked executor counts as work: io.run() goes on until the answer is back, even once
   // shutdown has closed everything else.
-  const auto resume_on =
-      asio::prefer(co_await asio::this_coro::executor, asio::execution::outstanding_work.tracked);
+  const auto executor = co_await asio::this_coro::executor;
+  const auto resume_on = asio::prefer(executor, asio::execution::outstanding_work.tracked);
   auto initiate = [this, &request, resume_on](auto handler) {
     auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
     router.DispatchAsync(request, run_blocking, [waiting, resume_on](Response response) {
