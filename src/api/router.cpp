@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <exception>
-#include <future>
 
 #include "api/problem.hpp"
 
@@ -136,15 +135,6 @@ void Router::DispatchAsync(const Request& request, const BlockingRunner& run_blo
           reply(Invoke(*route, call));
         });
   }
-}
-
-Response Router::Dispatch(const Request& request) const {
-  std::promise<Response> answer;
-  std::future<Response> response = answer.get_future();
-  DispatchAsync(
-      request, [](const std::function<void()>& work) { work(); },
-      [&answer](Response r) { answer.set_value(std::move(r)); });
-  return response.get();
 }
 
 std::optional<Response> Router::Authenticate(const Route& route, Call& call) const {

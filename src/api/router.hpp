@@ -65,8 +65,6 @@ class Router {
   // Answers through `reply`: routes added with Add run through `run_blocking`, routes added
   // with AddAsync (and 404s, 405s) on this thread. `request` must live until `reply` is called.
   void DispatchAsync(const Request& request, const BlockingRunner& run_blocking, Reply reply) const;
-  // Answers on this thread, waiting for asynchronous handlers.
-  Response Dispatch(const Request& request) const;
 
  private:
   struct Route {

@@ -31,8 +31,8 @@ class DeliveryDurabilityTest : public DeliveryTest {
 };
 
 // Receiver-side bookkeeping: how often each (webhook-id, target) pair arrived.
-std::map<std::pair<std::string, std::string>, int> PairCounts(const HttpReceiver& receiver) {
-  std::map<std::pair<std::string, std::string>, int> counts;
+PairCounts ArrivedPairs(const HttpReceiver& receiver) {
+  PairCounts counts;
   for (const ReceivedRequest& r : receiver.Requests()) {
     ++counts[{r.Header("webhook-id"), r.target}];
   }
@@ -67,16 +67,7 @@ TEST_F(DeliveryDurabilityTest, KillNineUnderLoadLosesNoAcceptedEvent) {
 
   StartServerAfterKill(kLease);
   ASSERT_FALSE(HasFatalFailure()) << "the server did not start again";
-  auto missing = [&] {
-    const auto counts = PairCounts(receiver);
-    std::vector<std::string> lost;
-    for (const std::string& id : accepted) {
-      for (const std::string target : {"/c1", "/c2"}) {
-        if (!counts.contains({id, target})) lost.push_back(id + target);
-      }
-    }
-    return lost;
-  };
+  auto missing = [&] { return MissingPairs(accepted, {"/c1", "/c2"}, ArrivedPairs(receiver)); };
   WaitUntil([&] { return missing().empty(); }, 30s, 50ms);
   const std::vector<std::string> lost = missing();
   EXPECT_TRUE(lost.empty()) << lost.size()
@@ -84,7 +75,7 @@ TEST_F(DeliveryDurabilityTest, KillNineUnderLoadLosesNoAcceptedEvent) {
                             << (lost.empty() ? "" : lost.front());
 
   int duplicates = 0;
-  for (const auto& [pair, n] : PairCounts(receiver)) duplicates += n - 1;
+  for (const auto& [pair, n] : ArrivedPairs(receiver)) duplicates += n - 1;
   std::printf(
       "[ durability ] accepted %zu events before kill -9 (%zu requests received by then); "
       "after restart every pair arrived; %d duplicate deliveries (at-least-once)\n",
@@ -128,12 +119,9 @@ TEST_F(DeliveryDurabilityTest, SigtermLetsAnInFlightDeliveryFinishOrLeavesItQueu
     return answer;
   });
   HttpClient admin = Admin();
-  const json::object config =
-      CreateConfig(admin, HookBody(1, "BookAppointment", slow.Url("/slow")));
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", slow.Url("/slow")));
   ASSERT_FALSE(HasFailure());
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  ASSERT_TRUE(IsJson(accepted, 202));
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   ASSERT_TRUE(slow.WaitFor(1, 10s)) << "the delivery was never sent";
 
   const auto stopping = steady_clock::now();

@@ -117,9 +117,12 @@ TEST_F(DeliveryIngestTest, SigtermDuringIngestionStoresEveryAcceptedEvent) {
   HttpClient again = Admin();
   int missing = 0;
   for (const std::string& id : accepted) {
-    if (again.Get("/events/" + id).status != 200) ++missing;
+    const HttpResponse stored = again.Get("/events/" + id);
+    const bool intact = IsJson(stored, 200) && stored.json.at("id") == json::value(id) &&
+                        stored.json.at("payload") == json::value(payload);
+    if (!intact) ++missing;
   }
-  EXPECT_EQ(missing, 0) << "of " << accepted.size() << " accepted events";
+  EXPECT_EQ(missing, 0) << "of " << accepted.size() << " accepted events stored intact";
 }
 
 // What /metrics says after five events were delivered: the counts, and the store writer's own

@@ -107,13 +107,9 @@ class DeliverySsrfTest : public DeliveryTest {
 TEST_F(DeliverySsrfTest, RefusesLoopbackTargetsAndSaysWhy) {
   HttpReceiver receiver;
   HttpClient admin = Admin();
-  const json::object config =
-      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/internal")));
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/internal")));
   ASSERT_FALSE(HasFailure());
-
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  ASSERT_TRUE(IsJson(accepted, 202));
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   const json::array attempts = WaitForAttempts(admin, delivery_id, 1, 10s);
   ASSERT_GE(attempts.size(), 1u);
   EXPECT_EQ(attempts[0].at("statusCode"), json::value(nullptr));

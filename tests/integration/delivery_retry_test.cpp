@@ -90,13 +90,9 @@ TEST_F(DeliveryRetryTest, HonoursRetryAfterOn429) {
   HttpReceiver receiver(
       Sequence({Answer(429, "slow down", {{"Retry-After", "2"}}), Answer(200, "ok")}));
   HttpClient admin = Admin();
-  const json::object config =
-      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/limited")));
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/limited")));
   ASSERT_FALSE(HasFailure());
-
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  ASSERT_TRUE(IsJson(accepted, 202));
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   EXPECT_EQ(WaitForStatus(admin, delivery_id, "succeeded", 15s).at("status"), "succeeded");
 
   const std::vector<ReceivedRequest> requests = receiver.Requests();
@@ -120,12 +116,8 @@ TEST_F(DeliveryRetryTest, TimeoutIsRetriedAndTheConfigurationsTimeoutApplies) {
   HttpClient admin = Admin();
   json::object body = HookBody(1, "BookAppointment", receiver.Url("/slow"));
   body["timeoutMs"] = 500;  // the server's own request timeout is 3 s
-  const json::object config = CreateConfig(admin, body);
+  const auto [config, delivery_id] = OneDeliveryTo(admin, body);
   ASSERT_FALSE(HasFailure());
-
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  ASSERT_TRUE(IsJson(accepted, 202));
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   EXPECT_EQ(WaitForStatus(admin, delivery_id, "succeeded", 10s).at("status"), "succeeded");
   const json::array attempts = Attempts(admin, delivery_id);
   ASSERT_EQ(attempts.size(), 2u);
@@ -142,13 +134,9 @@ TEST_F(DeliveryRetryTest, TimeoutIsRetriedAndTheConfigurationsTimeoutApplies) {
 TEST_F(DeliveryRetryTest, GoneDisablesTheConfiguration) {
   HttpReceiver receiver([](const ReceivedRequest&) { return Answer(410, "gone"); });
   HttpClient admin = Admin();
-  const json::object config =
-      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/gone")));
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/gone")));
   ASSERT_FALSE(HasFailure());
-
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  ASSERT_TRUE(IsJson(accepted, 202));
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   const json::object delivery = WaitForStatus(admin, delivery_id, "failed", 10s);
   EXPECT_EQ(delivery.at("status"), "failed");
   EXPECT_EQ(delivery.at("attemptCount"), json::value(1)) << "410 is not retried";
@@ -176,12 +164,8 @@ TEST_F(DeliveryRetryTest, RedirectIsAFailureAndIsNotFollowed) {
   HttpClient admin = Admin();
   json::object body = HookBody(1, "BookAppointment", receiver.Url("/redirecting"));
   body["retrySchedule"] = json::array{0};  // one attempt, then the dead letter
-  const json::object config = CreateConfig(admin, body);
+  const auto [config, delivery_id] = OneDeliveryTo(admin, body);
   ASSERT_FALSE(HasFailure());
-
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  ASSERT_TRUE(IsJson(accepted, 202));
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   const json::object delivery = WaitForStatus(admin, delivery_id, "failed", 10s);
   EXPECT_EQ(delivery.at("status"), "failed");
   EXPECT_EQ(delivery.at("lastStatusCode"), json::value(302));

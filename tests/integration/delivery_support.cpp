@@ -30,6 +30,18 @@ json::object HookBody(std::int64_t organization_id, std::string_view event_name,
       {"organizationId", organization_id}, {"name", name}, {"url", url}, {"eventName", event_name}};
 }
 
+std::vector<std::string> MissingPairs(const std::vector<std::string>& accepted,
+                                      const std::vector<std::string>& targets,
+                                      const PairCounts& arrived) {
+  std::vector<std::string> lost;
+  for (const std::string& id : accepted) {
+    for (const std::string& target : targets) {
+      if (!arrived.contains({id, target})) lost.push_back(id + target);
+    }
+  }
+  return lost;
+}
+
 std::optional<double> MetricValue(std::string_view metrics_text, std::string_view series) {
   std::size_t start = 0;
   while (start < metrics_text.size()) {
@@ -194,16 +206,22 @@ std::map<std::int64_t, std::string> DeliveryTest::AcceptedDeliveries(const HttpR
   return out;
 }
 
+DeliveryTest::PostedDelivery DeliveryTest::OneDeliveryTo(HttpClient& admin,
+                                                         const json::object& config_body) {
+  const json::object config = CreateConfig(admin, config_body);
+  if (HasFailure()) return {};
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
+  EXPECT_TRUE(IsJson(accepted, 202));
+  if (HasFailure()) return {};
+  return {config, AcceptedDeliveries(accepted).at(IdOf(config))};
+}
+
 std::string DeliveryTest::FirstAttemptThenPending(HttpClient& admin, const std::string& url,
                                                   json::array retry_schedule) {
   json::object body = HookBody(1, "BookAppointment", url);
   body["retrySchedule"] = std::move(retry_schedule);
-  const json::object config = CreateConfig(admin, body);
+  const std::string delivery_id = OneDeliveryTo(admin, body).delivery_id;
   if (HasFailure()) return "";
-  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1));
-  EXPECT_TRUE(IsJson(accepted, 202));
-  if (HasFailure()) return "";
-  const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
   EXPECT_EQ(WaitForAttempts(admin, delivery_id, 1, 10s).size(), 1u);
   EXPECT_EQ(WaitForStatus(admin, delivery_id, "pending", 10s).at("status"), "pending");
   return HasFailure() ? "" : delivery_id;

@@ -92,6 +92,15 @@ class DeliveryTest : public ServerTest {
   // The delivery ids of a 202 reply to POST /events, by externalEventId.
   static std::map<std::int64_t, std::string> AcceptedDeliveries(const HttpResponse& accepted);
 
+  struct PostedDelivery {
+    json::object config;
+    std::string delivery_id;
+  };
+  // Creates a configuration from `config_body` and posts one BookAppointment event of
+  // organization 1 to it (expecting 201 and 202); returns the configuration and the event's
+  // delivery to it, both empty after a test failure.
+  PostedDelivery OneDeliveryTo(HttpClient& admin, const json::object& config_body);
+
   // Creates a BookAppointment configuration of organization 1 at `url` with `retry_schedule`
   // (seconds), posts one event, and waits for its first attempt and for the delivery to be
   // pending again (the receiver must fail it). Returns the delivery id; "" after a test failure.
@@ -102,6 +111,14 @@ class DeliveryTest : public ServerTest {
     return object.at("id").to_number<std::int64_t>();
   }
 };
+
+// How often each (webhook-id, target path) pair arrived at a receiver.
+using PairCounts = std::map<std::pair<std::string, std::string>, int>;
+
+// The pairs of `accepted` event ids x `targets` that never arrived, as "<id><target>".
+std::vector<std::string> MissingPairs(const std::vector<std::string>& accepted,
+                                      const std::vector<std::string>& targets,
+                                      const PairCounts& arrived);
 
 // Posts `count` copies of an event body to POST /events on its own thread, round-robin over
 // `base_urls`, one request at a time; a server that stops answering (killed) is skipped from

@@ -115,16 +115,16 @@ class OverlapDetector {
     std::lock_guard lock(mu_);
     return overlaps_;
   }
-  std::map<std::pair<std::string, std::string>, int> arrivals() const {
+  PairCounts arrivals() const {
     std::lock_guard lock(mu_);
     return arrivals_;
   }
 
  private:
   mutable std::mutex mu_;
-  std::set<std::pair<std::string, std::string>> active_;         // guarded by mu_
-  std::map<std::pair<std::string, std::string>, int> arrivals_;  // guarded by mu_
-  std::vector<std::string> overlaps_;                            // guarded by mu_
+  std::set<std::pair<std::string, std::string>> active_;  // guarded by mu_
+  PairCounts arrivals_;                                   // guarded by mu_
+  std::vector<std::string> overlaps_;                     // guarded by mu_
 };
 
 json::object BookAppointment(HttpClient& client) {
@@ -194,16 +194,7 @@ TEST(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
   ASSERT_EQ(poster.unexpected(), "");
   const std::vector<std::string> accepted = poster.accepted();
 
-  auto missing = [&] {
-    const auto arrivals = detector.arrivals();
-    std::vector<std::string> lost;
-    for (const std::string& id : accepted) {
-      for (const std::string target : {"/c1", "/c2"}) {
-        if (!arrivals.contains({id, target})) lost.push_back(id + target);
-      }
-    }
-    return lost;
-  };
+  auto missing = [&] { return MissingPairs(accepted, {"/c1", "/c2"}, detector.arrivals()); };
   // Bounded by the lease (5 s) plus the survivors' fallback sweep for ended leases (30 s).
   WaitUntil([&] { return missing().empty(); }, 90s, 100ms);
   const std::vector<std::string> lost = missing();

@@ -13,6 +13,7 @@
 
 #include "api/api.hpp"
 #include "core/clock.hpp"
+#include "dispatch_and_wait.hpp"
 #include "store/open_store.hpp"
 
 namespace webhookd::api {
@@ -160,7 +161,7 @@ TEST_F(OpenApiTest, DocumentedSecurityMatchesTheServer) {
     Request request;
     request.method = method;
     request.path = std::regex_replace(pattern, std::regex(R"(\{[^}]+\})"), "1");
-    const Response response = router_->Dispatch(request);
+    const Response response = DispatchAndWait(*router_, request);
     EXPECT_EQ(response.status == 401, !documented_public) << method << " " << pattern;
     if (!documented_public) {
       EXPECT_TRUE(operation.at("responses").as_object().contains("401"))
@@ -173,12 +174,12 @@ TEST_F(OpenApiTest, ServedAtOpenApiJsonWithoutAKey) {
   Request request;
   request.method = "GET";
   request.path = "/openapi.json";
-  const Response response = router_->Dispatch(request);
+  const Response response = DispatchAndWait(*router_, request);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.content_type, "application/json");
   EXPECT_EQ(json::parse(response.body), json::value(document_));
   request.method = "HEAD";
-  EXPECT_EQ(router_->Dispatch(request).status, 200);
+  EXPECT_EQ(DispatchAndWait(*router_, request).status, 200);
 }
 
 }  // namespace
