@@ -144,6 +144,7 @@ int RunServe(const ServeOptions& options) {
   delivery::Dispatcher dispatcher(**store, **http_client, clock, Catalog::Builtin(),
                                   std::move(*dispatcher_options));
   (*store)->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
+  (*store)->SetDeliveryHandoff(dispatcher.handoff());
 
   api::ApiContext context{**store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
   context.options.allow_insecure_urls = options.allow_insecure_urls;
@@ -180,6 +181,7 @@ int RunServe(const ServeOptions& options) {
   dispatcher.Stop();
   (*http_client)->Stop();
   (*store)->SetWorkListener({});
+  (*store)->SetDeliveryHandoff(nullptr);
   spdlog::info("stopped");
   return 0;
 }

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -45,6 +47,8 @@ struct Dispatcher::Inbox {
   std::condition_variable changed;
   std::vector<Completion> completions;  // guarded by mutex
   std::optional<ClaimResult> claimed;   // guarded by mutex
+  std::vector<DeliveryJob> handed_off;  // guarded by mutex
+  UnixMillis handed_off_lease_until = 0;  // guarded by mutex; the earliest of their leases
   bool wake = false;                    // guarded by mutex
   bool stopping = false;                // guarded by mutex
 
@@ -63,6 +67,57 @@ struct Dispatcher::Inbox {
     }
     changed.notify_one();
   }
+
+  void PushHandedOff(std::vector<DeliveryJob> jobs, UnixMillis lease_until) {
+    {
+      std::lock_guard lock(mutex);
+      handed_off_lease_until =
+          handed_off.empty() ? lease_until : std::min(handed_off_lease_until, lease_until);
+      std::move(jobs.begin(), jobs.end(), std::back_inserter(handed_off));
+    }
+    changed.notify_one();
+  }
+};
+
+// The store's end of the hand-off (see Store::SetDeliveryHandoff). The dispatcher thread opens
+// and closes it; the store's writer asks it inside ingest transactions, so asking takes no lock
+// unless some endpoint is stalled. Closed for good once the dispatcher stops.
+class Dispatcher::Handoff final : public DeliveryHandoff {
+ public:
+  Handoff(std::shared_ptr<Inbox> inbox, std::int64_t lease_ms)
+      : inbox_(std::move(inbox)), lease_ms_(lease_ms) {}
+
+  std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) override {
+    if (!open_.load(std::memory_order_acquire)) return std::nullopt;
+    if (any_stalled_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(mutex_);
+      if (std::binary_search(stalled_.begin(), stalled_.end(), config_id)) return std::nullopt;
+    }
+    return now + lease_ms_;
+  }
+
+  void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
+    inbox_->PushHandedOff(std::move(jobs), lease_until);
+  }
+
+  // Dispatcher thread only (the only writer of stalled_, so it may read it unlocked).
+  void Set(bool open, std::vector<std::int64_t> stalled_config_ids) {
+    std::sort(stalled_config_ids.begin(), stalled_config_ids.end());
+    if (stalled_config_ids != stalled_) {
+      std::lock_guard lock(mutex_);
+      stalled_ = std::move(stalled_config_ids);
+      any_stalled_.store(!stalled_.empty(), std::memory_order_release);
+    }
+    open_.store(open, std::memory_order_release);
+  }
+
+ private:
+  const std::shared_ptr<Inbox> inbox_;
+  const std::int64_t lease_ms_;
+  std::atomic<bool> open_{false};
+  std::atomic<bool> any_stalled_{false};
+  std::mutex mutex_;
+  std::vector<std::int64_t> stalled_;  // sorted; written under mutex_ by the dispatcher thread
 };
 
 Dispatcher::Dispatcher(Store& store, HttpClient& client, const Clock& clock, const Catalog& catalog,
@@ -75,6 +130,7 @@ Dispatcher::Dispatcher(Store& store, HttpClient& client, const Clock& clock, con
       lease_ms_(LeaseFor(options_)),
       decider_(WithRandom(options_.outcome)),
       inbox_(std::make_shared<Inbox>()),
+      handoff_(std::make_shared<Handoff>(inbox_, lease_ms_)),
       recorder_(store_, clock_, metrics_, options_.store_retry_ms),
       claimer_(store_, clock_, lease_ms_,
                [inbox = inbox_](ClaimResult result) { inbox->PushClaimed(std::move(result)); }) {
@@ -107,6 +163,8 @@ void Dispatcher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::shared_ptr<DeliveryHandoff> Dispatcher::handoff() const { return handoff_; }
+
 void Dispatcher::Wake() {
   {
     std::lock_guard lock(inbox_->mutex);
@@ -127,12 +185,16 @@ void Dispatcher::Run() {
     Complete(std::move(taken.completions), now);
     // Claimed while stopping: not sent; they stay leased and are sent again later.
     if (taken.claimed && !taken.stopping) AcceptClaimed(std::move(*taken.claimed), now);
+    if (!taken.handed_off.empty() && !taken.stopping) {
+      Hold(std::move(taken.handed_off), taken.handed_off_lease_until, now);
+    }
     if (taken.woken) {
       ++wakes_seen_;
       maybe_due_ = true;
     }
 
     if (taken.stopping && !stop_deadline) {
+      handoff_->Set(/*open=*/false, {});
       stop_deadline = SteadyClock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
       DropWaiting();
     }
@@ -141,6 +203,7 @@ void Dispatcher::Run() {
     } else {
       SweepLeasesIfDue(now);
       Pump(now);
+      OpenHandoffIfRoom(now);
       RequestClaimIfUseful(now);
     }
     WaitForWork(taken.stopping, now, stop_deadline);
@@ -159,6 +222,8 @@ Dispatcher::Taken Dispatcher::TakeInbox() {
   std::lock_guard lock(inbox_->mutex);
   taken.completions.swap(inbox_->completions);
   taken.claimed = std::exchange(inbox_->claimed, std::nullopt);
+  taken.handed_off.swap(inbox_->handed_off);
+  taken.handed_off_lease_until = inbox_->handed_off_lease_until;
   taken.woken = std::exchange(inbox_->wake, false);
   taken.stopping = inbox_->stopping;
   return taken;
@@ -169,8 +234,8 @@ void Dispatcher::WaitForWork(bool stopping, UnixMillis now,
   UnixMillis wake_at = stopping ? now : NextWakeAt(now);
   std::unique_lock lock(inbox_->mutex);
   auto ready = [&] {
-    return !inbox_->completions.empty() || inbox_->claimed || inbox_->wake ||
-           inbox_->stopping != stopping;
+    return !inbox_->completions.empty() || inbox_->claimed || !inbox_->handed_off.empty() ||
+           inbox_->wake || inbox_->stopping != stopping;
   };
   if (stopping) {
     inbox_->changed.wait_until(lock, *stop_deadline, ready);
@@ -240,14 +305,9 @@ void Dispatcher::AcceptClaimed(ClaimResult claimed, UnixMillis now) {
     claim_retry_at_ = now + options_.store_retry_ms;
     return;
   }
-  for (DeliveryJob& job : *claimed.jobs) {
-    Endpoint& endpoint = endpoints_[EndpointOf(job.config.url)];
-    if (endpoint.config_ids.empty()) endpoint.progress_at = now;
-    endpoint.config_ids.insert(job.config.id);
-    endpoint.waiting.push_back(Held{std::move(job), claimed.lease_until});
-    ++held_count_;
-  }
-  bool short_claim = static_cast<int>(claimed.jobs->size()) < claimed.asked;
+  const int count = static_cast<int>(claimed.jobs->size());
+  Hold(std::move(*claimed.jobs), claimed.lease_until, now);
+  bool short_claim = count < claimed.asked;
   if (!short_claim || wakes_seen_ != wakes_at_claim_) return;
   // Nothing more is due now: sleep until the next due time; a commit wakes us before.
   maybe_due_ = false;
@@ -259,6 +319,38 @@ void Dispatcher::AcceptClaimed(ClaimResult claimed, UnixMillis now) {
     UnixMillis due_at = **claimed.next_due_at;
     due_check_at_ = due_at > now ? due_at : now + kRecheckDueMs;
   }
+}
+
+void Dispatcher::Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, UnixMillis now) {
+  for (DeliveryJob& job : jobs) {
+    Endpoint& endpoint = endpoints_[EndpointOf(job.config.url)];
+    if (endpoint.config_ids.empty()) endpoint.progress_at = now;
+    endpoint.config_ids.insert(job.config.id);
+    endpoint.waiting.push_back(Held{std::move(job), lease_until});
+    ++held_count_;
+  }
+}
+
+// Held deliveries of stalled endpoints (see IsStalled), and those endpoints' configurations.
+int Dispatcher::StalledHeld(UnixMillis now, std::vector<std::int64_t>* stalled_config_ids) const {
+  int held = 0;
+  for (const auto& [name, endpoint] : endpoints_) {
+    if (!IsStalled(endpoint, now)) continue;
+    stalled_config_ids->insert(stalled_config_ids->end(), endpoint.config_ids.begin(),
+                               endpoint.config_ids.end());
+    held += endpoint.in_flight + static_cast<int>(endpoint.waiting.size());
+  }
+  return held;
+}
+
+int Dispatcher::LowWater() const { return std::max(1, options_.max_held_deliveries / 2); }
+
+// Ingestion hands new deliveries over while fewer than the claims' low-water mark are held (so a
+// backlog waits in the store, pending, rather than in memory), except a stalled endpoint's.
+void Dispatcher::OpenHandoffIfRoom(UnixMillis now) {
+  std::vector<std::int64_t> stalled;
+  const int stalled_held = StalledHeld(now, &stalled);
+  handoff_->Set(held_count_ - stalled_held < LowWater(), std::move(stalled));
 }
 
 // Claims run on the claimer thread, one at a time. They are asked for only when the held set
@@ -275,14 +367,8 @@ void Dispatcher::RequestClaimIfUseful(UnixMillis now) {
   int room = std::min(options_.claim_batch_size, options_.max_held_deliveries - held_count_);
   if (room <= 0) return;
   std::vector<std::int64_t> skip;
-  int stalled_held = 0;
-  for (const auto& [name, endpoint] : endpoints_) {
-    if (!IsStalled(endpoint, now)) continue;
-    skip.insert(skip.end(), endpoint.config_ids.begin(), endpoint.config_ids.end());
-    stalled_held += endpoint.in_flight + static_cast<int>(endpoint.waiting.size());
-  }
-  int low_water = std::max(1, options_.max_held_deliveries / 2);
-  if (held_count_ - stalled_held >= low_water && !HasStarvedEndpoint()) return;
+  const int stalled_held = StalledHeld(now, &skip);
+  if (held_count_ - stalled_held >= LowWater() && !HasStarvedEndpoint()) return;
   claim_outstanding_ = room;
   wakes_at_claim_ = wakes_seen_;
   claimer_.Request(room, std::move(skip));

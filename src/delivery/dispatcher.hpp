@@ -2,6 +2,10 @@
 // with per-endpoint and global in-flight caps, and records every attempt back in the Store in
 // batches (group commit).
 //
+// New events' deliveries usually skip the claim: handoff() (given to Store::SetDeliveryHandoff)
+// lets ingestion store them leased and pass them straight here after its commit, while fewer
+// than half of max_held_deliveries are held and their endpoint is not stalled.
+//
 // Three threads, so that the sending loop does not wait for commits (its only store calls are
 // the lease releases at start and every fallback_wakeup_ms):
 //  - the dispatcher thread keeps the claimed deliveries in memory, sends them, decides each
@@ -13,6 +17,7 @@
 //   auto client = CurlHttpClient::Create({...}).value();
 //   Dispatcher dispatcher(*store, *client, clock, Catalog::Builtin(), options);
 //   store->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
+//   store->SetDeliveryHandoff(dispatcher.handoff());
 //   dispatcher.Start();
 //   ...serve...
 //   dispatcher.Stop();  // then client->Stop(), then destroy the dispatcher, then the store
@@ -103,6 +108,10 @@ class Dispatcher {
   // never blocks on I/O; the Store's work listener calls it.
   void Wake();
 
+  // For Store::SetDeliveryHandoff. It takes deliveries only while the dispatcher runs, and may
+  // outlive it (it then takes none).
+  std::shared_ptr<DeliveryHandoff> handoff() const;
+
   const DispatcherMetrics& metrics() const { return metrics_; }
   // The lease actually used (see DispatcherOptions::lease_ms).
   std::int64_t lease_ms() const { return lease_ms_; }
@@ -116,6 +125,7 @@ class Dispatcher {
 
  private:
   struct Inbox;
+  class Handoff;
   struct Held {
     DeliveryJob job;
     UnixMillis lease_until = 0;
@@ -141,6 +151,8 @@ class Dispatcher {
   struct Taken {
     std::vector<Completion> completions;
     std::optional<ClaimResult> claimed;
+    std::vector<DeliveryJob> handed_off;
+    UnixMillis handed_off_lease_until = 0;
     bool woken = false;
     bool stopping = false;
   };
@@ -152,6 +164,10 @@ class Dispatcher {
   void ReleaseInterrupted();
   void Complete(std::vector<Completion> completions, UnixMillis now);
   void AcceptClaimed(ClaimResult claimed, UnixMillis now);
+  void Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, UnixMillis now);
+  void OpenHandoffIfRoom(UnixMillis now);
+  int StalledHeld(UnixMillis now, std::vector<std::int64_t>* stalled_config_ids) const;
+  int LowWater() const;
   void RequestClaimIfUseful(UnixMillis now);
   bool HasStarvedEndpoint() const;
   bool IsStalled(const Endpoint& endpoint, UnixMillis now) const;
@@ -177,6 +193,7 @@ class Dispatcher {
   const OutcomeDecider decider_;
   DispatcherMetrics metrics_;
   std::shared_ptr<Inbox> inbox_;  // shared with HttpClient callbacks, which may outlive us
+  std::shared_ptr<Handoff> handoff_;  // shared with the store
   AttemptRecorder recorder_;
   DueClaimer claimer_;
   std::thread thread_;

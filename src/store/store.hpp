@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,13 +36,6 @@ struct NewEvent {
   std::string idempotency_key;  // empty: none
 };
 
-struct IngestedEvent {
-  Event event;
-  std::vector<Delivery> deliveries;
-  // True when the idempotency key matched an event of the last 24 h: `event` and
-  // `deliveries` are that earlier event's, and nothing new was stored.
-  bool replayed = false;
-};
 
 // What a store's group-commit writer has done since the store opened (for /metrics).
 struct WriterStats {
@@ -57,6 +51,33 @@ struct DeliveryJob {
   Event event;
   WebhookConfig config;
   bool manual = false;  // a manual retry or recovery requested this attempt
+};
+
+struct IngestedEvent {
+  Event event;
+  std::vector<Delivery> deliveries;
+  // True when the idempotency key matched an event of the last 24 h: `event` and
+  // `deliveries` are that earlier event's, and nothing new was stored.
+  bool replayed = false;
+  // The deliveries a DeliveryHandoff took (stored kDelivering, leased until lease_until);
+  // the store passes them to DeliveryHandoff::Take after the commit.
+  std::vector<DeliveryJob> handed_off;
+  UnixMillis lease_until = 0;
+};
+
+// Lets the dispatcher take the deliveries of a new event at ingestion: they are stored
+// kDelivering, leased, and sent from memory, instead of being stored kPending and claimed by
+// a second commit that rewrites every row. A delivery it does not take stays kPending and is
+// claimed as usual, so it may refuse at any time (full, stopping, endpoint stalled).
+class DeliveryHandoff {
+ public:
+  virtual ~DeliveryHandoff() = default;
+  // On the store's writer thread, inside the ingest transaction; quick, never blocks on I/O.
+  // The lease for a new delivery of `config_id` created at `now`, or nullopt to leave it pending.
+  virtual std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) = 0;
+  // After the commit, on the store's writer thread; must not block. `lease_until` is the
+  // earliest lease among `jobs`.
+  virtual void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) = 0;
 };
 
 // What an attempt did to its configuration's health.
@@ -122,7 +143,8 @@ class Store {
 
   // ---- Events ----
   // Stores each event and, in the same transaction, one kPending delivery (next_attempt_at =
-  // now) per active, non-deleted configuration of its organization and event type.
+  // now) per active, non-deleted configuration of its organization and event type, or a
+  // kDelivering one when the DeliveryHandoff takes it.
   // Implementations group concurrent calls into one commit. Results are in input order;
   // one failing item does not fail the others.
   using IngestDone = std::function<void(std::vector<Result<IngestedEvent>>)>;
@@ -178,6 +200,10 @@ class Store {
   // Called (on the committing thread) after a commit that made a delivery due, so that an
   // idle dispatcher wakes up without polling. Set once, before serving.
   virtual void SetWorkListener(std::function<void()> listener) = 0;
+  // Lets `handoff` take new events' deliveries (see DeliveryHandoff); nullptr stops it. The
+  // store keeps it alive while an ingestion that saw it runs. A backend that cannot lease at
+  // ingestion (PostgreSQL, whose leases name a node) ignores it: everything is claimed.
+  virtual void SetDeliveryHandoff(std::shared_ptr<DeliveryHandoff> handoff) = 0;
 };
 
 }  // namespace webhookd

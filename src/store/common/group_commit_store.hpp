@@ -23,6 +23,7 @@
 #include "core/delivery_status.hpp"
 #include "store/common/connection_pool.hpp"
 #include "store/common/group_commit.hpp"
+#include "store/common/ingest.hpp"
 #include "store/common/store_rules.hpp"
 #include "store/store.hpp"
 
@@ -78,11 +79,21 @@ class GroupCommitStore : public Store {
     auto shared = std::make_shared<const std::vector<NewEvent>>(std::move(events));
     std::vector<std::function<Result<IngestedEvent>(Context&)>> jobs;
     jobs.reserve(shared->size());
+    std::shared_ptr<DeliveryHandoff> handoff = CurrentHandoff();
     for (std::size_t i = 0; i < shared->size(); ++i) {
-      jobs.emplace_back(
-          [this, shared, i](Context& c) { return Ops::IngestEvent(c, (*shared)[i], Now()); });
+      jobs.emplace_back([this, shared, i, handoff](Context& c) {
+        return Ops::IngestEvent(c, (*shared)[i], handoff.get(), Now());
+      });
     }
-    writer_->template RunAllAsync<Result<IngestedEvent>>(std::move(jobs), std::move(done));
+    if (handoff == nullptr) {
+      writer_->template RunAllAsync<Result<IngestedEvent>>(std::move(jobs), std::move(done));
+      return;
+    }
+    writer_->template RunAllAsync<Result<IngestedEvent>>(
+        std::move(jobs), [handoff, done = std::move(done)](std::vector<Result<IngestedEvent>> r) {
+          PassHandedOff(*handoff, r);
+          done(std::move(r));
+        });
   }
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::GetEvent(db, id, scope); });
@@ -162,6 +173,10 @@ class GroupCommitStore : public Store {
     std::lock_guard lock(listener_mu_);
     listener_ = std::move(listener);
   }
+  void SetDeliveryHandoff(std::shared_ptr<DeliveryHandoff> handoff) override {
+    std::lock_guard lock(listener_mu_);
+    handoff_ = std::move(handoff);
+  }
 
  protected:
   GroupCommitStore(const Clock& clock, typename Pool::OpenFn open_reader,
@@ -184,6 +199,11 @@ class GroupCommitStore : public Store {
     if (listener) listener();
   }
 
+  std::shared_ptr<DeliveryHandoff> CurrentHandoff() {
+    std::lock_guard lock(listener_mu_);
+    return handoff_;
+  }
+
   UnixMillis Now() const { return clock_.Now(); }
 
   // Runs `fn(Connection&)` on a pooled read connection.
@@ -204,7 +224,8 @@ class GroupCommitStore : public Store {
   const Clock& clock_;
   Pool reads_;
   std::mutex listener_mu_;
-  std::function<void()> listener_;  // guarded by listener_mu_
+  std::function<void()> listener_;            // guarded by listener_mu_
+  std::shared_ptr<DeliveryHandoff> handoff_;  // guarded by listener_mu_
   // Last member: destroyed first, so queued writes finish while the pool and listener live.
   std::unique_ptr<GroupCommitWriter<Session>> writer_;
 };

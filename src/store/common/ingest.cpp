@@ -1,5 +1,8 @@
 #include "store/common/ingest.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/ids.hpp"
 #include "store/common/store_rules.hpp"
 
@@ -26,13 +29,17 @@ Result<std::optional<IngestedEvent>> Replay(IngestSteps& steps, const NewEvent& 
   if (!*earlier) return std::optional<IngestedEvent>();
   Result<std::vector<Delivery>> deliveries = steps.DeliveriesOf((*earlier)->id);
   if (!deliveries.ok()) return deliveries.error();
-  return std::optional<IngestedEvent>(
-      IngestedEvent{std::move(**earlier), std::move(*deliveries), /*replayed=*/true});
+  IngestedEvent replayed;
+  replayed.event = std::move(**earlier);
+  replayed.deliveries = std::move(*deliveries);
+  replayed.replayed = true;
+  return std::optional<IngestedEvent>(std::move(replayed));
 }
 
 }  // namespace
 
-Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now) {
+Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now,
+                                  DeliveryHandoff* handoff) {
   if (!in.idempotency_key.empty()) {
     Result<std::optional<IngestedEvent>> replayed = Replay(steps, in, now);
     if (!replayed.ok()) return replayed.error();
@@ -47,15 +54,43 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
     }
     return s.error();
   }
-  Result<std::vector<std::int64_t>> config_ids = steps.FanOut(result.event);
-  if (!config_ids.ok()) return config_ids.error();
-  for (std::int64_t config_id : *config_ids) {
-    result.deliveries.push_back(NewPendingDelivery(result.event, config_id, now));
+  Result<std::vector<WebhookConfig>> configs = steps.FanOut(result.event);
+  if (!configs.ok()) return configs.error();
+  for (WebhookConfig& config : *configs) {
+    Delivery delivery = NewPendingDelivery(result.event, config.id, now);
+    std::optional<UnixMillis> lease =
+        handoff != nullptr ? handoff->LeaseFor(config.id, now) : std::nullopt;
+    if (lease) {
+      delivery.status = DeliveryStatus::kDelivering;
+      result.lease_until = *lease;
+      result.handed_off.push_back(DeliveryJob{delivery, result.event, std::move(config)});
+    }
+    result.deliveries.push_back(std::move(delivery));
   }
   if (!result.deliveries.empty()) {
-    if (Status s = steps.InsertDeliveries(result.deliveries); !s.ok()) return s.error();
+    if (Status s = steps.InsertDeliveries(result.deliveries, result.lease_until); !s.ok()) {
+      return s.error();
+    }
   }
   return result;
+}
+
+bool LeftWorkDue(const IngestedEvent& ingested) {
+  if (ingested.replayed) return false;
+  return std::any_of(ingested.deliveries.begin(), ingested.deliveries.end(),
+                     [](const Delivery& d) { return d.status == DeliveryStatus::kPending; });
+}
+
+void PassHandedOff(DeliveryHandoff& handoff, std::vector<Result<IngestedEvent>>& results) {
+  std::vector<DeliveryJob> jobs;
+  UnixMillis lease_until = 0;
+  for (Result<IngestedEvent>& result : results) {
+    if (!result.ok() || result->handed_off.empty()) continue;
+    lease_until = jobs.empty() ? result->lease_until : std::min(lease_until, result->lease_until);
+    std::move(result->handed_off.begin(), result->handed_off.end(), std::back_inserter(jobs));
+    result->handed_off.clear();
+  }
+  if (!jobs.empty()) handoff.Take(std::move(jobs), lease_until);
 }
 
 }  // namespace webhookd::store_common

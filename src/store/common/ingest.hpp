@@ -1,6 +1,6 @@
 // Ingesting one event, the part that does not depend on the database: the idempotency decision
-// (replay an earlier event, or store a new one) and the fan-out's shape (one pending delivery,
-// due now, per active configuration). The backend supplies the statements (IngestSteps); the
+// (replay an earlier event, or store a new one) and the fan-out's shape (one delivery per active
+// configuration: pending and due now, or leased to the DeliveryHandoff that takes it). The backend supplies the statements (IngestSteps); the
 // whole runs inside one write job's savepoint, so a failing step undoes the event.
 #pragma once
 
@@ -25,15 +25,24 @@ class IngestSteps {
   virtual Result<std::vector<Delivery>> DeliveriesOf(const std::string& event_id) = 0;
   // kConflict if an event with this id exists.
   virtual Status InsertEvent(const Event& event) = 0;
-  // Ids of the active, non-deleted configurations of the event's organization and type.
-  virtual Result<std::vector<std::int64_t>> FanOut(const Event& event) = 0;
-  // Called only with a non-empty list.
-  virtual Status InsertDeliveries(const std::vector<Delivery>& deliveries) = 0;
+  // The active, non-deleted configurations of the event's organization and type, by id.
+  virtual Result<std::vector<WebhookConfig>> FanOut(const Event& event) = 0;
+  // Called only with a non-empty list. Each is kPending, or kDelivering leased until
+  // `lease_until` (the same for all of them).
+  virtual Status InsertDeliveries(const std::vector<Delivery>& deliveries,
+                                  UnixMillis lease_until) = 0;
 };
 
 // Replays the earlier event with the same idempotency key from the last 24 h, or stores `in`
-// (created now) with its deliveries. New deliveries (replayed false, deliveries not empty) make
-// work due.
-Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now);
+// (created now) with its deliveries: those `handoff` (may be null) takes are listed in
+// `handed_off`; the others are pending and make work due.
+Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now,
+                                  DeliveryHandoff* handoff);
+
+// True if ingesting left a new delivery pending (work for a claim).
+bool LeftWorkDue(const IngestedEvent& ingested);
+
+// Passes the handed-off deliveries of the committed `results` to `handoff`, in one call.
+void PassHandedOff(DeliveryHandoff& handoff, std::vector<Result<IngestedEvent>>& results);
 
 }  // namespace webhookd::store_common

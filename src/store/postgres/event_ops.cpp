@@ -51,16 +51,20 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
                          .Int(event.created_at));
   }
 
-  Result<std::vector<std::int64_t>> FanOut(const Event& event) override {
+  Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
     Result<Rows> rows =
         db_.Run(kFanOutConfigs, Params().Int(event.organization_id).Int(event.event_type_id));
     if (!rows.ok()) return rows.error();
-    return ReadAll<std::int64_t>(*rows, [](const Rows& r, int row) { return r.Int(row, 0); });
+    return ReadAll<WebhookConfig>(*rows, ReadConfigRow);
   }
 
-  Status InsertDeliveries(const std::vector<Delivery>& deliveries) override {
+  // Always kPending: PostgresStore takes no DeliveryHandoff (a lease here names its node).
+  Status InsertDeliveries(const std::vector<Delivery>& deliveries, UnixMillis) override {
     std::vector<std::string> ids, config_ids;
     for (const Delivery& d : deliveries) {
+      if (d.status != DeliveryStatus::kPending) {
+        return Error::Internal("PostgreSQL stores new deliveries as pending only");
+      }
       ids.push_back(d.id);
       config_ids.push_back(std::to_string(d.config_id));
     }
@@ -106,10 +110,10 @@ Result<std::vector<std::string>> KeepOnlyFinished(Connection& db,
 }  // namespace
 
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
-                                              UnixMillis now) {
+                                              DeliveryHandoff* handoff, UnixMillis now) {
   PostgresIngestSteps steps(context.db(), now);
-  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now);
-  if (result.ok() && !result->deliveries.empty() && !result->replayed) context.MarkWorkDue();
+  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff);
+  if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;
 }
 

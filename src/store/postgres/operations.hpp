@@ -38,7 +38,7 @@ struct Operations {
 
   // ---- event_ops.cpp ----
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
-                                           UnixMillis now);
+                                           DeliveryHandoff* handoff, UnixMillis now);
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);

@@ -84,7 +84,7 @@ inline constexpr Statement kDeleteConfig{
     "AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 inline constexpr Statement kFanOutConfigs{
     "fan_out_configs",
-    "SELECT id FROM webhook_configs WHERE organization_id = $1::bigint "
+    "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs WHERE organization_id = $1::bigint "
     "AND event_type_id = $2::integer AND active AND NOT is_deleted ORDER BY id"};
 inline constexpr Statement kConfigInScope{
     "config_in_scope",

@@ -1,5 +1,6 @@
 #include <string>
 
+#include "core/delivery_status.hpp"
 #include "store/common/ingest.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
@@ -38,14 +39,15 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return insert->Run();
   }
 
-  Result<std::vector<std::int64_t>> FanOut(const Event& event) override {
+  Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
     Result<Query> query = db_.Prepare(kFanOutConfigs);
     if (!query.ok()) return query.error();
     query->BindInt(1, event.organization_id).BindInt(2, event.event_type_id);
-    return ReadAll<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
+    return ReadAll<WebhookConfig>(*query, ReadConfigRow);
   }
 
-  Status InsertDeliveries(const std::vector<Delivery>& deliveries) override {
+  Status InsertDeliveries(const std::vector<Delivery>& deliveries,
+                          UnixMillis lease_until) override {
     for (const Delivery& delivery : deliveries) {
       Result<Query> insert = db_.Prepare(kInsertDelivery);
       if (!insert.ok()) return insert.error();
@@ -54,7 +56,9 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
           .BindInt(3, delivery.config_id)
           .BindInt(4, delivery.organization_id)
           .BindInt(5, delivery.next_attempt_at)
-          .BindInt(6, delivery.created_at);
+          .BindInt(6, delivery.created_at)
+          .BindText(7, DeliveryStatusName(delivery.status))
+          .BindInt(8, delivery.status == DeliveryStatus::kDelivering ? lease_until : 0);
       if (Status s = insert->Run(); !s.ok()) return s;
     }
     return Status::Ok();
@@ -77,10 +81,10 @@ Result<std::int64_t> RunPurgeStep(Connection& db, std::string_view sql, UnixMill
 }  // namespace
 
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
-                                              UnixMillis now) {
+                                              DeliveryHandoff* handoff, UnixMillis now) {
   SqliteIngestSteps steps(context.db());
-  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now);
-  if (result.ok() && !result->deliveries.empty() && !result->replayed) context.MarkWorkDue();
+  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff);
+  if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;
 }
 

@@ -64,8 +64,8 @@ inline constexpr std::string_view kDeleteConfig =
     "UPDATE webhook_configs SET is_deleted = 1, active = 0, updated_at = ?3 "
     "WHERE id = ?1 AND is_deleted = 0 AND (?2 IS NULL OR organization_id = ?2)";
 inline constexpr std::string_view kFanOutConfigs =
-    "SELECT id FROM webhook_configs WHERE organization_id = ?1 AND event_type_id = ?2 "
-    "AND active = 1 AND is_deleted = 0 ORDER BY id";
+    "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs WHERE organization_id = ?1 "
+    "AND event_type_id = ?2 AND active = 1 AND is_deleted = 0 ORDER BY id";
 inline constexpr std::string_view kConfigInScope =
     "SELECT 1 FROM webhook_configs WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
 inline constexpr std::string_view kMarkConfigHealthy =
@@ -108,7 +108,7 @@ inline constexpr std::string_view kGetEvent =
 inline constexpr std::string_view kInsertDelivery =
     "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
     "next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at, "
-    "updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, '', 0, 0, ?6, ?6)";
+    "updated_at) VALUES (?1, ?2, ?3, ?4, ?7, 0, ?5, 0, '', 0, ?8, ?6, ?6)";
 inline constexpr std::string_view kDeliveriesOfEvent =
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries WHERE event_id = ?1 ORDER BY id";
 inline constexpr std::string_view kGetDelivery =

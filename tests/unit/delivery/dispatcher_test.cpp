@@ -175,6 +175,9 @@ class ForwardingStore : public Store {
   void SetWorkListener(std::function<void()> listener) override {
     inner_.SetWorkListener(std::move(listener));
   }
+  void SetDeliveryHandoff(std::shared_ptr<DeliveryHandoff> handoff) override {
+    inner_.SetDeliveryHandoff(std::move(handoff));
+  }
 
  private:
   Store& inner_;
@@ -299,6 +302,12 @@ class DispatcherTest : public ::testing::Test {
           std::make_unique<Dispatcher>(store, client_, clock_, Catalog::Builtin(), options_);
     }
     dispatcher_->Start();
+  }
+
+  // As the serve command wires it: new deliveries go straight to the dispatcher when it takes them.
+  void ConnectHandoff() { store_->SetDeliveryHandoff(dispatcher_->handoff()); }
+  bool HandoffTakes(std::int64_t config_id) {
+    return dispatcher_->handoff()->LeaseFor(config_id, clock_.Now()).has_value();
   }
 
   InstrumentedStore& Instrument() {
@@ -887,6 +896,89 @@ TEST_F(DispatcherTest, ClaimsInBatchesWhileTheHeldSetIsLow) {
   // A claim brings up to 5 (held refilled from below 4 to 8), not one per completion.
   EXPECT_LE(store.claims(), 20);
   EXPECT_GE(store.claims(), 1 + 40 / 8);
+}
+
+TEST_F(DispatcherTest, HandsNewDeliveriesOverWithoutAClaim) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  InstrumentedStore& store = Instrument();
+  StartDispatcher();
+  ConnectHandoff();
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config.id) && store.claims() >= 1; }));
+  const int claims_at_start = store.claims();  // the start-up look for due deliveries
+
+  std::vector<Delivery> deliveries = Ingest(1, 5);
+  ASSERT_EQ(deliveries.size(), 5u);
+  for (const Delivery& delivery : deliveries) {
+    EXPECT_EQ(delivery.status, DeliveryStatus::kDelivering);  // stored leased, not pending
+  }
+  for (const Delivery& delivery : deliveries) ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+  for (const Delivery& delivery : deliveries) {
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  ASSERT_EQ(client_.sent().size(), 5u);
+  EXPECT_EQ(client_.sent()[0].body, R"({"n":0})");
+  EXPECT_EQ(FindHeader(client_.sent()[0].headers, "webhook-id"), deliveries[0].event_id);
+  EXPECT_EQ(store.claims(), claims_at_start);
+}
+
+TEST_F(DispatcherTest, HandoffLeavesABacklogPendingInTheStore) {
+  options_.per_endpoint_cap = 1;
+  options_.max_held_deliveries = 4;  // hand-offs stop at 2 held
+  WebhookConfig config = CreateConfig(1, "https://slow.example/hook");
+  client_.SetScript([](const HttpRequest&) -> std::optional<HttpResponse> { return std::nullopt; });
+  StartDispatcher();
+  ConnectHandoff();
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config.id); }));
+
+  for (const Delivery& delivery : Ingest(1, 2)) {
+    EXPECT_EQ(delivery.status, DeliveryStatus::kDelivering);
+  }
+  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(config.id); }));
+  std::vector<Delivery> backlog = Ingest(1, 3);
+  for (const Delivery& delivery : backlog) {
+    EXPECT_EQ(delivery.status, DeliveryStatus::kPending);
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kPending);
+  }
+  EXPECT_EQ(client_.held("https://slow.example/hook"), 1);
+}
+
+TEST_F(DispatcherTest, StalledEndpointsDeliveriesAreNotHandedOff) {
+  options_.per_endpoint_cap = 2;
+  WebhookConfig dead = CreateConfig(1, "https://dead.example/hook");
+  WebhookConfig alive = CreateConfig(2, "https://alive.example/hook");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://dead.example/hook") return std::nullopt;  // never answers
+    return Status(200);
+  });
+  StartDispatcher();
+  ConnectHandoff();
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(dead.id); }));
+  Ingest(1, 4);  // two in flight, two waiting
+  ASSERT_TRUE(Eventually([&] { return client_.held("https://dead.example/hook") == 2; }));
+  Advance(2'000);  // no answer for two seconds: stalled
+
+  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(dead.id); }));
+  EXPECT_TRUE(HandoffTakes(alive.id));
+  std::vector<Delivery> to_dead = Ingest(1, 1);
+  ASSERT_EQ(to_dead.size(), 1u);
+  EXPECT_EQ(to_dead[0].status, DeliveryStatus::kPending);
+  std::vector<Delivery> to_alive = Ingest(2, 1);
+  ASSERT_EQ(to_alive.size(), 1u);
+  EXPECT_EQ(to_alive[0].status, DeliveryStatus::kDelivering);
+  ASSERT_TRUE(WaitForAttempts(to_alive[0].id, 1));
+  EXPECT_EQ(Get(to_alive[0].id).status, DeliveryStatus::kSucceeded);
+}
+
+TEST_F(DispatcherTest, StoppedDispatcherTakesNoHandoff) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  StartDispatcher();
+  ConnectHandoff();
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config.id); }));
+  dispatcher_->Stop();
+  EXPECT_FALSE(HandoffTakes(config.id));
+  std::vector<Delivery> deliveries = Ingest(1, 1);
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].status, DeliveryStatus::kPending);
 }
 
 }  // namespace

@@ -919,6 +919,79 @@ TEST_P(StoreContractTest, WorkListenerFiresWhenACommitMakesWorkDue) {
   EXPECT_EQ(calls.load(), 3);
 }
 
+// Takes the deliveries of one configuration (leased for 30 s) and keeps what it is given.
+class RecordingHandoff final : public DeliveryHandoff {
+ public:
+  explicit RecordingHandoff(std::int64_t taken_config_id) : taken_config_id_(taken_config_id) {}
+
+  std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) override {
+    if (config_id != taken_config_id_) return std::nullopt;
+    return now + 30'000;
+  }
+  void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
+    std::lock_guard lock(mutex_);
+    for (DeliveryJob& job : jobs) given_.push_back(std::move(job));
+    leases_.push_back(lease_until);
+  }
+  std::vector<DeliveryJob> given() {
+    std::lock_guard lock(mutex_);
+    return given_;
+  }
+  std::vector<UnixMillis> leases() {
+    std::lock_guard lock(mutex_);
+    return leases_;
+  }
+
+ private:
+  const std::int64_t taken_config_id_;
+  std::mutex mutex_;
+  std::vector<DeliveryJob> given_;  // guarded by mutex_
+  std::vector<UnixMillis> leases_;  // guarded by mutex_
+};
+
+TEST_P(StoreContractTest, HandoffTakesNewDeliveriesLeasedAndLeavesTheRestPending) {
+  const WebhookConfig taken = Create(NewConfig(kOrgA, 1, "taken"));
+  const WebhookConfig left = Create(NewConfig(kOrgA, 1, "left"));
+  auto handoff = std::make_shared<RecordingHandoff>(taken.id);
+  store_->SetDeliveryHandoff(handoff);
+  std::atomic<int> wakes{0};
+  store_->SetWorkListener([&] { ++wakes; });
+  const NewEvent event = MakeEvent(kOrgA, 1, clock_.Now());
+  ASSERT_EQ(Ingest(event).deliveries.size(), 2u);
+  EXPECT_EQ(wakes.load(), 1);  // the delivery left pending
+
+  if (GetParam().name == "postgres") {  // ignores hand-offs: everything is claimed
+    EXPECT_TRUE(handoff->given().empty());
+    EXPECT_EQ(ClaimAll().size(), 2u);
+    return;
+  }
+  const std::vector<DeliveryJob> given = handoff->given();
+  ASSERT_EQ(given.size(), 1u);
+  EXPECT_EQ(given[0].delivery.config_id, taken.id);
+  EXPECT_EQ(given[0].delivery.status, DeliveryStatus::kDelivering);
+  EXPECT_EQ(given[0].config.url, taken.url);  // all the dispatcher needs to send it
+  EXPECT_EQ(given[0].config.secret, taken.secret);
+  EXPECT_EQ(given[0].event.id, event.id);
+  EXPECT_EQ(given[0].event.payload_json, event.payload_json);
+  EXPECT_EQ(handoff->leases(), std::vector<UnixMillis>{clock_.Now() + 30'000});
+  EXPECT_EQ(Must(store_->GetDelivery(given[0].delivery.id, std::nullopt)).status,
+            DeliveryStatus::kDelivering);
+
+  const std::vector<DeliveryJob> claimed = ClaimAll();
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].config.id, left.id);
+  // A hand-off whose sender died returns to pending when its lease ends, as a claim does.
+  EXPECT_EQ(Must(store_->ReleaseExpiredLeases(clock_.Now() + 30'001)), 1);
+  const std::vector<DeliveryJob> reclaimed = ClaimAll();
+  ASSERT_EQ(reclaimed.size(), 1u);
+  EXPECT_EQ(reclaimed[0].delivery.id, given[0].delivery.id);
+
+  store_->SetDeliveryHandoff(nullptr);
+  Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
+  EXPECT_EQ(handoff->given().size(), 1u);
+  EXPECT_EQ(ClaimAll().size(), 2u);
+}
+
 TEST_P(StoreContractTest, DataSurvivesCloseAndReopen) {
   const WebhookConfig config = Create(NewConfig(kOrgA, 1, "durable"));
   const ApiKey key = Must(store_->CreateApiKey(NewKey(kOrgA, "dddd4444")));
