@@ -133,7 +133,8 @@ class Store {
 
   // ---- API keys ----
   virtual Result<ApiKey> CreateApiKey(const ApiKey& key) = 0;
-  // NotFound for unknown or revoked keys.
+  // NotFound for unknown or revoked keys. May answer from a cache: a key revoked by another
+  // store (process or node) may still be found for up to 5 s; one revoked here is not.
   virtual Result<ApiKey> FindApiKeyByHash(const std::string& hash) = 0;
   // Active keys only, ordered by id; an organization scope sees only its own keys.
   virtual Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) = 0;

@@ -21,6 +21,7 @@
 
 #include "core/clock.hpp"
 #include "core/delivery_status.hpp"
+#include "store/common/api_key_cache.hpp"
 #include "store/common/connection_pool.hpp"
 #include "store/common/group_commit.hpp"
 #include "store/common/ingest.hpp"
@@ -62,13 +63,20 @@ class GroupCommitStore : public Store {
     return Write<Result<ApiKey>>([&](Context& c) { return Ops::CreateApiKey(c.db(), key, Now()); });
   }
   Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
-    return Read([&](Connection& db) { return Ops::FindApiKeyByHash(db, hash); });
+    if (std::optional<ApiKey> cached = key_cache_.Find(hash, Now())) return *cached;
+    const std::uint64_t generation = key_cache_.Generation();
+    Result<ApiKey> key = Read([&](Connection& db) { return Ops::FindApiKeyByHash(db, hash); });
+    if (key.ok()) key_cache_.Remember(hash, *key, Now(), generation);
+    return key;
   }
   Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::ListApiKeys(db, scope); });
   }
   Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
-    return Write<Status>([&](Context& c) { return Ops::RevokeApiKey(c.db(), id, scope, Now()); });
+    Status revoked =
+        Write<Status>([&](Context& c) { return Ops::RevokeApiKey(c.db(), id, scope, Now()); });
+    key_cache_.Clear();
+    return revoked;
   }
   Result<std::int64_t> CountApiKeys() override {
     return Read([](Connection& db) { return Ops::CountApiKeys(db); });
@@ -223,6 +231,7 @@ class GroupCommitStore : public Store {
  private:
   const Clock& clock_;
   Pool reads_;
+  ApiKeyCache key_cache_;
   std::mutex listener_mu_;
   std::function<void()> listener_;            // guarded by listener_mu_
   std::shared_ptr<DeliveryHandoff> handoff_;  // guarded by listener_mu_

@@ -379,6 +379,19 @@ TEST_P(StoreContractTest, ApiKeysAreFoundByHashListedRevokedAndCounted) {
   EXPECT_EQ(Must(store_->CountApiKeys()), 3);
 }
 
+TEST_P(StoreContractTest, KeyRevokedByAnotherStoreStopsWorkingWithinFiveSeconds) {
+  const ApiKey key = Must(store_->CreateApiKey(NewKey(kOrgA, "dddd4444")));
+  EXPECT_EQ(Must(store_->FindApiKeyByHash("dddd4444")).id, key.id);  // now remembered
+  std::unique_ptr<Store> other = Must(GetParam().open(dir_.path(), clock_));
+  ASSERT_TRUE(other->RevokeApiKey(key.id, kOrgA).ok());
+  EXPECT_EQ(other->FindApiKeyByHash("dddd4444").error().kind, ErrorKind::kNotFound);
+
+  clock_.Advance(4'999);
+  EXPECT_TRUE(store_->FindApiKeyByHash("dddd4444").ok());  // the documented staleness
+  clock_.Advance(1);
+  EXPECT_EQ(store_->FindApiKeyByHash("dddd4444").error().kind, ErrorKind::kNotFound);
+}
+
 // ---------------------------------------------------------------- ingestion
 
 TEST_P(StoreContractTest, IngestFansOutToActiveUndeletedConfigsOfSameOrgAndType) {
