@@ -45,12 +45,12 @@ OutcomeSettings WithRandom(OutcomeSettings settings) {
 struct Dispatcher::Inbox {
   std::mutex mutex;
   std::condition_variable changed;
-  std::vector<Completion> completions;  // guarded by mutex
-  std::optional<ClaimResult> claimed;   // guarded by mutex
-  std::vector<DeliveryJob> handed_off;  // guarded by mutex
+  std::vector<Completion> completions;    // guarded by mutex
+  std::optional<ClaimResult> claimed;     // guarded by mutex
+  std::vector<DeliveryJob> handed_off;    // guarded by mutex
   UnixMillis handed_off_lease_until = 0;  // guarded by mutex; the earliest of their leases
-  bool wake = false;                    // guarded by mutex
-  bool stopping = false;                // guarded by mutex
+  bool wake = false;                      // guarded by mutex
+  bool stopping = false;                  // guarded by mutex
 
   void Push(Completion completion) {
     {

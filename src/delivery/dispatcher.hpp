@@ -192,7 +192,7 @@ class Dispatcher {
   const std::int64_t lease_ms_;
   const OutcomeDecider decider_;
   DispatcherMetrics metrics_;
-  std::shared_ptr<Inbox> inbox_;  // shared with HttpClient callbacks, which may outlive us
+  std::shared_ptr<Inbox> inbox_;      // shared with HttpClient callbacks, which may outlive us
   std::shared_ptr<Handoff> handoff_;  // shared with the store
   AttemptRecorder recorder_;
   DueClaimer claimer_;

@@ -36,7 +36,6 @@ struct NewEvent {
   std::string idempotency_key;  // empty: none
 };
 
-
 // What a store's group-commit writer has done since the store opened (for /metrics).
 struct WriterStats {
   std::int64_t batches = 0;      // transactions run, each carrying one or more jobs
@@ -75,8 +74,8 @@ class DeliveryHandoff {
   // On the store's writer thread, inside the ingest transaction; quick, never blocks on I/O.
   // The lease for a new delivery of `config_id` created at `now`, or nullopt to leave it pending.
   virtual std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) = 0;
-  // After the commit, on the store's writer thread; must not block. `lease_until` is the
-  // earliest lease among `jobs`.
+  // After the commit, on a store thread; must not block. `lease_until` is the earliest lease
+  // among `jobs`.
   virtual void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) = 0;
 };
 
