@@ -141,8 +141,11 @@ void CurlHttpClient::Send(HttpRequest request, Callback done) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
+      // One wake-up (a write to libcurl's wake-up pipe) per burst: while requests are queued
+      // a wake-up is already pending, and the transfer thread adopts the whole queue at once.
+      const bool first = queue_.empty();
       queue_.push_back(std::move(queued));
-      curl_multi_wakeup(multi_);
+      if (first) curl_multi_wakeup(multi_);
       return;
     }
   }
