@@ -201,8 +201,8 @@ class Store {
   // idle dispatcher wakes up without polling. Set once, before serving.
   virtual void SetWorkListener(std::function<void()> listener) = 0;
   // Lets `handoff` take new events' deliveries (see DeliveryHandoff); nullptr stops it. The
-  // store keeps it alive while an ingestion that saw it runs. A backend that cannot lease at
-  // ingestion (PostgreSQL, whose leases name a node) ignores it: everything is claimed.
+  // store keeps it alive while an ingestion that saw it runs. Deliveries it takes are leased as
+  // a ClaimDue of this store would lease them (PostgreSQL: in this node's name).
   virtual void SetDeliveryHandoff(std::shared_ptr<DeliveryHandoff> handoff) = 0;
 };
 

@@ -90,7 +90,7 @@ class GroupCommitStore : public Store {
     std::shared_ptr<DeliveryHandoff> handoff = CurrentHandoff();
     for (std::size_t i = 0; i < shared->size(); ++i) {
       jobs.emplace_back([this, shared, i, handoff](Context& c) {
-        return Ops::IngestEvent(c, (*shared)[i], handoff.get(), Now());
+        return IngestOne(c, (*shared)[i], handoff.get());
       });
     }
     if (handoff == nullptr) {
@@ -187,6 +187,11 @@ class GroupCommitStore : public Store {
   }
 
  protected:
+  // One event of IngestEventsAsync, on a writer thread: Ops::IngestEvent with what the backend
+  // adds (PostgreSQL: the node that leases what `handoff` takes).
+  virtual Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
+                                          DeliveryHandoff* handoff) = 0;
+
   GroupCommitStore(const Clock& clock, typename Pool::OpenFn open_reader,
                    typename Pool::ReusableFn reusable)
       : clock_(clock), reads_(std::move(open_reader), std::move(reusable)) {}

@@ -1,6 +1,7 @@
 #include <set>
 #include <string>
 
+#include "core/delivery_status.hpp"
 #include "store/common/ingest.hpp"
 #include "store/postgres/operations.hpp"
 #include "store/postgres/rows.hpp"
@@ -18,7 +19,9 @@ Status RunStatus(Connection& db, const Statement& statement, const Params& param
 // All of an event's deliveries go in one multi-row INSERT: each statement is a round trip.
 class PostgresIngestSteps final : public store_common::IngestSteps {
  public:
-  PostgresIngestSteps(Connection& db, UnixMillis now) : db_(db), now_(now) {}
+  // Deliveries taken by a DeliveryHandoff are leased in `node_id`'s name, as its claims are.
+  PostgresIngestSteps(Connection& db, const std::string& node_id, UnixMillis now)
+      : db_(db), node_id_(node_id), now_(now) {}
 
   // Takes the key's advisory lock first, held until commit, so that concurrent ingestions of
   // one key (on any node) see each other.
@@ -58,15 +61,13 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
     return ReadAll<WebhookConfig>(*rows, ReadConfigRow);
   }
 
-  // Always kPending: PostgresStore takes no DeliveryHandoff (a lease here names its node).
-  Status InsertDeliveries(const std::vector<Delivery>& deliveries, UnixMillis) override {
-    std::vector<std::string> ids, config_ids;
+  Status InsertDeliveries(const std::vector<Delivery>& deliveries,
+                          UnixMillis lease_until) override {
+    std::vector<std::string> ids, config_ids, statuses;
     for (const Delivery& d : deliveries) {
-      if (d.status != DeliveryStatus::kPending) {
-        return Error::Internal("PostgreSQL stores new deliveries as pending only");
-      }
       ids.push_back(d.id);
       config_ids.push_back(std::to_string(d.config_id));
+      statuses.emplace_back(DeliveryStatusName(d.status));
     }
     const Delivery& first = deliveries.front();
     return RunStatus(db_, kInsertDeliveries,
@@ -75,11 +76,15 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
                          .Text(ArrayLiteral(config_ids))
                          .Text(first.event_id)
                          .Int(first.organization_id)
-                         .Int(now_));
+                         .Int(now_)
+                         .Text(ArrayLiteral(statuses))
+                         .Text(node_id_)
+                         .Int(lease_until));
   }
 
  private:
   Connection& db_;
+  const std::string& node_id_;
   const UnixMillis now_;
 };
 
@@ -110,8 +115,9 @@ Result<std::vector<std::string>> KeepOnlyFinished(Connection& db,
 }  // namespace
 
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
-                                              DeliveryHandoff* handoff, UnixMillis now) {
-  PostgresIngestSteps steps(context.db(), now);
+                                              DeliveryHandoff* handoff, const std::string& node_id,
+                                              UnixMillis now) {
+  PostgresIngestSteps steps(context.db(), node_id, now);
   Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff);
   if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;

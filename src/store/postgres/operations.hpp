@@ -37,8 +37,10 @@ struct Operations {
   static Result<std::int64_t> CountApiKeys(Connection& db);
 
   // ---- event_ops.cpp ----
+  // Deliveries `handoff` takes are leased in `node_id`'s name.
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
-                                           DeliveryHandoff* handoff, UnixMillis now);
+                                           DeliveryHandoff* handoff, const std::string& node_id,
+                                           UnixMillis now);
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);

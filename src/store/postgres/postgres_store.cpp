@@ -89,4 +89,9 @@ Result<std::vector<DeliveryJob>> PostgresStore::ClaimDue(
   });
 }
 
+Result<IngestedEvent> PostgresStore::IngestOne(Context& context, const NewEvent& event,
+                                               DeliveryHandoff* handoff) {
+  return Operations::IngestEvent(context, event, handoff, node_id_, Now());
+}
+
 }  // namespace webhookd::postgres

@@ -43,11 +43,13 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
   Result<std::vector<DeliveryJob>> ClaimDue(
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override;
-  // Ignored: a lease here names the node holding it, which ingestion does not know; every
-  // delivery is stored pending and claimed.
-  void SetDeliveryHandoff(std::shared_ptr<DeliveryHandoff>) override {}
 
   const std::string& node_id() const { return node_id_; }
+
+ protected:
+  // Leases handed-off deliveries in this node's name.
+  Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
+                                  DeliveryHandoff* handoff) override;
 
  private:
   PostgresStore(const std::string& conninfo, const Clock& clock, std::string node_id);

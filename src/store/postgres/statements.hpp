@@ -148,8 +148,10 @@ inline constexpr Statement kInsertDeliveries{
     "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
     "next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, lease_until, "
     "created_at, updated_at) "
-    "SELECT n.id, $3::text, n.config_id, $4::bigint, 'pending', 0, $5::bigint, 0, '', false, "
-    "'', 0, $5::bigint, $5::bigint FROM unnest($1::text[], $2::bigint[]) AS n (id, config_id)"};
+    "SELECT n.id, $3::text, n.config_id, $4::bigint, n.status, 0, $5::bigint, 0, '', false, "
+    "CASE WHEN n.status = 'delivering' THEN $7::text ELSE '' END, "
+    "CASE WHEN n.status = 'delivering' THEN $8::bigint ELSE 0 END, $5::bigint, $5::bigint "
+    "FROM unnest($1::text[], $2::bigint[], $6::text[]) AS n (id, config_id, status)"};
 inline constexpr Statement kDeliveriesOfEvent{
     "deliveries_of_event", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE event_id = $1::text ORDER BY id"};

@@ -68,4 +68,9 @@ Result<std::vector<DeliveryJob>> SqliteStore::ClaimDue(
   });
 }
 
+Result<IngestedEvent> SqliteStore::IngestOne(Context& context, const NewEvent& event,
+                                             DeliveryHandoff* handoff) {
+  return Operations::IngestEvent(context, event, handoff, Now());
+}
+
 }  // namespace webhookd::sqlite

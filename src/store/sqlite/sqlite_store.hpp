@@ -27,6 +27,10 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override;
 
+ protected:
+  Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
+                                  DeliveryHandoff* handoff) override;
+
  private:
   SqliteStore(const std::string& path, const Clock& clock);
 };
