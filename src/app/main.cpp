@@ -92,7 +92,9 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
   serve
       ->add_option("--node-id", o.node_id,
                    "This node's name as the owner of delivery leases when several nodes share a "
-                   "PostgreSQL database (default hostname:pid)")
+                   "PostgreSQL database (default hostname:pid). Unique among running nodes; kept "
+                   "across restarts, it lets a restarted node resend its interrupted deliveries "
+                   "at once instead of after their lease")
       ->envname("WEBHOOKD_NODE_ID");
   serve
       ->add_option("--lease-margin-ms", o.lease_margin_ms,

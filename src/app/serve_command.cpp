@@ -72,8 +72,6 @@ Result<delivery::DispatcherOptions> DispatcherOptionsFrom(const ServeOptions& op
   out.outcome.auto_disable_after_ms = options.auto_disable_after_hours * 3600 * 1000;
   out.lease_margin_ms = options.lease_margin_ms;
   out.max_request_timeout_ms = options.max_request_timeout_ms;
-  // Several nodes may share the store: leased deliveries may be another node's live work.
-  out.release_all_leases_on_start = !IsSharedStoreUrl(options.db);
   return out;
 }
 

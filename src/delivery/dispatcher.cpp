@@ -245,19 +245,21 @@ void Dispatcher::WaitForWork(bool stopping, UnixMillis now,
   }
 }
 
-// A single node owns every kDelivering row: the previous run was interrupted (a crash, a
-// kill -9) before it recorded them, whatever lease length that run used.
+// This node's leases at start-up are a previous run's, interrupted (a crash, a kill -9) before
+// it recorded them, whatever lease length that run used. Other nodes' ended leases go too.
 void Dispatcher::ReleaseInterrupted() {
   UnixMillis now = clock_.Now();
-  UnixMillis horizon =
-      options_.release_all_leases_on_start ? std::numeric_limits<UnixMillis>::max() : now;
-  Result<std::int64_t> released = store_.ReleaseExpiredLeases(horizon);
+  Result<std::int64_t> released = store_.ReleaseOwnLeases();
+  if (released.ok()) {
+    if (*released > 0) spdlog::info("{} interrupted deliveries returned to pending", *released);
+    released = store_.ReleaseExpiredLeases(now);
+  }
   if (!released.ok()) {
     spdlog::error("releasing interrupted deliveries failed: {}", released.error().message);
     next_sweep_at_ = now + options_.store_retry_ms;
     return;
   }
-  if (*released > 0) spdlog::info("{} interrupted deliveries returned to pending", *released);
+  if (*released > 0) spdlog::info("{} deliveries with ended leases returned to pending", *released);
   next_sweep_at_ = now + options_.fallback_wakeup_ms;
 }
 

@@ -63,10 +63,6 @@ struct DispatcherOptions {
   // ends while its request may still be running (or the same message is sent twice at once).
   std::int64_t lease_ms = 0;
   std::int64_t lease_margin_ms = 30'000;
-  // On Start(), every kDelivering delivery is treated as interrupted by a previous run and
-  // returned to pending, whatever its lease. Right for a single node (SQLite); set false when
-  // several nodes share the store (PostgreSQL): then only ended leases are released.
-  bool release_all_leases_on_start = true;
   OutcomeSettings outcome;  // retry schedule, jitter, randomness, auto-disable period
   int claim_batch_size = 256;
   // Claimed deliveries held in memory (in flight + waiting for their endpoint) at most. More are
@@ -95,8 +91,9 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Starts the dispatcher's threads: it first returns interrupted deliveries to pending (see
-  // release_all_leases_on_start), then claims and sends until Stop(). Call once.
+  // Starts the dispatcher's threads: it first returns interrupted deliveries to pending (this
+  // node's leases, whatever their end: Store::ReleaseOwnLeases, and every ended lease), then
+  // claims and sends until Stop(). Call once.
   void Start();
   // Stops claiming, waits up to shutdown_grace_ms for in-flight requests, records every
   // outcome decided by then (each gets at least one try; store failures are retried until the

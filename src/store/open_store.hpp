@@ -27,8 +27,7 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url, const Clock& cloc
                                          const StoreOptions& options);
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url, const Clock& clock);
 
-// True for URLs of a store that several webhookd nodes may share (PostgreSQL): then a node must
-// not treat every leased delivery as its own interrupted work at start-up.
+// True for URLs of a store that several webhookd nodes may share (PostgreSQL).
 bool IsSharedStoreUrl(std::string_view url);
 
 // `url` fit for messages and logs: a password in it is replaced by "***" and a query string

@@ -176,8 +176,13 @@ class Store {
   // Earliest next_attempt_at of a kPending delivery, or nullopt if none is pending.
   virtual Result<std::optional<UnixMillis>> NextDueAt() = 0;
   // kDelivering deliveries whose lease ended before `now` return to kPending (due now).
-  // At start-up a single node calls it with its start time. Returns how many were released.
+  // Returns how many were released.
   virtual Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) = 0;
+  // kDelivering deliveries leased by this store's node, whatever their lease, return to
+  // kPending (due now): at start-up they can only be a previous run's, interrupted. SQLite (one
+  // node): every kDelivering delivery. PostgreSQL: those whose lease names this node's id, so a
+  // node restarted with the same --node-id sends them again at once. Returns how many.
+  virtual Result<std::int64_t> ReleaseOwnLeases() = 0;
   // Records attempts and their effects on deliveries and configurations, in one transaction.
   virtual Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) = 0;
   // Manual retry: the delivery (any status but kDelivering) becomes kPending, due now, and its

@@ -169,5 +169,47 @@ TEST_F(DeliveryDurabilityTest, WaitingRetryIsSentOnTimeAfterAKill) {
   EXPECT_LT(gap, 5000ms);
 }
 
+// The default 90 s leases, and a stable --node-id.
+class NodeRestartTest : public DeliveryTest {
+ protected:
+  std::vector<std::string> ExtraArgs() const override {
+    std::vector<std::string> args = DeliveryTest::ExtraArgs();
+    args.insert(args.end(), {"--node-id", "restart-test-node"});
+    return args;
+  }
+};
+
+// A node killed in the middle of a request and started again under the same --node-id sends
+// that delivery again at once: its leases can only be the killed run's. (Other nodes' leases
+// wait for their end; see StoreContractTest.ReleaseOwnLeases...)
+TEST_F(NodeRestartTest, RestartedNodeResendsItsInterruptedDeliveryWithoutWaitingForTheLease) {
+  std::atomic<bool> release{false};
+  HttpReceiver receiver([&](const ReceivedRequest&) {
+    // The first request stays unanswered until the server that sent it is gone.
+    const auto deadline = steady_clock::now() + 20s;
+    while (!release && steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    return Answer(200, "ok");
+  });
+  HttpClient admin = Admin();
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/held")));
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(receiver.WaitFor(1, 10s)) << "the delivery was never sent";
+  ASSERT_TRUE(server_->Kill().has_value());
+  release = true;
+
+  const auto restarted_at = steady_clock::now();
+  StartServer();
+  ASSERT_FALSE(HasFatalFailure()) << "the server did not start again";
+  ASSERT_TRUE(receiver.WaitFor(2, 20s)) << "not sent again within 20 s (the lease is 90 s)";
+  const auto resent_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      receiver.Requests()[1].arrived - restarted_at);
+  EXPECT_LT(resent_after, 15s);
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  EXPECT_EQ(requests[0].Header("webhook-id"), requests[1].Header("webhook-id"));
+  HttpClient after = Admin();
+  EXPECT_EQ(WaitForStatus(after, delivery_id, "succeeded", 10s).at("status"), "succeeded");
+}
+
 }  // namespace
 }  // namespace webhookd::itest

@@ -61,10 +61,11 @@ class DeliveryTest : public ServerTest {
   }
 
   // Starts the server again after server_->Kill(), on the same database. On PostgreSQL a new
-  // process cannot tell the killed one's leases from those of a live node sharing the store,
-  // so it releases them only once they have ended (issue 5): this first waits `lease` (the
-  // lease the test's flags give), so that the start itself takes the deliveries over. SQLite
-  // has one node only, which releases every lease at start.
+  // process with the default --node-id (hostname:pid) cannot tell the killed one's leases from
+  // those of a live node sharing the store, so it releases them only once they have ended
+  // (issue 5): this first waits `lease` (the lease the test's flags give), so that the start
+  // itself takes the deliveries over. SQLite has one node only, which releases every lease at
+  // start.
   void StartServerAfterKill(std::chrono::milliseconds lease);
 
   // POST /events for `event_name` of `organization_id` with `payload` and extra `headers`.

@@ -221,6 +221,14 @@ Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context, Uni
   return updated->Affected();
 }
 
+Result<std::int64_t> Operations::ReleaseLeasesOf(WriteContext& context, const std::string& node_id,
+                                                 UnixMillis now) {
+  Result<Rows> updated = context.db().Run(kReleaseLeasesOf, Params().Text(node_id).Int(now));
+  if (!updated.ok()) return updated.error();
+  if (updated->Affected() > 0) context.MarkWorkDue();
+  return updated->Affected();
+}
+
 Status Operations::RecordAttempts(WriteContext& context,
                                   const std::vector<AttemptOutcome>& outcomes, UnixMillis now) {
   if (outcomes.empty()) return Status::Ok();

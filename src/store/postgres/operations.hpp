@@ -58,6 +58,9 @@ struct Operations {
                                                    const std::vector<std::int64_t>& skip_config_ids,
                                                    const std::string& owner, UnixMillis now);
   static Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
+  // Every kDelivering delivery leased in `node_id`'s name returns to kPending, due now.
+  static Result<std::int64_t> ReleaseLeasesOf(WriteContext& context, const std::string& node_id,
+                                              UnixMillis now);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
                                                    UnixMillis now);
   static Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,

@@ -89,6 +89,11 @@ Result<std::vector<DeliveryJob>> PostgresStore::ClaimDue(
   });
 }
 
+Result<std::int64_t> PostgresStore::ReleaseOwnLeases() {
+  return Write<Result<std::int64_t>>(
+      [&](WriteContext& c) { return Operations::ReleaseLeasesOf(c, node_id_, Now()); });
+}
+
 Result<IngestedEvent> PostgresStore::IngestOne(Context& context, const NewEvent& event,
                                                DeliveryHandoff* handoff) {
   return Operations::IngestEvent(context, event, handoff, node_id_, Now());

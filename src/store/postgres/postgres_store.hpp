@@ -43,6 +43,8 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
   Result<std::vector<DeliveryJob>> ClaimDue(
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override;
+  // Leases in this node's name (see Store::ReleaseOwnLeases).
+  Result<std::int64_t> ReleaseOwnLeases() override;
 
   const std::string& node_id() const { return node_id_; }
 

@@ -209,6 +209,11 @@ inline constexpr Statement kReleaseExpiredLeases{
     "UPDATE deliveries SET status = 'pending', next_attempt_at = $2::bigint, lease_owner = '', "
     "lease_until = 0, updated_at = $2::bigint "
     "WHERE status = 'delivering' AND lease_until < $1::bigint"};
+inline constexpr Statement kReleaseLeasesOf{
+    "release_leases_of",
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = $2::bigint, lease_owner = '', "
+    "lease_until = 0, updated_at = $2::bigint "
+    "WHERE status = 'delivering' AND lease_owner = $1::text"};
 // Every outcome of one RecordAttempts call: $1 ids, $2 new statuses, $3 status codes, $4 errors,
 // $5 next_attempt_at (kept unless pending); $6 now. Returns the ids it updated.
 inline constexpr Statement kRecordDeliveryOutcomes{

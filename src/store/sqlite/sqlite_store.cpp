@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -66,6 +67,11 @@ Result<std::vector<DeliveryJob>> SqliteStore::ClaimDue(
   return Write<Result<std::vector<DeliveryJob>>>([&](WriteContext& c) {
     return Operations::ClaimDue(c.db(), now, limit, lease_until, skip_config_ids, Now());
   });
+}
+
+// One node: every lease is this node's.
+Result<std::int64_t> SqliteStore::ReleaseOwnLeases() {
+  return ReleaseExpiredLeases(std::numeric_limits<UnixMillis>::max());
 }
 
 Result<IngestedEvent> SqliteStore::IngestOne(Context& context, const NewEvent& event,

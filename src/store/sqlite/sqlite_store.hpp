@@ -26,6 +26,7 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
   Result<std::vector<DeliveryJob>> ClaimDue(
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override;
+  Result<std::int64_t> ReleaseOwnLeases() override;
 
  protected:
   Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,

@@ -157,6 +157,7 @@ class ForwardingStore : public Store {
   Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) override {
     return inner_.ReleaseExpiredLeases(now);
   }
+  Result<std::int64_t> ReleaseOwnLeases() override { return inner_.ReleaseOwnLeases(); }
   webhookd::Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
     return inner_.RecordAttempts(outcomes);
   }

@@ -37,7 +37,8 @@ constexpr UnixMillis kHour = 60 * 60 * 1000;
 struct StoreBackend {
   std::string name;
   // Opens the store kept under `dir`: the same dir gives the same data.
-  std::function<Result<std::unique_ptr<Store>>(const std::filesystem::path& dir, const Clock&)>
+  std::function<Result<std::unique_ptr<Store>>(const std::filesystem::path& dir, const Clock&,
+                                               const StoreOptions&)>
       open;
   // Why this backend cannot run here ("" when it can): the test is skipped with that reason.
   std::function<std::string()> unavailable = [] { return std::string(); };
@@ -97,7 +98,7 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
 
   void Reopen() {
     store_.reset();
-    store_ = Must(GetParam().open(dir_.path(), clock_));
+    store_ = Must(GetParam().open(dir_.path(), clock_, {}));
   }
 
   WebhookConfig Create(const WebhookConfig& config) { return Must(store_->CreateConfig(config)); }
@@ -382,7 +383,7 @@ TEST_P(StoreContractTest, ApiKeysAreFoundByHashListedRevokedAndCounted) {
 TEST_P(StoreContractTest, KeyRevokedByAnotherStoreStopsWorkingWithinFiveSeconds) {
   const ApiKey key = Must(store_->CreateApiKey(NewKey(kOrgA, "dddd4444")));
   EXPECT_EQ(Must(store_->FindApiKeyByHash("dddd4444")).id, key.id);  // now remembered
-  std::unique_ptr<Store> other = Must(GetParam().open(dir_.path(), clock_));
+  std::unique_ptr<Store> other = Must(GetParam().open(dir_.path(), clock_, {}));
   ASSERT_TRUE(other->RevokeApiKey(key.id, kOrgA).ok());
   EXPECT_EQ(other->FindApiKeyByHash("dddd4444").error().kind, ErrorKind::kNotFound);
 
@@ -692,6 +693,31 @@ TEST_P(StoreContractTest, NextDueAtIsTheEarliestPendingDelivery) {
   EXPECT_EQ(Must(store_->NextDueAt()), second.next_attempt_at);
   ASSERT_EQ(ClaimAll().size(), 1u);
   EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt);
+}
+
+TEST_P(StoreContractTest, ReleaseOwnLeasesReturnsThisNodesDeliveriesWhateverTheirLease) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery mine = IngestFor(config);
+  ASSERT_EQ(Must(store_->ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000, {})).size(), 1u);
+  std::unique_ptr<Store> other = Must(GetParam().open(dir_.path(), clock_, {"other-node"}));
+  const Delivery theirs = IngestFor(config);
+  ASSERT_EQ(Must(other->ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000, {})).size(), 1u);
+
+  const std::int64_t released = Must(store_->ReleaseOwnLeases());
+  auto status = [&](const Delivery& d) {
+    return Must(store_->GetDelivery(d.id, std::nullopt)).status;
+  };
+  EXPECT_EQ(status(mine), DeliveryStatus::kPending);
+  EXPECT_EQ(Must(store_->GetDelivery(mine.id, std::nullopt)).next_attempt_at, clock_.Now());
+  if (GetParam().name == "sqlite") {  // one node: every lease is its own
+    EXPECT_EQ(released, 2);
+    EXPECT_EQ(status(theirs), DeliveryStatus::kPending);
+  } else {  // another node's live lease is left alone
+    EXPECT_EQ(released, 1);
+    EXPECT_EQ(status(theirs), DeliveryStatus::kDelivering);
+    EXPECT_EQ(Must(other->ReleaseOwnLeases()), 1);
+    EXPECT_EQ(status(theirs), DeliveryStatus::kPending);
+  }
 }
 
 TEST_P(StoreContractTest, ReleaseExpiredLeasesReturnsOnlyExpiredOnesToPending) {
@@ -1143,8 +1169,9 @@ TEST_P(StoreContractTest, PurgeBeforeRemovesOldFinishedEventsInBatchesAndKeepsTh
 // ---------------------------------------------------------------- backends
 
 StoreBackend SqliteBackend() {
-  return {"sqlite", [](const std::filesystem::path& dir, const Clock& clock) {
-            return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock);
+  return {"sqlite",
+          [](const std::filesystem::path& dir, const Clock& clock, const StoreOptions& options) {
+            return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock, options);
           }};
 }
 
@@ -1167,14 +1194,15 @@ void PgExec(const std::string& sql) {
 }
 
 StoreBackend PostgresBackend() {
-  StoreBackend backend{"postgres", [](const std::filesystem::path& dir, const Clock& clock) {
-                         const std::string schema = PgSchemaFor(dir);
-                         PgExec("CREATE SCHEMA IF NOT EXISTS " + schema);
-                         const std::string url = PgUrl();
-                         const char separator = url.find('?') == std::string::npos ? '?' : '&';
-                         return OpenStore(url + separator + "options=-csearch_path%3D" + schema,
-                                          clock);
-                       }};
+  StoreBackend backend{
+      "postgres",
+      [](const std::filesystem::path& dir, const Clock& clock, const StoreOptions& options) {
+        const std::string schema = PgSchemaFor(dir);
+        PgExec("CREATE SCHEMA IF NOT EXISTS " + schema);
+        const std::string url = PgUrl();
+        const char separator = url.find('?') == std::string::npos ? '?' : '&';
+        return OpenStore(url + separator + "options=-csearch_path%3D" + schema, clock, options);
+      }};
   backend.unavailable = [] {
     return PgUrl().empty() ? std::string(
                                  "WEBHOOKD_TEST_PG_URL is not set (run the tests through "
