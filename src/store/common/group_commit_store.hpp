@@ -188,7 +188,8 @@ class GroupCommitStore : public Store {
 
  protected:
   // One event of IngestEventsAsync, on a writer thread: Ops::IngestEvent with what the backend
-  // adds (PostgreSQL: the node that leases what `handoff` takes).
+  // adds (PostgreSQL: the node that leases what `handoff` takes). Being virtual, it must not run
+  // once the backend is being destroyed: its destructor calls StopWriter() first.
   virtual Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
                                           DeliveryHandoff* handoff) = 0;
 
@@ -216,6 +217,10 @@ class GroupCommitStore : public Store {
     std::lock_guard lock(listener_mu_);
     return handoff_;
   }
+
+  // Runs every queued write, tells its callers, and stops the writer threads. The first thing
+  // a backend's destructor does; the store takes no writes after it.
+  void StopWriter() { writer_.reset(); }
 
   UnixMillis Now() const { return clock_.Now(); }
 

@@ -37,7 +37,7 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
                                                      const PostgresOptions& options);
 
   // Finishes every queued write, then closes all connections.
-  ~PostgresStore() override = default;
+  ~PostgresStore() override { StopWriter(); }
 
   // Leases in this node's name.
   Result<std::vector<DeliveryJob>> ClaimDue(

@@ -21,7 +21,7 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const Clock& clock);
 
   // Finishes every queued write, then closes all connections.
-  ~SqliteStore() override = default;
+  ~SqliteStore() override { StopWriter(); }
 
   Result<std::vector<DeliveryJob>> ClaimDue(
       UnixMillis now, int limit, UnixMillis lease_until,

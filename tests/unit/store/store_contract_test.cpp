@@ -1026,6 +1026,26 @@ TEST_P(StoreContractTest, HandoffTakesNewDeliveriesLeasedAndLeavesTheRestPending
   EXPECT_EQ(ClaimAll().size(), 2u);
 }
 
+TEST_P(StoreContractTest, ClosingTheStoreAnswersEveryQueuedIngestion) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  constexpr int kCalls = 200;
+  std::atomic<int> answered{0};
+  std::atomic<int> stored{0};
+  for (int i = 0; i < kCalls; ++i) {
+    store_->IngestEventsAsync({MakeEvent(kOrgA, 1, clock_.Now())},
+                              [&](std::vector<Result<IngestedEvent>> results) {
+                                ++answered;
+                                if (results.size() == 1 && results.front().ok()) ++stored;
+                              });
+  }
+  store_.reset();  // most of them still queued
+  EXPECT_EQ(answered.load(), kCalls);
+  EXPECT_EQ(stored.load(), kCalls);
+  Reopen();
+  EXPECT_EQ(Must(store_->ClaimDue(clock_.Now(), 1000, clock_.Now() + 1000, {})).size(),
+            static_cast<std::size_t>(kCalls));
+}
+
 TEST_P(StoreContractTest, DataSurvivesCloseAndReopen) {
   const WebhookConfig config = Create(NewConfig(kOrgA, 1, "durable"));
   const ApiKey key = Must(store_->CreateApiKey(NewKey(kOrgA, "dddd4444")));
