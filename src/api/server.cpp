@@ -309,10 +309,7 @@ void HttpServer::Run() {
   asio::co_spawn(impl.acceptor.get_executor(), impl.Accept(), asio::detached);
   std::vector<std::thread> threads;
   for (int i = 1; i < impl.options.io_threads; ++i) {
-    threads.emplace_back([&impl] {
-      NameThisThread("http-io");
-      impl.io.run();
-    });
+    threads.push_back(NamedThread("http-io", [&impl] { impl.io.run(); }));
   }
   impl.io.run();
   for (auto& t : threads) t.join();

@@ -28,10 +28,7 @@ AttemptRecorder::~AttemptRecorder() { Finish(SteadyClock::now()); }
 void AttemptRecorder::Start() {
   std::lock_guard lock(lifecycle_mutex_);
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    NameThisThread("recorder");
-    Loop();
-  });
+  thread_ = NamedThread("recorder", [this] { Loop(); });
 }
 
 void AttemptRecorder::Add(std::vector<OutcomeToRecord> outcomes) {

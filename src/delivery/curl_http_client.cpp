@@ -125,10 +125,8 @@ Result<std::unique_ptr<CurlHttpClient>> CurlHttpClient::Create(CurlHttpClientOpt
 
 CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options, CURLM* multi)
     : options_(std::move(options)), multi_(multi) {
-  thread_ = std::thread([this] {  // only once every member is constructed
-    NameThisThread("http-client");
-    Run();
-  });
+  // Started here, in the body, once every member is constructed.
+  thread_ = NamedThread("http-client", [this] { Run(); });
 }
 
 CurlHttpClient::~CurlHttpClient() {

@@ -147,10 +147,7 @@ void Dispatcher::Start() {
   if (thread_.joinable()) return;
   recorder_.Start();
   claimer_.Start();
-  thread_ = std::thread([this] {
-    NameThisThread("dispatcher");
-    Run();
-  });
+  thread_ = NamedThread("dispatcher", [this] { Run(); });
 }
 
 void Dispatcher::Stop() {
@@ -203,8 +200,12 @@ void Dispatcher::Run() {
     } else {
       SweepLeasesIfDue(now);
       Pump(now);
-      OpenHandoffIfRoom(now);
-      RequestClaimIfUseful(now);
+      const Stalled stalled = FindStalled(now);
+      // Ingestion hands new deliveries over only while the held set is below the claims'
+      // low-water mark (a backlog waits in the store, pending, not in memory), and never a
+      // stalled endpoint's.
+      handoff_->Set(BelowLowWater(stalled), stalled.config_ids);
+      RequestClaimIfUseful(now, stalled);
     }
     WaitForWork(taken.stopping, now, stop_deadline);
   }
@@ -333,26 +334,20 @@ void Dispatcher::Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, Uni
   }
 }
 
-// Held deliveries of stalled endpoints (see IsStalled), and those endpoints' configurations.
-int Dispatcher::StalledHeld(UnixMillis now, std::vector<std::int64_t>* stalled_config_ids) const {
-  int held = 0;
+Dispatcher::Stalled Dispatcher::FindStalled(UnixMillis now) const {
+  Stalled stalled;
   for (const auto& [name, endpoint] : endpoints_) {
     if (!IsStalled(endpoint, now)) continue;
-    stalled_config_ids->insert(stalled_config_ids->end(), endpoint.config_ids.begin(),
-                               endpoint.config_ids.end());
-    held += endpoint.in_flight + static_cast<int>(endpoint.waiting.size());
+    stalled.config_ids.insert(stalled.config_ids.end(), endpoint.config_ids.begin(),
+                              endpoint.config_ids.end());
+    stalled.held += endpoint.in_flight + static_cast<int>(endpoint.waiting.size());
   }
-  return held;
+  return stalled;
 }
 
-int Dispatcher::LowWater() const { return std::max(1, options_.max_held_deliveries / 2); }
-
-// Ingestion hands new deliveries over while fewer than the claims' low-water mark are held (so a
-// backlog waits in the store, pending, rather than in memory), except a stalled endpoint's.
-void Dispatcher::OpenHandoffIfRoom(UnixMillis now) {
-  std::vector<std::int64_t> stalled;
-  const int stalled_held = StalledHeld(now, &stalled);
-  handoff_->Set(held_count_ - stalled_held < LowWater(), std::move(stalled));
+// Fewer than half of max_held_deliveries are held, not counting stalled endpoints' deliveries.
+bool Dispatcher::BelowLowWater(const Stalled& stalled) const {
+  return held_count_ - stalled.held < std::max(1, options_.max_held_deliveries / 2);
 }
 
 // Claims run on the claimer thread, one at a time. They are asked for only when the held set
@@ -360,7 +355,7 @@ void Dispatcher::OpenHandoffIfRoom(UnixMillis now) {
 // so that a backlog in memory is sent without a commit per refill. Stalled endpoints' held
 // deliveries do not count towards that half, and their configurations are left pending in the
 // store: a slow or dead receiver can neither fill the held set nor starve the others' claims.
-void Dispatcher::RequestClaimIfUseful(UnixMillis now) {
+void Dispatcher::RequestClaimIfUseful(UnixMillis now, const Stalled& stalled) {
   if (claim_outstanding_ > 0 || now < claim_retry_at_) return;
   if (!maybe_due_) {
     if (now < due_check_at_) return;
@@ -368,12 +363,10 @@ void Dispatcher::RequestClaimIfUseful(UnixMillis now) {
   }
   int room = std::min(options_.claim_batch_size, options_.max_held_deliveries - held_count_);
   if (room <= 0) return;
-  std::vector<std::int64_t> skip;
-  const int stalled_held = StalledHeld(now, &skip);
-  if (held_count_ - stalled_held >= LowWater() && !HasStarvedEndpoint()) return;
+  if (!BelowLowWater(stalled) && !HasStarvedEndpoint()) return;
   claim_outstanding_ = room;
   wakes_at_claim_ = wakes_seen_;
-  claimer_.Request(room, std::move(skip));
+  claimer_.Request(room, stalled.config_ids);
 }
 
 // Every slot busy, a full round waiting, and not one answer for kStalledAfterMs.

@@ -140,6 +140,11 @@ class Dispatcher {
     // When it was first held or last answered a request (or failed one).
     UnixMillis progress_at = 0;
   };
+  // The endpoints that IsStalled: their configurations, and the deliveries they hold.
+  struct Stalled {
+    int held = 0;
+    std::vector<std::int64_t> config_ids;
+  };
   struct Completion {
     std::uint64_t id = 0;
     HttpResponse response;
@@ -162,10 +167,9 @@ class Dispatcher {
   void Complete(std::vector<Completion> completions, UnixMillis now);
   void AcceptClaimed(ClaimResult claimed, UnixMillis now);
   void Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, UnixMillis now);
-  void OpenHandoffIfRoom(UnixMillis now);
-  int StalledHeld(UnixMillis now, std::vector<std::int64_t>* stalled_config_ids) const;
-  int LowWater() const;
-  void RequestClaimIfUseful(UnixMillis now);
+  Stalled FindStalled(UnixMillis now) const;
+  bool BelowLowWater(const Stalled& stalled) const;
+  void RequestClaimIfUseful(UnixMillis now, const Stalled& stalled);
   bool HasStarvedEndpoint() const;
   bool IsStalled(const Endpoint& endpoint, UnixMillis now) const;
   void Pump(UnixMillis now);

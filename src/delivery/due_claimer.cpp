@@ -16,10 +16,7 @@ DueClaimer::~DueClaimer() { Stop(); }
 void DueClaimer::Start() {
   std::lock_guard lock(lifecycle_mutex_);
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    NameThisThread("claimer");
-    Loop();
-  });
+  thread_ = NamedThread("claimer", [this] { Loop(); });
 }
 
 void DueClaimer::Request(int limit, std::vector<std::int64_t> skip_config_ids) {

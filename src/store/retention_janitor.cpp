@@ -51,10 +51,7 @@ RetentionJanitor::~RetentionJanitor() { Stop(); }
 void RetentionJanitor::Start() {
   spdlog::info("retention: purging finished events older than {}, {} per transaction",
                DescribePeriod(options_.retention), options_.batch_events);
-  thread_ = std::thread([this] {
-    NameThisThread("janitor");
-    Loop();
-  });
+  thread_ = NamedThread("janitor", [this] { Loop(); });
 }
 
 void RetentionJanitor::Stop() {

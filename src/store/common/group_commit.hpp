@@ -71,15 +71,9 @@ class GroupCommitWriter {
   GroupCommitWriter(std::vector<std::unique_ptr<Session>> sessions,
                     std::function<void()> on_work_due)
       : sessions_(std::move(sessions)), on_work_due_(std::move(on_work_due)) {
-    completer_ = std::thread([this] {
-      NameThisThread("store-complete");
-      CompleterLoop();
-    });
+    completer_ = NamedThread("store-complete", [this] { CompleterLoop(); });
     for (auto& session : sessions_) {
-      threads_.emplace_back([this, s = session.get()] {
-        NameThisThread("store-writer");
-        Loop(*s);
-      });
+      threads_.push_back(NamedThread("store-writer", [this, s = session.get()] { Loop(*s); }));
     }
   }
 

@@ -93,13 +93,9 @@ class GroupCommitStore : public Store {
         return IngestOne(c, (*shared)[i], handoff.get());
       });
     }
-    if (handoff == nullptr) {
-      writer_->template RunAllAsync<Result<IngestedEvent>>(std::move(jobs), std::move(done));
-      return;
-    }
     writer_->template RunAllAsync<Result<IngestedEvent>>(
         std::move(jobs), [handoff, done = std::move(done)](std::vector<Result<IngestedEvent>> r) {
-          PassHandedOff(*handoff, r);
+          if (handoff) PassHandedOff(*handoff, r);
           done(std::move(r));
         });
   }

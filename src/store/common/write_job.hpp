@@ -37,8 +37,8 @@ class WriteJob {
   virtual void Complete(const Status& batch) = 0;
 };
 
-// R is Status or Result<T>. `on_complete` gets the job's result once the batch has ended (on a
-// writer thread, or on the caller's when the writer is closing); it must not block.
+// R is Status or Result<T>. `on_complete` gets the job's result once the batch has ended (on the
+// writer's completer thread, or on the caller's when the writer is closing); it must not block.
 template <class Connection, class R>
 class CallbackJob final : public WriteJob<Connection> {
  public:
