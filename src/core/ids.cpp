@@ -9,6 +9,7 @@ namespace webhookd {
 namespace {
 
 constexpr std::string_view kCrockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr std::size_t kUlidLength = 26;
 
 struct UlidState {
   std::mutex mu;
@@ -71,6 +72,15 @@ std::string NewSortableId(std::string_view prefix, UnixMillis now) {
   id += '_';
   id += EncodeUlid(static_cast<std::uint64_t>(ms), random);
   return id;
+}
+
+bool IsSortableId(std::string_view text, std::string_view prefix) {
+  if (text.size() != prefix.size() + 1 + kUlidLength || !text.starts_with(prefix) ||
+      text[prefix.size()] != '_') {
+    return false;
+  }
+  const std::string_view ulid = text.substr(prefix.size() + 1);
+  return ulid.front() <= '7' && ulid.find_first_not_of(kCrockford) == std::string_view::npos;
 }
 
 }  // namespace webhookd

@@ -13,4 +13,9 @@ namespace webhookd {
 // Thread-safe.
 std::string NewSortableId(std::string_view prefix, UnixMillis now);
 
+// Whether `text` has the form NewSortableId(prefix, ...) gives: "<prefix>_" and 26 Crockford
+// base32 digits (upper case), the first of them 0 to 7 (the 128-bit value's top two bits of
+// 130 are zero).
+bool IsSortableId(std::string_view text, std::string_view prefix);
+
 }  // namespace webhookd

@@ -39,5 +39,32 @@ TEST(SortableId, UniqueAcrossThreads) {
   EXPECT_EQ(all.size(), 8000u);
 }
 
+TEST(SortableId, IsSortableIdRecognisesWhatNewSortableIdMakes) {
+  for (UnixMillis now :
+       {UnixMillis{0}, UnixMillis{1'700'000'000'000}, UnixMillis{(1LL << 48) - 1}}) {
+    const std::string id = NewSortableId("dlv", now);
+    EXPECT_TRUE(IsSortableId(id, "dlv")) << id;
+    EXPECT_FALSE(IsSortableId(id, "evt")) << id;
+  }
+}
+
+TEST(SortableId, IsSortableIdRefusesEverythingElse) {
+  const std::string valid = "dlv_01JD8X5W7Q3K2M9N4P6R8T0V2Y";
+  ASSERT_TRUE(IsSortableId(valid, "dlv"));
+  for (const std::string& bad :
+       {std::string(""), std::string("-1"), std::string("garbage"), std::string("dlv_"),
+        std::string("dlv01JD8X5W7Q3K2M9N4P6R8T0V2Y0"),       // no underscore
+        std::string("dlv_01JD8X5W7Q3K2M9N4P6R8T0V2"),        // 25 digits
+        std::string("dlv_01JD8X5W7Q3K2M9N4P6R8T0V2YZ"),      // 27 digits
+        std::string("dlv_01jd8x5w7q3k2m9n4p6r8t0v2y"),       // lower case
+        std::string("dlv_01JD8X5W7Q3K2M9N4P6R8T0V2I"),       // I is not Crockford
+        std::string("dlv_01JD8X5W7Q3K2M9N4P6R8T0V2U"),       // nor U
+        std::string("dlv_81JD8X5W7Q3K2M9N4P6R8T0V2Y"),       // more than 128 bits
+        std::string("dlv_01JD8X5W7Q3K2M9N4P6R8T0V2\0", 30),  // a NUL as last digit
+        std::string("evt_01JD8X5W7Q3K2M9N4P6R8T0V2Y")}) {
+    EXPECT_FALSE(IsSortableId(bad, "dlv")) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace webhookd
