@@ -28,14 +28,11 @@ Response Create(Store& store, Call& call) {
   if (Status s = RejectUnknownFields(*body, {"name", "organizationId"}); !s.ok()) {
     return ProblemResponse(s.error());
   }
-  Result<std::optional<std::string>> name = OptionalString(*body, "name", 200);
+  Result<std::optional<std::string>> name = OptionalSingleLine(*body, "name", 200);
   if (!name.ok()) return ProblemResponse(name.error());
-  Result<std::optional<std::int64_t>> org = OptionalInteger(*body, "organizationId");
+  Result<std::optional<std::int64_t>> org =
+      OptionalInteger(*body, "organizationId", kPositiveIntegers);
   if (!org.ok()) return ProblemResponse(org.error());
-  if (org->has_value() && **org <= 0) {
-    return ProblemResponse(
-        Error::Invalid("organizationId must be a positive integer", "/organizationId"));
-  }
   Result<IssuedKey> issued = IssueApiKey(store, *org, name->value_or("api key"));
   if (!issued.ok()) return ProblemResponse(issued.error());
   boost::json::object out = KeyToJson(issued->record);

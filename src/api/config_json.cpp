@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/url/parse.hpp>
+#include <charconv>
 #include <set>
 
 #include "api/json_io.hpp"
@@ -30,28 +31,46 @@ constexpr std::array<std::string_view, 20> kKnownFields = {
     "version",        "secret",     "timeoutMs", "retrySchedule",  "id",
     "isDeleted",      "createdAt",  "updatedAt", "disabledReason", "previousSecretExpiresAt"};
 
-// Headers webhookd sets itself or that only make sense per connection.
+// The one list of headers a configuration cannot set: those that frame the request or only
+// make sense per connection (curl and the receiver's server must agree on them), and those that
+// webhookd sets itself (what the signature covers, the event and attribute headers).
 const std::set<std::string, std::less<>> kReservedHeaders = {"connection",
                                                              "keep-alive",
-                                                             "proxy-authenticate",
-                                                             "proxy-authorization",
-                                                             "proxy-connection",
                                                              "te",
                                                              "trailer",
                                                              "transfer-encoding",
                                                              "upgrade",
+                                                             "expect",
                                                              "host",
                                                              "content-length",
                                                              "content-type",
+                                                             "content-encoding",
                                                              "user-agent",
                                                              "x-webhook-event",
                                                              "x-api-key",
                                                              "x-organization-code"};
+// Proxy-* headers are for proxies; webhook-* are the Standard Webhooks signature headers.
+constexpr std::array<std::string_view, 2> kReservedHeaderPrefixes = {"proxy-", "webhook-"};
+
+bool IsReservedHeader(std::string_view lowercase_name) {
+  if (kReservedHeaders.contains(lowercase_name)) return true;
+  for (std::string_view prefix : kReservedHeaderPrefixes) {
+    if (lowercase_name.starts_with(prefix)) return true;
+  }
+  return false;
+}
 
 std::string Lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+// Boost.URL accepts any run of digits, or none, as a port.
+bool IsPortNumber(std::string_view digits) {
+  int port = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  return ec == std::errc() && end == digits.data() + digits.size() && port >= 1 && port <= 65535;
 }
 
 bool IsTokenChar(char c) {
@@ -68,8 +87,7 @@ Status ValidateHeaderName(std::string_view name, const std::string& field) {
       return Error::Invalid(fmt::format("'{}' is not a valid HTTP header name", name), field);
     }
   }
-  const std::string lower = Lowercase(name);
-  if (kReservedHeaders.contains(lower) || lower.starts_with("webhook-")) {
+  if (IsReservedHeader(Lowercase(name))) {
     return Error::Invalid(
         fmt::format("header '{}' is set by webhookd or is hop-by-hop and cannot be configured",
                     name),
@@ -98,10 +116,8 @@ Result<std::string> ReadHeaders(const boost::json::object& body) {
     if (text.size() > kMaxHeaderValueLength) {
       return Error::Invalid("header values are limited to 4096 characters", field);
     }
-    for (char c : text) {
-      if (c == '\r' || c == '\n' || c == '\0') {
-        return Error::Invalid("header values cannot contain CR, LF or NUL", field);
-      }
+    if (Status s = RejectControlCharacters(text, "header values", field); !s.ok()) {
+      return s.error();
     }
   }
   return boost::json::serialize(**headers);
@@ -116,10 +132,8 @@ Result<std::string> ReadAttributes(const boost::json::object& body) {
     if (v == nullptr || v->is_null()) continue;
     const std::string field = PointerTo("/attributes", known);
     if (!v->is_string()) return Error::Invalid(std::string(known) + " must be a string", field);
-    for (char c : v->as_string()) {
-      if (c == '\r' || c == '\n' || c == '\0') {
-        return Error::Invalid(std::string(known) + " cannot contain CR, LF or NUL", field);
-      }
+    if (Status s = RejectControlCharacters(v->as_string(), known, field); !s.ok()) {
+      return s.error();
     }
   }
   std::string text = boost::json::serialize(**attributes);
@@ -136,9 +150,7 @@ Result<std::string> ReadRetrySchedule(const boost::json::value& v) {
   }
   const boost::json::array& steps = v.as_array();
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    const bool valid = steps[i].is_int64() && steps[i].as_int64() >= 0 &&
-                       steps[i].as_int64() <= kMaxRetryWaitSeconds;
-    if (!valid) {
+    if (!IntegerIn(steps[i], {0, kMaxRetryWaitSeconds})) {
       return Error::Invalid("each wait must be an integer from 0 to 604800 seconds",
                             "/retrySchedule/" + std::to_string(i));
     }
@@ -150,7 +162,7 @@ Status ApplyRequiredFields(const boost::json::object& body, WriteMode mode,
                            const ConfigRules& rules, const Catalog& catalog,
                            WebhookConfig& config) {
   const bool required = mode != WriteMode::kPatch;
-  Result<std::optional<std::string>> name = OptionalString(body, "name", kMaxNameLength);
+  Result<std::optional<std::string>> name = OptionalSingleLine(body, "name", kMaxNameLength);
   if (!name.ok()) return name.error();
   if (name->has_value()) {
     if ((*name)->empty()) return Error::Invalid("name cannot be empty", "/name");
@@ -197,12 +209,9 @@ Status ApplyOptionalFields(const boost::json::object& body, WebhookConfig& confi
   if (!send_code.ok()) return send_code.error();
   if (send_code->has_value()) config.send_organization_code = **send_code;
 
-  Result<std::optional<std::int64_t>> version = OptionalInteger(body, "version");
+  Result<std::optional<std::int64_t>> version = OptionalInteger(body, "version", kPositiveIntegers);
   if (!version.ok()) return version.error();
-  if (version->has_value()) {
-    if (**version < 1) return Error::Invalid("version must be at least 1", "/version");
-    config.version = **version;
-  }
+  if (version->has_value()) config.version = **version;
 
   Result<std::optional<std::string>> secret = OptionalString(body, "secret", 200);
   if (!secret.ok()) return secret.error();
@@ -212,14 +221,11 @@ Status ApplyOptionalFields(const boost::json::object& body, WebhookConfig& confi
     config.secret = **secret;
   }
 
-  if (const boost::json::value* v = body.if_contains("timeoutMs")) {
-    if (v->is_null()) {
-      config.timeout_ms = 0;
-    } else if (!v->is_int64() || v->as_int64() < kMinTimeoutMs || v->as_int64() > kMaxTimeoutMs) {
-      return Error::Invalid("timeoutMs must be an integer from 100 to 60000", "/timeoutMs");
-    } else {
-      config.timeout_ms = v->as_int64();
-    }
+  if (body.contains("timeoutMs")) {
+    Result<std::optional<std::int64_t>> timeout =
+        OptionalInteger(body, "timeoutMs", {kMinTimeoutMs, kMaxTimeoutMs});
+    if (!timeout.ok()) return timeout.error();
+    config.timeout_ms = timeout->value_or(0);  // null: the server's request timeout
   }
   if (const boost::json::value* v = body.if_contains("retrySchedule")) {
     if (v->is_null()) {
@@ -243,7 +249,7 @@ boost::json::value OptionalTime(UnixMillis t) {
 Status ValidateWebhookUrl(std::string_view url, bool allow_insecure) {
   if (url.size() > kMaxUrlLength)
     return Error::Invalid("url is longer than 2048 characters", "/url");
-  auto parsed = boost::urls::parse_absolute_uri(url);
+  auto parsed = boost::urls::parse_uri(url);  // fragments too, to refuse them by name
   if (!parsed) return Error::Invalid("url is not an absolute URL", "/url");
   const std::string scheme = Lowercase(parsed->scheme());
   if (scheme == "http" && !allow_insecure) {
@@ -259,6 +265,16 @@ Status ValidateWebhookUrl(std::string_view url, bool allow_insecure) {
     return Error::Invalid("url cannot contain credentials (user:password@)", "/url");
   }
   if (parsed->encoded_host().empty()) return Error::Invalid("url has no host", "/url");
+  if (parsed->encoded_host().find('%') != boost::core::string_view::npos) {
+    return Error::Invalid("url host cannot contain percent-encoded characters", "/url");
+  }
+  if (parsed->has_port() && !IsPortNumber(parsed->port())) {
+    return Error::Invalid("url port must be a number from 1 to 65535", "/url");
+  }
+  if (parsed->has_fragment()) {
+    return Error::Invalid("url cannot contain a fragment (#...): it is never sent to a receiver",
+                          "/url");
+  }
   return Status::Ok();
 }
 
@@ -266,14 +282,11 @@ Result<std::optional<int>> ReadEventType(const boost::json::object& body, const 
   std::optional<int> id;
   std::string id_field;
   for (std::string_view key : {"webhookEventId", "eventId"}) {
-    Result<std::optional<std::int64_t>> value = OptionalInteger(body, key);
+    Result<std::optional<std::int64_t>> value =
+        OptionalInteger(body, key, {1, static_cast<std::int64_t>(catalog.types().size())});
     if (!value.ok()) return value.error();
     if (!value->has_value()) continue;
     const std::string field = PointerTo("", key);
-    if (**value < 1 || **value > static_cast<std::int64_t>(catalog.types().size())) {
-      return Error::Invalid(std::string(key) + " must be between 1 and 12 (see GET /event-types)",
-                            field);
-    }
     if (id && *id != **value) {
       return Error::Invalid("webhookEventId and eventId disagree", field);
     }

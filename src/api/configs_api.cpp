@@ -1,6 +1,4 @@
 // /external-events/: the webhook configurations of Azodha's "external events" API.
-#include <charconv>
-
 #include "api/api.hpp"
 #include "api/config_json.hpp"
 #include "api/json_io.hpp"
@@ -24,7 +22,8 @@ Result<std::int64_t> ConfigIdParam(const Call& call) {
 // refused as on create (403); an admin is told that the field cannot change (400).
 Status OrganizationUnchanged(const boost::json::object& body, const WebhookConfig& current,
                              const Principal& principal) {
-  Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
+  Result<std::optional<std::int64_t>> given =
+      OptionalInteger(body, "organizationId", kPositiveIntegers);
   if (!given.ok()) return given.error();
   if (!given->has_value() || **given == current.organization_id) return Status::Ok();
   if (!principal.is_admin()) {
@@ -114,15 +113,10 @@ class ConfigsApi {
       if (Status s = RejectUnknownFields(*body, {"expiresInSeconds", "secret"}); !s.ok()) {
         return ProblemResponse(s.error());
       }
-      Result<std::optional<std::int64_t>> expires = OptionalInteger(*body, "expiresInSeconds");
+      Result<std::optional<std::int64_t>> expires =
+          OptionalInteger(*body, "expiresInSeconds", {0, kMaxRotationGraceSeconds});
       if (!expires.ok()) return ProblemResponse(expires.error());
-      if (expires->has_value()) {
-        if (**expires < 0 || **expires > kMaxRotationGraceSeconds) {
-          return ProblemResponse(Error::Invalid(
-              "expiresInSeconds must be from 0 to 604800 (7 days)", "/expiresInSeconds"));
-        }
-        grace_ms = **expires * 1000;
-      }
+      if (expires->has_value()) grace_ms = **expires * 1000;
       Result<std::optional<std::string>> secret = OptionalString(*body, "secret", 200);
       if (!secret.ok()) return ProblemResponse(secret.error());
       if (secret->has_value()) {
@@ -179,7 +173,8 @@ class ConfigsApi {
 
   Result<ConfigFilter> FilterFromQuery(const Request& request) const {
     ConfigFilter filter;
-    Result<std::optional<std::int64_t>> org = QueryInteger(request, "organizationId");
+    Result<std::optional<std::int64_t>> org =
+        QueryInteger(request, "organizationId", kPositiveIntegers);
     if (!org.ok()) return org.error();
     filter.organization_id = *org;
     if (auto it = request.query.find("eventName"); it != request.query.end()) {
@@ -198,14 +193,9 @@ class ConfigsApi {
     Result<int> limit = QueryLimit(request, 50, 250);
     if (!limit.ok()) return limit.error();
     filter.limit = *limit;
-    if (auto it = request.query.find("cursor"); it != request.query.end() && !it->second.empty()) {
-      const std::string& text = it->second;
-      const auto [end, ec] =
-          std::from_chars(text.data(), text.data() + text.size(), filter.after_id);
-      if (ec != std::errc() || end != text.data() + text.size() || filter.after_id < 0) {
-        return Error::Invalid("cursor is not one this API returned", "cursor");
-      }
-    }
+    Result<std::optional<std::int64_t>> cursor = QueryIntegerCursor(request, "configuration");
+    if (!cursor.ok()) return cursor.error();
+    filter.after_id = cursor->value_or(0);
     return filter;
   }
 

@@ -18,7 +18,8 @@ Result<std::int64_t> ConfigId(const Call& call) {
 
 Result<DeliveryFilter> FilterFromQuery(const Request& request) {
   DeliveryFilter filter;
-  Result<std::optional<std::int64_t>> config = QueryInteger(request, "externalEventId");
+  Result<std::optional<std::int64_t>> config =
+      QueryInteger(request, "externalEventId", kPositiveIntegers);
   if (!config.ok()) return config.error();
   filter.config_id = *config;
   if (auto it = request.query.find("eventId"); it != request.query.end() && !it->second.empty()) {
@@ -39,9 +40,9 @@ Result<DeliveryFilter> FilterFromQuery(const Request& request) {
   Result<int> limit = QueryLimit(request, 50, 250);
   if (!limit.ok()) return limit.error();
   filter.limit = *limit;
-  if (auto it = request.query.find("cursor"); it != request.query.end()) {
-    filter.after_id = it->second;
-  }
+  Result<std::optional<std::string>> cursor = QuerySortableIdCursor(request, "delivery", "dlv");
+  if (!cursor.ok()) return cursor.error();
+  filter.after_id = cursor->value_or("");
   return filter;
 }
 

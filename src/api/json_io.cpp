@@ -1,7 +1,9 @@
 #include "api/json_io.hpp"
 
 #include <charconv>
+#include <cmath>
 
+#include "core/ids.hpp"
 #include "core/json_kind.hpp"
 #include "core/json_pointer.hpp"
 
@@ -14,7 +16,58 @@ Error WrongType(std::string_view key, std::string_view expected, const boost::js
                         PointerTo("", key));
 }
 
+std::string RangeText(IntegerRange range) {
+  return "an integer from " + std::to_string(range.min) + " to " + std::to_string(range.max);
+}
+
+// The parameter's text, or nullopt when it is absent or empty.
+std::optional<std::string_view> QueryText(const Request& request, std::string_view name) {
+  const auto it = request.query.find(std::string(name));
+  if (it == request.query.end() || it->second.empty()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+std::optional<std::int64_t> ParseInteger(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Error InvalidCursor(std::string_view what) {
+  return Error::Invalid(
+      "cursor must be the nextCursor of a previous page of this list: " + std::string(what),
+      "cursor");
+}
+
 }  // namespace
+
+std::optional<std::int64_t> IntegerIn(const boost::json::value& value, IntegerRange range) {
+  std::optional<std::int64_t> integer;
+  if (value.is_int64()) {
+    integer = value.as_int64();
+  } else if (value.is_uint64() && value.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    integer = static_cast<std::int64_t>(value.as_uint64());
+  } else if (value.is_double()) {
+    // Within ±2^63 (exclusive) every integral double converts exactly.
+    const double d = value.as_double();
+    if (std::trunc(d) == d && d > -9.2e18 && d < 9.2e18) integer = static_cast<std::int64_t>(d);
+  }
+  if (!integer || *integer < range.min || *integer > range.max) return std::nullopt;
+  return integer;
+}
+
+Status RejectControlCharacters(std::string_view text, std::string_view name,
+                               const std::string& field) {
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Error::Invalid(
+          std::string(name) + " cannot contain control characters (U+0000 to U+001F, U+007F)",
+          field);
+    }
+  }
+  return Status::Ok();
+}
 
 Result<boost::json::object> ParseJsonObject(std::string_view body) {
   if (body.empty()) return Error::Invalid("the request body is empty; expected a JSON object", "");
@@ -65,21 +118,26 @@ Result<std::optional<std::string>> OptionalString(const boost::json::object& obj
   return std::optional<std::string>(std::string(s));
 }
 
+Result<std::optional<std::string>> OptionalSingleLine(const boost::json::object& object,
+                                                      std::string_view key,
+                                                      std::size_t max_length) {
+  Result<std::optional<std::string>> text = OptionalString(object, key, max_length);
+  if (!text.ok() || !text->has_value()) return text;
+  if (Status s = RejectControlCharacters(**text, key, PointerTo("", key)); !s.ok())
+    return s.error();
+  return text;
+}
+
 Result<std::optional<std::int64_t>> OptionalInteger(const boost::json::object& object,
-                                                    std::string_view key) {
+                                                    std::string_view key, IntegerRange range) {
   const boost::json::value* v = object.if_contains(key);
   if (v == nullptr || v->is_null()) return std::optional<std::int64_t>();
-  if (v->is_int64()) return std::optional<std::int64_t>(v->as_int64());
-  if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
-    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->as_uint64()));
+  if (!v->is_number()) return WrongType(key, RangeText(range), *v);
+  const std::optional<std::int64_t> integer = IntegerIn(*v, range);
+  if (!integer) {
+    return Error::Invalid(std::string(key) + " must be " + RangeText(range), PointerTo("", key));
   }
-  if (v->is_double()) {
-    const double d = v->as_double();
-    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d > -9.2e18 && d < 9.2e18) {
-      return std::optional<std::int64_t>(static_cast<std::int64_t>(d));
-    }
-  }
-  return WrongType(key, "an integer", *v);
+  return integer;
 }
 
 Result<std::optional<bool>> OptionalBool(const boost::json::object& object, std::string_view key) {
@@ -97,17 +155,16 @@ Result<std::optional<boost::json::object>> OptionalObject(const boost::json::obj
   return std::optional<boost::json::object>(v->as_object());
 }
 
-Result<std::optional<std::int64_t>> QueryInteger(const Request& request, std::string_view name) {
-  const auto it = request.query.find(std::string(name));
-  if (it == request.query.end() || it->second.empty()) return std::optional<std::int64_t>();
-  std::int64_t value = 0;
-  const std::string& text = it->second;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Error::Invalid("query parameter " + std::string(name) + " must be an integer",
+Result<std::optional<std::int64_t>> QueryInteger(const Request& request, std::string_view name,
+                                                 IntegerRange range) {
+  const std::optional<std::string_view> text = QueryText(request, name);
+  if (!text) return std::optional<std::int64_t>();
+  const std::optional<std::int64_t> value = ParseInteger(*text);
+  if (!value || *value < range.min || *value > range.max) {
+    return Error::Invalid("query parameter " + std::string(name) + " must be " + RangeText(range),
                           std::string(name));
   }
-  return std::optional<std::int64_t>(value);
+  return value;
 }
 
 Result<std::optional<bool>> QueryBool(const Request& request, std::string_view name) {
@@ -120,13 +177,31 @@ Result<std::optional<bool>> QueryBool(const Request& request, std::string_view n
 }
 
 Result<int> QueryLimit(const Request& request, int default_limit, int max_limit) {
-  Result<std::optional<std::int64_t>> limit = QueryInteger(request, "limit");
+  Result<std::optional<std::int64_t>> limit = QueryInteger(request, "limit", {1, max_limit});
   if (!limit.ok()) return limit.error();
-  if (!limit->has_value()) return default_limit;
-  if (**limit < 1 || **limit > max_limit) {
-    return Error::Invalid("limit must be between 1 and " + std::to_string(max_limit), "limit");
+  return static_cast<int>(limit->value_or(default_limit));
+}
+
+Result<std::optional<std::int64_t>> QueryIntegerCursor(const Request& request,
+                                                       std::string_view item) {
+  const std::optional<std::string_view> text = QueryText(request, "cursor");
+  if (!text) return std::optional<std::int64_t>();
+  const std::optional<std::int64_t> id = ParseInteger(*text);
+  if (!id || *id < 1)
+    return InvalidCursor("the id of a " + std::string(item) + " (a positive integer)");
+  return id;
+}
+
+Result<std::optional<std::string>> QuerySortableIdCursor(const Request& request,
+                                                         std::string_view item,
+                                                         std::string_view prefix) {
+  const std::optional<std::string_view> text = QueryText(request, "cursor");
+  if (!text) return std::optional<std::string>();
+  if (!IsSortableId(*text, prefix)) {
+    return InvalidCursor("the id of a " + std::string(item) + " (" + std::string(prefix) +
+                         "_ and 26 characters)");
   }
-  return static_cast<int>(**limit);
+  return std::optional<std::string>(*text);
 }
 
 Response JsonResponse(int status, const boost::json::value& body) {

@@ -30,20 +30,54 @@ inline Status RejectUnknownFields(const boost::json::object& object,
   return RejectUnknownFields(object, std::span(allowed.begin(), allowed.size()), parent);
 }
 
+// The integers a field accepts, both ends included.
+struct IntegerRange {
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+};
+inline constexpr IntegerRange kPositiveIntegers{1, INT64_MAX};
+
+// `value` as an integer within `range` (an integral number such as 5.0 counts); nullopt for
+// anything else, including integers that do not fit in 64 bits.
+std::optional<std::int64_t> IntegerIn(const boost::json::value& value, IntegerRange range);
+
+// Error::Invalid at `field` when `text` holds a control character (U+0000 to U+001F, U+007F),
+// which single-line text (names, HTTP header values) cannot contain. `name` is what the
+// detail calls the text.
+Status RejectControlCharacters(std::string_view text, std::string_view name,
+                               const std::string& field);
+
 // Typed optional members: absent or null -> nullopt; a value of the wrong type -> Invalid.
 Result<std::optional<std::string>> OptionalString(const boost::json::object& object,
                                                   std::string_view key, std::size_t max_length);
+// A string without control characters (RejectControlCharacters).
+Result<std::optional<std::string>> OptionalSingleLine(const boost::json::object& object,
+                                                      std::string_view key, std::size_t max_length);
+// Anything but an integer within `range` is Invalid, saying the range.
 Result<std::optional<std::int64_t>> OptionalInteger(const boost::json::object& object,
-                                                    std::string_view key);
+                                                    std::string_view key, IntegerRange range);
 Result<std::optional<bool>> OptionalBool(const boost::json::object& object, std::string_view key);
 Result<std::optional<boost::json::object>> OptionalObject(const boost::json::object& object,
                                                           std::string_view key);
 
-// Query parameters.
-Result<std::optional<std::int64_t>> QueryInteger(const Request& request, std::string_view name);
+// Query parameters: absent or empty -> nullopt.
+Result<std::optional<std::int64_t>> QueryInteger(const Request& request, std::string_view name,
+                                                 IntegerRange range);
 Result<std::optional<bool>> QueryBool(const Request& request, std::string_view name);
 // limit: 1..max, default when absent.
 Result<int> QueryLimit(const Request& request, int default_limit, int max_limit);
+
+// A list's `cursor`: the nextCursor of its previous page, which is the id of the last item that
+// page showed. Absent or empty -> nullopt (the first page). Anything that is not such an id is
+// Invalid, naming "cursor" and saying what a cursor of this list is; `item` names the listed
+// things ("configuration").
+// For lists of objects with positive integer ids:
+Result<std::optional<std::int64_t>> QueryIntegerCursor(const Request& request,
+                                                       std::string_view item);
+// For lists of objects with sortable ids "<prefix>_..." (core/ids.hpp):
+Result<std::optional<std::string>> QuerySortableIdCursor(const Request& request,
+                                                         std::string_view item,
+                                                         std::string_view prefix);
 
 Response JsonResponse(int status, const boost::json::value& body);
 Response NoContent();

@@ -6,14 +6,12 @@ namespace webhookd::api {
 
 Result<std::int64_t> OrganizationOfWrite(const boost::json::object& body,
                                          const Principal& principal) {
-  Result<std::optional<std::int64_t>> given = OptionalInteger(body, "organizationId");
+  Result<std::optional<std::int64_t>> given =
+      OptionalInteger(body, "organizationId", kPositiveIntegers);
   if (!given.ok()) return given.error();
   if (principal.is_admin()) {
     if (!given->has_value()) {
       return Error::Invalid("organizationId is required with an admin API key", "/organizationId");
-    }
-    if (**given <= 0) {
-      return Error::Invalid("organizationId must be a positive integer", "/organizationId");
     }
     return **given;
   }

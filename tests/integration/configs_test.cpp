@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <regex>
 #include <set>
+#include <tuple>
 
 #include "test_support.hpp"
 
@@ -51,6 +52,19 @@ class ConfigsTest : public ServerTest {
     HttpClient admin = Admin();
     const HttpResponse r = admin.Post("/external-events/", body);
     EXPECT_TRUE(IsProblem(r, 400, "invalid-request", field)) << "body: " << json::serialize(body);
+  }
+
+  // As ExpectCreateRejected, and the detail contains `words`; nothing is stored.
+  void ExpectCreateRefusedSaying(const json::object& body, std::string_view field,
+                                 std::string_view words) {
+    HttpClient admin = Admin();
+    const HttpResponse r = admin.Post("/external-events/", body);
+    ASSERT_TRUE(IsProblem(r, 400, "invalid-request", field)) << "body: " << json::serialize(body);
+    const std::string detail(r.json.at("detail").as_string());
+    EXPECT_NE(detail.find(words), std::string::npos) << json::serialize(body) << ": " << detail;
+    const HttpResponse list = admin.Get("/external-events/?includeDeleted=true");
+    ASSERT_TRUE(IsJson(list, 200));
+    EXPECT_TRUE(list.json.at("data").as_array().empty()) << list.body;
   }
 
   // Expects that `config` is stored exactly as given (a rejected change left nothing behind).
@@ -251,6 +265,123 @@ TEST_F(ConfigsTest, UrlMustBeAnAbsoluteHttpsUrlWithoutCredentials) {
   EXPECT_FALSE(CreateConfig(admin, longest).empty());
 }
 
+TEST_F(ConfigsTest, UrlPortMustBeFrom1To65535) {
+  for (const char* bad : {"https://hooks.example.com:0/x", "https://hooks.example.com:99999/x",
+                          "https://hooks.example.com:65536/x", "https://hooks.example.com:/x",
+                          "https://hooks.example.com:00000/x"}) {
+    json::object body = ConfigBody(1);
+    body["url"] = bad;
+    ExpectCreateRefusedSaying(body, "/url", "url port must be a number from 1 to 65535");
+  }
+  HttpClient admin = Admin();
+  for (const char* good : {"https://hooks.example.com:1/x", "https://hooks.example.com:65535/x"}) {
+    json::object body = ConfigBody(1);
+    body["url"] = good;
+    const json::object c = CreateConfig(admin, body);
+    EXPECT_EQ(c.at("url"), json::value(good));
+  }
+}
+
+TEST_F(ConfigsTest, UrlWithAFragmentOrAnEncodedHostIsRefused) {
+  json::object fragment = ConfigBody(1);
+  fragment["url"] = "https://hooks.example.com/x#part";
+  ExpectCreateRefusedSaying(fragment, "/url", "url cannot contain a fragment");
+  json::object encoded = ConfigBody(1);
+  encoded["url"] = "https://hooks%2eexample.com/x";
+  ExpectCreateRefusedSaying(encoded, "/url", "url host cannot contain percent-encoded characters");
+  json::object empty_host = ConfigBody(1);
+  empty_host["url"] = "https://:443/x";
+  ExpectCreateRefusedSaying(empty_host, "/url", "url has no host");
+}
+
+TEST_F(ConfigsTest, ControlCharactersInSingleLineTextAreRefused) {
+  for (const std::string& name :
+       {std::string("a\0b", 3), std::string("line\nbreak"), std::string("tab\there"),
+        std::string("bell\x07"), std::string("del\x7f")}) {
+    json::object body = ConfigBody(1);
+    body["name"] = name;
+    ExpectCreateRefusedSaying(body, "/name",
+                              "name cannot contain control characters (U+0000 to U+001F, U+007F)");
+  }
+  json::object header = ConfigBody(1);
+  header["headers"] = {{"X-Tenant", "a\x01b"}};
+  ExpectCreateRefusedSaying(header, "/headers/X-Tenant", "header values cannot contain control");
+  json::object attribute = ConfigBody(1);
+  attribute["attributes"] = {{"apiKey", "k\tk"}};
+  ExpectCreateRefusedSaying(attribute, "/attributes/apiKey", "apiKey cannot contain control");
+
+  // Other Unicode text is kept as given.
+  json::object unicode = ConfigBody(1);
+  unicode["name"] = "Clinique Sainte-Anne \u2013 r\u00e9ception";
+  HttpClient admin = Admin();
+  const json::object c = CreateConfig(admin, unicode);
+  EXPECT_EQ(c.at("name"), unicode.at("name"));
+}
+
+TEST_F(ConfigsTest, ControlCharactersInAPatchedNameChangeNothing) {
+  HttpClient admin = Admin();
+  const json::object c = CreateConfig(admin, ConfigBody(1));
+  ASSERT_FALSE(c.empty());
+  const HttpResponse r = admin.Patch(ConfigPath(c), json::object{{"name", std::string("x\0", 2)}});
+  EXPECT_TRUE(IsProblem(r, 400, "invalid-request", "/name"));
+  ExpectUnchanged(c);
+}
+
+TEST_F(ConfigsTest, IntegersBeyond64BitsAreRefusedSayingTheRange) {
+  const json::value two_to_63 = std::uint64_t{1} << 63;
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"version", "/version", "version must be an integer from 1 to 9223372036854775807"},
+      {"organizationId", "/organizationId",
+       "organizationId must be an integer from 1 to 9223372036854775807"},
+      {"webhookEventId", "/webhookEventId", "webhookEventId must be an integer from 1 to 12"},
+      {"eventId", "/eventId", "eventId must be an integer from 1 to 12"},
+      {"timeoutMs", "/timeoutMs", "timeoutMs must be an integer from 100 to 60000"},
+  };
+  for (const auto& [name, field, detail] : cases) {
+    for (const json::value& bad : {two_to_63, json::value(1e20), json::value(-1e20)}) {
+      json::object body = ConfigBody(1);
+      body[name] = bad;
+      ExpectCreateRefusedSaying(body, field, detail);
+    }
+  }
+  json::object schedule = ConfigBody(1);
+  schedule["retrySchedule"] = json::array{0, two_to_63};
+  ExpectCreateRefusedSaying(schedule, "/retrySchedule/1", "from 0 to 604800 seconds");
+  json::object wrong_type = ConfigBody(1);
+  wrong_type["version"] = "2";
+  ExpectCreateRefusedSaying(wrong_type, "/version",
+                            "version must be an integer from 1 to 9223372036854775807, not string");
+
+  HttpClient admin = Admin();
+  const json::object c = CreateConfig(admin, ConfigBody(1));
+  ASSERT_FALSE(c.empty());
+  const HttpResponse rotate =
+      admin.Post(ConfigPath(c) + "/secret/rotate", json::object{{"expiresInSeconds", two_to_63}});
+  ASSERT_TRUE(IsProblem(rotate, 400, "invalid-request", "/expiresInSeconds"));
+  EXPECT_EQ(rotate.json.at("detail"),
+            json::value("expiresInSeconds must be an integer from 0 to 604800"));
+  ExpectUnchanged(c);
+  const HttpResponse key =
+      admin.Post("/api-keys", json::object{{"name", "k"}, {"organizationId", two_to_63}});
+  ASSERT_TRUE(IsProblem(key, 400, "invalid-request", "/organizationId"));
+  EXPECT_EQ(key.json.at("detail"),
+            json::value("organizationId must be an integer from 1 to 9223372036854775807"));
+}
+
+TEST_F(ConfigsTest, ApiKeyNamesCannotHoldControlCharacters) {
+  HttpClient admin = Admin();
+  const HttpResponse r = admin.Post(
+      "/api-keys", json::object{{"name", std::string("k\0ey", 4)}, {"organizationId", 1}});
+  ASSERT_TRUE(IsProblem(r, 400, "invalid-request", "/name"));
+  EXPECT_EQ(r.json.at("detail"),
+            json::value("name cannot contain control characters (U+0000 to U+001F, U+007F)"));
+  const HttpResponse keys = admin.Get("/api-keys");
+  ASSERT_TRUE(IsJson(keys, 200));
+  for (const json::value& key : keys.json.at("data").as_array()) {
+    EXPECT_EQ(key.at("name").as_string().find('\0'), json::string::npos) << keys.body;
+  }
+}
+
 TEST_F(ConfigsTest, UnknownFieldIsRejectedByName) {
   json::object body = ConfigBody(1);
   body["colour"] = "red";
@@ -298,12 +429,32 @@ TEST_F(ConfigsTest, HeaderValuesMustBeStrings) {
 }
 
 TEST_F(ConfigsTest, HopByHopAndSignatureHeadersAreRefused) {
-  for (const char* name :
-       {"connection", "transfer-encoding", "host", "content-length", "keep-alive", "upgrade", "te",
-        "trailer", "proxy-authorization", "webhook-signature", "webhook-id", "webhook-timestamp"}) {
+  for (const char* name : {"connection",
+                           "transfer-encoding",
+                           "host",
+                           "content-length",
+                           "keep-alive",
+                           "upgrade",
+                           "te",
+                           "trailer",
+                           "proxy-authorization",
+                           "webhook-signature",
+                           "webhook-id",
+                           "webhook-timestamp",
+                           "expect",
+                           "Expect",
+                           "Proxy-Anything",
+                           "content-encoding",
+                           "content-type",
+                           "user-agent",
+                           "x-webhook-event",
+                           "x-api-key",
+                           "x-organization-code"}) {
     json::object body = ConfigBody(1);
     body["headers"] = {{name, "v"}};
-    ExpectCreateRejected(body, "/headers/" + std::string(name));
+    ExpectCreateRefusedSaying(
+        body, "/headers/" + std::string(name),
+        "header '" + std::string(name) + "' is set by webhookd or is hop-by-hop");
   }
   // Names compare case-insensitively.
   for (const char* name : {"Content-Length", "Webhook-Signature", "HOST"}) {

@@ -32,6 +32,29 @@ TEST(WebhookUrl, AcceptsHttpsAndRefusesTheRest) {
   EXPECT_EQ(ValidateWebhookUrl("http://example.com/x", false).error().field, "/url");
 }
 
+TEST(WebhookUrl, PortIsFrom1To65535) {
+  EXPECT_TRUE(ValidateWebhookUrl("https://example.com:1/x", false).ok());
+  EXPECT_TRUE(ValidateWebhookUrl("https://example.com:65535/x", false).ok());
+  for (const char* bad :
+       {"https://example.com:0/x", "https://example.com:65536/x", "https://example.com:99999/x",
+        "https://example.com:/x", "https://example.com:99999999999999999999/x"}) {
+    const Status s = ValidateWebhookUrl(bad, false);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.error().field, "/url");
+    EXPECT_EQ(s.error().message, "url port must be a number from 1 to 65535") << bad;
+  }
+}
+
+TEST(WebhookUrl, RefusesFragmentsAndEncodedHostsByName) {
+  EXPECT_EQ(ValidateWebhookUrl("https://example.com/x#frag", false).error().message,
+            "url cannot contain a fragment (#...): it is never sent to a receiver");
+  EXPECT_EQ(ValidateWebhookUrl("https://exa%6dple.com/x", false).error().message,
+            "url host cannot contain percent-encoded characters");
+  EXPECT_EQ(ValidateWebhookUrl("https://:443/x", false).error().message, "url has no host");
+  EXPECT_EQ(ValidateWebhookUrl("https://@example.com/x", false).error().message,
+            "url cannot contain credentials (user:password@)");
+}
+
 TEST(ConfigJson, CreateFillsEveryField) {
   WebhookConfig config;
   ASSERT_TRUE(Apply(R"({"name":"Obs","url":"https://a.example/h","webhookEventId":2,
