@@ -5,6 +5,7 @@
 #include "api/json_io.hpp"
 #include "api/problem.hpp"
 #include "core/time_format.hpp"
+#include "delivery/attempt_outcome.hpp"
 #include "delivery/dispatcher.hpp"
 
 namespace webhookd::api {
@@ -46,8 +47,17 @@ Result<DeliveryFilter> FilterFromQuery(const Request& request) {
   return filter;
 }
 
-boost::json::object TestResultJson(const delivery::HttpResponse& response) {
-  const bool success = response.status_code >= 200 && response.status_code <= 299;
+// Judged as a delivery would be: a 2xx is a success, unless the event type is an inference
+// whose answer is not a usable result, which is a failure here with the attempt log's words.
+boost::json::object TestResultJson(const delivery::HttpResponse& response, const EventType& type) {
+  std::string error = response.error;
+  bool success = delivery::ClassOf(response) == AttemptClass::kSuccess;
+  if (success && type.is_inference) {
+    if (std::optional<std::string> invalid = delivery::InvalidInferenceResult(response)) {
+      success = false;
+      error = std::move(*invalid);
+    }
+  }
   boost::json::object headers;
   for (const auto& [name, value] : response.headers) headers[name] = value;
   return {{"success", success},
@@ -56,8 +66,7 @@ boost::json::object TestResultJson(const delivery::HttpResponse& response) {
           {"durationMs", response.duration_ms},
           {"responseHeaders", std::move(headers)},
           {"responseBody", response.body},
-          {"error", response.error.empty() ? boost::json::value(nullptr)
-                                           : boost::json::value(response.error)}};
+          {"error", error.empty() ? boost::json::value(nullptr) : boost::json::value(error)}};
 }
 
 class DeliveriesApi {
@@ -135,7 +144,7 @@ class DeliveriesApi {
     if (type == nullptr) return ProblemResponse(Error::Internal("configuration has no event type"));
     const delivery::HttpResponse response =
         context_.dispatcher->SendNow(*config, *type, type->sample_json);
-    boost::json::object out = TestResultJson(response);
+    boost::json::object out = TestResultJson(response, *type);
     out["eventName"] = type->name;
     return JsonResponse(200, out);
   }

@@ -20,6 +20,16 @@ AttemptClass ClassOf(const HttpResponse& response) {
   return ClassifyAttempt(response.status_code, response.transport_error);
 }
 
+std::optional<std::string> InvalidInferenceResult(const HttpResponse& response) {
+  if (response.body_truncated) {
+    return "invalid inference result: the response body exceeds 64 KiB";
+  }
+  boost::system::error_code ec;
+  boost::json::parse(response.body, ec);
+  if (ec) return "invalid inference result: the response body is not JSON";
+  return std::nullopt;
+}
+
 OutcomeDecider::OutcomeDecider(OutcomeSettings settings)
     : settings_(std::move(settings)),
       default_policy_(settings_.retry_schedule_seconds, settings_.retry_jitter, settings_.random) {}
@@ -63,13 +73,9 @@ void OutcomeDecider::DecideSuccess(bool is_inference, const HttpResponse& respon
   outcome.new_status = DeliveryStatus::kSucceeded;
   outcome.config_effect = ConfigEffect::kHealthy;
   if (!is_inference) return;
-  if (response.body_truncated) {
-    outcome.attempt.error = "invalid inference result: the response body exceeds 64 KiB";
-    return;
+  if (std::optional<std::string> invalid = InvalidInferenceResult(response)) {
+    outcome.attempt.error = std::move(*invalid);
   }
-  boost::system::error_code ec;
-  boost::json::parse(response.body, ec);
-  if (ec) outcome.attempt.error = "invalid inference result: the response body is not JSON";
 }
 
 void OutcomeDecider::DecideFailure(const DeliveryJob& job, const HttpResponse& response,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct OutcomeSettings {
 // How an attempt counts: a response with no status and no transport error means the request
 // could not even be built (e.g. an undecodable secret), which is a plain failure.
 AttemptClass ClassOf(const HttpResponse& response);
+
+// For a successful answer to an inference event: why its body is not a usable result ("invalid
+// inference result: ..."; cut at the 64 KiB response cap, or not JSON), or nullopt when it is
+// one. The one rule for deliveries (the attempt's error) and test sends.
+std::optional<std::string> InvalidInferenceResult(const HttpResponse& response);
 
 class OutcomeDecider {
  public:

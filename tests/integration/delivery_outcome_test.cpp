@@ -72,6 +72,55 @@ TEST_F(DeliveryOutcomeTest, InferenceResultIsTheReceiversJsonAndNonJsonIsReporte
   EXPECT_EQ(good_attempts[0].at("error"), json::value(nullptr));
 }
 
+// A test send judges an inference answer as a delivery does: the same rule, the same words.
+TEST_F(DeliveryOutcomeTest, TestSendReportsAnInvalidInferenceResultAsTheDeliveryRecordsIt) {
+  const std::string oversized =
+      R"({"observations":")" + std::string(70 * 1024, 'o') + R"("})";  // JSON, over 64 KiB
+  struct Case {
+    std::string body;
+    std::string error;
+  };
+  for (const Case& c :
+       {Case{oversized, "invalid inference result: the response body exceeds 64 KiB"},
+        Case{"not json", "invalid inference result: the response body is not JSON"}}) {
+    HttpReceiver receiver([&](const ReceivedRequest&) { return Answer(200, c.body); });
+    HttpClient admin = Admin();
+    const json::object config =
+        CreateConfig(admin, HookBody(1, "InferenceToObservations", receiver.Url("/infer")));
+    ASSERT_FALSE(HasFailure());
+
+    const HttpResponse test = admin.Request("POST", ConfigPath(config) + "/test");
+    ASSERT_TRUE(IsJson(test, 200));
+    EXPECT_EQ(test.json.at("success"), json::value(false)) << c.error;
+    EXPECT_EQ(test.json.at("statusCode"), json::value(200));
+    EXPECT_EQ(test.json.at("error"), json::value(c.error));
+
+    const HttpResponse accepted = PostEvent(admin, "InferenceToObservations", 1,
+                                            SamplePayload(admin, "InferenceToObservations"));
+    ASSERT_TRUE(IsJson(accepted, 202));
+    const std::string delivery_id = AcceptedDeliveries(accepted).at(IdOf(config));
+    const json::array attempts = WaitForAttempts(admin, delivery_id, 1, 10s);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].at("error"), test.json.at("error"));
+    // The next case posts the same event type: it must not reach this configuration.
+    EXPECT_EQ(admin.Delete(ConfigPath(config)).status, 204);
+  }
+}
+
+TEST_F(DeliveryOutcomeTest, TestSendOfAValidInferenceResultSucceeds) {
+  HttpReceiver receiver(
+      [](const ReceivedRequest&) { return Answer(200, R"({"observations":[]})"); });
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "InferenceToObservations", receiver.Url("/infer")));
+  ASSERT_FALSE(HasFailure());
+  const HttpResponse test = admin.Request("POST", ConfigPath(config) + "/test");
+  ASSERT_TRUE(IsJson(test, 200));
+  EXPECT_EQ(test.json.at("success"), json::value(true)) << test.Summary();
+  EXPECT_EQ(test.json.at("error"), json::value(nullptr));
+  EXPECT_EQ(test.json.at("responseBody"), json::value(R"({"observations":[]})"));
+}
+
 TEST_F(DeliveryOutcomeTest, ResultOfAPendingInferenceIsItsStatus) {
   HttpReceiver receiver([](const ReceivedRequest&) { return Answer(503, "later"); });
   HttpClient admin = Admin();
