@@ -157,6 +157,29 @@ TEST_F(DeliveryOutcomeTest, ResponseBodiesAreCutAt64KiB) {
   EXPECT_TRUE(server_->Running());
 }
 
+// The cap counts bytes and may cut a UTF-8 character: the attempt log and a test send stay JSON,
+// the cut character shown as U+FFFD (docs/delivery.md).
+TEST_F(DeliveryOutcomeTest, ACharacterCutByTheCapIsShownAsAReplacementCharacter) {
+  constexpr std::size_t kCap = 64 * 1024;
+  const std::string e_acute = "\xC3\xA9";
+  std::string body = "x";  // one byte, so that the cap falls inside a two-byte character
+  while (body.size() <= kCap) body += e_acute;
+  HttpReceiver receiver([&](const ReceivedRequest&) { return Answer(200, body); });
+  HttpClient admin = Admin();
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/utf8")));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(WaitForStatus(admin, delivery_id, "succeeded", 10s).at("status"), "succeeded");
+  const std::string shown = body.substr(0, kCap - 1) + "\xEF\xBF\xBD";
+
+  const json::array attempts = Attempts(admin, delivery_id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].at("responseBody"), json::value(shown));
+  const HttpResponse test_send = admin.Request("POST", ConfigPath(config) + "/test");
+  ASSERT_TRUE(IsJson(test_send, 200));
+  EXPECT_EQ(test_send.json.at("responseBody"), json::value(shown));
+}
+
 // The server runs without --allow-target: loopback receivers must be refused.
 class DeliverySsrfTest : public DeliveryTest {
  protected:
