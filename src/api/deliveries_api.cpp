@@ -5,6 +5,7 @@
 #include "api/json_io.hpp"
 #include "api/problem.hpp"
 #include "core/time_format.hpp"
+#include "core/utf8.hpp"
 #include "delivery/attempt_outcome.hpp"
 #include "delivery/dispatcher.hpp"
 
@@ -65,7 +66,7 @@ boost::json::object TestResultJson(const delivery::HttpResponse& response, const
                                                    : boost::json::value(response.status_code)},
           {"durationMs", response.duration_ms},
           {"responseHeaders", std::move(headers)},
-          {"responseBody", response.body},
+          {"responseBody", ValidUtf8(response.body)},
           {"error", error.empty() ? boost::json::value(nullptr) : boost::json::value(error)}};
 }
 

@@ -1,6 +1,7 @@
 #include "api/delivery_json.hpp"
 
 #include "core/time_format.hpp"
+#include "core/utf8.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -50,7 +51,7 @@ boost::json::object AttemptToJson(const Attempt& a) {
   out["requestHeaders"] = ParsedOrString(a.request_headers_json);
   out["statusCode"] = NullIfZero(a.status_code);
   out["responseHeaders"] = ParsedOrString(a.response_headers_json);
-  out["responseBody"] = a.response_body;
+  out["responseBody"] = ValidUtf8(a.response_body);
   out["error"] = NullIfEmpty(a.error);
   return out;
 }

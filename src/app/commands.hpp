@@ -23,7 +23,7 @@ struct ServeOptions {
   int per_endpoint_in_flight = 16;
   std::int64_t connect_timeout_ms = 5'000;
   std::int64_t request_timeout_ms = 15'000;
-  std::int64_t auto_disable_after_hours = 5 * 24;
+  double auto_disable_after_hours = 5 * 24;  // fractions allowed (0.5: 30 minutes)
   // Several nodes (PostgreSQL). Empty node_id: hostname:pid.
   std::string node_id;
   // A delivery's lease is max(request timeout, max request timeout) + this margin.

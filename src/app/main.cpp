@@ -85,9 +85,10 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->capture_default_str();
   serve
       ->add_option("--auto-disable-after-hours", o.auto_disable_after_hours,
-                   "Deactivate a configuration whose deliveries have all failed this long")
+                   "Deactivate a configuration whose deliveries have all failed this many hours "
+                   "(fractions allowed: 0.5 is 30 minutes)")
       ->envname("WEBHOOKD_AUTO_DISABLE_AFTER_HOURS")
-      ->check(CLI::Range(1, 24 * 365))
+      ->check(CLI::Range(0.0001, 24.0 * 365))
       ->capture_default_str();
   serve
       ->add_option("--node-id", o.node_id,

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 #include "api/api.hpp"
@@ -69,7 +70,7 @@ Result<delivery::DispatcherOptions> DispatcherOptionsFrom(const ServeOptions& op
   out.connect_timeout_ms = options.connect_timeout_ms;
   out.request_timeout_ms = options.request_timeout_ms;
   out.outcome.retry_schedule_seconds = std::move(*schedule);
-  out.outcome.auto_disable_after_ms = options.auto_disable_after_hours * 3600 * 1000;
+  out.outcome.auto_disable_after_ms = std::llround(options.auto_disable_after_hours * 3600 * 1000);
   out.lease_margin_ms = options.lease_margin_ms;
   out.max_request_timeout_ms = options.max_request_timeout_ms;
   return out;

@@ -10,20 +10,6 @@ namespace {
 
 const std::regex kApiKey("whk_[0-9a-f]{64}");
 
-// Replaces every occurrence of `from` in `text` with `to`.
-std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
-  for (auto pos = text.find(from); pos != std::string::npos;
-       pos = text.find(from, pos + to.size())) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
-}
-
-// The problem body with the id it mentions replaced, to compare "not yours" with "no such id".
-json::value ProblemWithoutId(const HttpResponse& r, const std::string& id) {
-  return json::parse(ReplaceAll(r.body, id, "{id}"));
-}
-
 // Ids of every configuration visible to `client`, deleted ones included.
 std::vector<json::value> Ids(HttpClient& client) {
   const HttpResponse r = client.Get("/external-events/?includeDeleted=true&limit=250");

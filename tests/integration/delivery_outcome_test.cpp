@@ -145,6 +145,90 @@ TEST_F(DeliveryOutcomeTest, ResultOfAPendingInferenceIsItsStatus) {
   EXPECT_EQ(result->at("result"), json::value(nullptr));
 }
 
+// A JSON document of exactly `size` bytes: {"observations":"xxx..."}.
+std::string JsonOfSize(std::size_t size) {
+  const std::string open = R"({"observations":")";
+  const std::string close = R"("})";
+  return open + std::string(size - open.size() - close.size(), 'x') + close;
+}
+
+// The receiver's answer is kept up to 64 KiB (docs/delivery.md): exactly 64 KiB whole; one byte
+// more cut to the first 65536 bytes, which for an inference event is an invalid result.
+TEST_F(DeliveryOutcomeTest, ResponseBodiesAreCutAt64KiB) {
+  constexpr std::size_t kCap = 64 * 1024;
+  const std::string fits = JsonOfSize(kCap);
+  const std::string too_long = JsonOfSize(kCap + 1);
+  HttpReceiver receiver([&](const ReceivedRequest& request) {
+    return Answer(200, request.target == "/fits" ? fits : too_long);
+  });
+  HttpClient admin = Admin();
+  const json::object fits_config =
+      CreateConfig(admin, HookBody(1, "InferenceToObservations", receiver.Url("/fits"), "fits"));
+  const json::object long_config =
+      CreateConfig(admin, HookBody(1, "InferenceToObservations", receiver.Url("/long"), "long"));
+  ASSERT_FALSE(HasFailure());
+
+  const HttpResponse accepted = PostEvent(admin, "InferenceToObservations", 1,
+                                          SamplePayload(admin, "InferenceToObservations"));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const auto deliveries = AcceptedDeliveries(accepted);
+  ASSERT_EQ(deliveries.size(), 2u);
+  const std::string fits_delivery = deliveries.at(IdOf(fits_config));
+  const std::string long_delivery = deliveries.at(IdOf(long_config));
+  EXPECT_EQ(WaitForStatus(admin, fits_delivery, "succeeded", 10s).at("status"), "succeeded");
+  EXPECT_EQ(WaitForStatus(admin, long_delivery, "succeeded", 10s).at("status"), "succeeded");
+
+  const json::array fits_attempts = Attempts(admin, fits_delivery);
+  ASSERT_EQ(fits_attempts.size(), 1u);
+  EXPECT_EQ(fits_attempts[0].at("responseBody"), json::value(fits));
+  EXPECT_EQ(fits_attempts[0].at("error"), json::value(nullptr));
+  const json::array long_attempts = Attempts(admin, long_delivery);
+  ASSERT_EQ(long_attempts.size(), 1u);
+  EXPECT_EQ(long_attempts[0].at("responseBody"), json::value(too_long.substr(0, kCap)));
+  EXPECT_EQ(long_attempts[0].at("error"),
+            json::value("invalid inference result: the response body exceeds 64 KiB"));
+
+  const HttpResponse r =
+      admin.Get("/events/" + std::string(accepted.json.at("id").as_string()) + "/result");
+  ASSERT_TRUE(IsJson(r, 200));
+  const json::value* fits_result = ResultFor(r.json, fits_delivery);
+  const json::value* long_result = ResultFor(r.json, long_delivery);
+  ASSERT_TRUE(fits_result != nullptr && long_result != nullptr) << r.Summary();
+  EXPECT_EQ(fits_result->at("result"), json::parse(fits));
+  EXPECT_EQ(long_result->at("result"), json::value(nullptr));
+  EXPECT_TRUE(long_result->as_object().contains("resultError")) << r.Summary();
+
+  // A test send reports the same first 64 KiB.
+  const HttpResponse test_send = admin.Request("POST", ConfigPath(long_config) + "/test");
+  ASSERT_TRUE(IsJson(test_send, 200));
+  EXPECT_EQ(test_send.json.at("responseBody"), json::value(too_long.substr(0, kCap)));
+  EXPECT_EQ(receiver.Count(), 3u);
+  EXPECT_TRUE(server_->Running());
+}
+
+// The cap counts bytes and may cut a UTF-8 character: the attempt log and a test send stay JSON,
+// the cut character shown as U+FFFD (docs/delivery.md).
+TEST_F(DeliveryOutcomeTest, ACharacterCutByTheCapIsShownAsAReplacementCharacter) {
+  constexpr std::size_t kCap = 64 * 1024;
+  const std::string e_acute = "\xC3\xA9";
+  std::string body = "x";  // one byte, so that the cap falls inside a two-byte character
+  while (body.size() <= kCap) body += e_acute;
+  HttpReceiver receiver([&](const ReceivedRequest&) { return Answer(200, body); });
+  HttpClient admin = Admin();
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/utf8")));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(WaitForStatus(admin, delivery_id, "succeeded", 10s).at("status"), "succeeded");
+  const std::string shown = body.substr(0, kCap - 1) + "\xEF\xBF\xBD";
+
+  const json::array attempts = Attempts(admin, delivery_id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].at("responseBody"), json::value(shown));
+  const HttpResponse test_send = admin.Request("POST", ConfigPath(config) + "/test");
+  ASSERT_TRUE(IsJson(test_send, 200));
+  EXPECT_EQ(test_send.json.at("responseBody"), json::value(shown));
+}
+
 // The server runs without --allow-target: loopback receivers must be refused.
 class DeliverySsrfTest : public DeliveryTest {
  protected:

@@ -2,6 +2,7 @@
 // webhook-id, the attempt log, Retry-After, 410 Gone, redirects not followed, the dead letter,
 // manual retry and recover.
 #include <set>
+#include <thread>
 
 #include "delivery_support.hpp"
 #include "webhookd/verify.hpp"
@@ -153,6 +154,47 @@ TEST_F(DeliveryRetryTest, GoneDisablesTheConfiguration) {
   ASSERT_TRUE(IsJson(later, 202));
   EXPECT_TRUE(later.json.at("deliveries").as_array().empty()) << later.Summary();
   EXPECT_EQ(receiver.Count(), 1u);
+}
+
+// --auto-disable-after-hours takes fractions: 0.0005 h is 1.8 s, with a retry every second.
+class AutoDisableTest : public DeliveryTest {
+ protected:
+  std::vector<std::string> ExtraArgs() const override {
+    return {"--retry-schedule", "0s,1s,1s,1s,1s,1s,1s,1s", "--auto-disable-after-hours", "0.0005"};
+  }
+};
+
+TEST_F(AutoDisableTest, ConfigurationFailingForThePeriodIsDeactivatedAndGetsNoMoreEvents) {
+  HttpReceiver receiver([](const ReceivedRequest&) { return Answer(500, "down"); });
+  HttpClient admin = Admin();
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/down")));
+  ASSERT_FALSE(HasFailure());
+  // Failing since the first attempt; the first failure 1.8 s later disables (the third or
+  // fourth attempt, unless the machine is slow), before the schedule's eight are spent.
+  const json::object delivery = WaitForStatus(admin, delivery_id, "failed", 15s);
+  ASSERT_EQ(delivery.at("status"), "failed");
+  const std::int64_t attempts = delivery.at("attemptCount").to_number<std::int64_t>();
+  EXPECT_GE(attempts, 2);
+  EXPECT_LT(attempts, 8);
+  EXPECT_EQ(delivery.at("lastStatusCode"), json::value(500));
+
+  const HttpResponse stored = admin.Get(ConfigPath(config));
+  ASSERT_TRUE(IsJson(stored, 200));
+  EXPECT_EQ(stored.json.at("active"), json::value(false)) << stored.Summary();
+  EXPECT_EQ(stored.json.at("disabledReason"), json::value("all deliveries failed for 1800 ms"));
+
+  const HttpResponse later = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 2));
+  ASSERT_TRUE(IsJson(later, 202));
+  EXPECT_TRUE(later.json.at("deliveries").as_array().empty()) << later.Summary();
+  std::this_thread::sleep_for(1500ms);  // longer than a retry wait
+  EXPECT_EQ(receiver.Count(), static_cast<std::size_t>(attempts));
+  EXPECT_EQ(GetDelivery(admin, delivery_id).at("attemptCount"), json::value(attempts));
+
+  // Turning it back on clears the reason.
+  const HttpResponse reactivated = admin.Patch(ConfigPath(config), json::object{{"active", true}});
+  ASSERT_TRUE(IsJson(reactivated, 200));
+  EXPECT_EQ(reactivated.json.at("disabledReason"), json::value(nullptr)) << reactivated.Summary();
 }
 
 TEST_F(DeliveryRetryTest, RedirectIsAFailureAndIsNotFollowed) {

@@ -61,6 +61,18 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   return t;
 }
 
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (auto pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
+json::value ProblemWithoutId(const HttpResponse& r, const std::string& id) {
+  return json::parse(ReplaceAll(r.body, id, "{id}"));
+}
+
 ::testing::AssertionResult IsProblem(const HttpResponse& r, long status, std::string_view slug,
                                      std::string_view field) {
   auto fail = [&](std::string_view why) {

@@ -40,6 +40,12 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
 ::testing::AssertionResult IsProblem(const HttpResponse& r, long status, std::string_view slug,
                                      std::string_view field = {});
 
+// Replaces every occurrence of `from` in `text` with `to`.
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to);
+
+// The problem body with the id it mentions replaced, to compare "not yours" with "no such id".
+json::value ProblemWithoutId(const HttpResponse& r, const std::string& id);
+
 // Succeeds when `r` has `status` and a JSON body (content type application/json).
 ::testing::AssertionResult IsJson(const HttpResponse& r, long status);
 
