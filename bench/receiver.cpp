@@ -3,8 +3,9 @@
 // --blackhole it accepts connections and reads requests but never answers.
 //
 // On SIGTERM or SIGINT it stops and prints its statistics as one JSON line (also written to
-// --stats-file): request count and rate, and, given the load generator's --sent-log, the
-// latency from each event's 202 to its arrival here.
+// --stats-file): request count and rate, duplicate arrivals (the same webhook-id at the same
+// path twice) and, given the load generator's --sent-log, the latency from each event's 202 to
+// its arrival here.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -48,6 +49,7 @@ struct Options {
 
 struct Arrival {
   std::string webhook_id;
+  std::string path;  // each configuration of a fan-out has its own path
   std::int64_t ns = 0;
 };
 
@@ -58,10 +60,12 @@ class Recorder {
     arrivals_.reserve(std::min<std::size_t>(max_records, 1'000'000));
   }
 
-  void Add(std::string_view webhook_id, std::int64_t ns) {
+  void Add(std::string_view webhook_id, std::string_view path, std::int64_t ns) {
     count_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
-    if (arrivals_.size() < max_records_) arrivals_.push_back({std::string(webhook_id), ns});
+    if (arrivals_.size() < max_records_) {
+      arrivals_.push_back({std::string(webhook_id), std::string(path), ns});
+    }
   }
   void AddConnection() { connections_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -88,7 +92,7 @@ asio::awaitable<void> Answer(tcp::socket socket, Recorder& recorder) {
     if (read_error) co_return;
     const std::int64_t arrived = MonotonicNs();
     const http::request<http::string_body>& request = parser.get();
-    recorder.Add(request["webhook-id"], arrived);
+    recorder.Add(request["webhook-id"], request.target(), arrived);
     http::response<http::empty_body> response{http::status::ok, request.version()};
     response.keep_alive(request.keep_alive());
     response.content_length(0);
@@ -105,7 +109,7 @@ asio::awaitable<void> Swallow(tcp::socket socket, Recorder& recorder) {
     auto [error, bytes] = co_await socket.async_read_some(asio::buffer(sink), kAwait);
     if (error) co_return;
     if (!counted_request && bytes > 0) {
-      recorder.Add("", MonotonicNs());
+      recorder.Add("", "", MonotonicNs());
       counted_request = true;
     }
   }
@@ -158,12 +162,26 @@ void AddLatency(const Options& options, const std::vector<Arrival>& arrivals,
   stats["latencyMs"] = LatencyJson(ComputePercentiles(latencies, 1e-6));
 }
 
+// Arrivals of a webhook-id at a path that already had it: a delivery sent twice. Requests
+// without a webhook-id (the ceiling's) are not counted.
+std::int64_t CountDuplicates(const std::vector<Arrival>& arrivals) {
+  std::unordered_set<std::string> seen;
+  seen.reserve(arrivals.size());
+  std::int64_t duplicates = 0;
+  for (const Arrival& a : arrivals) {
+    if (a.webhook_id.empty()) continue;
+    if (!seen.insert(a.webhook_id + ' ' + a.path).second) ++duplicates;
+  }
+  return duplicates;
+}
+
 boost::json::object Statistics(const Options& options, const Recorder& recorder) {
   const std::vector<Arrival>& arrivals = recorder.arrivals();
   boost::json::object stats{{"mode", options.blackhole ? "blackhole" : "answer"},
                             {"requests", recorder.count()},
                             {"connections", recorder.connections()},
-                            {"recorded", arrivals.size()}};
+                            {"recorded", arrivals.size()},
+                            {"duplicateArrivals", CountDuplicates(arrivals)}};
   if (arrivals.size() >= 2) {
     const auto [first, last] =
         std::minmax_element(arrivals.begin(), arrivals.end(),
