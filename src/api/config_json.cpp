@@ -8,6 +8,7 @@
 #include <set>
 
 #include "api/json_io.hpp"
+#include "core/delivery_status.hpp"
 #include "core/time_format.hpp"
 #include "crypto/secret.hpp"
 
@@ -23,13 +24,31 @@ constexpr std::int64_t kMinTimeoutMs = 100;
 constexpr std::int64_t kMaxTimeoutMs = 60'000;
 constexpr std::size_t kMaxRetrySteps = 20;
 constexpr std::int64_t kMaxRetryWaitSeconds = 7 * 24 * 3600;
+constexpr std::int64_t kMaxRateLimit = 100'000;
 
 // Fields a client may send back unchanged from a GET; they are ignored on input.
-constexpr std::array<std::string_view, 20> kKnownFields = {
-    "organizationId", "name",       "url",       "webhookEventId", "eventId",
-    "eventName",      "attributes", "headers",   "active",         "sendOrganizationCode",
-    "version",        "secret",     "timeoutMs", "retrySchedule",  "id",
-    "isDeleted",      "createdAt",  "updatedAt", "disabledReason", "previousSecretExpiresAt"};
+constexpr std::array<std::string_view, 22> kKnownFields = {"organizationId",
+                                                           "name",
+                                                           "url",
+                                                           "webhookEventId",
+                                                           "eventId",
+                                                           "eventName",
+                                                           "attributes",
+                                                           "headers",
+                                                           "active",
+                                                           "sendOrganizationCode",
+                                                           "version",
+                                                           "secret",
+                                                           "timeoutMs",
+                                                           "retrySchedule",
+                                                           "rateLimit",
+                                                           "ordering",
+                                                           "id",
+                                                           "isDeleted",
+                                                           "createdAt",
+                                                           "updatedAt",
+                                                           "disabledReason",
+                                                           "previousSecretExpiresAt"};
 
 // The one list of headers a configuration cannot set: those that frame the request or only
 // make sense per connection (curl and the receiver's server must agree on them), and those that
@@ -190,6 +209,23 @@ Status ApplyRequiredFields(const boost::json::object& body, WriteMode mode,
   return Status::Ok();
 }
 
+// rateLimit (deliveries per second, null: unlimited) and ordering ("none" or "fifo").
+Status ApplyDeliveryShape(const boost::json::object& body, WebhookConfig& config) {
+  if (body.contains("rateLimit")) {
+    Result<std::optional<std::int64_t>> rate =
+        OptionalInteger(body, "rateLimit", {1, kMaxRateLimit});
+    if (!rate.ok()) return rate.error();
+    config.rate_limit = rate->value_or(0);  // null: unlimited
+  }
+  if (const boost::json::value* v = body.if_contains("ordering")) {
+    std::optional<DeliveryOrdering> ordering;
+    if (v->is_string()) ordering = ParseDeliveryOrdering(v->as_string());
+    if (!ordering) return Error::Invalid("ordering must be \"none\" or \"fifo\"", "/ordering");
+    config.ordering = *ordering;
+  }
+  return Status::Ok();
+}
+
 Status ApplyOptionalFields(const boost::json::object& body, WebhookConfig& config) {
   if (body.contains("attributes")) {
     Result<std::string> attributes = ReadAttributes(body);
@@ -236,7 +272,7 @@ Status ApplyOptionalFields(const boost::json::object& body, WebhookConfig& confi
       config.retry_schedule_json = *schedule;
     }
   }
-  return Status::Ok();
+  return ApplyDeliveryShape(body, config);
 }
 
 boost::json::value OptionalTime(UnixMillis t) {
@@ -345,6 +381,9 @@ boost::json::object ConfigToJson(const WebhookConfig& config, const Catalog& cat
   out["retrySchedule"] = config.retry_schedule_json.empty()
                              ? boost::json::value(nullptr)
                              : boost::json::parse(config.retry_schedule_json);
+  out["rateLimit"] =
+      config.rate_limit == 0 ? boost::json::value(nullptr) : boost::json::value(config.rate_limit);
+  out["ordering"] = DeliveryOrderingName(config.ordering);
   out["createdAt"] = FormatRfc3339(config.created_at);
   out["updatedAt"] = FormatRfc3339(config.updated_at);
   return out;

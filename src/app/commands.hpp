@@ -20,7 +20,8 @@ struct ServeOptions {
   // Delivery.
   std::string retry_schedule = "0s,5s,5m,30m,2h,5h,10h,10h";
   int max_in_flight = 256;
-  int per_endpoint_in_flight = 16;
+  int per_config_in_flight = 16;
+  int per_origin_in_flight = 64;
   std::int64_t connect_timeout_ms = 5'000;
   std::int64_t request_timeout_ms = 15'000;
   double auto_disable_after_hours = 5 * 24;  // fractions allowed (0.5: 30 minutes)

@@ -67,10 +67,18 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
   serve
-      ->add_option("--per-endpoint-in-flight", o.per_endpoint_in_flight,
-                   "Webhook requests in flight to one endpoint (scheme+host+port) at once, so "
-                   "that one slow receiver cannot hold up the others")
-      ->envname("WEBHOOKD_PER_ENDPOINT_IN_FLIGHT")
+      ->add_option("--per-config-in-flight", o.per_config_in_flight,
+                   "Webhook requests in flight for one configuration at once (a FIFO "
+                   "configuration has one); more wait in that configuration's queue only")
+      ->envname("WEBHOOKD_PER_CONFIG_IN_FLIGHT")
+      ->check(CLI::Range(1, 1'000))
+      ->capture_default_str();
+  serve
+      ->add_option("--per-origin-in-flight,--per-endpoint-in-flight", o.per_origin_in_flight,
+                   "Webhook requests in flight to one origin (scheme+host+port) at once, shared "
+                   "equally among the configurations delivering there, so that one slow route "
+                   "cannot take a host's every connection")
+      ->envname("WEBHOOKD_PER_ORIGIN_IN_FLIGHT")
       ->check(CLI::Range(1, 1'000))
       ->capture_default_str();
   serve->add_option("--connect-timeout-ms", o.connect_timeout_ms, "Time to connect to a receiver")

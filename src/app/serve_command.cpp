@@ -66,7 +66,8 @@ Result<delivery::DispatcherOptions> DispatcherOptionsFrom(const ServeOptions& op
   if (!schedule.ok()) return Error::Invalid("--retry-schedule: " + schedule.error().message);
   delivery::DispatcherOptions out;
   out.global_in_flight_cap = options.max_in_flight;
-  out.per_endpoint_cap = options.per_endpoint_in_flight;
+  out.per_config_cap = options.per_config_in_flight;
+  out.per_origin_cap = options.per_origin_in_flight;
   out.connect_timeout_ms = options.connect_timeout_ms;
   out.request_timeout_ms = options.request_timeout_ms;
   out.outcome.retry_schedule_seconds = std::move(*schedule);
@@ -81,7 +82,7 @@ Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOpti
   if (!guard.ok()) return Error::Invalid("--allow-target: " + guard.error().message);
   delivery::CurlHttpClientOptions client_options;
   client_options.ssrf_guard = std::move(*guard);
-  client_options.max_host_connections = options.per_endpoint_in_flight;
+  client_options.max_host_connections = options.per_origin_in_flight;
   client_options.max_total_connections = options.max_in_flight;
   return delivery::CurlHttpClient::Create(std::move(client_options));
 }

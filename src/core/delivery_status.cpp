@@ -24,4 +24,14 @@ std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view DeliveryOrderingName(DeliveryOrdering ordering) {
+  return ordering == DeliveryOrdering::kFifo ? "fifo" : "none";
+}
+
+std::optional<DeliveryOrdering> ParseDeliveryOrdering(std::string_view name) {
+  if (name == "none") return DeliveryOrdering::kNone;
+  if (name == "fifo") return DeliveryOrdering::kFifo;
+  return std::nullopt;
+}
+
 }  // namespace webhookd

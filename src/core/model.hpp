@@ -12,6 +12,12 @@ namespace webhookd {
 
 using UnixMillis = std::int64_t;
 
+// How a configuration's deliveries may overtake each other.
+enum class DeliveryOrdering {
+  kNone,  // any order, several in flight at once
+  kFifo,  // ingest order, one in flight; a delivery being retried holds the ones behind it
+};
+
 // An organization's subscription of one URL to one event type (Azodha's "external event").
 struct WebhookConfig {
   std::int64_t id = 0;  // assigned by the store
@@ -36,6 +42,8 @@ struct WebhookConfig {
   std::int64_t timeout_ms = 0;      // 0: the server's default request timeout
   std::string retry_schedule_json;  // "" or a JSON array of seconds; "": server default
   UnixMillis failing_since = 0;     // first failure of an unbroken run of failures; 0: none
+  std::int64_t rate_limit = 0;      // deliveries per second at most; 0: unlimited
+  DeliveryOrdering ordering = DeliveryOrdering::kNone;
 };
 
 struct ConfigFilter {

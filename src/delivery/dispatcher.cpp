@@ -13,7 +13,7 @@
 
 #include "core/ids.hpp"
 #include "core/thread_name.hpp"
-#include "delivery/endpoint.hpp"
+#include "delivery/origin.hpp"
 
 namespace webhookd::delivery {
 namespace {
@@ -23,9 +23,12 @@ using SteadyClock = std::chrono::steady_clock;
 // When the store says something is due but a claim just found nothing, look again after this
 // long at the latest (a commit in between calls Wake() anyway): never spin on the store.
 constexpr std::int64_t kRecheckDueMs = 1'000;
-// An endpoint with every slot busy and a round waiting that answers nothing for this long is
-// treated as stalled: no more of its deliveries are claimed until it answers.
+// A configuration with every slot busy and a round waiting that answers nothing for this long
+// is treated as stalled: no more of its deliveries are claimed until it answers.
 constexpr std::int64_t kStalledAfterMs = 1'000;
+// A rate-limited configuration holds at most this many seconds of its rate in memory; the rest
+// stays pending in the store (a backlog at 1/s must not fill the held set, nor outlive leases).
+constexpr std::int64_t kRateLimitedHoldSeconds = 2;
 
 std::int64_t LeaseFor(const DispatcherOptions& options) {
   std::int64_t longest_request =
@@ -81,17 +84,21 @@ struct Dispatcher::Inbox {
 
 // The store's end of the hand-off (see Store::SetDeliveryHandoff). The dispatcher thread opens
 // and closes it; the store's writer asks it inside ingest transactions, so asking takes no lock
-// unless some endpoint is stalled. Closed for good once the dispatcher stops.
+// unless some configuration is held back. Closed for good once the dispatcher stops. FIFO
+// configurations are never taken: the claim alone knows which of their deliveries is next.
 class Dispatcher::Handoff final : public DeliveryHandoff {
  public:
   Handoff(std::shared_ptr<Inbox> inbox, std::int64_t lease_ms)
       : inbox_(std::move(inbox)), lease_ms_(lease_ms) {}
 
-  std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) override {
+  std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
     if (!open_.load(std::memory_order_acquire)) return std::nullopt;
-    if (any_stalled_.load(std::memory_order_acquire)) {
+    if (config.ordering == DeliveryOrdering::kFifo) return std::nullopt;
+    if (any_held_back_.load(std::memory_order_acquire)) {
       std::lock_guard lock(mutex_);
-      if (std::binary_search(stalled_.begin(), stalled_.end(), config_id)) return std::nullopt;
+      if (std::binary_search(held_back_.begin(), held_back_.end(), config.id)) {
+        return std::nullopt;
+      }
     }
     return now + lease_ms_;
   }
@@ -100,13 +107,13 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
     inbox_->PushHandedOff(std::move(jobs), lease_until);
   }
 
-  // Dispatcher thread only (the only writer of stalled_, so it may read it unlocked).
-  void Set(bool open, std::vector<std::int64_t> stalled_config_ids) {
-    std::sort(stalled_config_ids.begin(), stalled_config_ids.end());
-    if (stalled_config_ids != stalled_) {
+  // Dispatcher thread only (the only writer of held_back_, so it may read it unlocked).
+  void Set(bool open, std::vector<std::int64_t> held_back_config_ids) {
+    std::sort(held_back_config_ids.begin(), held_back_config_ids.end());
+    if (held_back_config_ids != held_back_) {
       std::lock_guard lock(mutex_);
-      stalled_ = std::move(stalled_config_ids);
-      any_stalled_.store(!stalled_.empty(), std::memory_order_release);
+      held_back_ = std::move(held_back_config_ids);
+      any_held_back_.store(!held_back_.empty(), std::memory_order_release);
     }
     open_.store(open, std::memory_order_release);
   }
@@ -115,9 +122,9 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
   const std::shared_ptr<Inbox> inbox_;
   const std::int64_t lease_ms_;
   std::atomic<bool> open_{false};
-  std::atomic<bool> any_stalled_{false};
+  std::atomic<bool> any_held_back_{false};
   std::mutex mutex_;
-  std::vector<std::int64_t> stalled_;  // sorted; written under mutex_ by the dispatcher thread
+  std::vector<std::int64_t> held_back_;  // sorted; written under mutex_ by the dispatcher thread
 };
 
 Dispatcher::Dispatcher(Store& store, HttpClient& client, const Clock& clock, const Catalog& catalog,
@@ -171,7 +178,7 @@ void Dispatcher::Wake() {
 }
 
 // Each iteration turns completions into outcomes (handed to the recorder) and, from memory,
-// into the next requests of the same endpoints; the store is never waited for here except for
+// into the next requests of the same configurations; the store is never waited for here except for
 // the lease sweep, every fallback_wakeup_ms.
 void Dispatcher::Run() {
   ReleaseInterrupted();
@@ -200,12 +207,12 @@ void Dispatcher::Run() {
     } else {
       SweepLeasesIfDue(now);
       Pump(now);
-      const Stalled stalled = FindStalled(now);
+      const HeldBack held_back = FindHeldBack(now);
       // Ingestion hands new deliveries over only while the held set is below the claims'
       // low-water mark (a backlog waits in the store, pending, not in memory), and never a
-      // stalled endpoint's.
-      handoff_->Set(BelowLowWater(stalled), stalled.config_ids);
-      RequestClaimIfUseful(now, stalled);
+      // held-back configuration's.
+      handoff_->Set(BelowLowWater(held_back), held_back.config_ids);
+      RequestClaimIfUseful(now, held_back);
     }
     WaitForWork(taken.stopping, now, stop_deadline);
   }
@@ -276,8 +283,8 @@ void Dispatcher::SweepLeasesIfDue(UnixMillis now) {
   next_sweep_at_ = now + options_.fallback_wakeup_ms;
 }
 
-// Frees each finished request's endpoint slot at once and hands its decided outcome to the
-// recorder; the delivery stays leased (kDelivering) until the outcome is committed.
+// Frees each finished request's slots at once and hands its decided outcome to the recorder;
+// the delivery stays leased (kDelivering) until the outcome is committed.
 void Dispatcher::Complete(std::vector<Completion> completions, UnixMillis now) {
   std::vector<OutcomeToRecord> decided;
   decided.reserve(completions.size());
@@ -285,19 +292,21 @@ void Dispatcher::Complete(std::vector<Completion> completions, UnixMillis now) {
     auto node = in_flight_.extract(completion.id);
     if (node.empty()) continue;
     InFlight& done = node.mapped();
-    Endpoint& endpoint = endpoints_[done.endpoint];
-    --endpoint.in_flight;
-    endpoint.progress_at = now;
+    ConfigQueue& queue = queues_[done.job.config.id];
+    --queue.in_flight;
+    queue.progress_at = now;
+    --origins_[done.origin].in_flight;
     --held_count_;
     const HttpResponse& response = completion.response;
     if (response.cancelled) continue;  // says nothing about the receiver; sent again later
     metrics_.attempts_by_class[static_cast<int>(ClassOf(response))].fetch_add(
         1, std::memory_order_relaxed);
     metrics_.ObserveDuration(response.duration_ms);
-    decided.push_back(
-        OutcomeToRecord{decider_.Decide(done.job, IsInference(done.job.event.event_type_id),
-                                        done.sent, response, now),
-                        done.lease_until});
+    AttemptOutcome outcome = decider_.Decide(done.job, IsInference(done.job.event.event_type_id),
+                                             done.sent, response, now);
+    outcome.ends_fifo_turn = done.job.config.ordering == DeliveryOrdering::kFifo &&
+                             outcome.new_status != DeliveryStatus::kPending;
+    decided.push_back(OutcomeToRecord{std::move(outcome), done.lease_until});
   }
   recorder_.Add(std::move(decided));
 }
@@ -326,36 +335,54 @@ void Dispatcher::AcceptClaimed(ClaimResult claimed, UnixMillis now) {
 
 void Dispatcher::Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, UnixMillis now) {
   for (DeliveryJob& job : jobs) {
-    Endpoint& endpoint = endpoints_[EndpointOf(job.config.url)];
-    if (endpoint.config_ids.empty()) endpoint.progress_at = now;
-    endpoint.config_ids.insert(job.config.id);
-    endpoint.waiting.push_back(Held{std::move(job), lease_until});
+    ConfigQueue& queue = QueueFor(job.config, now);
+    queue.waiting.push_back(Held{std::move(job), lease_until});
     ++held_count_;
   }
 }
 
-Dispatcher::Stalled Dispatcher::FindStalled(UnixMillis now) const {
-  Stalled stalled;
-  for (const auto& [name, endpoint] : endpoints_) {
-    if (!IsStalled(endpoint, now)) continue;
-    stalled.config_ids.insert(stalled.config_ids.end(), endpoint.config_ids.begin(),
-                              endpoint.config_ids.end());
-    stalled.held += endpoint.in_flight + static_cast<int>(endpoint.waiting.size());
+// The configuration's queue, its settings brought up to date with `config` (the newest row
+// seen: a changed URL or rate limit applies from the next send).
+Dispatcher::ConfigQueue& Dispatcher::QueueFor(const WebhookConfig& config, UnixMillis now) {
+  auto [it, created] = queues_.try_emplace(config.id);
+  ConfigQueue& queue = it->second;
+  if (created) queue.progress_at = now;
+  if (created || queue.url != config.url) {
+    queue.url = config.url;
+    queue.origin = OriginOf(config.url);
   }
-  return stalled;
+  queue.ordering = config.ordering;
+  if (config.rate_limit <= 0) {
+    queue.rate.reset();
+  } else if (!queue.rate) {
+    queue.rate.emplace(config.rate_limit, now);
+  } else if (queue.rate->rate() != config.rate_limit) {
+    queue.rate->SetRate(config.rate_limit, now);
+  }
+  return queue;
 }
 
-// Fewer than half of max_held_deliveries are held, not counting stalled endpoints' deliveries.
-bool Dispatcher::BelowLowWater(const Stalled& stalled) const {
-  return held_count_ - stalled.held < std::max(1, options_.max_held_deliveries / 2);
+Dispatcher::HeldBack Dispatcher::FindHeldBack(UnixMillis now) const {
+  HeldBack held_back;
+  for (const auto& [config_id, queue] : queues_) {
+    if (!IsStalled(queue, now) && !HoldsEnoughForRate(queue)) continue;
+    held_back.config_ids.push_back(config_id);
+    held_back.held += queue.in_flight + static_cast<int>(queue.waiting.size());
+  }
+  return held_back;
+}
+
+// Fewer than half of max_held_deliveries are held, not counting held-back configurations'.
+bool Dispatcher::BelowLowWater(const HeldBack& held_back) const {
+  return held_count_ - held_back.held < std::max(1, options_.max_held_deliveries / 2);
 }
 
 // Claims run on the claimer thread, one at a time. They are asked for only when the held set
-// is below half of max_held_deliveries or an endpoint with a free slot has nothing waiting,
-// so that a backlog in memory is sent without a commit per refill. Stalled endpoints' held
-// deliveries do not count towards that half, and their configurations are left pending in the
-// store: a slow or dead receiver can neither fill the held set nor starve the others' claims.
-void Dispatcher::RequestClaimIfUseful(UnixMillis now, const Stalled& stalled) {
+// is below half of max_held_deliveries or a queue with a free slot has nothing waiting, so
+// that a backlog in memory is sent without a commit per refill. Held-back configurations'
+// deliveries do not count towards that half, and are left pending in the store: a slow or dead
+// receiver, or a low rate limit, can neither fill the held set nor starve the others' claims.
+void Dispatcher::RequestClaimIfUseful(UnixMillis now, const HeldBack& held_back) {
   if (claim_outstanding_ > 0 || now < claim_retry_at_) return;
   if (!maybe_due_) {
     if (now < due_check_at_) return;
@@ -363,72 +390,112 @@ void Dispatcher::RequestClaimIfUseful(UnixMillis now, const Stalled& stalled) {
   }
   int room = std::min(options_.claim_batch_size, options_.max_held_deliveries - held_count_);
   if (room <= 0) return;
-  if (!BelowLowWater(stalled) && !HasStarvedEndpoint()) return;
+  if (!BelowLowWater(held_back) && !HasStarvedQueue()) return;
   claim_outstanding_ = room;
   wakes_at_claim_ = wakes_seen_;
-  claimer_.Request(room, stalled.config_ids);
+  claimer_.Request(room, held_back.config_ids);
 }
 
 // Every slot busy, a full round waiting, and not one answer for kStalledAfterMs.
-bool Dispatcher::IsStalled(const Endpoint& endpoint, UnixMillis now) const {
-  return endpoint.in_flight >= options_.per_endpoint_cap &&
-         static_cast<int>(endpoint.waiting.size()) >= options_.per_endpoint_cap &&
-         now - endpoint.progress_at >= kStalledAfterMs;
+bool Dispatcher::IsStalled(const ConfigQueue& queue, UnixMillis now) const {
+  return queue.in_flight >= queue.cap && static_cast<int>(queue.waiting.size()) >= queue.cap &&
+         now - queue.progress_at >= kStalledAfterMs;
 }
 
-bool Dispatcher::HasStarvedEndpoint() const {
+bool Dispatcher::HoldsEnoughForRate(const ConfigQueue& queue) const {
+  if (!queue.rate) return false;
+  const std::int64_t enough =
+      std::max<std::int64_t>(1, queue.rate->rate() * kRateLimitedHoldSeconds);
+  return static_cast<std::int64_t>(queue.waiting.size()) >= enough;
+}
+
+bool Dispatcher::HasStarvedQueue() const {
   if (static_cast<int>(in_flight_.size()) >= options_.global_in_flight_cap) return false;
-  return std::any_of(endpoints_.begin(), endpoints_.end(), [&](const auto& entry) {
-    const Endpoint& endpoint = entry.second;
-    return endpoint.waiting.empty() && endpoint.in_flight < options_.per_endpoint_cap;
+  return std::any_of(queues_.begin(), queues_.end(), [](const auto& entry) {
+    const ConfigQueue& queue = entry.second;
+    return queue.waiting.empty() && queue.in_flight < queue.cap;
   });
 }
 
-// Sends waiting deliveries, one per endpoint per round so that endpoints share the global
-// cap fairly, until every endpoint is at its cap or empty or the global cap is reached.
+// Gives each queue its slots: per_config_cap (FIFO: one), and at most origin cap / (n + 1) while
+// n queues are busy at its origin. The "+ 1" keeps room for a configuration that has work there
+// next: queues already at their cap (a receiver that never answers) keep their requests until
+// they time out, so shares shrinking later would come too late for it.
+void Dispatcher::Share() {
+  for (auto& [name, origin] : origins_) origin.busy_queues = 0;
+  for (auto& [config_id, queue] : queues_) {
+    if (!queue.waiting.empty() || queue.in_flight > 0) ++origins_[queue.origin].busy_queues;
+  }
+  for (auto& [config_id, queue] : queues_) {
+    const int busy = origins_[queue.origin].busy_queues;
+    const int own = queue.ordering == DeliveryOrdering::kFifo ? 1 : options_.per_config_cap;
+    queue.cap = std::max(1, std::min(own, options_.per_origin_cap / (busy + 1)));
+  }
+}
+
+// Sends waiting deliveries, one per queue per round so that configurations share the global
+// and origin caps fairly, until every queue is at its cap, empty or out of tokens, or the
+// global cap is reached.
 void Dispatcher::Pump(UnixMillis now) {
-  auto global_room = [&] {
-    return static_cast<int>(in_flight_.size()) < options_.global_in_flight_cap;
-  };
+  Share();
   bool progress = true;
   while (progress) {
     progress = false;
-    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-      Endpoint& endpoint = it->second;
-      while (!endpoint.waiting.empty() && !CanStillSend(endpoint.waiting.front(), now)) {
-        // Its lease would end before the request could finish: leave it to the lease sweep.
-        next_sweep_at_ = std::min(next_sweep_at_, endpoint.waiting.front().lease_until + 1);
-        endpoint.waiting.pop_front();
-        --held_count_;
-      }
-      if (!endpoint.waiting.empty() && endpoint.in_flight < options_.per_endpoint_cap &&
-          global_room()) {
-        Held held = std::move(endpoint.waiting.front());
-        endpoint.waiting.pop_front();
-        Send(std::move(held), it->first, now);
-        progress = true;
-      }
-      if (endpoint.waiting.empty() && endpoint.in_flight == 0) {
-        it = endpoints_.erase(it);
-      } else {
-        ++it;
-      }
+    for (auto& [config_id, queue] : queues_) {
+      DropUnsendable(queue, now);
+      if (!MaySendNext(queue, now)) continue;
+      Held held = std::move(queue.waiting.front());
+      queue.waiting.pop_front();
+      Send(std::move(held), queue, now);
+      progress = true;
     }
   }
+  ForgetIdle(now);
   UpdateGauges();
+}
+
+// Deliveries whose lease would end before their request could finish are left to the lease
+// sweep.
+void Dispatcher::DropUnsendable(ConfigQueue& queue, UnixMillis now) {
+  while (!queue.waiting.empty() && !CanStillSend(queue.waiting.front(), now)) {
+    next_sweep_at_ = std::min(next_sweep_at_, queue.waiting.front().lease_until + 1);
+    queue.waiting.pop_front();
+    --held_count_;
+  }
+}
+
+// The rate limit's token is taken last: only when everything else lets the delivery go.
+bool Dispatcher::MaySendNext(ConfigQueue& queue, UnixMillis now) {
+  if (queue.waiting.empty() || queue.in_flight >= queue.cap) return false;
+  if (static_cast<int>(in_flight_.size()) >= options_.global_in_flight_cap) return false;
+  if (origins_[queue.origin].in_flight >= options_.per_origin_cap) return false;
+  return !queue.rate || queue.rate->TryTake(now);
+}
+
+// Queues with nothing held are forgotten, except a rate limit's bucket that is not yet full
+// again (a new one would start full and let a burst through early).
+void Dispatcher::ForgetIdle(UnixMillis now) {
+  std::erase_if(queues_, [now](const auto& entry) {
+    const ConfigQueue& queue = entry.second;
+    return queue.waiting.empty() && queue.in_flight == 0 && (!queue.rate || queue.rate->Full(now));
+  });
+  std::erase_if(origins_, [](const auto& entry) {
+    return entry.second.in_flight == 0 && entry.second.busy_queues == 0;
+  });
 }
 
 bool Dispatcher::CanStillSend(const Held& held, UnixMillis now) const {
   return now + TimeoutFor(held.job.config) + options_.lease_margin_ms / 2 <= held.lease_until;
 }
 
-void Dispatcher::Send(Held held, const std::string& endpoint, UnixMillis now) {
+void Dispatcher::Send(Held held, ConfigQueue& queue, UnixMillis now) {
   std::uint64_t id = next_request_id_++;
-  ++endpoints_[endpoint].in_flight;
+  ++queue.in_flight;
+  ++origins_[queue.origin].in_flight;
   const DeliveryJob& job = held.job;
   Result<HttpRequest> request =
       BuildRequest(job.config, job.event.id, job.event.event_type_id, job.event.payload_json, now);
-  InFlight record{std::move(held.job), held.lease_until, endpoint, SentRequest{now, "{}"}};
+  InFlight record{std::move(held.job), held.lease_until, queue.origin, SentRequest{now, "{}"}};
   if (!request.ok()) {
     in_flight_.emplace(id, std::move(record));
     HttpResponse unsent;
@@ -443,20 +510,27 @@ void Dispatcher::Send(Held held, const std::string& endpoint, UnixMillis now) {
   });
 }
 
-// On shutdown, deliveries still waiting for their endpoint are not sent: they stay leased and
+// On shutdown, deliveries still waiting in their queue are not sent: they stay leased and
 // return to pending when the lease ends or at the next start.
 void Dispatcher::DropWaiting() {
-  for (auto& [name, endpoint] : endpoints_) {
-    held_count_ -= static_cast<int>(endpoint.waiting.size());
-    endpoint.waiting.clear();
+  for (auto& [config_id, queue] : queues_) {
+    held_count_ -= static_cast<int>(queue.waiting.size());
+    queue.waiting.clear();
   }
   UpdateGauges();
 }
 
 // A claim in progress and completions wake the loop themselves; otherwise it sleeps until the
-// next lease sweep, the next due time, or the retry of a failed claim.
+// next lease sweep, the next due time, a rate-limited queue's next token, or the retry of a
+// failed claim.
 UnixMillis Dispatcher::NextWakeAt(UnixMillis now) const {
   UnixMillis wake_at = std::min(now + options_.fallback_wakeup_ms, next_sweep_at_);
+  for (const auto& [config_id, queue] : queues_) {
+    // A rate-limited queue waiting only for its next token.
+    if (!queue.rate || queue.waiting.empty() || queue.in_flight >= queue.cap) continue;
+    const UnixMillis token_at = queue.rate->NextTokenAt(now);
+    if (token_at > now) wake_at = std::min(wake_at, token_at);
+  }
   if (claim_outstanding_ > 0) return wake_at;
   if (now < claim_retry_at_) return std::min(wake_at, claim_retry_at_);
   if (!maybe_due_) return std::min(wake_at, due_check_at_);

@@ -1,15 +1,20 @@
 // The dispatcher: claims due deliveries from the Store, sends them through an HttpClient
-// with per-endpoint and global in-flight caps, and records every attempt back in the Store in
-// batches (group commit).
+// and records every attempt back in the Store in batches (group commit).
+//
+// The configuration is the unit of isolation: each has a queue in memory with its own
+// in-flight cap, stall detection, rate limit (token bucket) and ordering (FIFO: one in flight).
+// Configurations on one origin (scheme + host + port) share that origin's cap fairly, so one
+// slow route on a host cannot take the slots of the host's other routes.
 //
 // New events' deliveries usually skip the claim: handoff() (given to Store::SetDeliveryHandoff)
 // lets ingestion store them leased and pass them straight here after its commit, while fewer
-// than half of max_held_deliveries are held and their endpoint is not stalled.
+// than half of max_held_deliveries are held and their configuration is neither stalled, nor
+// holding enough for its rate limit, nor FIFO (whose deliveries go in order through the claim).
 //
 // Three threads, so that the sending loop does not wait for commits (its only store calls are
 // the lease releases at start and every fallback_wakeup_ms):
 //  - the dispatcher thread keeps the claimed deliveries in memory, sends them, decides each
-//    completion's outcome and at once sends the next waiting delivery of that endpoint;
+//    completion's outcome and at once sends the next waiting delivery of that configuration;
 //  - a DueClaimer thread claims more from the Store when the held set runs low;
 //  - an AttemptRecorder thread records the decided outcomes, many per RecordAttempts call.
 //
@@ -30,7 +35,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,15 +49,20 @@
 #include "delivery/due_claimer.hpp"
 #include "delivery/http_client.hpp"
 #include "delivery/request_builder.hpp"
+#include "delivery/token_bucket.hpp"
 #include "store/store.hpp"
 
 namespace webhookd::delivery {
 
 struct DispatcherOptions {
   int global_in_flight_cap = 256;
-  // Requests in flight to one endpoint (scheme + host + port) at once. Deliveries beyond it
-  // wait in memory for that endpoint only; other endpoints are never held up.
-  int per_endpoint_cap = 16;
+  // Requests in flight for one configuration at once (a FIFO configuration: 1). Deliveries
+  // beyond it wait in memory in that configuration's queue; others are never held up.
+  int per_config_cap = 16;
+  // Requests in flight to one origin (scheme + host + port) at once. While n configurations
+  // have work there, each may use at most max(1, per_origin_cap / (n + 1)) of it, so that there
+  // is always room for one more.
+  int per_origin_cap = 64;
   std::int64_t connect_timeout_ms = 5'000;
   std::int64_t request_timeout_ms = 15'000;  // a configuration's timeout_ms replaces it
   // The largest per-configuration timeout_ms honoured; longer ones are cut to it.
@@ -65,8 +74,8 @@ struct DispatcherOptions {
   std::int64_t lease_margin_ms = 30'000;
   OutcomeSettings outcome;  // retry schedule, jitter, randomness, auto-disable period
   int claim_batch_size = 256;
-  // Claimed deliveries held in memory (in flight + waiting for their endpoint) at most. More are
-  // claimed when fewer than half of this are held, or when an endpoint with a free slot has
+  // Claimed deliveries held in memory (in flight + waiting in their queue) at most. More are
+  // claimed when fewer than half of this are held, or when a queue with a free slot has
   // nothing waiting.
   int max_held_deliveries = 4'096;
   // After a store error (claim, lease sweep, recording), the same call is tried again this
@@ -130,18 +139,29 @@ class Dispatcher {
   struct InFlight {
     DeliveryJob job;
     UnixMillis lease_until = 0;
-    std::string endpoint;
+    std::string origin;
     SentRequest sent;
   };
-  struct Endpoint {
+  // One configuration's deliveries in memory, with what it was last seen configured as.
+  struct ConfigQueue {
+    std::string url;
+    std::string origin;  // OriginOf(url)
+    DeliveryOrdering ordering = DeliveryOrdering::kNone;
+    std::optional<TokenBucket> rate;  // nullopt: unlimited
     int in_flight = 0;
     std::deque<Held> waiting;
-    std::set<std::int64_t> config_ids;  // the configurations seen delivering to it
     // When it was first held or last answered a request (or failed one).
     UnixMillis progress_at = 0;
+    // Its slots: per_config_cap (FIFO: 1), within its fair share of the origin (Share()).
+    int cap = 1;
   };
-  // The endpoints that IsStalled: their configurations, and the deliveries they hold.
-  struct Stalled {
+  struct Origin {
+    int in_flight = 0;
+    int busy_queues = 0;  // queues with deliveries waiting or in flight there
+  };
+  // Configurations that get no more deliveries for now (stalled, or holding enough for their
+  // rate limit), and the deliveries they hold.
+  struct HeldBack {
     int held = 0;
     std::vector<std::int64_t> config_ids;
   };
@@ -167,14 +187,20 @@ class Dispatcher {
   void Complete(std::vector<Completion> completions, UnixMillis now);
   void AcceptClaimed(ClaimResult claimed, UnixMillis now);
   void Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, UnixMillis now);
-  Stalled FindStalled(UnixMillis now) const;
-  bool BelowLowWater(const Stalled& stalled) const;
-  void RequestClaimIfUseful(UnixMillis now, const Stalled& stalled);
-  bool HasStarvedEndpoint() const;
-  bool IsStalled(const Endpoint& endpoint, UnixMillis now) const;
+  ConfigQueue& QueueFor(const WebhookConfig& config, UnixMillis now);
+  HeldBack FindHeldBack(UnixMillis now) const;
+  bool BelowLowWater(const HeldBack& held_back) const;
+  void RequestClaimIfUseful(UnixMillis now, const HeldBack& held_back);
+  bool HasStarvedQueue() const;
+  bool IsStalled(const ConfigQueue& queue, UnixMillis now) const;
+  bool HoldsEnoughForRate(const ConfigQueue& queue) const;
+  void Share();
   void Pump(UnixMillis now);
+  void DropUnsendable(ConfigQueue& queue, UnixMillis now);
+  bool MaySendNext(ConfigQueue& queue, UnixMillis now);
+  void ForgetIdle(UnixMillis now);
   bool CanStillSend(const Held& held, UnixMillis now) const;
-  void Send(Held held, const std::string& endpoint, UnixMillis now);
+  void Send(Held held, ConfigQueue& queue, UnixMillis now);
   void DropWaiting();
   void SweepLeasesIfDue(UnixMillis now);
   UnixMillis NextWakeAt(UnixMillis now) const;
@@ -201,7 +227,8 @@ class Dispatcher {
   std::mutex lifecycle_mutex_;  // serialises Start() and Stop()
 
   // Dispatcher thread only.
-  std::map<std::string, Endpoint> endpoints_;
+  std::map<std::int64_t, ConfigQueue> queues_;  // by configuration id
+  std::unordered_map<std::string, Origin> origins_;
   std::unordered_map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_request_id_ = 1;
   int held_count_ = 0;         // in flight + waiting

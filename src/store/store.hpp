@@ -72,8 +72,8 @@ class DeliveryHandoff {
  public:
   virtual ~DeliveryHandoff() = default;
   // On the store's writer thread, inside the ingest transaction; quick, never blocks on I/O.
-  // The lease for a new delivery of `config_id` created at `now`, or nullopt to leave it pending.
-  virtual std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) = 0;
+  // The lease for a new delivery of `config` created at `now`, or nullopt to leave it pending.
+  virtual std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) = 0;
   // After the commit, on a store thread; must not block. `lease_until` is the earliest lease
   // among `jobs`.
   virtual void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) = 0;
@@ -95,6 +95,9 @@ struct AttemptOutcome {
   std::int64_t config_id = 0;
   ConfigEffect config_effect = ConfigEffect::kNone;
   std::string disable_reason;
+  // A FIFO configuration's delivery finished (succeeded or failed): the next one of that
+  // configuration may be claimed now, so the commit tells the work listener.
+  bool ends_fifo_turn = false;
 };
 
 struct DeliveryFilter {

@@ -1,6 +1,6 @@
-// Isolation (issue 3, section 3): an endpoint that accepts connections and never answers must
-// not delay any other endpoint's deliveries, and it holds at most its per-endpoint cap of
-// requests in flight.
+// Isolation: a configuration whose receiver accepts connections and never answers must not
+// delay any other configuration's deliveries, whether on another host or on the same one, and
+// it holds at most its in-flight cap of requests.
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
@@ -17,15 +17,16 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr int kPerEndpointCap = 4;
+constexpr int kPerConfigCap = 4;
 constexpr int kEventsEach = 30;
 
 class DeliveryIsolationTest : public DeliveryTest {
  protected:
   std::vector<std::string> ExtraArgs() const override {
-    return {"--retry-schedule",         "0s,1s",
-            "--request-timeout-ms",     "5000",
-            "--per-endpoint-in-flight", std::to_string(kPerEndpointCap)};
+    return {"--retry-schedule",       "0s,1s",
+            "--request-timeout-ms",   "5000",
+            "--per-config-in-flight", std::to_string(kPerConfigCap),
+            "--per-origin-in-flight", std::to_string(2 * kPerConfigCap)};
   }
 };
 
@@ -79,14 +80,14 @@ TEST_F(DeliveryIsolationTest, BlackHoleEndpointDoesNotDelayAHealthyOne) {
 
   // The black hole never had more than its cap in flight: a further request can only start
   // when a slot frees, at the earliest when the first request times out 5 s after it arrived.
-  // And it gets its cap: the other endpoint did not take its slots.
-  ASSERT_TRUE(black_hole.WaitFor(kPerEndpointCap, 5s)) << black_hole.Count();
+  // And it gets its cap: the other configuration did not take its slots.
+  ASSERT_TRUE(black_hole.WaitFor(kPerConfigCap, 5s)) << black_hole.Count();
   const std::vector<ReceivedRequest> hole_requests = black_hole.Requests();
   const auto first_timeout = hole_requests.front().arrived + 4500ms;
   const auto before_first_timeout =
       std::count_if(hole_requests.begin(), hole_requests.end(),
                     [&](const ReceivedRequest& r) { return r.arrived < first_timeout; });
-  EXPECT_EQ(before_first_timeout, kPerEndpointCap);
+  EXPECT_EQ(before_first_timeout, kPerConfigCap);
 
   // None of its deliveries is done: they wait, in flight or pending, for their turn.
   const json::array hole_deliveries = DeliveriesOf(admin, IdOf(hole_config));
@@ -105,6 +106,71 @@ TEST_F(DeliveryIsolationTest, BlackHoleEndpointDoesNotDelayAHealthyOne) {
         return true;
       },
       5s));
+}
+
+// The case per-host isolation got wrong: two routes of one receiving host, one never answering.
+// The host's 8 slots are shared: the black hole, alone there first, takes 8 / (1 + 1) = 4 of
+// them, and the healthy route gets its share of the rest at once.
+TEST_F(DeliveryIsolationTest, BlackHoleRouteDoesNotDelayAnotherRouteOfTheSameHost) {
+  HttpReceiver host([](const ReceivedRequest& request) {
+    ReceiverResponse answer;
+    if (request.target == "/hole") answer.delay = std::chrono::minutes(2);
+    return answer;
+  });
+  HttpClient admin = Admin();
+  CreateConfig(admin, HookBody(1, "BookAppointment", host.Url("/hole"), "hole"));
+  CreateConfig(admin, HookBody(2, "BookAppointment", host.Url("/ok"), "healthy"));
+  ASSERT_FALSE(HasFailure());
+  const json::object payload = Appointment(admin, 1);
+
+  for (int i = 0; i < kEventsEach; ++i) {  // the black hole's events first: it is busy alone
+    ASSERT_TRUE(IsJson(PostEvent(admin, "BookAppointment", 1, payload), 202));
+  }
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::vector<ReceivedRequest> requests = host.Requests();
+        return std::count_if(requests.begin(), requests.end(), [](const ReceivedRequest& r) {
+                 return r.target == "/hole";
+               }) == kPerConfigCap;
+      },
+      5s));
+  std::set<std::string> posted;
+  const auto first_healthy_post = steady_clock::now();
+  for (int i = 0; i < kEventsEach; ++i) {
+    const HttpResponse ok = PostEvent(admin, "BookAppointment", 2, payload);
+    ASSERT_TRUE(IsJson(ok, 202));
+    posted.insert(std::string(ok.json.at("id").as_string()));
+  }
+
+  std::set<std::string> received;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        received.clear();
+        for (const ReceivedRequest& r : host.Requests()) {
+          if (r.target == "/ok") received.insert(r.Header("webhook-id"));
+        }
+        return received.size() == posted.size();
+      },
+      4s))
+      << "only " << received.size() << " of " << posted.size()
+      << " healthy deliveries arrived within 4 s (the black hole's requests time out after 5 s)";
+  EXPECT_EQ(received, posted);
+  std::printf("[ isolation ] %zu healthy deliveries on the black hole's host in %lld ms\n",
+              received.size(),
+              static_cast<long long>(
+                  std::chrono::duration_cast<milliseconds>(steady_clock::now() - first_healthy_post)
+                      .count()));
+  // The black hole never got more than its share: a further request of it could only start
+  // when one of its first ones timed out, 5 s after it arrived.
+  std::vector<ReceivedRequest> hole;
+  for (const ReceivedRequest& r : host.Requests()) {
+    if (r.target == "/hole") hole.push_back(r);
+  }
+  ASSERT_FALSE(hole.empty());
+  const auto first_timeout = hole.front().arrived + 4500ms;
+  EXPECT_EQ(std::count_if(hole.begin(), hole.end(),
+                          [&](const ReceivedRequest& r) { return r.arrived < first_timeout; }),
+            kPerConfigCap);
 }
 
 // CPU time (user + system, in clock ticks) a process has used, from /proc/<pid>/stat.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -135,31 +136,52 @@ json::object BookAppointment(HttpClient& client) {
       {"eventName", "BookAppointment"}, {"organizationId", 1}, {"payload", sample->as_object()}};
 }
 
-TEST(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
-  if (PgUrl().empty()) {
-    GTEST_SKIP() << "WEBHOOKD_TEST_PG_URL is not set (run through scripts/with-postgres, as "
-                    "`make test` does)";
+// Each test gets a fresh database of the PostgreSQL server the suite runs beside.
+class MultiNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PgUrl().empty()) {
+      GTEST_SKIP() << "WEBHOOKD_TEST_PG_URL is not set (run through scripts/with-postgres, as "
+                      "`make test` does)";
+    }
+    database_.emplace(PgUrl());
+    ASSERT_TRUE(database_->created()) << "cannot create a database with psql at " << PgUrl();
   }
-  ScratchDatabase database(PgUrl());
-  ASSERT_TRUE(database.created()) << "cannot create a database with psql at " << PgUrl();
-  TempDir logs;
-  OverlapDetector detector;
-  HttpReceiver receiver([&](const ReceivedRequest& r) { return detector.Handle(r); });
 
+  std::optional<ScratchDatabase> database_;
+  TempDir logs_;
+};
+
+// `count` nodes named node0, node1... on `database_url`, each with kNodeArgs and `extra`.
+std::vector<std::unique_ptr<ServerProcess>> StartNodes(const std::string& database_url, int count,
+                                                       const TempDir& logs,
+                                                       const std::vector<std::string>& extra = {}) {
   std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int i = 0; i < kNodes; ++i) {
+  std::vector<std::string> flags = kNodeArgs;
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  for (int i = 0; i < count; ++i) {
     std::vector<std::string> args = {"serve",
                                      "--listen",
                                      "127.0.0.1:0",
                                      "--db",
-                                     database.url(),
+                                     database_url,
                                      "--node-id",
                                      "node" + std::to_string(i)};
-    for (const std::string& a : LoopbackDeliveryArgs(kNodeArgs)) args.push_back(a);
+    for (const std::string& a : LoopbackDeliveryArgs(flags)) args.push_back(a);
     nodes.push_back(std::make_unique<ServerProcess>(args, EnvVars{}, logs.path()));
     const Status started = nodes.back()->Start();
-    ASSERT_TRUE(started.ok()) << "node " << i << ": " << started.error().message;
+    EXPECT_TRUE(started.ok()) << "node " << i << ": " << started.error().message;
+    if (!started.ok()) return {};
   }
+  return nodes;
+}
+
+TEST_F(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
+  OverlapDetector detector;
+  HttpReceiver receiver([&](const ReceivedRequest& r) { return detector.Handle(r); });
+
+  std::vector<std::unique_ptr<ServerProcess>> nodes = StartNodes(database_->url(), kNodes, logs_);
+  ASSERT_EQ(nodes.size(), static_cast<std::size_t>(kNodes));
   const std::string admin_key = nodes.front()->admin_key();
   ASSERT_FALSE(admin_key.empty()) << "the first node did not print an admin key";
   for (int i = 1; i < kNodes; ++i) {
@@ -185,10 +207,10 @@ TEST(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
   const std::string victim_leases =
       "SELECT COUNT(*) FROM deliveries WHERE status = 'delivering' AND lease_owner = 'node" +
       std::to_string(kVictim) + "'";
-  WaitUntil([&] { return std::atoi(PsqlValue(database.url(), victim_leases).c_str()) > 0; }, 20s,
+  WaitUntil([&] { return std::atoi(PsqlValue(database_->url(), victim_leases).c_str()) > 0; }, 20s,
             1ms);
   ASSERT_TRUE(nodes[kVictim]->Kill().has_value());
-  const int leases_at_kill = std::atoi(PsqlValue(database.url(), victim_leases).c_str());
+  const int leases_at_kill = std::atoi(PsqlValue(database_->url(), victim_leases).c_str());
   const auto killed_at = steady_clock::now();
   poster.Join();
   ASSERT_EQ(poster.unexpected(), "");
@@ -232,6 +254,62 @@ TEST(MultiNodeTest, ThreeNodesOneKilledDeliverEveryPairWithoutOverlap) {
       kNodes, accepted.size(), kVictim, leases_at_kill,
       std::chrono::duration<double>(steady_clock::now() - killed_at).count(), duplicates,
       overlaps.size());
+}
+
+// FIFO across nodes: two nodes share a FIFO configuration's deliveries, events are posted to
+// both, each delivery fails once first. Only one node at a time may hold the configuration's
+// next delivery, so arrivals follow the deliveries' order and never overlap.
+TEST_F(MultiNodeTest, TwoNodesKeepAFifoConfigurationInOrder) {
+  std::mutex mu;
+  std::map<std::string, int> tries;  // guarded by mu
+  int in_flight = 0;                 // guarded by mu
+  int overlaps = 0;                  // guarded by mu
+  HttpReceiver receiver([&](const ReceivedRequest& request) {
+    bool first_try;
+    {
+      std::lock_guard lock(mu);
+      overlaps += in_flight > 0 ? 1 : 0;
+      ++in_flight;
+      first_try = ++tries[request.Header("webhook-id")] == 1;
+    }
+    std::this_thread::sleep_for(50ms);  // long enough for another node to overlap, if it could
+    std::lock_guard lock(mu);
+    --in_flight;
+    return first_try ? Answer(503, "again") : Answer(200, "ok");
+  });
+  std::vector<std::unique_ptr<ServerProcess>> nodes = StartNodes(database_->url(), 2, logs_);
+  ASSERT_EQ(nodes.size(), 2u);
+  const std::string admin_key = nodes.front()->admin_key();
+  HttpClient admin(nodes[1]->base_url(), admin_key);
+  json::object hook = HookBody(1, "BookAppointment", receiver.Url("/ordered"));
+  hook["ordering"] = "fifo";
+  const HttpResponse created = admin.Post("/external-events/", hook);
+  ASSERT_TRUE(IsJson(created, 201)) << created.Summary();
+  const std::int64_t config_id = created.json.at("id").to_number<std::int64_t>();
+
+  constexpr int kEvents = 8;
+  const json::object event = BookAppointment(admin);
+  for (int i = 0; i < kEvents; ++i) {
+    HttpClient node(nodes[i % 2]->base_url(), admin_key);
+    ASSERT_TRUE(IsJson(node.Post("/events", event), 202));
+  }
+  ASSERT_TRUE(receiver.WaitFor(2 * kEvents, 60s)) << receiver.Count();
+
+  // The order the store keeps them in (deliveries are listed by id: ingest order).
+  const HttpResponse listed =
+      admin.Get("/deliveries?limit=100&externalEventId=" + std::to_string(config_id));
+  ASSERT_TRUE(IsJson(listed, 200));
+  std::vector<std::string> expected;
+  for (const json::value& d : listed.json.at("data").as_array()) {
+    const std::string id(d.at("eventId").as_string());
+    expected.push_back(id);
+    expected.push_back(id);  // each arrives twice: the failure, then the success
+  }
+  std::vector<std::string> arrived;
+  for (const ReceivedRequest& r : receiver.Requests()) arrived.push_back(r.Header("webhook-id"));
+  EXPECT_EQ(arrived, expected);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(overlaps, 0) << "two requests of a FIFO configuration were in flight at once";
 }
 
 }  // namespace

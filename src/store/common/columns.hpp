@@ -8,7 +8,7 @@
     "headers_json, " P "active, " P "send_organization_code, " P "version, " P "secret, " P       \
     "previous_secret, " P "previous_secret_expires_at, " P "is_deleted, " P "created_at, " P      \
     "updated_at, " P "disabled_reason, " P "timeout_ms, " P "retry_schedule_json, " P             \
-    "failing_since"
+    "failing_since, " P "rate_limit, " P "ordering"
 #define WEBHOOKD_EVENT_COLUMNS(P)                                             \
   P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
     "idempotency_key, ''), " P "created_at"

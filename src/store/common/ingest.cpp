@@ -59,7 +59,7 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
   for (WebhookConfig& config : *configs) {
     Delivery delivery = NewPendingDelivery(result.event, config.id, now);
     std::optional<UnixMillis> lease =
-        handoff != nullptr ? handoff->LeaseFor(config.id, now) : std::nullopt;
+        handoff != nullptr ? handoff->LeaseFor(config, now) : std::nullopt;
     if (lease) {
       delivery.status = DeliveryStatus::kDelivering;
       result.lease_until = *lease;

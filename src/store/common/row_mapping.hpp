@@ -14,7 +14,7 @@
 namespace webhookd::store_common {
 
 // Column counts, for reading joined rows by offset.
-inline constexpr int kConfigColumnCount = 20;
+inline constexpr int kConfigColumnCount = 22;
 inline constexpr int kEventColumnCount = 6;
 inline constexpr int kDeliveryColumnCount = 12;
 
@@ -42,6 +42,9 @@ WebhookConfig ReadConfig(const Columns& row, int first = 0) {
   c.timeout_ms = row.Int(first + 17);
   c.retry_schedule_json = row.Text(first + 18);
   c.failing_since = row.Int(first + 19);
+  c.rate_limit = row.Int(first + 20);
+  // The schema's CHECK constraint allows only the known names.
+  c.ordering = ParseDeliveryOrdering(row.Text(first + 21)).value_or(DeliveryOrdering::kNone);
   return c;
 }
 
@@ -67,7 +70,9 @@ void BindConfigFields(Sink& sink, const WebhookConfig& c) {
       .Text(c.disabled_reason)
       .Int(c.timeout_ms)
       .Text(c.retry_schedule_json)
-      .Int(c.failing_since);
+      .Int(c.failing_since)
+      .Int(c.rate_limit)
+      .Text(DeliveryOrderingName(c.ordering));
 }
 
 template <class Columns>

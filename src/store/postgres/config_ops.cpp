@@ -75,6 +75,8 @@ Result<WebhookConfig> Operations::UpdateConfig(Connection& db, const WebhookConf
       .Int(c.timeout_ms)
       .Text(c.retry_schedule_json)
       .Int(c.failing_since)
+      .Int(c.rate_limit)
+      .Text(DeliveryOrderingName(c.ordering))
       .OptInt(scope);
   Result<Rows> updated = db.Run(kUpdateConfig, params);
   if (!updated.ok()) return updated.error();

@@ -237,7 +237,7 @@ Status Operations::RecordAttempts(WriteContext& context,
   if (Status s = InsertAttempts(db, outcomes); !s.ok()) return s;
   if (Status s = ApplyConfigEffects(db, outcomes, now); !s.ok()) return s;
   for (const AttemptOutcome& o : outcomes) {
-    if (o.new_status == DeliveryStatus::kPending) context.MarkWorkDue();
+    if (o.new_status == DeliveryStatus::kPending || o.ends_fifo_turn) context.MarkWorkDue();
   }
   return Status::Ok();
 }

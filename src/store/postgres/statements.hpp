@@ -40,21 +40,22 @@ inline constexpr Statement kNotifyWork{"notify_work",
 inline constexpr std::string_view kListenWork = "LISTEN webhookd_work";
 
 // ---- Webhook configurations ----
-// $1..$19: every field but id, in WEBHOOKD_CONFIG_COLUMNS order (see BindConfigFields).
+// $1..$21: every field but id, in WEBHOOKD_CONFIG_COLUMNS order (see BindConfigFields).
 inline constexpr Statement kInsertConfig{
     "insert_config",
     "INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json, "
     "headers_json, active, send_organization_code, version, secret, previous_secret, "
     "previous_secret_expires_at, is_deleted, created_at, updated_at, disabled_reason, "
-    "timeout_ms, retry_schedule_json, failing_since) "
+    "timeout_ms, retry_schedule_json, failing_since, rate_limit, ordering) "
     "VALUES ($1::bigint, $2::text, $3::text, $4::integer, $5::text, $6::text, $7::boolean, "
     "$8::boolean, $9::bigint, $10::text, $11::text, $12::bigint, $13::boolean, $14::bigint, "
-    "$15::bigint, $16::text, $17::bigint, $18::text, $19::bigint) RETURNING id"};
+    "$15::bigint, $16::text, $17::bigint, $18::text, $19::bigint, $20::bigint, $21::text) "
+    "RETURNING id"};
 // $1 id, $2 name, $3 url, $4 event type, $5 attributes, $6 headers, $7 active,
 // $8 send_organization_code, $9 version, $10 secret, $11 previous secret, $12 its expiry,
 // $13 updated_at, $14 disabled_reason, $15 timeout_ms, $16 retry schedule, $17 failing_since,
-// $18 the scope. Keeps organization_id, created_at and is_deleted; reactivation (active
-// false -> true) clears failing_since and disabled_reason.
+// $18 rate_limit, $19 ordering, $20 the scope. Keeps organization_id, created_at and is_deleted;
+// reactivation (active false -> true) clears failing_since and disabled_reason.
 inline constexpr Statement kUpdateConfig{
     "update_config",
     "UPDATE webhook_configs SET name = $2::text, url = $3::text, event_type_id = $4::integer, "
@@ -64,9 +65,10 @@ inline constexpr Statement kUpdateConfig{
     "updated_at = $13::bigint, "
     "disabled_reason = CASE WHEN NOT active AND $7::boolean THEN '' ELSE $14::text END, "
     "timeout_ms = $15::bigint, retry_schedule_json = $16::text, "
-    "failing_since = CASE WHEN NOT active AND $7::boolean THEN 0 ELSE $17::bigint END "
+    "failing_since = CASE WHEN NOT active AND $7::boolean THEN 0 ELSE $17::bigint END, "
+    "rate_limit = $18::bigint, ordering = $19::text "
     "WHERE id = $1::bigint AND NOT is_deleted "
-    "AND ($18::bigint IS NULL OR organization_id = $18::bigint)"};
+    "AND ($20::bigint IS NULL OR organization_id = $20::bigint)"};
 inline constexpr Statement kGetConfig{
     "get_config", "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id = $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
@@ -189,6 +191,8 @@ inline constexpr Statement kSelectDue{
     "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
     "WHERE d.status = 'pending' AND d.next_attempt_at <= $1::bigint "
     "AND d.config_id <> ALL($3::bigint[]) "
+    "AND (c.ordering <> 'fifo' OR NOT EXISTS (SELECT 1 FROM deliveries o "
+    "WHERE o.config_id = d.config_id AND o.status IN ('pending', 'delivering') AND o.id < d.id)) "
     "ORDER BY d.next_attempt_at, d.id LIMIT $2::bigint FOR UPDATE OF d SKIP LOCKED"};
 // $1 ids, $2 owner (this node), $3 lease_until, $4 now.
 inline constexpr Statement kLeaseDeliveries{

@@ -65,7 +65,7 @@ Result<WebhookConfig> Operations::UpdateConfig(Connection& db, const WebhookConf
     if (!update.ok()) return update.error();
     update->BindInt(1, config.id);
     BindConfigFields(*update, replacement);
-    update->BindOptionalInt(21, scope);
+    update->BindOptionalInt(23, scope);
     Result<std::int64_t> changed = RunChanges(db, *update);
     if (!changed.ok()) return changed.error();
     if (*changed == 0) return ConfigNotFound(config.id);

@@ -188,7 +188,9 @@ Status Operations::RecordAttempts(WriteContext& context,
     if (Status s = UpdateDeliveryAfterAttempt(db, outcome, now); !s.ok()) return s;
     if (Status s = InsertAttempt(db, outcome.attempt); !s.ok()) return s;
     if (Status s = ApplyConfigEffect(db, outcome, now); !s.ok()) return s;
-    if (outcome.new_status == DeliveryStatus::kPending) context.MarkWorkDue();
+    if (outcome.new_status == DeliveryStatus::kPending || outcome.ends_fifo_turn) {
+      context.MarkWorkDue();
+    }
   }
   return Status::Ok();
 }

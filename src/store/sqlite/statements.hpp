@@ -33,15 +33,15 @@ inline constexpr std::string_view kInsertMigration =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
 
 // ---- Webhook configurations ----
-// Parameters ?1..?20 follow WEBHOOKD_CONFIG_COLUMNS; ?1 (id) is assigned by SQLite.
+// Parameters ?1..?22 follow WEBHOOKD_CONFIG_COLUMNS; ?1 (id) is assigned by SQLite.
 inline constexpr std::string_view kInsertConfig =
     "INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json, "
     "headers_json, active, send_organization_code, version, secret, previous_secret, "
     "previous_secret_expires_at, is_deleted, created_at, updated_at, disabled_reason, "
-    "timeout_ms, retry_schedule_json, failing_since) "
+    "timeout_ms, retry_schedule_json, failing_since, rate_limit, ordering) "
     "VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20)";
-// Same parameters, ?21 the scope. Keeps organization_id, created_at and is_deleted;
+    "?20, ?21, ?22)";
+// Same parameters, ?23 the scope. Keeps organization_id, created_at and is_deleted;
 // reactivation (active 0 -> 1) clears failing_since and disabled_reason.
 inline constexpr std::string_view kUpdateConfig =
     "UPDATE webhook_configs SET name = ?3, url = ?4, event_type_id = ?5, attributes_json = ?6, "
@@ -49,8 +49,9 @@ inline constexpr std::string_view kUpdateConfig =
     "previous_secret = ?12, previous_secret_expires_at = ?13, updated_at = ?16, "
     "disabled_reason = CASE WHEN active = 0 AND ?8 = 1 THEN '' ELSE ?17 END, "
     "timeout_ms = ?18, retry_schedule_json = ?19, "
-    "failing_since = CASE WHEN active = 0 AND ?8 = 1 THEN 0 ELSE ?20 END "
-    "WHERE id = ?1 AND is_deleted = 0 AND (?21 IS NULL OR organization_id = ?21)";
+    "failing_since = CASE WHEN active = 0 AND ?8 = 1 THEN 0 ELSE ?20 END, "
+    "rate_limit = ?21, ordering = ?22 "
+    "WHERE id = ?1 AND is_deleted = 0 AND (?23 IS NULL OR organization_id = ?23)";
 inline constexpr std::string_view kGetConfig =
     "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
@@ -128,7 +129,7 @@ inline constexpr std::string_view kListDeliveriesOfConfig =
     WEBHOOKD_LIST_DELIVERIES("(?3 IS NULL OR event_id = ?3)", "config_id = ?4");
 
 // Due deliveries with their event and configuration: delivery columns, then event columns,
-// then configuration columns.
+// then configuration columns. Of a FIFO configuration, only its oldest open delivery.
 // ?1 due by, ?2 limit, ?3 JSON array of configuration ids to leave pending.
 inline constexpr std::string_view kSelectDue =
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
@@ -136,6 +137,8 @@ inline constexpr std::string_view kSelectDue =
     "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
     "WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 "
     "AND d.config_id NOT IN (SELECT value FROM json_each(?3)) "
+    "AND (c.ordering <> 'fifo' OR NOT EXISTS (SELECT 1 FROM deliveries o "
+    "WHERE o.config_id = d.config_id AND o.status IN ('pending', 'delivering') AND o.id < d.id)) "
     "ORDER BY d.next_attempt_at, d.id LIMIT ?2";
 inline constexpr std::string_view kLeaseDelivery =
     "UPDATE deliveries SET status = 'delivering', lease_until = ?2, updated_at = ?3 WHERE id = ?1";

@@ -307,13 +307,31 @@ class DispatcherTest : public ::testing::Test {
 
   // As the serve command wires it: new deliveries go straight to the dispatcher when it takes them.
   void ConnectHandoff() { store_->SetDeliveryHandoff(dispatcher_->handoff()); }
-  bool HandoffTakes(std::int64_t config_id) {
-    return dispatcher_->handoff()->LeaseFor(config_id, clock_.Now()).has_value();
+  bool HandoffTakes(const WebhookConfig& config) {
+    return dispatcher_->handoff()->LeaseFor(config, clock_.Now()).has_value();
   }
 
   InstrumentedStore& Instrument() {
     instrumented_ = std::make_unique<InstrumentedStore>(*store_);
     return *instrumented_;
+  }
+
+  // A configuration with a rate limit (0: none) and an ordering.
+  WebhookConfig CreateShapedConfig(std::int64_t organization, std::string url,
+                                   std::int64_t rate_limit, DeliveryOrdering ordering,
+                                   std::string schedule = "") {
+    WebhookConfig config = CreateConfig(organization, std::move(url), kPlainType, schedule);
+    config.rate_limit = rate_limit;
+    config.ordering = ordering;
+    Result<WebhookConfig> updated = store_->UpdateConfig(config, std::nullopt);
+    EXPECT_TRUE(updated.ok()) << updated.error().message;
+    return updated.ok() ? *updated : config;
+  }
+
+  std::vector<std::string> SentBodies() {
+    std::vector<std::string> bodies;
+    for (const HttpRequest& request : client_.sent()) bodies.push_back(request.body);
+    return bodies;
   }
 
   WebhookConfig CreateConfig(std::int64_t organization, std::string url, int type = kPlainType,
@@ -522,8 +540,8 @@ TEST_F(DispatcherTest, ExhaustedScheduleDeadLettersAndManualRetryIsRecordedAsMan
   EXPECT_EQ(attempts[3].status_code, 204);
 }
 
-TEST_F(DispatcherTest, PerEndpointCapHoldsOnlyThatEndpoint) {
-  options_.per_endpoint_cap = 2;
+TEST_F(DispatcherTest, PerConfigCapHoldsOnlyThatConfiguration) {
+  options_.per_config_cap = 2;
   CreateConfig(1, "https://slow.example/hook");
   CreateConfig(2, "https://fast.example/hook");
   client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
@@ -550,8 +568,8 @@ TEST_F(DispatcherTest, PerEndpointCapHoldsOnlyThatEndpoint) {
   EXPECT_EQ(client_.max_held("https://slow.example/hook"), 2);
 }
 
-TEST_F(DispatcherTest, DeadEndpointCannotFillTheHeldSetAndStarveOthers) {
-  options_.per_endpoint_cap = 2;
+TEST_F(DispatcherTest, DeadConfigurationCannotFillTheHeldSetAndStarveOthers) {
+  options_.per_config_cap = 2;
   options_.max_held_deliveries = 8;
   options_.claim_batch_size = 4;
   WebhookConfig dead = CreateConfig(1, "https://dead.example/hook");
@@ -573,7 +591,7 @@ TEST_F(DispatcherTest, DeadEndpointCannotFillTheHeldSetAndStarveOthers) {
   for (const Delivery& delivery : stuck) {
     pending += Get(delivery.id).status == DeliveryStatus::kPending ? 1 : 0;
   }
-  EXPECT_GE(pending, 20 - 2 - options_.claim_batch_size - options_.per_endpoint_cap);
+  EXPECT_GE(pending, 20 - 2 - options_.claim_batch_size - options_.per_config_cap);
   EXPECT_EQ(client_.max_held("https://dead.example/hook"), 2);
   EXPECT_EQ(Get(stuck.front().id).attempt_count, 0);
   EXPECT_EQ(dead.id, Get(stuck.front().id).config_id);
@@ -738,7 +756,7 @@ TEST_F(DispatcherTest, UnusableSecretIsAFailedAttemptWithoutARequest) {
 }
 
 TEST_F(DispatcherTest, RecordsCompletionsInBatches) {
-  options_.per_endpoint_cap = 1;  // one completion per loop iteration
+  options_.per_config_cap = 1;  // one completion per loop iteration
   CreateConfig(1, "https://a.example/hook");
   InstrumentedStore& store = Instrument();
   store.SetGateOpen(false);
@@ -763,7 +781,7 @@ TEST_F(DispatcherTest, RecordsCompletionsInBatches) {
 }
 
 TEST_F(DispatcherTest, RefillsTheEndpointBeforeThePreviousAttemptIsRecorded) {
-  options_.per_endpoint_cap = 2;
+  options_.per_config_cap = 2;
   CreateConfig(1, "https://a.example/hook");
   client_.SetScript([](const HttpRequest&) { return std::nullopt; });
   InstrumentedStore& store = Instrument();
@@ -797,7 +815,7 @@ TEST_F(DispatcherTest, RefillsTheEndpointBeforeThePreviousAttemptIsRecorded) {
 }
 
 TEST_F(DispatcherTest, StopRecordsEveryOutcomeDecidedBeforeIt) {
-  options_.per_endpoint_cap = 1;
+  options_.per_config_cap = 1;
   options_.shutdown_grace_ms = 10'000;
   CreateConfig(1, "https://slow.example/hook");
   CreateConfig(2, "https://fast.example/hook");
@@ -885,7 +903,7 @@ TEST_F(DispatcherTest, OutcomeUnrecordedWhenItsLeaseEndsIsDroppedAndTheDeliveryS
 }
 
 TEST_F(DispatcherTest, ClaimsInBatchesWhileTheHeldSetIsLow) {
-  options_.per_endpoint_cap = 1;  // one send per loop iteration
+  options_.per_config_cap = 1;  // one send per loop iteration
   options_.max_held_deliveries = 8;
   options_.claim_batch_size = 8;
   CreateConfig(1, "https://a.example/hook");
@@ -904,7 +922,7 @@ TEST_F(DispatcherTest, HandsNewDeliveriesOverWithoutAClaim) {
   InstrumentedStore& store = Instrument();
   StartDispatcher();
   ConnectHandoff();
-  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config.id) && store.claims() >= 1; }));
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config) && store.claims() >= 1; }));
   const int claims_at_start = store.claims();  // the start-up look for due deliveries
 
   std::vector<Delivery> deliveries = Ingest(1, 5);
@@ -923,18 +941,18 @@ TEST_F(DispatcherTest, HandsNewDeliveriesOverWithoutAClaim) {
 }
 
 TEST_F(DispatcherTest, HandoffLeavesABacklogPendingInTheStore) {
-  options_.per_endpoint_cap = 1;
+  options_.per_config_cap = 1;
   options_.max_held_deliveries = 4;  // hand-offs stop at 2 held
   WebhookConfig config = CreateConfig(1, "https://slow.example/hook");
   client_.SetScript([](const HttpRequest&) -> std::optional<HttpResponse> { return std::nullopt; });
   StartDispatcher();
   ConnectHandoff();
-  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config.id); }));
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config); }));
 
   for (const Delivery& delivery : Ingest(1, 2)) {
     EXPECT_EQ(delivery.status, DeliveryStatus::kDelivering);
   }
-  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(config.id); }));
+  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(config); }));
   std::vector<Delivery> backlog = Ingest(1, 3);
   for (const Delivery& delivery : backlog) {
     EXPECT_EQ(delivery.status, DeliveryStatus::kPending);
@@ -944,7 +962,7 @@ TEST_F(DispatcherTest, HandoffLeavesABacklogPendingInTheStore) {
 }
 
 TEST_F(DispatcherTest, StalledEndpointsDeliveriesAreNotHandedOff) {
-  options_.per_endpoint_cap = 2;
+  options_.per_config_cap = 2;
   WebhookConfig dead = CreateConfig(1, "https://dead.example/hook");
   WebhookConfig alive = CreateConfig(2, "https://alive.example/hook");
   client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
@@ -953,13 +971,13 @@ TEST_F(DispatcherTest, StalledEndpointsDeliveriesAreNotHandedOff) {
   });
   StartDispatcher();
   ConnectHandoff();
-  ASSERT_TRUE(Eventually([&] { return HandoffTakes(dead.id); }));
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(dead); }));
   Ingest(1, 4);  // two in flight, two waiting
   ASSERT_TRUE(Eventually([&] { return client_.held("https://dead.example/hook") == 2; }));
   Advance(2'000);  // no answer for two seconds: stalled
 
-  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(dead.id); }));
-  EXPECT_TRUE(HandoffTakes(alive.id));
+  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(dead); }));
+  EXPECT_TRUE(HandoffTakes(alive));
   std::vector<Delivery> to_dead = Ingest(1, 1);
   ASSERT_EQ(to_dead.size(), 1u);
   EXPECT_EQ(to_dead[0].status, DeliveryStatus::kPending);
@@ -974,12 +992,93 @@ TEST_F(DispatcherTest, StoppedDispatcherTakesNoHandoff) {
   WebhookConfig config = CreateConfig(1, "https://a.example/hook");
   StartDispatcher();
   ConnectHandoff();
-  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config.id); }));
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config); }));
   dispatcher_->Stop();
-  EXPECT_FALSE(HandoffTakes(config.id));
+  EXPECT_FALSE(HandoffTakes(config));
   std::vector<Delivery> deliveries = Ingest(1, 1);
   ASSERT_EQ(deliveries.size(), 1u);
   EXPECT_EQ(deliveries[0].status, DeliveryStatus::kPending);
+}
+
+TEST_F(DispatcherTest, SlowRouteOnASharedHostLeavesRoomForTheHostsOtherRoutes) {
+  options_.per_origin_cap = 4;
+  options_.per_config_cap = 4;
+  CreateConfig(1, "https://shared.example/slow");
+  CreateConfig(2, "https://shared.example/ok");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://shared.example/slow") return std::nullopt;  // never answers
+    return Status(200);
+  });
+  StartDispatcher();
+  Ingest(1, 10);  // the slow route has work first, alone on the host
+  ASSERT_TRUE(Eventually([&] { return client_.held("https://shared.example/slow") == 2; }));
+  std::vector<Delivery> ok = Ingest(2, 10);
+
+  for (const Delivery& delivery : ok) {
+    ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  // Alone it could take 4 / (1 + 1) of the host's 4 slots, never all of them.
+  EXPECT_EQ(client_.max_held("https://shared.example/slow"), 2);
+}
+
+TEST_F(DispatcherTest, RateLimitSendsABurstThenOneTokenAtATime) {
+  CreateShapedConfig(1, "https://limited.example/hook", 2, DeliveryOrdering::kNone);
+  StartDispatcher();
+  Ingest(1, 6);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 2; }));  // one second's worth
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(client_.sent().size(), 2u) << "sent past the rate on an unchanged clock";
+
+  Advance(499);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(client_.sent().size(), 2u) << "a token came early";
+  Advance(1);  // 2 per second: a token every 500 ms
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 3; }));
+  Advance(500);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 4; }));
+  Advance(1'000);  // the last two
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 6; }));
+  ASSERT_TRUE(Eventually([&] { return dispatcher_->metrics().deliveries_succeeded.load() == 6; }));
+}
+
+TEST_F(DispatcherTest, FifoSendsInIngestOrderAndARetryHoldsTheOnesBehindIt) {
+  CreateShapedConfig(1, "https://ordered.example/hook", 0, DeliveryOrdering::kFifo, "[0, 1]");
+  std::map<std::string, int> tries;
+  client_.SetScript([&tries](const HttpRequest& request) -> std::optional<HttpResponse> {
+    return ++tries[request.body] == 1 ? Status(500) : Status(200);  // each fails once first
+  });
+  StartDispatcher();
+  std::vector<Delivery> deliveries = Ingest(1, 3);
+  for (std::size_t sent = 1; sent < 6; sent += 2) {
+    ASSERT_TRUE(Eventually([&] { return client_.sent().size() == sent; })) << sent;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(client_.sent().size(), sent) << "a later delivery overtook one being retried";
+    Advance(1'000);  // its retry is due: it succeeds, then the next one gets its first try
+    const std::size_t next = std::min<std::size_t>(sent + 2, 6);
+    ASSERT_TRUE(Eventually([&] { return client_.sent().size() == next; })) << sent;
+  }
+  EXPECT_EQ(SentBodies(), (std::vector<std::string>{R"({"n":0})", R"({"n":0})", R"({"n":1})",
+                                                    R"({"n":1})", R"({"n":2})", R"({"n":2})"}));
+  for (const Delivery& delivery : deliveries) {
+    ASSERT_TRUE(WaitForAttempts(delivery.id, 2));
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+}
+
+TEST_F(DispatcherTest, FifoConfigurationIsNeverHandedOff) {
+  WebhookConfig fifo =
+      CreateShapedConfig(1, "https://ordered.example/hook", 0, DeliveryOrdering::kFifo);
+  WebhookConfig plain = CreateConfig(2, "https://plain.example/hook");
+  StartDispatcher();
+  ConnectHandoff();
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(plain); }));
+  EXPECT_FALSE(HandoffTakes(fifo));
+  std::vector<Delivery> ordered = Ingest(1, 1);
+  ASSERT_EQ(ordered.size(), 1u);
+  EXPECT_EQ(ordered[0].status, DeliveryStatus::kPending);
+  ASSERT_TRUE(WaitForAttempts(ordered[0].id, 1));  // claimed and sent all the same
+  EXPECT_EQ(Get(ordered[0].id).status, DeliveryStatus::kSucceeded);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <span>
 #include <string>
 
 #include "core/clock.hpp"
@@ -104,6 +105,41 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsNew) {
   // The failed migration left nothing behind.
   EXPECT_EQ(QueryText(file(), "SELECT MAX(version) FROM schema_migrations"), "2");
   EXPECT_EQ(QueryText(file(), "SELECT COUNT(*) FROM sqlite_master WHERE name = 'three'"), "0");
+}
+
+// A database made by the schema before per-configuration rate limits and ordering (migrations
+// 1 and 2, as the previous release left it) opens, upgrades in place and keeps its rows, which
+// behave as before: unlimited and unordered.
+TEST_F(SqliteStoreTest, ADatabaseOfThePreviousSchemaUpgradesInPlace) {
+  const std::span<const sqlite::Migration> all = sqlite::EmbeddedMigrations();
+  ASSERT_GE(all.size(), 3u);
+  ASSERT_EQ(all[2].name, "config_rate_limit_ordering");
+  {
+    auto db = Must(sqlite::Connection::Open(file().string(), /*create=*/true));
+    ASSERT_TRUE(sqlite::ApplyMigrations(*db, all.first(2), clock_).ok());
+  }
+  QueryText(file(),
+            "INSERT INTO webhook_configs (organization_id, name, url, event_type_id, "
+            "attributes_json, headers_json, active, send_organization_code, version, secret, "
+            "previous_secret, previous_secret_expires_at, is_deleted, created_at, updated_at, "
+            "disabled_reason, timeout_ms, retry_schedule_json, failing_since) VALUES (1, 'old', "
+            "'https://old.example/hook', 1, '{}', '{}', 1, 0, 1, "
+            "'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', '', 0, 0, 5, 5, '', 0, '', 0)");
+  ASSERT_EQ(QueryText(file(), "SELECT COUNT(*) FROM webhook_configs"), "1");
+
+  auto store = Must(OpenStore(url(), clock_));
+  EXPECT_EQ(QueryText(file(), "SELECT MAX(version) FROM schema_migrations"),
+            std::to_string(all.back().version));
+  const WebhookConfig old = Must(store->GetConfig(1, std::nullopt));
+  EXPECT_EQ(old.name, "old");
+  EXPECT_EQ(old.rate_limit, 0);
+  EXPECT_EQ(old.ordering, DeliveryOrdering::kNone);
+  NewEvent event{"evt_01M8QSA1PN7CGZE2B5F17KHSVA", 1, 1, "{}", ""};
+  std::vector<Result<IngestedEvent>> ingested = store->IngestEvents({event});
+  ASSERT_EQ(ingested.size(), 1u);
+  ASSERT_TRUE(ingested[0].ok()) << ingested[0].error().message;
+  ASSERT_EQ(ingested[0]->deliveries.size(), 1u);
+  EXPECT_EQ(Must(store->ClaimDue(clock_.Now(), 10, clock_.Now() + 1000, {})).size(), 1u);
 }
 
 TEST(OpenStoreTest, RefusesUrlsItCannotServe) {

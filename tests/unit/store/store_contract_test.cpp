@@ -157,6 +157,8 @@ TEST_P(StoreContractTest, CreateConfigAssignsIdAndTimesAndKeepsEveryField) {
   in.previous_secret_expires_at = 1234;
   in.timeout_ms = 2500;
   in.retry_schedule_json = "[0,5,60]";
+  in.rate_limit = 25;
+  in.ordering = DeliveryOrdering::kFifo;
   const WebhookConfig created = Create(in);
   EXPECT_GT(created.id, 0);
   EXPECT_EQ(created.created_at, clock_.Now());
@@ -180,6 +182,8 @@ TEST_P(StoreContractTest, CreateConfigAssignsIdAndTimesAndKeepsEveryField) {
   EXPECT_EQ(got.created_at, created.created_at);
   EXPECT_EQ(got.timeout_ms, 2500);
   EXPECT_EQ(got.retry_schedule_json, "[0,5,60]");
+  EXPECT_EQ(got.rate_limit, 25);
+  EXPECT_EQ(got.ordering, DeliveryOrdering::kFifo);
   EXPECT_EQ(got.failing_since, 0);
   EXPECT_EQ(got.disabled_reason, "");
 
@@ -655,6 +659,61 @@ TEST_P(StoreContractTest, ClaimDueLeavesSkippedConfigurationsPending) {
   EXPECT_EQ(later[1].delivery.id, busy_second.id);
 }
 
+TEST_P(StoreContractTest, UpdateConfigChangesRateLimitAndOrdering) {
+  WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  EXPECT_EQ(config.rate_limit, 0);
+  EXPECT_EQ(config.ordering, DeliveryOrdering::kNone);
+  config.rate_limit = 7;
+  config.ordering = DeliveryOrdering::kFifo;
+  const WebhookConfig updated = Must(store_->UpdateConfig(config, kOrgA));
+  EXPECT_EQ(updated.rate_limit, 7);
+  EXPECT_EQ(updated.ordering, DeliveryOrdering::kFifo);
+  EXPECT_EQ(Must(store_->GetConfig(config.id, std::nullopt)).rate_limit, 7);
+}
+
+// A FIFO configuration's claim returns only its oldest open delivery; one being retried
+// (pending, not yet due) holds the ones behind it; a finished one lets the next go.
+TEST_P(StoreContractTest, ClaimDueSendsAFifoConfigurationsDeliveriesOneAtATimeInOrder) {
+  WebhookConfig fifo = NewConfig(kOrgA, 3, "fifo");
+  fifo.ordering = DeliveryOrdering::kFifo;
+  fifo = Create(fifo);
+  const WebhookConfig plain = Create(NewConfig(kOrgA, 4, "plain"));
+  std::vector<Delivery> ordered;
+  for (int i = 0; i < 3; ++i) ordered.push_back(IngestFor(fifo));
+  const Delivery free1 = IngestFor(plain);
+  const Delivery free2 = IngestFor(plain);
+
+  std::vector<DeliveryJob> first = ClaimAll();
+  std::vector<std::string> claimed;
+  for (const DeliveryJob& job : first) claimed.push_back(job.delivery.id);
+  EXPECT_EQ(claimed, (std::vector<std::string>{ordered[0].id, free1.id, free2.id}));
+  EXPECT_TRUE(ClaimAll().empty()) << "the head is in flight: nothing behind it may go";
+
+  // The head fails and waits 5 s for its retry: the others still wait behind it.
+  AttemptOutcome retry = Outcome(first[0], DeliveryStatus::kPending, 503);
+  retry.next_attempt_at = clock_.Now() + 5'000;
+  ASSERT_TRUE(store_->RecordAttempts({retry}).ok());
+  EXPECT_TRUE(ClaimAll().empty());
+  clock_.Advance(5'000);
+  std::vector<DeliveryJob> again = ClaimAll();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].delivery.id, ordered[0].id);
+
+  // Succeeded: the second goes, and only it.
+  AttemptOutcome done = Outcome(again[0], DeliveryStatus::kSucceeded, 200);
+  done.ends_fifo_turn = true;
+  ASSERT_TRUE(store_->RecordAttempts({done}).ok());
+  std::vector<DeliveryJob> second = ClaimAll();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].delivery.id, ordered[1].id);
+
+  // Failed for good (dead letter): the third goes.
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(second[0], DeliveryStatus::kFailed, 400)}).ok());
+  std::vector<DeliveryJob> third = ClaimAll();
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].delivery.id, ordered[2].id);
+}
+
 TEST_P(StoreContractTest, ClaimDueFailsDeliveriesOfDeletedOrInactiveConfigs) {
   const WebhookConfig live = Create(NewConfig(kOrgA, 1, "live"));
   const WebhookConfig deleted = Create(NewConfig(kOrgA, 1, "deleted"));
@@ -956,6 +1015,15 @@ TEST_P(StoreContractTest, WorkListenerFiresWhenACommitMakesWorkDue) {
   EXPECT_EQ(calls.load(), 2);
   ASSERT_TRUE(store_->RetryDelivery(d.id, std::nullopt).ok());
   EXPECT_EQ(calls.load(), 3);
+
+  // A FIFO configuration's finished delivery lets its next one be claimed: that is work due.
+  clock_.Advance(1);
+  jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  AttemptOutcome turn_over = Outcome(jobs[0], DeliveryStatus::kSucceeded, 200);
+  turn_over.ends_fifo_turn = true;
+  ASSERT_TRUE(store_->RecordAttempts({turn_over}).ok());
+  EXPECT_EQ(calls.load(), 4);
 }
 
 // Takes the deliveries of one configuration (leased for 30 s) and keeps what it is given.
@@ -963,8 +1031,8 @@ class RecordingHandoff final : public DeliveryHandoff {
  public:
   explicit RecordingHandoff(std::int64_t taken_config_id) : taken_config_id_(taken_config_id) {}
 
-  std::optional<UnixMillis> LeaseFor(std::int64_t config_id, UnixMillis now) override {
-    if (config_id != taken_config_id_) return std::nullopt;
+  std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
+    if (config.id != taken_config_id_) return std::nullopt;
     return now + 30'000;
   }
   void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {

@@ -1,4 +1,4 @@
-// The unit of isolation for delivery concurrency: one receiving server.
+// A receiving server, as the dispatcher shares its connection cap among configurations.
 #pragma once
 
 #include <string>
@@ -9,6 +9,6 @@ namespace webhookd::delivery {
 // "scheme://host:port" of a URL, lowercased, with the scheme's default port filled in
 // ("https://Example.com/hook" -> "https://example.com:443"). A URL that does not parse is
 // its own endpoint.
-std::string EndpointOf(std::string_view url);
+std::string OriginOf(std::string_view url);
 
 }  // namespace webhookd::delivery

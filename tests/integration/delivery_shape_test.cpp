@@ -1,0 +1,128 @@
+// A configuration's delivery shape, end to end: `rateLimit` spaces its deliveries out, and
+// `ordering: "fifo"` sends them one at a time in ingest order, a retried one holding the rest.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <mutex>
+
+#include "delivery_support.hpp"
+
+namespace webhookd::itest {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+class DeliveryShapeTest : public DeliveryTest {
+ protected:
+  static bool AllSucceeded(HttpClient& admin, std::int64_t config_id) {
+    const json::array deliveries = DeliveriesOf(admin, config_id);
+    return !deliveries.empty() &&
+           std::all_of(deliveries.begin(), deliveries.end(),
+                       [](const json::value& d) { return d.at("status") == "succeeded"; });
+  }
+};
+
+// The event's "id" (the appointment number Appointment() put there) as the receiver got it.
+std::int64_t AppointmentOf(const ReceivedRequest& request) {
+  return json::parse(request.body).at("id").to_number<std::int64_t>();
+}
+
+TEST_F(DeliveryShapeTest, RateLimitSpreadsDeliveriesOverTime) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  json::object body = HookBody(1, "BookAppointment", receiver.Url("/limited"), "limited");
+  body["rateLimit"] = 5;
+  const json::object config = CreateConfig(admin, body);
+  ASSERT_EQ(config.at("rateLimit"), 5);
+  const json::object payload = Appointment(admin, 1);
+
+  constexpr int kEvents = 25;
+  json::array events;
+  for (int i = 0; i < kEvents; ++i) {
+    events.push_back(json::object{
+        {"eventName", "BookAppointment"}, {"organizationId", 1}, {"payload", payload}});
+  }
+  const HttpResponse batch = admin.Post("/events/batch", json::object{{"events", events}});
+  ASSERT_TRUE(IsJson(batch, 200));
+  for (const json::value& item : batch.json.at("data").as_array())
+    ASSERT_EQ(item.at("status"), 202);
+  ASSERT_TRUE(receiver.WaitFor(kEvents, 15s)) << receiver.Count();
+
+  // A burst of 5 (one second's worth), then 5 a second: the last arrives >= 4 s after the first.
+  const std::vector<ReceivedRequest> arrived = receiver.Requests();
+  const auto spread = arrived.back().arrived - arrived.front().arrived;
+  std::printf("[ rate limit ] %d deliveries at 5/s arrived over %lld ms\n", kEvents,
+              static_cast<long long>(std::chrono::duration_cast<milliseconds>(spread).count()));
+  EXPECT_GE(spread, 3500ms);
+  // No second holds more than a burst plus one second's rate.
+  for (const ReceivedRequest& r : arrived) {
+    const auto within_a_second = std::count_if(arrived.begin(), arrived.end(), [&](const auto& o) {
+      return o.arrived >= r.arrived && o.arrived < r.arrived + 1s;
+    });
+    EXPECT_LE(within_a_second, 10) << "at arrival " << r.index;
+  }
+  EXPECT_TRUE(WaitUntil([&] { return AllSucceeded(admin, IdOf(config)); }, 5s));
+}
+
+TEST_F(DeliveryShapeTest, FifoDeliversInIngestOrderEvenWhenEachFailsTwiceFirst) {
+  std::mutex mu;
+  std::map<std::int64_t, int> tries;  // guarded by mu
+  HttpReceiver receiver([&](const ReceivedRequest& request) {
+    std::lock_guard lock(mu);
+    return ++tries[AppointmentOf(request)] <= 2 ? Answer(503, "not yet") : Answer(200, "ok");
+  });
+  HttpClient admin = Admin();
+  json::object body = HookBody(1, "BookAppointment", receiver.Url("/ordered"), "ordered");
+  body["ordering"] = "fifo";
+  body["retrySchedule"] = json::array{0, 1, 1};
+  const json::object config = CreateConfig(admin, body);
+  ASSERT_EQ(config.at("ordering"), "fifo");
+
+  constexpr int kEvents = 4;
+  for (int i = 1; i <= kEvents; ++i) {
+    ASSERT_TRUE(IsJson(PostEvent(admin, "BookAppointment", 1, Appointment(admin, i)), 202));
+  }
+  ASSERT_TRUE(receiver.WaitFor(3 * kEvents, 30s)) << receiver.Count();
+
+  std::vector<std::int64_t> order;
+  for (const ReceivedRequest& r : receiver.Requests()) order.push_back(AppointmentOf(r));
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()))
+      << "arrivals went back to an earlier event: " << json::serialize(json::value_from(order));
+  EXPECT_EQ(order, (std::vector<std::int64_t>{1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4}));
+  EXPECT_TRUE(WaitUntil([&] { return AllSucceeded(admin, IdOf(config)); }, 5s));
+}
+
+TEST_F(DeliveryShapeTest, RateLimitAndOrderingAreValidatedAndCanBeChanged) {
+  HttpClient admin = Admin();
+  json::object body = ConfigBody(1);
+  body["rateLimit"] = 0;
+  EXPECT_TRUE(
+      IsProblem(admin.Post("/external-events/", body), 400, "invalid-request", "/rateLimit"));
+  body["rateLimit"] = "10";
+  EXPECT_TRUE(
+      IsProblem(admin.Post("/external-events/", body), 400, "invalid-request", "/rateLimit"));
+  body["rateLimit"] = 10;
+  body["ordering"] = "lifo";
+  const HttpResponse bad_ordering = admin.Post("/external-events/", body);
+  EXPECT_TRUE(IsProblem(bad_ordering, 400, "invalid-request", "/ordering"));
+  EXPECT_NE(bad_ordering.json.at("detail").as_string().find("fifo"), json::string::npos);
+  body.erase("ordering");
+  EXPECT_TRUE(admin.Get("/external-events/?organizationId=1").json.at("data").as_array().empty())
+      << "a refused configuration was stored";
+
+  const json::object created = CreateConfig(admin, body);
+  EXPECT_EQ(created.at("rateLimit"), 10);
+  EXPECT_EQ(created.at("ordering"), "none");
+  const HttpResponse patched =
+      admin.Patch(ConfigPath(created), json::object{{"rateLimit", nullptr}, {"ordering", "fifo"}});
+  ASSERT_TRUE(IsJson(patched, 200)) << patched.Summary();
+  EXPECT_TRUE(patched.json.at("rateLimit").is_null());
+  EXPECT_EQ(patched.json.at("ordering"), "fifo");
+  const HttpResponse read = admin.Get(ConfigPath(created));
+  EXPECT_TRUE(read.json.at("rateLimit").is_null());
+  EXPECT_EQ(read.json.at("ordering"), "fifo");
+}
+
+}  // namespace
+}  // namespace webhookd::itest
