@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
@@ -24,13 +26,138 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+constexpr std::size_t kReadChunk = 4096;
+// Lingering close (see Impl::Linger): nginx's lingering_time is 30 s; a client that sends a
+// body we refused needs only as long as the rest of its body takes to arrive.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
+// Out of descriptors, accepting pauses this long, doubling up to the maximum while it lasts.
+constexpr auto kFirstAcceptPause = std::chrono::milliseconds(10);
+constexpr auto kMaxAcceptPause = std::chrono::milliseconds(640);
+// At the connection cap with every connection busy, accepting waits this long between looks.
+constexpr auto kFullPause = std::chrono::milliseconds(20);
+constexpr auto kWarningInterval = std::chrono::seconds(5);
 
-// One connection's state as the shutdown logic needs it.
+// One connection's state as the shutdown and connection-cap logic need it.
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy = false;  // guarded by Impl::mu: a request is being read, handled or written
+  // Guarded by Impl::mu:
+  bool busy = false;          // a request is being read, handled or answered
+  bool sent_request = false;  // a request has begun on this connection
+  bool evicting = false;      // chosen to make room for a new connection
+  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
 };
+
+// A warning that may repeat many times a second (accept failures): logs at most one line per
+// interval, saying how many were left out since the last one.
+class ThrottledWarning {
+ public:
+  // Not thread-safe: one strand calls it.
+  void Warn(std::string_view message) {
+    const auto now = std::chrono::steady_clock::now();
+    if (logged_once_ && now - last_logged_ < kWarningInterval) {
+      ++suppressed_;
+      return;
+    }
+    if (suppressed_ == 0) {
+      spdlog::warn("{}", message);
+    } else {
+      spdlog::warn("{} ({} more like it in the last {} s)", message, suppressed_,
+                   std::chrono::duration_cast<std::chrono::seconds>(now - last_logged_).count());
+    }
+    logged_once_ = true;
+    last_logged_ = now;
+    suppressed_ = 0;
+  }
+
+ private:
+  bool logged_once_ = false;
+  std::chrono::steady_clock::time_point last_logged_;
+  std::uint64_t suppressed_ = 0;
+};
+
+// Requests refused for how they are framed, beyond what Beast itself refuses (RFC 9112).
+enum class FramingError {
+  kObsoleteLineFolding = 1,
+  kUnsupportedTransferCoding,
+  kTransferEncodingWithContentLength,
+  kTransferEncodingInHttp10,
+};
+
+class FramingCategory : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "webhookd.framing"; }
+  std::string message(int value) const override {
+    switch (static_cast<FramingError>(value)) {
+      case FramingError::kObsoleteLineFolding:
+        return "a header line starts with a space or tab (obsolete line folding is not "
+               "accepted)";
+      case FramingError::kUnsupportedTransferCoding:
+        return "the only transfer coding accepted is 'chunked', alone";
+      case FramingError::kTransferEncodingWithContentLength:
+        return "a request cannot have both Transfer-Encoding and Content-Length";
+      case FramingError::kTransferEncodingInHttp10:
+        return "HTTP/1.0 requests cannot use Transfer-Encoding";
+    }
+    return "malformed request framing";
+  }
+};
+
+beast::error_code MakeError(FramingError error) {
+  static const FramingCategory category;
+  return {static_cast<int>(error), category};
+}
+
+// The raw header bytes in `buffer`: up to and including the blank line that ends the header,
+// or everything when it has not arrived yet.
+std::string_view HeaderBytes(const beast::flat_buffer& buffer) {
+  const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+  const std::size_t end = data.find("\r\n\r\n");
+  return end == std::string_view::npos ? data : data.substr(0, end + 4);
+}
+
+// Beast joins a folded header line to the line before it; RFC 9112 §5.2 lets a server refuse
+// it instead, which removes one way for two parsers to disagree about a header.
+bool HasObsoleteLineFolding(std::string_view header) {
+  return header.find("\r\n ") != std::string_view::npos ||
+         header.find("\r\n\t") != std::string_view::npos;
+}
+
+// The transfer codings of all Transfer-Encoding fields, in order, without empty list elements.
+std::vector<std::string_view> TransferCodings(const http::request<http::string_body>& request) {
+  std::vector<std::string_view> codings;
+  auto [field, end] = request.equal_range(http::field::transfer_encoding);
+  for (; field != end; ++field) {
+    std::string_view list = field->value();
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      const std::string_view element = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      const std::size_t first = element.find_first_not_of(" \t");
+      if (first == std::string_view::npos) continue;
+      codings.push_back(element.substr(first, element.find_last_not_of(" \t") - first + 1));
+    }
+  }
+  return codings;
+}
+
+// RFC 9112 §6.3: a request body is delimited by Content-Length or by a final 'chunked' coding;
+// anything else would leave the body to be read as the next request (request smuggling). Beast
+// reads an unknown coding as "no body", so the header is checked before the body is read.
+// Other codings (gzip) are not decoded, so 'chunked' must be the only one.
+beast::error_code CheckFraming(const http::request<http::string_body>& request) {
+  if (request.count(http::field::transfer_encoding) == 0) return {};
+  if (request.version() < 11) return MakeError(FramingError::kTransferEncodingInHttp10);
+  if (request.count(http::field::content_length) > 0) {
+    return MakeError(FramingError::kTransferEncodingWithContentLength);
+  }
+  const std::vector<std::string_view> codings = TransferCodings(request);
+  if (codings.size() != 1 || !beast::iequals(codings.front(), "chunked")) {
+    return MakeError(FramingError::kUnsupportedTransferCoding);
+  }
+  return {};
+}
 
 // Converts Beast's request into the plain Request handlers see. nullopt: unusable target.
 std::optional<Request> ToRequest(const http::request<http::string_body>& in) {
@@ -62,11 +189,23 @@ http::response<http::string_body> ToBeast(const Response& response, unsigned ver
   return out;
 }
 
-// A request Beast could not parse (as opposed to a closed or timed-out connection).
-bool IsMalformedRequest(const beast::error_code& ec) {
+// The answer owed to a client whose request could not be read, or nullopt when there is no one
+// to answer (the connection closed, timed out or was cancelled).
+std::optional<Response> RefusalFor(const beast::error_code& ec, std::size_t max_body_bytes) {
+  if (ec == http::error::body_limit) {
+    return ProblemResponse(Error::TooLarge("the request body is larger than " +
+                                           std::to_string(max_body_bytes) + " bytes"));
+  }
+  const bool framing = ec.category() == MakeError(FramingError::kObsoleteLineFolding).category();
+  if (framing && ec != MakeError(FramingError::kObsoleteLineFolding)) {
+    return ProblemResponse(Error::Invalid(ec.message(), "Transfer-Encoding"));
+  }
   const auto& http_category = http::make_error_code(http::error::bad_target).category();
-  return ec.category() == http_category && ec != http::error::end_of_stream &&
-         ec != http::error::partial_message;
+  if (framing || (ec.category() == http_category && ec != http::error::end_of_stream &&
+                  ec != http::error::partial_message)) {
+    return ProblemResponse(400, "invalid-request", "Malformed HTTP request", ec.message());
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -80,6 +219,7 @@ struct HttpServer::Impl {
         run_blocking(
             [this](std::function<void()> work) { asio::post(blocking_pool, std::move(work)); }),
         acceptor(asio::make_strand(io)),
+        accept_pause(acceptor.get_executor()),
         signals(io, SIGINT, SIGTERM),
         drain_timer(asio::make_strand(io)) {}
 
@@ -91,6 +231,9 @@ struct HttpServer::Impl {
   asio::thread_pool blocking_pool;
   BlockingRunner run_blocking;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_pause;  // on the acceptor's strand
+  ThrottledWarning accept_warning;  // these two on the acceptor's strand only
+  ThrottledWarning limit_warning;
   asio::signal_set signals;
   asio::steady_timer drain_timer;
   std::mutex mu;
@@ -98,8 +241,15 @@ struct HttpServer::Impl {
   std::set<std::shared_ptr<Connection>> connections;  // guarded by mu
 
   asio::awaitable<void> Accept();
+  asio::awaitable<bool> PauseAccepting(std::chrono::milliseconds pause);
+  asio::awaitable<bool> MakeRoom();
+  bool EvictIdleConnection();
   asio::awaitable<void> Serve(std::shared_ptr<Connection> conn);
   asio::awaitable<bool> ServeOne(Connection& conn, beast::flat_buffer& buffer);
+  asio::awaitable<beast::error_code> ReadHeader(Connection& conn, beast::flat_buffer& buffer,
+                                                http::request_parser<http::string_body>& parser);
+  asio::awaitable<void> Refuse(Connection& conn, const Response& refusal);
+  asio::awaitable<void> Linger(Connection& conn);
   asio::awaitable<Response> Handle(const http::request<http::string_body>& request);
   asio::awaitable<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
@@ -107,14 +257,25 @@ struct HttpServer::Impl {
   void CloseAll(bool idle_only);
 };
 
+// Accept errors (mostly EMFILE/ENFILE: out of descriptors) leave the pending connection in the
+// backlog, so retrying at once would spin; each one pauses accepting instead, for longer while
+// they last, and frees a descriptor by closing an idle connection if there is one.
 asio::awaitable<void> HttpServer::Impl::Accept() {
+  auto pause = kFirstAcceptPause;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      spdlog::warn("accept failed: {}", ec.message());
+      accept_warning.Warn("accept failed: " + ec.message());
+      if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open) {
+        EvictIdleConnection();
+      }
+      if (!co_await PauseAccepting(pause)) co_return;
+      pause = std::min(pause * 2, kMaxAcceptPause);
       continue;
     }
+    pause = kFirstAcceptPause;
+    if (!co_await MakeRoom()) co_return;
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(mu);
@@ -125,10 +286,65 @@ asio::awaitable<void> HttpServer::Impl::Accept() {
   }
 }
 
+// Waits on the acceptor's strand; false when the server is stopping.
+asio::awaitable<bool> HttpServer::Impl::PauseAccepting(std::chrono::milliseconds pause) {
+  accept_pause.expires_after(pause);
+  co_await accept_pause.async_wait(kTuple);
+  std::lock_guard lock(mu);
+  co_return !stopping;
+}
+
+// At the connection cap, makes room for one more: closes an idle connection, or waits until a
+// busy one finishes. False when the server is stopping.
+asio::awaitable<bool> HttpServer::Impl::MakeRoom() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu);
+      if (stopping) co_return false;
+      if (connections.size() < options.max_connections) co_return true;
+    }
+    const std::string limit = std::to_string(options.max_connections);
+    if (EvictIdleConnection()) {
+      limit_warning.Warn("connection limit (" + limit +
+                         ") reached: closed the connection idle "
+                         "the longest");
+      co_return true;
+    }
+    limit_warning.Warn("connection limit (" + limit + ") reached, all busy: new connections wait");
+    if (!co_await PauseAccepting(kFullPause)) co_return false;
+  }
+}
+
+// Closes the connection that has waited longest for a request, preferring one that never sent
+// any (a keep-alive client has shown it is real). False when every connection is busy.
+bool HttpServer::Impl::EvictIdleConnection() {
+  std::lock_guard lock(mu);
+  std::shared_ptr<Connection> victim;
+  for (const auto& conn : connections) {
+    if (conn->busy || conn->evicting) continue;
+    if (!victim || std::tie(conn->sent_request, conn->idle_since) <
+                       std::tie(victim->sent_request, victim->idle_since)) {
+      victim = conn;
+    }
+  }
+  if (!victim) return false;
+  victim->evicting = true;
+  asio::post(victim->stream.get_executor(), [this, victim] {
+    std::lock_guard lock(mu);
+    victim->evicting = false;
+    if (victim->busy) return;  // a request arrived meanwhile: it is served
+    beast::error_code ignored;
+    victim->stream.socket().cancel(ignored);
+  });
+  return true;
+}
+
 // Returns false once stopping: the connection must then close instead of waiting.
 bool HttpServer::Impl::MarkBusy(Connection& conn, bool busy) {
   std::lock_guard lock(mu);
   conn.busy = busy;
+  if (busy) conn.sent_request = true;
+  if (!busy) conn.idle_since = std::chrono::steady_clock::now();
   return !stopping;
 }
 
@@ -151,43 +367,39 @@ asio::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) 
 }
 
 // Reads, handles and answers one request; false when the connection should close.
+// A request's first byte may take the idle timeout to come, the rest of its header the header
+// timeout, so that a client trickling a header cannot hold a connection for the idle timeout.
 asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buffer) {
+  if (buffer.size() == 0) {
+    conn.stream.expires_after(options.idle_timeout);
+    auto [ec, n] = co_await conn.stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
+    if (ec) co_return false;
+    buffer.commit(n);
+  }
+  MarkBusy(conn, true);
   http::request_parser<http::string_body> parser;
   parser.body_limit(options.max_body_bytes);
   parser.header_limit(kMaxHeaderBytes);
-  conn.stream.expires_after(options.idle_timeout);
-  auto [ec, n] = co_await http::async_read_header(conn.stream, buffer, parser, kTuple);
+  conn.stream.expires_after(options.header_timeout);
+  beast::error_code ec = co_await ReadHeader(conn, buffer, parser);
+  if (!ec) ec = CheckFraming(parser.get());
   if (ec) {
-    if (ec == http::error::body_limit) {
-      MarkBusy(conn, true);
-      const Response problem = ProblemResponse(Error::TooLarge(
-          "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes"));
-      auto response = ToBeast(problem, 11, false, false);
-      co_await http::async_write(conn.stream, response, kTuple);
-    } else if (IsMalformedRequest(ec)) {
-      MarkBusy(conn, true);
-      auto response =
-          ToBeast(ProblemResponse(400, "invalid-request", "Malformed HTTP request", ec.message()),
-                  11, false, false);
-      co_await http::async_write(conn.stream, response, kTuple);
-    }
+    if (const auto refusal = RefusalFor(ec, options.max_body_bytes))
+      co_await Refuse(conn, *refusal);
     co_return false;
   }
-  MarkBusy(conn, true);
-  conn.stream.expires_after(options.header_timeout);
+  conn.stream.expires_after(options.body_timeout);
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
     co_await http::async_write(conn.stream, go_on, kTuple);
   }
   if (!parser.is_done()) {
     auto [body_ec, body_n] = co_await http::async_read(conn.stream, buffer, parser, kTuple);
-    if (body_ec == http::error::body_limit) {
-      auto response = ToBeast(ProblemResponse(Error::TooLarge("the request body is too large")),
-                              parser.get().version(), false, false);
-      co_await http::async_write(conn.stream, response, kTuple);
+    if (body_ec) {
+      const auto refusal = RefusalFor(body_ec, options.max_body_bytes);
+      if (refusal) co_await Refuse(conn, *refusal);
       co_return false;
     }
-    if (body_ec) co_return false;
   }
   const auto& request = parser.get();
   const auto started = std::chrono::steady_clock::now();
@@ -199,7 +411,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   }
   auto response =
       ToBeast(handled, request.version(), keep_alive, request.method() == http::verb::head);
-  conn.stream.expires_after(options.header_timeout);
+  conn.stream.expires_after(options.body_timeout);
   auto [write_ec, written] = co_await http::async_write(conn.stream, response, kTuple);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
@@ -208,6 +420,48 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   spdlog::info("request method={} path={} status={} duration_ms={:.1f}", request.method_string(),
                target.substr(0, target.find('?')), handled.status, micros / 1000.0);
   co_return !write_ec && keep_alive;
+}
+
+// Parses the request header from `buffer`, reading more under the stream's current timeout;
+// refuses obsolete line folding, which Beast would accept.
+asio::awaitable<beast::error_code> HttpServer::Impl::ReadHeader(
+    Connection& conn, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
+  for (;;) {
+    if (HasObsoleteLineFolding(HeaderBytes(buffer))) {
+      co_return MakeError(FramingError::kObsoleteLineFolding);
+    }
+    beast::error_code ec;
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (parser.is_header_done() || (ec && ec != http::error::need_more)) co_return ec;
+    auto [read_ec, n] = co_await conn.stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
+    if (read_ec) co_return read_ec;
+    buffer.commit(n);
+  }
+}
+
+// Answers a request that was refused before it was read to its end, and closes gracefully.
+asio::awaitable<void> HttpServer::Impl::Refuse(Connection& conn, const Response& refusal) {
+  auto response = ToBeast(refusal, 11, false, false);
+  conn.stream.expires_after(options.body_timeout);
+  auto [ec, n] = co_await http::async_write(conn.stream, response, kTuple);
+  if (!ec) co_await Linger(conn);
+}
+
+// Closing a socket with unread data makes the kernel send a reset, which can destroy the
+// answer before the client reads it, and a client still sending its body gets EPIPE. So, as
+// nginx's lingering close does: stop sending, then read and discard what still comes, for a
+// bounded time and amount, before the caller closes. Shutdown and eviction may cut it short.
+asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
+  beast::error_code ignored;
+  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  MarkBusy(conn, false);
+  conn.stream.expires_after(kLingerTime);
+  std::array<char, kReadChunk> discard;
+  for (std::size_t total = 0; total < kLingerBytes;) {
+    auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(discard), kTuple);
+    if (ec) break;
+    total += n;
+  }
 }
 
 asio::awaitable<Response> HttpServer::Impl::Handle(
@@ -251,6 +505,7 @@ void HttpServer::Impl::BeginShutdown() {
   asio::post(acceptor.get_executor(), [this] {
     beast::error_code ignored;
     acceptor.close(ignored);
+    accept_pause.cancel();
   });
   beast::error_code ignored;
   signals.cancel(ignored);

@@ -18,9 +18,14 @@ struct ServerOptions {
   int io_threads = 2;         // read, parse and write HTTP; never block
   int threads = 4;            // run the handlers that may block (reads, configuration writes)
   std::size_t max_body_bytes = 1024 * 1024;
-  std::chrono::seconds header_timeout{10};  // to receive a whole request once it started
-  std::chrono::seconds idle_timeout{60};    // keep-alive connection waiting for a request
-  std::chrono::seconds drain_timeout{10};   // requests in flight at shutdown get this long
+  // Open connections at most. At the cap a new connection displaces the one that has waited
+  // longest for a request (preferring those that never sent one); when none waits, accepting
+  // pauses until a connection closes.
+  std::size_t max_connections = 512;
+  std::chrono::milliseconds idle_timeout{60'000};    // waiting for a request's first byte
+  std::chrono::milliseconds header_timeout{10'000};  // from that byte to the header's end
+  std::chrono::milliseconds body_timeout{30'000};    // to receive the body, or send a response
+  std::chrono::milliseconds drain_timeout{10'000};   // requests in flight at shutdown
 };
 
 class HttpServer {

@@ -17,6 +17,8 @@ struct ServeOptions {
   int threads = 16;    // handlers that may block: reads, configuration writes, test sends
   std::string log_level = "info";
   std::size_t max_body_bytes = 1024 * 1024;
+  int max_connections = 0;             // open HTTP connections at most; 0: from the open-file limit
+  std::string header_timeout = "10s";  // from a request's first byte to its header's end
   // Delivery.
   std::string retry_schedule = "0s,5s,5m,30m,2h,5h,10h,10h";
   int max_in_flight = 256;

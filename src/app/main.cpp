@@ -57,6 +57,19 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024))
       ->capture_default_str();
   serve
+      ->add_option("--max-connections", o.max_connections,
+                   "Open API connections at most (0: half the open-file limit, at most 10000). "
+                   "At the cap a new connection closes the one idle the longest")
+      ->envname("WEBHOOKD_MAX_CONNECTIONS")
+      ->check(CLI::Range(0, 1'000'000))
+      ->capture_default_str();
+  serve
+      ->add_option("--header-timeout", o.header_timeout,
+                   "Time a client has to send a request's header once its first byte came "
+                   "(e.g. 10s, 500ms); slower clients are disconnected")
+      ->envname("WEBHOOKD_HEADER_TIMEOUT")
+      ->capture_default_str();
+  serve
       ->add_option("--retry-schedule", o.retry_schedule,
                    "Waits before each attempt (the first is immediate); 8 entries = 8 attempts. "
                    "Each wait gets +-20% jitter")

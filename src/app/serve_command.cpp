@@ -1,6 +1,7 @@
 #include <fmt/ranges.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <charconv>
 #include <cmath>
@@ -9,6 +10,7 @@
 #include "api/api.hpp"
 #include "api/server.hpp"
 #include "app/commands.hpp"
+#include "app/duration.hpp"
 #include "core/clock.hpp"
 #include "delivery/curl_http_client.hpp"
 #include "delivery/dispatcher.hpp"
@@ -108,6 +110,55 @@ void KeepFreedMemory() {
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
 }
 
+// Every API connection, delivery, database handle and file needs a descriptor, and the soft
+// limit is often 1024 under a far higher hard one: raises the soft limit to the hard one and
+// returns it.
+rlim_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur;
+}
+
+// --max-connections, or by default half the open-file limit: the other half is left to
+// deliveries (--max-in-flight), the database and files.
+std::size_t MaxConnections(const ServeOptions& options, rlim_t open_files) {
+  constexpr rlim_t kMostByDefault = 10'000;
+  if (options.max_connections == 0) {
+    return static_cast<std::size_t>(std::max<rlim_t>(1, std::min(open_files / 2, kMostByDefault)));
+  }
+  const auto max_connections = static_cast<std::size_t>(options.max_connections);
+  if (max_connections >= open_files) {
+    spdlog::warn(
+        "--max-connections {} is not below the open-file limit ({}): when descriptors run out, "
+        "accepting pauses and idle connections are closed",
+        max_connections, open_files);
+  }
+  return max_connections;
+}
+
+Result<api::ServerOptions> ServerOptionsFrom(const ServeOptions& options, const HostPort& listen) {
+  Result<std::chrono::milliseconds> header_timeout = ParseDuration(options.header_timeout);
+  if (!header_timeout.ok() || header_timeout->count() == 0) {
+    return Error::Invalid(
+        "--header-timeout must be a positive duration such as 10s or 500ms (got '" +
+        options.header_timeout + "')");
+  }
+  api::ServerOptions out;
+  out.host = listen.host;
+  out.port = listen.port;
+  out.io_threads = options.io_threads;
+  out.threads = options.threads;
+  out.max_body_bytes = options.max_body_bytes;
+  out.max_connections = MaxConnections(options, RaiseOpenFileLimit());
+  out.header_timeout = *header_timeout;
+  return out;
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
@@ -134,6 +185,11 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", retention.error().message.c_str());
     return 2;
   }
+  const Result<api::ServerOptions> server_options = ServerOptionsFrom(options, *listen);
+  if (!server_options.ok()) {
+    std::fprintf(stderr, "webhookd: %s\n", server_options.error().message.c_str());
+    return 2;
+  }
   SystemClock clock;
   Result<std::unique_ptr<Store>> store = OpenStore(options.db, clock, {options.node_id});
   if (!store.ok()) {
@@ -150,13 +206,7 @@ int RunServe(const ServeOptions& options) {
   context.options.allow_insecure_urls = options.allow_insecure_urls;
   const std::unique_ptr<api::Router> router = api::BuildRouter(context);
 
-  api::ServerOptions server_options;
-  server_options.host = listen->host;
-  server_options.port = listen->port;
-  server_options.io_threads = options.io_threads;
-  server_options.threads = options.threads;
-  server_options.max_body_bytes = options.max_body_bytes;
-  api::HttpServer server(server_options, *router);
+  api::HttpServer server(*server_options, *router);
   Result<std::uint16_t> port = server.Listen();
   if (!port.ok()) {
     std::fprintf(stderr, "webhookd: %s\n", port.error().message.c_str());
@@ -167,9 +217,12 @@ int RunServe(const ServeOptions& options) {
   std::printf("webhookd listening on http://%s%s%s:%u\n", v6 ? "[" : "", listen->host.c_str(),
               v6 ? "]" : "", unsigned{*port});
   std::fflush(stdout);
-  spdlog::info("serving db={} io_threads={} threads={} insecure_urls={} allow_targets={}",
-               options.db.substr(0, options.db.find(':')), options.io_threads, options.threads,
-               options.allow_insecure_urls, fmt::join(options.allow_targets, ","));
+  spdlog::info(
+      "serving db={} io_threads={} threads={} max_connections={} insecure_urls={} "
+      "allow_targets={}",
+      options.db.substr(0, options.db.find(':')), options.io_threads, options.threads,
+      server_options->max_connections, options.allow_insecure_urls,
+      fmt::join(options.allow_targets, ","));
   dispatcher.Start();
   std::unique_ptr<RetentionJanitor> janitor;
   if (*retention) {

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,9 +103,14 @@ class ExecArgs {
 };
 
 // In the child after fork(): wires stdin to /dev/null and stdout/stderr to the given fds, asks
-// to be killed when the parent thread dies, and execs. Only async-signal-safe calls.
-[[noreturn]] void ExecChild(ExecArgs& exec, int out_fd, int err_fd) {
+// to be killed when the parent thread dies, sets the open-file limit (unless 0), and execs.
+// Only async-signal-safe calls.
+[[noreturn]] void ExecChild(ExecArgs& exec, int out_fd, int err_fd, std::uint64_t open_files) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (open_files > 0) {
+    const rlimit limit{open_files, open_files};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+  }
   const int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
   dup2(out_fd, STDOUT_FILENO);
@@ -343,7 +349,7 @@ CommandResult RunCommand(const std::vector<std::string>& args, const EnvVars& en
   }
   ExecArgs exec(args, env);
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(exec, out_pipe[1], err_pipe[1]);
+  if (pid == 0) ExecChild(exec, out_pipe[1], err_pipe[1], 0);
   close(out_pipe[1]);
   close(err_pipe[1]);
 
@@ -415,7 +421,7 @@ Status ServerProcess::Start(std::chrono::milliseconds timeout) {
   if (out_fd < 0 || err_fd < 0) return Error::Internal("cannot create log files");
   ExecArgs exec(args_, env_);
   pid_ = fork();
-  if (pid_ == 0) ExecChild(exec, out_fd, err_fd);
+  if (pid_ == 0) ExecChild(exec, out_fd, err_fd, open_file_limit_);
   close(out_fd);
   close(err_fd);
   if (pid_ < 0) return Error::Internal("fork failed");
@@ -527,6 +533,88 @@ size_t CollectHeader(char* data, size_t size, size_t count, void* user) {
 }
 
 }  // namespace
+
+RawConnection::RawConnection(int port, int send_buffer_bytes) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error_ = std::strerror(errno);
+    return;
+  }
+  if (send_buffer_bytes > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof send_buffer_bytes);
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    error_ = std::strerror(errno);
+    close(fd);
+    return;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fd_ = fd;
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawConnection::Send(std::string_view bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!bytes.empty() && fd_ >= 0) {
+    const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      error_ = std::strerror(errno);
+      return false;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) {
+      error_ = "send timed out";
+      return false;
+    }
+    pollfd p{fd_, POLLOUT, 0};
+    poll(&p, 1, static_cast<int>(left.count()));
+  }
+  return fd_ >= 0;
+}
+
+bool RawConnection::ReceiveSome(std::chrono::milliseconds timeout) {
+  if (fd_ < 0 || closed_) return false;
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return true;
+  std::array<char, 16384> chunk;
+  const ssize_t n = recv(fd_, chunk.data(), chunk.size(), 0);
+  if (n > 0) {
+    received_.append(chunk.data(), static_cast<std::size_t>(n));
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  if (n < 0) error_ = std::strerror(errno);
+  closed_ = true;
+  return false;
+}
+
+bool RawConnection::WaitForClose(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!closed_ && fd_ >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) return false;
+    ReceiveSome(std::min<std::chrono::milliseconds>(left, 50ms));
+  }
+  return true;
+}
+
+std::string RawConnection::ReadUntilClosed(std::chrono::milliseconds timeout) {
+  timed_out_ = !WaitForClose(timeout);
+  return std::exchange(received_, {});
+}
 
 std::string HttpResponse::Header(std::string_view name) const { return FindHeader(headers, name); }
 

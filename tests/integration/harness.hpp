@@ -149,6 +149,9 @@ class ServerProcess {
       const std::string& db_url, const std::vector<std::string>& extra_args,
       const std::filesystem::path& log_dir, const EnvVars& env = {});
 
+  // Makes the next Start() run the process with RLIMIT_NOFILE (soft and hard) at `limit`.
+  void set_open_file_limit(std::uint64_t limit) { open_file_limit_ = limit; }
+
   // Starts the process and waits up to `timeout` for "webhookd listening on http://H:P".
   // Fails if the process exits first or the line does not come in time (the process is then
   // killed). Parses the port and, when the first-start block was printed, the admin key.
@@ -184,6 +187,7 @@ class ServerProcess {
   EnvVars env_;
   std::filesystem::path stdout_path_;
   std::filesystem::path stderr_path_;
+  std::uint64_t open_file_limit_ = 0;  // 0: inherited
   int pid_ = -1;
   int port_ = 0;
   std::string base_url_;
@@ -191,6 +195,42 @@ class ServerProcess {
 };
 
 // ---- HTTP client ----
+
+// A plain TCP connection to 127.0.0.1:`port`, for what an HTTP library would not send:
+// malformed framing, trickled headers, bodies written in full whatever the server answers.
+// Every call is bounded by a timeout. Not thread-safe.
+class RawConnection {
+ public:
+  // Connects at once; check connected(). `send_buffer_bytes` > 0 sets SO_SNDBUF (a small one
+  // keeps a large body from fitting in the kernel's buffers).
+  explicit RawConnection(int port, int send_buffer_bytes = 0);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  // Sends all of `bytes` within `timeout`; false when the connection fails first (error()
+  // says how, e.g. "Broken pipe") or the time runs out.
+  bool Send(std::string_view bytes, std::chrono::milliseconds timeout = 10s);
+  // Everything received until the peer closes or `timeout` passes (then timed_out()).
+  std::string ReadUntilClosed(std::chrono::milliseconds timeout);
+  // True when the peer has closed (or reset) the connection, waiting up to `timeout` for it.
+  // Data that arrives meanwhile is read and kept for ReadUntilClosed.
+  bool WaitForClose(std::chrono::milliseconds timeout);
+
+  bool timed_out() const { return timed_out_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  // One poll + recv: appends to received_; false once closed or failed.
+  bool ReceiveSome(std::chrono::milliseconds timeout);
+
+  int fd_ = -1;
+  bool closed_ = false;
+  bool timed_out_ = false;
+  std::string received_;
+  std::string error_;
+};
 
 struct HttpResponse {
   long status = 0;  // 0: no HTTP response at all (see `error`)

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <regex>
+#include <sstream>
 
 namespace webhookd::itest {
 
@@ -109,6 +110,38 @@ json::value ProblemWithoutId(const HttpResponse& r, const std::string& id) {
            << " content-type=" << r.Header("content-type");
   }
   return ::testing::AssertionSuccess();
+}
+
+std::vector<HttpResponse> ParseResponses(std::string_view bytes) {
+  std::vector<HttpResponse> out;
+  for (;;) {
+    const std::size_t header_end = bytes.find("\r\n\r\n");
+    if (header_end == std::string_view::npos || !bytes.starts_with("HTTP/1.")) return out;
+    HttpResponse r;
+    std::istringstream lines{std::string(bytes.substr(0, header_end))};
+    std::string line;
+    std::getline(lines, line);
+    r.status = std::stol(line.substr(line.find(' ') + 1, 3));
+    while (std::getline(lines, line)) {
+      const std::size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      if (!value.empty() && value.back() == '\r') value.pop_back();
+      r.headers[name] = value;
+    }
+    const std::size_t length = std::stoul(
+        r.headers.count("content-length") > 0 ? r.headers["content-length"] : std::string("0"));
+    if (bytes.size() < header_end + 4 + length) return out;
+    r.body = std::string(bytes.substr(header_end + 4, length));
+    boost::system::error_code ec;
+    r.json = json::parse(r.body, ec);
+    r.is_json = !ec;
+    out.push_back(std::move(r));
+    bytes.remove_prefix(header_end + 4 + length);
+  }
 }
 
 void ServerTest::SetUp() {

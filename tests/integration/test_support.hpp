@@ -49,6 +49,10 @@ json::value ProblemWithoutId(const HttpResponse& r, const std::string& id);
 // Succeeds when `r` has `status` and a JSON body (content type application/json).
 ::testing::AssertionResult IsJson(const HttpResponse& r, long status);
 
+// Splits what a RawConnection received into HTTP responses (bodies delimited by
+// Content-Length, as webhookd sends them). Bytes after the last whole response are dropped.
+std::vector<HttpResponse> ParseResponses(std::string_view bytes);
+
 // Every test gets its own server: a fresh temporary directory, a fresh database (see
 // TestDatabase: an SQLite file in that directory, or with WEBHOOKD_TEST_BACKEND=postgres a new
 // PostgreSQL database), the server on 127.0.0.1:0, and the admin key the first start printed.
