@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "api/rate_limiter.hpp"
 #include "api/router.hpp"
 #include "catalog/catalog.hpp"
 #include "core/clock.hpp"
@@ -30,6 +31,13 @@ struct ApiOptions {
   bool allow_insecure_urls = false;
   // How long a rotated-out secret keeps signing deliveries, unless the request says otherwise.
   std::int64_t secret_grace_ms = 24LL * 3600 * 1000;
+  // Tenant limits (docs/operations.md, "Tenant limits"); the defaults are the serve flags'.
+  // Configurations an organization may have, deleted ones not counted (--max-configs-per-org).
+  std::int64_t max_configs_per_org = 1000;
+  // Deliveries one POST /events or /events/batch may create (--max-deliveries-per-request).
+  std::int64_t max_deliveries_per_request = 5000;
+  // Events per second each API key may ingest, per node (--ingest-rate-limit, --ingest-burst).
+  RateLimit ingest_rate_limit{1000, 2000};
 };
 
 // Everything a handler may use. Owned by the application; outlives the router.

@@ -49,8 +49,11 @@ class ConfigsApi {
       return ProblemResponse(s.error());
     }
     if (config.secret.empty()) config.secret = crypto::GenerateSecret();
-    Result<WebhookConfig> stored = context_.store.CreateConfig(config);
-    if (!stored.ok()) return ProblemResponse(stored.error());
+    Result<WebhookConfig> stored =
+        context_.store.CreateConfig(config, context_.options.max_configs_per_org);
+    if (!stored.ok()) {
+      return ProblemResponse(WithLimitFlag(stored.error(), "--max-configs-per-org"));
+    }
     Response response = JsonResponse(201, ConfigToJson(*stored, context_.catalog));
     response.headers.emplace_back("location", "/external-events/" + std::to_string(stored->id));
     return response;

@@ -40,6 +40,30 @@ boost::json::object ProblemJson(const Error& error) {
   return boost::json::parse(problem.body).as_object();
 }
 
+// The request's events are over its API key's rate: 429 with Retry-After.
+Response RateLimitedResponse(const RateLimit& limit, const KeyRateLimiter::Refusal& refusal) {
+  const std::string retry_after = std::to_string(refusal.retry_after_seconds);
+  Response response = ProblemResponse(Error::RateLimited(
+      "events from this API key are limited to " + std::to_string(limit.per_second) +
+      " a second, in bursts of up to " + std::to_string(limit.burst) +
+      " (the server's --ingest-rate-limit and --ingest-burst); retry after " + retry_after + " s"));
+  response.headers.emplace_back("retry-after", retry_after);
+  return response;
+}
+
+// The error of a request whose events would create too many deliveries (then none was stored),
+// or null.
+const Error* DeliveryLimitError(const std::vector<Result<IngestedEvent>>& stored) {
+  for (const Result<IngestedEvent>& r : stored) {
+    if (!r.ok() && r.error().kind == ErrorKind::kLimitExceeded) return &r.error();
+  }
+  return nullptr;
+}
+
+Response DeliveryLimitResponse(const Error& error) {
+  return ProblemResponse(WithLimitFlag(error, "--max-deliveries-per-request"));
+}
+
 boost::json::object AcceptedJson(const IngestedEvent& ingested, const Catalog& catalog) {
   boost::json::array deliveries;
   for (const Delivery& d : ingested.deliveries) {
@@ -54,9 +78,13 @@ boost::json::object AcceptedJson(const IngestedEvent& ingested, const Catalog& c
 
 class EventsApi {
  public:
-  explicit EventsApi(ApiContext& context) : context_(context) {}
+  explicit EventsApi(ApiContext& context)
+      : context_(context), rate_limiter_(context.options.ingest_rate_limit, context.clock) {}
 
   void Ingest(Call& call, const Reply& reply) {
+    if (auto refused = rate_limiter_.Take(call.principal.key_id, 1)) {
+      return reply(RateLimitedResponse(rate_limiter_.limit(), *refused));
+    }
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
     if (!body.ok()) return reply(ProblemResponse(body.error()));
     std::string key(call.request.Header("idempotency-key"));
@@ -68,6 +96,9 @@ class EventsApi {
     std::vector<NewEvent> events;
     events.push_back(std::move(*event));
     Commit(std::move(events), [this, reply](std::vector<Result<IngestedEvent>> stored) {
+      if (const Error* limit = DeliveryLimitError(stored)) {
+        return reply(DeliveryLimitResponse(*limit));
+      }
       if (!stored.front().ok()) return reply(ProblemResponse(stored.front().error()));
       Response response = JsonResponse(202, AcceptedJson(*stored.front(), context_.catalog));
       if (stored.front()->replayed) response.headers.emplace_back("idempotent-replayed", "true");
@@ -88,6 +119,10 @@ class EventsApi {
           Error::Invalid("events must be an array of 1 to 1000 events", "/events")));
     }
     const boost::json::array& array = items->as_array();
+    if (auto refused =
+            rate_limiter_.Take(call.principal.key_id, static_cast<std::int64_t>(array.size()))) {
+      return reply(RateLimitedResponse(rate_limiter_.limit(), *refused));
+    }
     auto answer = std::make_shared<BatchAnswer>();
     answer->results.resize(array.size());
     std::vector<NewEvent> valid;
@@ -102,6 +137,9 @@ class EventsApi {
       }
     }
     Commit(std::move(valid), [this, answer, reply](std::vector<Result<IngestedEvent>> stored) {
+      if (const Error* limit = DeliveryLimitError(stored)) {
+        return reply(DeliveryLimitResponse(*limit));
+      }
       reply(BatchResponse(*answer, stored));
     });
   }
@@ -170,7 +208,7 @@ class EventsApi {
   void Commit(std::vector<NewEvent> events, Store::IngestDone done) {
     const auto started = std::chrono::steady_clock::now();
     context_.store.IngestEventsAsync(
-        std::move(events),
+        std::move(events), IngestLimits{context_.options.max_deliveries_per_request},
         [this, started, done = std::move(done)](std::vector<Result<IngestedEvent>> stored) {
           const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
               std::chrono::steady_clock::now() - started);
@@ -268,6 +306,7 @@ class EventsApi {
   }
 
   ApiContext& context_;
+  KeyRateLimiter rate_limiter_;
 };
 
 }  // namespace

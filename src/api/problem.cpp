@@ -27,6 +27,10 @@ ProblemKind KindOf(ErrorKind kind) {
       return {403, "forbidden", "Forbidden"};
     case ErrorKind::kTooLarge:
       return {413, "payload-too-large", "Payload too large"};
+    case ErrorKind::kLimitExceeded:
+      return {422, "limit-exceeded", "Limit exceeded"};
+    case ErrorKind::kRateLimited:
+      return {429, "rate-limited", "Too many requests"};
     case ErrorKind::kUnavailable:
       return {503, "unavailable", "Service unavailable"};
     case ErrorKind::kInternal:
@@ -70,6 +74,13 @@ Response ProblemResponse(const Error& error) {
     response.headers.emplace_back("www-authenticate", "Bearer");
   }
   return response;
+}
+
+Error WithLimitFlag(Error error, std::string_view flag) {
+  if (error.kind == ErrorKind::kLimitExceeded) {
+    error.message += " (the server's " + std::string(flag) + ")";
+  }
+  return error;
 }
 
 Response ProblemResponse(int status, std::string_view slug, std::string_view title,

@@ -10,6 +10,8 @@
 namespace webhookd::api {
 
 Response ProblemResponse(const Error& error);
+// `error`, whose detail names the serve flag that sets the limit when it is kLimitExceeded.
+Error WithLimitFlag(Error error, std::string_view flag);
 // For protocol-level problems that have no Error kind (405, malformed HTTP).
 Response ProblemResponse(int status, std::string_view slug, std::string_view title,
                          std::string_view detail);

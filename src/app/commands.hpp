@@ -34,6 +34,11 @@ struct ServeOptions {
   std::int64_t max_request_timeout_ms = 60'000;
   // Data retention: purge finished events older than this ("30d", "12h"); empty: keep all.
   std::string retention;
+  // Tenant limits (docs/operations.md).
+  std::int64_t max_configs_per_org = 1000;
+  std::int64_t max_deliveries_per_request = 5000;
+  std::int64_t ingest_rate_limit = 1000;  // events per second per API key; 0: off
+  std::int64_t ingest_burst = 2000;
 };
 
 // `webhookd migrate`: apply the database migrations and exit.

@@ -137,6 +137,34 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
                    "attempts, in small batches; events with a delivery still to be sent are kept. "
                    "Default: keep everything")
       ->envname("WEBHOOKD_RETENTION");
+  serve
+      ->add_option("--max-configs-per-org", o.max_configs_per_org,
+                   "Webhook configurations one organization may have (deleted ones do not "
+                   "count); a create beyond it gets 422")
+      ->envname("WEBHOOKD_MAX_CONFIGS_PER_ORG")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-deliveries-per-request", o.max_deliveries_per_request,
+                   "Deliveries one POST /events or /events/batch may create (its events times "
+                   "their matching configurations); a request over it gets 422 and stores nothing")
+      ->envname("WEBHOOKD_MAX_DELIVERIES_PER_REQUEST")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ingest-rate-limit", o.ingest_rate_limit,
+                   "Events per second one API key may ingest on this node (a batch counts each "
+                   "event); over it, 429 with Retry-After. 0 turns the limit off")
+      ->envname("WEBHOOKD_INGEST_RATE_LIMIT")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ingest-burst", o.ingest_burst,
+                   "Events one API key may ingest at once above --ingest-rate-limit, after a "
+                   "quiet spell")
+      ->envname("WEBHOOKD_INGEST_BURST")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
+      ->capture_default_str();
   serve->callback([&o, &exit_code] { exit_code = webhookd::app::RunServe(o); });
 }
 

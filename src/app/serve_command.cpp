@@ -204,6 +204,9 @@ int RunServe(const ServeOptions& options) {
 
   api::ApiContext context{**store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
   context.options.allow_insecure_urls = options.allow_insecure_urls;
+  context.options.max_configs_per_org = options.max_configs_per_org;
+  context.options.max_deliveries_per_request = options.max_deliveries_per_request;
+  context.options.ingest_rate_limit = {options.ingest_rate_limit, options.ingest_burst};
   const std::unique_ptr<api::Router> router = api::BuildRouter(context);
 
   api::HttpServer server(*server_options, *router);

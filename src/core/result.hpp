@@ -11,14 +11,16 @@
 namespace webhookd {
 
 enum class ErrorKind {
-  kInvalid,       // the caller's input is wrong (400)
-  kNotFound,      // no such object, or not visible to this caller (404)
-  kConflict,      // the object exists / state forbids it (409)
-  kUnauthorized,  // no or bad credentials (401)
-  kForbidden,     // credentials valid but not allowed (403)
-  kTooLarge,      // input over a size limit (413)
-  kUnavailable,   // a dependency (the store) cannot answer now (503)
-  kInternal,      // a bug or unexpected failure (500, detail never shown to clients)
+  kInvalid,        // the caller's input is wrong (400)
+  kNotFound,       // no such object, or not visible to this caller (404)
+  kConflict,       // the object exists / state forbids it (409)
+  kUnauthorized,   // no or bad credentials (401)
+  kForbidden,      // credentials valid but not allowed (403)
+  kTooLarge,       // input over a size limit (413)
+  kLimitExceeded,  // a tenant limit refuses the request; it changed nothing (422)
+  kRateLimited,    // the caller sent too much too fast; try again later (429)
+  kUnavailable,    // a dependency (the store) cannot answer now (503)
+  kInternal,       // a bug or unexpected failure (500, detail never shown to clients)
 };
 
 struct Error {
@@ -45,6 +47,12 @@ struct Error {
   }
   static Error TooLarge(std::string message) {
     return {ErrorKind::kTooLarge, std::move(message), {}};
+  }
+  static Error LimitExceeded(std::string message) {
+    return {ErrorKind::kLimitExceeded, std::move(message), {}};
+  }
+  static Error RateLimited(std::string message) {
+    return {ErrorKind::kRateLimited, std::move(message), {}};
   }
   static Error Unavailable(std::string message) {
     return {ErrorKind::kUnavailable, std::move(message), {}};

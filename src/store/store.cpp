@@ -4,10 +4,11 @@
 
 namespace webhookd {
 
-std::vector<Result<IngestedEvent>> Store::IngestEvents(std::vector<NewEvent> events) {
+std::vector<Result<IngestedEvent>> Store::IngestEvents(std::vector<NewEvent> events,
+                                                       IngestLimits limits) {
   std::promise<std::vector<Result<IngestedEvent>>> done;
   std::future<std::vector<Result<IngestedEvent>>> results = done.get_future();
-  IngestEventsAsync(std::move(events), [&done](std::vector<Result<IngestedEvent>> r) {
+  IngestEventsAsync(std::move(events), limits, [&done](std::vector<Result<IngestedEvent>> r) {
     done.set_value(std::move(r));
   });
   return results.get();

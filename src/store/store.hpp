@@ -2,19 +2,21 @@
 // and attempts. The HTTP API writes through it, the dispatcher claims work from it and
 // records results in it; nothing else talks to the database.
 //
-// Contract for every implementation (SQLite now, PostgreSQL later):
+// Contract for every implementation (SQLite and PostgreSQL):
 //  - All methods are thread-safe and may block on I/O.
 //  - A method that succeeds has committed its writes durably before it returns.
 //  - A method that fails has changed nothing.
 //  - `scope` is the caller's organization: nullopt for an admin (sees everything), or an
 //    organization id, in which case objects of other organizations behave exactly as if
 //    they did not exist (Error::NotFound, absent from lists).
-//  - Errors: kNotFound, kConflict (e.g. duplicate key), kUnavailable (database unreachable or
-//    busy beyond its timeout), kInternal (anything else). Input is validated by the caller.
+//  - Errors: kNotFound, kConflict (e.g. duplicate key), kLimitExceeded (a tenant limit the
+//    caller passed), kUnavailable (database unreachable or busy beyond its timeout), kInternal
+//    (anything else). Input is validated by the caller.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,13 @@ struct NewEvent {
   int event_type_id = 0;
   std::string payload_json;
   std::string idempotency_key;  // empty: none
+};
+
+// What one ingestion request (one IngestEventsAsync call) may do.
+struct IngestLimits {
+  // Deliveries its events may create together. Beyond it, every event of the request fails
+  // with kLimitExceeded and nothing of the request is stored.
+  std::int64_t max_deliveries = std::numeric_limits<std::int64_t>::max();
 };
 
 // What a store's group-commit writer has done since the store opened (for /metrics).
@@ -122,7 +131,10 @@ class Store {
 
   // ---- Webhook configurations ----
   // Stores `config` (its id, created_at and updated_at are assigned) and returns the stored row.
-  virtual Result<WebhookConfig> CreateConfig(const WebhookConfig& config) = 0;
+  // kLimitExceeded, storing nothing, when its organization already has `max_per_organization`
+  // configurations that are not deleted; concurrent creates (on any node) cannot pass it.
+  virtual Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
+                                             std::int64_t max_per_organization) = 0;
   // Deleted configurations are returned too (is_deleted = true).
   virtual Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) = 0;
   // Ordered by id. `filter.organization_id` is ANDed with scope.
@@ -149,14 +161,18 @@ class Store {
   // now) per active, non-deleted configuration of its organization and event type, or a
   // kDelivering one when the DeliveryHandoff takes it.
   // Implementations group concurrent calls into one commit. Results are in input order;
-  // one failing item does not fail the others.
+  // one failing item does not fail the others, except that when the call's events would create
+  // more deliveries than `limits.max_deliveries` (an idempotent replay creates none), every
+  // item fails with kLimitExceeded and nothing is stored.
   using IngestDone = std::function<void(std::vector<Result<IngestedEvent>>)>;
   // Returns at once; `done` gets the results after the commit, on a store thread, where it must
   // not block. An HTTP handler waits this way without holding a thread, so every request in
   // flight can share one commit.
-  virtual void IngestEventsAsync(std::vector<NewEvent> events, IngestDone done) = 0;
+  virtual void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
+                                 IngestDone done) = 0;
   // IngestEventsAsync, waiting for the results.
-  std::vector<Result<IngestedEvent>> IngestEvents(std::vector<NewEvent> events);
+  std::vector<Result<IngestedEvent>> IngestEvents(std::vector<NewEvent> events,
+                                                  IngestLimits limits = {});
   virtual Result<Event> GetEvent(const std::string& id, OrgScope scope) = 0;
   virtual Result<std::vector<Delivery>> DeliveriesOfEvent(const std::string& event_id,
                                                           OrgScope scope) = 0;

@@ -1,9 +1,10 @@
 // Group commit, shared by both backends: writer threads, each owning one connection, take every
 // queued job (up to kMaxJobsPerBatch), run them in ONE transaction, each in its own savepoint so
-// that a failing job rolls back alone, commit once (one fsync or WAL flush serves the whole
-// batch), then tell every caller its result. Callers are told on a thread of their own (the
-// completer), not the writer's: answering (building a reply, waking an HTTP thread) took about
-// a tenth of the writer's time, and the writer is what the benchmark shows busy.
+// that a failing job rolls back alone (unless it fails its whole group, see FailGroup), commit once
+// (one fsync or WAL flush serves the whole batch), then tell every caller its result. Callers are
+// told on a thread of their own (the completer), not the writer's: answering (building a reply,
+// waking an HTTP thread) took about a tenth of the writer's time, and the writer is what the
+// benchmark shows busy.
 //
 // What differs between the backends is a BatchSession: how a transaction begins and ends on its
 // connection, when a failed job has taken the whole transaction with it, and whether a failed
@@ -111,6 +112,7 @@ class GroupCommitWriter {
   }
 
   // Runs every function in the same batch (each in its own savepoint), in order, and waits.
+  // They form one group: a function that calls FailGroup() undoes them all.
   template <class R>
   std::vector<R> RunAll(std::vector<std::function<R(Context&)>> fns) {
     std::promise<std::vector<R>> done;
@@ -140,7 +142,7 @@ class GroupCommitWriter {
         Gather{std::vector<std::optional<R>>(fns.size()), fns.size(), std::move(done)});
     Group group;
     for (std::size_t i = 0; i < fns.size(); ++i) {
-      group.push_back(
+      group.jobs.push_back(
           std::make_unique<CallbackJob<Connection, R>>(std::move(fns[i]), [gather, i](R result) {
             gather->results[i].emplace(std::move(result));
             if (--gather->remaining > 0) return;
@@ -154,7 +156,11 @@ class GroupCommitWriter {
   }
 
  private:
-  using Group = std::vector<std::unique_ptr<WriteJob<Connection>>>;
+  // The jobs of one RunAllAsync call, which run one after another in the same batch.
+  struct Group {
+    std::vector<std::unique_ptr<WriteJob<Connection>>> jobs;
+    Status failed;  // the error of a job that failed the group in the last run, or ok
+  };
 
   // A committed (or failed) batch waiting for the completer to tell its callers.
   struct Finished {
@@ -164,7 +170,8 @@ class GroupCommitWriter {
 
   static void CompleteAll(std::vector<Group>& batch, const Status& status) {
     for (auto& group : batch) {
-      for (auto& job : group) job->Complete(status);
+      const Status& outcome = status.ok() ? group.failed : status;
+      for (auto& job : group.jobs) job->Complete(outcome);
     }
   }
 
@@ -198,7 +205,7 @@ class GroupCommitWriter {
         return;
       }
     }
-    for (auto& job : group) job->Complete(Error::Unavailable("the store is closing"));
+    for (auto& job : group.jobs) job->Complete(Error::Unavailable("the store is closing"));
   }
 
   void Loop(Session& session) {
@@ -219,8 +226,9 @@ class GroupCommitWriter {
   std::vector<Group> TakeBatch() {
     std::vector<Group> batch;
     std::size_t jobs = 0;
-    while (!queue_.empty() && (batch.empty() || jobs + queue_.front().size() <= kMaxJobsPerBatch)) {
-      jobs += queue_.front().size();
+    while (!queue_.empty() &&
+           (batch.empty() || jobs + queue_.front().jobs.size() <= kMaxJobsPerBatch)) {
+      jobs += queue_.front().jobs.size();
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -229,7 +237,7 @@ class GroupCommitWriter {
 
   void ExecuteBatch(Session& session, std::vector<Group> batch) {
     std::int64_t jobs = 0;
-    for (const Group& group : batch) jobs += static_cast<std::int64_t>(group.size());
+    for (const Group& group : batch) jobs += static_cast<std::int64_t>(group.jobs.size());
     const auto started = std::chrono::steady_clock::now();
     RunAndComplete(session, std::move(batch));
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -263,19 +271,40 @@ class GroupCommitWriter {
     };
     if (Status begin = session.Begin(); !begin.ok()) return begin;
     for (auto& group : batch) {
-      for (auto& job : group) {
-        if (Status lost = RunInSavepoint(session, *job, work_due); !lost.ok()) {
-          return abandon(lost);
-        }
-      }
+      if (Status lost = RunGroup(session, group, work_due); !lost.ok()) return abandon(lost);
     }
     if (Status commit = session.Commit(work_due); !commit.ok()) return abandon(commit);
     return Status::Ok();
   }
 
+  // Runs a group's jobs in order, each in its own savepoint. A group of several jobs also runs
+  // inside one savepoint of its own (savepoints of one name nest), which a job that fails the
+  // group rolls back. Returns a non-ok Status only if the whole transaction is lost.
+  Status RunGroup(Session& session, Group& group, bool& work_due) {
+    group.failed = Status::Ok();
+    if (group.jobs.size() == 1) {
+      return RunInSavepoint(session, *group.jobs.front(), work_due, group.failed);
+    }
+    if (Status s = session.Savepoint(); !s.ok()) return s;
+    bool group_work_due = false;
+    for (auto& job : group.jobs) {
+      if (Status lost = RunInSavepoint(session, *job, group_work_due, group.failed); !lost.ok()) {
+        return lost;
+      }
+      if (!group.failed.ok()) {
+        if (Status s = session.RollbackToSavepoint(); !s.ok()) return s;
+        return session.ReleaseSavepoint();
+      }
+    }
+    work_due = work_due || group_work_due;
+    return session.ReleaseSavepoint();
+  }
+
   // Runs one job in its savepoint. Returns a non-ok Status only if the whole transaction is
-  // lost (the job's own failure is kept in the job).
-  Status RunInSavepoint(Session& session, WriteJob<Connection>& job, bool& work_due) {
+  // lost (the job's own failure is kept in the job, and in `group_failure` if it fails the
+  // group).
+  Status RunInSavepoint(Session& session, WriteJob<Connection>& job, bool& work_due,
+                        Status& group_failure) {
     if (Status s = session.Savepoint(); !s.ok()) return s;
     Context context(session.db());
     Status run;
@@ -289,6 +318,7 @@ class GroupCommitWriter {
       return session.ReleaseSavepoint();
     }
     if (session.TransactionLost()) return run;
+    if (context.fails_group()) group_failure = run;
     if (Status s = session.RollbackToSavepoint(); !s.ok()) return s;
     return session.ReleaseSavepoint();
   }

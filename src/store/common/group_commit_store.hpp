@@ -41,9 +41,19 @@ class GroupCommitStore : public Store {
     return Read([](Connection& db) { return Ops::Ping(db); });
   }
 
-  Result<WebhookConfig> CreateConfig(const WebhookConfig& config) override {
-    return Write<Result<WebhookConfig>>(
-        [&](Context& c) { return Ops::CreateConfig(c.db(), config, Now()); });
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
+                                     std::int64_t max_per_organization) override {
+    return Write<Result<WebhookConfig>>([&](Context& c) -> Result<WebhookConfig> {
+      Result<std::int64_t> live = Ops::LockAndCountLiveConfigs(c.db(), config.organization_id);
+      if (!live.ok()) return live.error();
+      if (*live >= max_per_organization) {
+        return Error::LimitExceeded(
+            "organization " + std::to_string(config.organization_id) + " has " +
+            std::to_string(*live) + " webhook configurations (deleted ones do not count) and may " +
+            "have at most " + std::to_string(max_per_organization) + "; delete one first");
+      }
+      return Ops::CreateConfig(c.db(), config, Now());
+    });
   }
   Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::GetConfig(db, id, scope); });
@@ -82,15 +92,21 @@ class GroupCommitStore : public Store {
     return Read([](Connection& db) { return Ops::CountApiKeys(db); });
   }
 
-  // One job per event, all in the same batch.
-  void IngestEventsAsync(std::vector<NewEvent> events, IngestDone done) override {
+  // One job per event, all in the same batch and group: an event over the request's delivery
+  // budget fails the group, undoing the events before it.
+  void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
+                         IngestDone done) override {
     auto shared = std::make_shared<const std::vector<NewEvent>>(std::move(events));
+    auto budget = std::make_shared<DeliveryBudget>(limits.max_deliveries);
     std::vector<std::function<Result<IngestedEvent>(Context&)>> jobs;
     jobs.reserve(shared->size());
     std::shared_ptr<DeliveryHandoff> handoff = CurrentHandoff();
     for (std::size_t i = 0; i < shared->size(); ++i) {
-      jobs.emplace_back([this, shared, i, handoff](Context& c) {
-        return IngestOne(c, (*shared)[i], handoff.get());
+      jobs.emplace_back([this, shared, i, handoff, budget](Context& c) {
+        if (i == 0) budget->Restart();  // a batch that runs again starts the group afresh
+        Result<IngestedEvent> ingested = IngestOne(c, (*shared)[i], handoff.get(), *budget);
+        if (!ingested.ok() && ingested.error().kind == ErrorKind::kLimitExceeded) c.FailGroup();
+        return ingested;
       });
     }
     writer_->template RunAllAsync<Result<IngestedEvent>>(
@@ -187,7 +203,7 @@ class GroupCommitStore : public Store {
   // adds (PostgreSQL: the node that leases what `handoff` takes). Being virtual, it must not run
   // once the backend is being destroyed: its destructor calls StopWriter() first.
   virtual Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
-                                          DeliveryHandoff* handoff) = 0;
+                                          DeliveryHandoff* handoff, DeliveryBudget& budget) = 0;
 
   GroupCommitStore(const Clock& clock, typename Pool::OpenFn open_reader,
                    typename Pool::ReusableFn reusable)

@@ -38,8 +38,18 @@ Result<std::optional<IngestedEvent>> Replay(IngestSteps& steps, const NewEvent& 
 
 }  // namespace
 
+Status DeliveryBudget::Spend(std::int64_t deliveries) {
+  if (deliveries > limit_ - spent_) {
+    return Error::LimitExceeded(
+        "the request's events would create at least " + std::to_string(spent_ + deliveries) +
+        " deliveries; one ingest request may create at most " + std::to_string(limit_));
+  }
+  spent_ += deliveries;
+  return Status::Ok();
+}
+
 Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now,
-                                  DeliveryHandoff* handoff) {
+                                  DeliveryHandoff* handoff, DeliveryBudget& budget) {
   if (!in.idempotency_key.empty()) {
     Result<std::optional<IngestedEvent>> replayed = Replay(steps, in, now);
     if (!replayed.ok()) return replayed.error();
@@ -56,6 +66,9 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
   }
   Result<std::vector<WebhookConfig>> configs = steps.FanOut(result.event);
   if (!configs.ok()) return configs.error();
+  if (Status s = budget.Spend(static_cast<std::int64_t>(configs->size())); !s.ok()) {
+    return s.error();
+  }
   for (WebhookConfig& config : *configs) {
     Delivery delivery = NewPendingDelivery(result.event, config.id, now);
     std::optional<UnixMillis> lease =

@@ -34,11 +34,26 @@ class IngestSteps {
                                   UnixMillis lease_until) = 0;
 };
 
+// The deliveries one ingestion request may create (IngestLimits), counted over its events, which
+// run one after another on one writer thread.
+class DeliveryBudget {
+ public:
+  explicit DeliveryBudget(std::int64_t limit) : limit_(limit) {}
+  // Forgets what was counted: the request's events run again from the first (a batch re-run).
+  void Restart() { spent_ = 0; }
+  // kLimitExceeded, counting nothing, if `deliveries` more would pass the limit.
+  Status Spend(std::int64_t deliveries);
+
+ private:
+  const std::int64_t limit_;
+  std::int64_t spent_ = 0;
+};
+
 // Replays the earlier event with the same idempotency key from the last 24 h, or stores `in`
-// (created now) with its deliveries: those `handoff` (may be null) takes are listed in
-// `handed_off`; the others are pending and make work due.
+// (created now) with its deliveries, if `budget` allows them: those `handoff` (may be null)
+// takes are listed in `handed_off`; the others are pending and make work due.
 Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now,
-                                  DeliveryHandoff* handoff);
+                                  DeliveryHandoff* handoff, DeliveryBudget& budget);
 
 // True if ingesting left a new delivery pending (work for a claim).
 bool LeftWorkDue(const IngestedEvent& ingested);

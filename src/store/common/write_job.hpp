@@ -19,10 +19,16 @@ class WriteContext {
   // Asks for the work listener to be told after the commit, if this job's writes commit.
   void MarkWorkDue() { work_due_ = true; }
   bool work_due() const { return work_due_; }
+  // Asks that this job's error fail its whole group (the jobs one caller queued together): the
+  // group's writes are undone, its later jobs do not run, and every job completes with this
+  // job's error. Only meaningful when the job fails.
+  void FailGroup() { fails_group_ = true; }
+  bool fails_group() const { return fails_group_; }
 
  private:
   Connection& db_;
   bool work_due_ = false;
+  bool fails_group_ = false;
 };
 
 template <class Connection>
@@ -32,9 +38,9 @@ class WriteJob {
   // Runs on a writer thread inside a savepoint; an error rolls back this job alone. May run
   // more than once when a backend re-runs a batch (a deadlock); the last run counts.
   virtual Status Run(WriteContext<Connection>& context) = 0;
-  // Called once with the batch's outcome: ok if the transaction committed (the job's own
-  // result stands), otherwise the error that undid it.
-  virtual void Complete(const Status& batch) = 0;
+  // Called once with the outcome: ok if the transaction committed (the job's own result
+  // stands), otherwise the error that undid it (the batch's, or its group's, see FailGroup).
+  virtual void Complete(const Status& outcome) = 0;
 };
 
 // R is Status or Result<T>. `on_complete` gets the job's result once the batch has ended (on the
@@ -54,11 +60,11 @@ class CallbackJob final : public WriteJob<Connection> {
     return result_->error();
   }
 
-  void Complete(const Status& batch) override { on_complete_(Outcome(batch)); }
+  void Complete(const Status& outcome) override { on_complete_(Outcome(outcome)); }
 
  private:
-  R Outcome(const Status& batch) {
-    if (!batch.ok()) return R(batch.error());
+  R Outcome(const Status& outcome) {
+    if (!outcome.ok()) return R(outcome.error());
     if (result_) return std::move(*result_);
     return R(Error::Internal("write job failed without a result"));
   }

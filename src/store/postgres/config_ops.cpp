@@ -135,6 +135,17 @@ Status Operations::RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope,
   return Status::Ok();
 }
 
+Result<std::int64_t> Operations::LockAndCountLiveConfigs(Connection& db,
+                                                         std::int64_t organization_id) {
+  if (Result<Rows> lock = db.Run(kLockOrganizationConfigs, Params().Int(organization_id));
+      !lock.ok()) {
+    return lock.error();
+  }
+  Result<Rows> rows = db.Run(kCountLiveConfigs, Params().Int(organization_id));
+  if (!rows.ok()) return rows.error();
+  return rows->Int(0, 0);
+}
+
 Result<std::int64_t> Operations::CountApiKeys(Connection& db) {
   Result<Rows> rows = db.Run(kCountApiKeys);
   if (!rows.ok()) return rows.error();

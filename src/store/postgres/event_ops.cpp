@@ -115,10 +115,11 @@ Result<std::vector<std::string>> KeepOnlyFinished(Connection& db,
 }  // namespace
 
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
-                                              DeliveryHandoff* handoff, const std::string& node_id,
-                                              UnixMillis now) {
+                                              DeliveryHandoff* handoff,
+                                              store_common::DeliveryBudget& budget,
+                                              const std::string& node_id, UnixMillis now) {
   PostgresIngestSteps steps(context.db(), node_id, now);
-  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff);
+  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff, budget);
   if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;
 }

@@ -11,6 +11,7 @@
 
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "store/common/ingest.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/writer.hpp"
 #include "store/store.hpp"
@@ -28,6 +29,9 @@ struct Operations {
                                                  OrgScope scope);
   static Result<WebhookConfig> UpdateConfig(Connection& db, const WebhookConfig& config,
                                             OrgScope scope, UnixMillis now);
+  // The organization's configurations that are not deleted. Holds off concurrent creates in the
+  // organization until the transaction ends (SQLite: the one writer; PostgreSQL: a lock).
+  static Result<std::int64_t> LockAndCountLiveConfigs(Connection& db, std::int64_t organization_id);
   static Status DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
 
   static Result<ApiKey> CreateApiKey(Connection& db, const ApiKey& key, UnixMillis now);
@@ -39,8 +43,9 @@ struct Operations {
   // ---- event_ops.cpp ----
   // Deliveries `handoff` takes are leased in `node_id`'s name.
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
-                                           DeliveryHandoff* handoff, const std::string& node_id,
-                                           UnixMillis now);
+                                           DeliveryHandoff* handoff,
+                                           store_common::DeliveryBudget& budget,
+                                           const std::string& node_id, UnixMillis now);
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);

@@ -95,8 +95,9 @@ Result<std::int64_t> PostgresStore::ReleaseOwnLeases() {
 }
 
 Result<IngestedEvent> PostgresStore::IngestOne(Context& context, const NewEvent& event,
-                                               DeliveryHandoff* handoff) {
-  return Operations::IngestEvent(context, event, handoff, node_id_, Now());
+                                               DeliveryHandoff* handoff,
+                                               store_common::DeliveryBudget& budget) {
+  return Operations::IngestEvent(context, event, handoff, budget, node_id_, Now());
 }
 
 }  // namespace webhookd::postgres

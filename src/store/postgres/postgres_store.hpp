@@ -50,8 +50,8 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
 
  protected:
   // Leases handed-off deliveries in this node's name.
-  Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
-                                  DeliveryHandoff* handoff) override;
+  Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event, DeliveryHandoff* handoff,
+                                  store_common::DeliveryBudget& budget) override;
 
  private:
   PostgresStore(const std::string& conninfo, const Clock& clock, std::string node_id);

@@ -79,6 +79,16 @@ inline constexpr Statement kListConfigs{
     "AND ($3::integer IS NULL OR event_type_id = $3::integer) "
     "AND ($4::boolean IS NULL OR active = $4::boolean) "
     "AND ($5::boolean OR NOT is_deleted) ORDER BY id LIMIT $6::bigint"};
+// Held until the transaction ends, so that concurrent creates in one organization (on any node)
+// count one after another. The key's text cannot equal an idempotency key's ("org:key").
+inline constexpr Statement kLockOrganizationConfigs{
+    "lock_organization_configs",
+    "SELECT pg_advisory_xact_lock(" WEBHOOKD_PG_LOCK_CLASS ", hashtext('configs:' || $1::bigint))"};
+// A statement of its own after the lock: under READ COMMITTED it sees what the lock waited for.
+// Served by webhook_configs_by_org; an organization has at most --max-configs-per-org rows.
+inline constexpr Statement kCountLiveConfigs{
+    "count_live_configs",
+    "SELECT COUNT(*) FROM webhook_configs WHERE organization_id = $1::bigint AND NOT is_deleted"};
 inline constexpr Statement kDeleteConfig{
     "delete_config",
     "UPDATE webhook_configs SET is_deleted = true, active = false, updated_at = $3::bigint "

@@ -73,6 +73,18 @@ Result<WebhookConfig> Operations::UpdateConfig(Connection& db, const WebhookConf
   return GetConfig(db, config.id, scope);
 }
 
+// The writer thread is the only writer: nothing can insert between the count and the insert.
+Result<std::int64_t> Operations::LockAndCountLiveConfigs(Connection& db,
+                                                         std::int64_t organization_id) {
+  Result<Query> query = db.Prepare(kCountLiveConfigs);
+  if (!query.ok()) return query.error();
+  query->BindInt(1, organization_id);
+  Result<std::optional<std::int64_t>> count =
+      ReadFirst<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
+  if (!count.ok()) return count.error();
+  return count->value_or(0);
+}
+
 Status Operations::DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {
   Result<Query> update = db.Prepare(kDeleteConfig);
   if (!update.ok()) return update.error();

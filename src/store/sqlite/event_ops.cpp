@@ -81,9 +81,11 @@ Result<std::int64_t> RunPurgeStep(Connection& db, std::string_view sql, UnixMill
 }  // namespace
 
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
-                                              DeliveryHandoff* handoff, UnixMillis now) {
+                                              DeliveryHandoff* handoff,
+                                              store_common::DeliveryBudget& budget,
+                                              UnixMillis now) {
   SqliteIngestSteps steps(context.db());
-  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff);
+  Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff, budget);
   if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;
 }

@@ -75,8 +75,9 @@ Result<std::int64_t> SqliteStore::ReleaseOwnLeases() {
 }
 
 Result<IngestedEvent> SqliteStore::IngestOne(Context& context, const NewEvent& event,
-                                             DeliveryHandoff* handoff) {
-  return Operations::IngestEvent(context, event, handoff, Now());
+                                             DeliveryHandoff* handoff,
+                                             store_common::DeliveryBudget& budget) {
+  return Operations::IngestEvent(context, event, handoff, budget, Now());
 }
 
 }  // namespace webhookd::sqlite

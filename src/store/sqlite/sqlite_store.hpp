@@ -29,8 +29,8 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
   Result<std::int64_t> ReleaseOwnLeases() override;
 
  protected:
-  Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event,
-                                  DeliveryHandoff* handoff) override;
+  Result<IngestedEvent> IngestOne(Context& context, const NewEvent& event, DeliveryHandoff* handoff,
+                                  store_common::DeliveryBudget& budget) override;
 
  private:
   SqliteStore(const std::string& path, const Clock& clock);

@@ -61,6 +61,9 @@ inline constexpr std::string_view kListConfigs =
     "WHERE id > ?1 AND (?2 IS NULL OR organization_id = ?2) "
     "AND (?3 IS NULL OR event_type_id = ?3) AND (?4 IS NULL OR active = ?4) "
     "AND (?5 = 1 OR is_deleted = 0) ORDER BY id LIMIT ?6";
+// Served by webhook_configs_by_org; an organization has at most --max-configs-per-org rows.
+inline constexpr std::string_view kCountLiveConfigs =
+    "SELECT COUNT(*) FROM webhook_configs WHERE organization_id = ?1 AND is_deleted = 0";
 inline constexpr std::string_view kDeleteConfig =
     "UPDATE webhook_configs SET is_deleted = 1, active = 0, updated_at = ?3 "
     "WHERE id = ?1 AND is_deleted = 0 AND (?2 IS NULL OR organization_id = ?2)";

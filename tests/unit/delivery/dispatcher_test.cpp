@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -102,8 +103,9 @@ class ForwardingStore : public Store {
   explicit ForwardingStore(Store& inner) : inner_(inner) {}
 
   webhookd::Status Ping() override { return inner_.Ping(); }
-  Result<WebhookConfig> CreateConfig(const WebhookConfig& config) override {
-    return inner_.CreateConfig(config);
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
+                                     std::int64_t max_per_organization) override {
+    return inner_.CreateConfig(config, max_per_organization);
   }
   Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override {
     return inner_.GetConfig(id, scope);
@@ -128,8 +130,9 @@ class ForwardingStore : public Store {
     return inner_.RevokeApiKey(id, scope);
   }
   Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
-  void IngestEventsAsync(std::vector<NewEvent> events, IngestDone done) override {
-    inner_.IngestEventsAsync(std::move(events), std::move(done));
+  void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
+                         IngestDone done) override {
+    inner_.IngestEventsAsync(std::move(events), limits, std::move(done));
   }
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
     return inner_.GetEvent(id, scope);
@@ -344,7 +347,8 @@ class DispatcherTest : public ::testing::Test {
     config.secret = crypto::GenerateSecret();
     config.attributes_json = R"({"apiKey":"ak_live_secret_value"})";
     config.retry_schedule_json = std::move(schedule);
-    Result<WebhookConfig> created = store_->CreateConfig(config);
+    Result<WebhookConfig> created =
+        store_->CreateConfig(config, std::numeric_limits<std::int64_t>::max());
     EXPECT_TRUE(created.ok()) << created.error().message;
     return created.ok() ? *created : config;
   }

@@ -89,14 +89,14 @@ TEST_F(PostgresStoreTest, NodesStartingTogetherMigrateOnce) {
   for (int i = 0; i < kNodes; ++i) {
     ASSERT_TRUE(opened[i].ok()) << opened[i].error().message;
   }
-  const WebhookConfig created = Must((*opened[0])->CreateConfig(Config()));
+  const WebhookConfig created = Must((*opened[0])->CreateConfig(Config(), test::kNoConfigLimit));
   EXPECT_EQ(Must((*opened[3])->GetConfig(created.id, std::nullopt)).name, "hook");
 }
 
 TEST_F(PostgresStoreTest, ADueDeliveryIsClaimedByExactlyOneNode) {
   std::unique_ptr<Store> a = Open("a");
   std::unique_ptr<Store> b = Open("b");
-  Must(a->CreateConfig(Config()));
+  Must(a->CreateConfig(Config(), test::kNoConfigLimit));
   constexpr int kEvents = 200;
   for (int i = 0; i < kEvents; ++i) {
     std::vector<Result<IngestedEvent>> r = (i % 2 == 0 ? a : b)->IngestEvents({Event()});
@@ -127,7 +127,7 @@ TEST_F(PostgresStoreTest, AnotherNodesCommitWakesThisNode) {
   std::atomic<int> a_woken{0}, b_woken{0};
   a->SetWorkListener([&] { ++a_woken; });
   b->SetWorkListener([&] { ++b_woken; });
-  Must(a->CreateConfig(Config()));
+  Must(a->CreateConfig(Config(), test::kNoConfigLimit));
   // The listener's LISTEN may still be on its way: ingest until b hears of it (bounded).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (b_woken.load() == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -141,7 +141,7 @@ TEST_F(PostgresStoreTest, AnotherNodesCommitWakesThisNode) {
 TEST_F(PostgresStoreTest, OnlyEndedLeasesAreReleased) {
   std::unique_ptr<Store> a = Open("a");
   std::unique_ptr<Store> b = Open("b");
-  Must(a->CreateConfig(Config()));
+  Must(a->CreateConfig(Config(), test::kNoConfigLimit));
   ASSERT_TRUE(a->IngestEvents({Event()}).at(0).ok());
   ASSERT_EQ(Must(a->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {})).size(), 1u);
   // b starts while a's lease runs: the delivery is a's live work, not b's to take.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 namespace webhookd {
 namespace {
 
+using test::kNoConfigLimit;
 using test::Must;
 using test::TempDir;
 
@@ -101,7 +103,9 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
     store_ = Must(GetParam().open(dir_.path(), clock_, {}));
   }
 
-  WebhookConfig Create(const WebhookConfig& config) { return Must(store_->CreateConfig(config)); }
+  WebhookConfig Create(const WebhookConfig& config) {
+    return Must(store_->CreateConfig(config, kNoConfigLimit));
+  }
 
   IngestedEvent Ingest(const NewEvent& event) {
     std::vector<Result<IngestedEvent>> results = store_->IngestEvents({event});
@@ -506,6 +510,119 @@ TEST_P(StoreContractTest, IngestBatchHasPerItemResultsInInputOrder) {
   // The failed item changed nothing: a's event still has exactly its one delivery.
   EXPECT_EQ(Must(store_->DeliveriesOfEvent(a.id, std::nullopt)).size(), 1u);
   EXPECT_EQ(Must(store_->CountDeliveries()).pending, 1);
+}
+
+TEST_P(StoreContractTest, CreateConfigStopsAtTheOrganizationsLimitNotCountingDeletedOnes) {
+  std::vector<WebhookConfig> created;
+  for (int i = 0; i < 3; ++i) created.push_back(Must(store_->CreateConfig(NewConfig(kOrgA, 1), 3)));
+  Create(NewConfig(kOrgB, 1));  // another organization's do not count
+
+  Result<WebhookConfig> refused = store_->CreateConfig(NewConfig(kOrgA, 2, "fourth"), 3);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kLimitExceeded);
+  EXPECT_EQ(refused.error().message,
+            "organization 1 has 3 webhook configurations (deleted ones do not count) and may "
+            "have at most 3; delete one first");
+  ConfigFilter filter;
+  filter.organization_id = kOrgA;
+  filter.include_deleted = true;
+  EXPECT_EQ(Must(store_->ListConfigs(filter, std::nullopt)).items.size(), 3u);
+
+  ASSERT_TRUE(store_->DeleteConfig(created[0].id, std::nullopt).ok());
+  const WebhookConfig fourth = Must(store_->CreateConfig(NewConfig(kOrgA, 2, "fourth"), 3));
+  EXPECT_EQ(fourth.name, "fourth");
+  EXPECT_EQ(Must(store_->ListConfigs(filter, std::nullopt)).items.size(), 4u);
+}
+
+TEST_P(StoreContractTest, ConcurrentCreatesCannotPassTheOrganizationsLimit) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 5;
+  constexpr std::int64_t kLimit = 7;
+  std::atomic<int> created{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Result<WebhookConfig> r = store_->CreateConfig(NewConfig(kOrgA, 1), kLimit);
+        if (r.ok()) ++created;
+        if (!r.ok() && r.error().kind == ErrorKind::kLimitExceeded) ++refused;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(created.load(), kLimit);
+  EXPECT_EQ(refused.load(), kThreads * kPerThread - kLimit);
+  ConfigFilter filter;
+  filter.organization_id = kOrgA;
+  EXPECT_EQ(Must(store_->ListConfigs(filter, std::nullopt)).items.size(),
+            static_cast<std::size_t>(kLimit));
+}
+
+TEST_P(StoreContractTest, IngestOverTheDeliveryLimitStoresNothingOfTheRequest) {
+  for (int i = 0; i < 3; ++i) Create(NewConfig(kOrgA, 1));
+  const NewEvent earlier = MakeEvent(kOrgA, 1, clock_.Now(), "replayed");
+  ASSERT_EQ(Ingest(earlier).deliveries.size(), 3u);
+  // 1 + 3 + 0 (a replay creates none) + 3 + 3 = 10 new deliveries, one over the limit.
+  const std::vector<NewEvent> request = {
+      MakeEvent(kOrgB, 1, clock_.Now()), MakeEvent(kOrgA, 1, clock_.Now()),
+      MakeEvent(kOrgA, 1, clock_.Now(), "replayed"), MakeEvent(kOrgA, 1, clock_.Now()),
+      MakeEvent(kOrgA, 1, clock_.Now())};
+  Create(NewConfig(kOrgB, 1));
+
+  std::vector<Result<IngestedEvent>> refused = store_->IngestEvents(request, {.max_deliveries = 9});
+  ASSERT_EQ(refused.size(), request.size());
+  for (const Result<IngestedEvent>& r : refused) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::kLimitExceeded);
+    EXPECT_EQ(r.error().message,
+              "the request's events would create at least 10 deliveries; one ingest request may "
+              "create at most 9");
+  }
+  for (const NewEvent& event : request) {
+    if (event.idempotency_key.empty()) EXPECT_FALSE(store_->GetEvent(event.id, std::nullopt).ok());
+  }
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, 3);
+
+  std::vector<Result<IngestedEvent>> stored = store_->IngestEvents(request, {.max_deliveries = 10});
+  for (const Result<IngestedEvent>& r : stored) ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(stored[2]->replayed);
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, 13);
+}
+
+// A request refused for its deliveries undoes only its own events, not those of the requests
+// committed with it.
+TEST_P(StoreContractTest, ADeliveryLimitRefusalLeavesOtherRequestsOfTheCommitAlone) {
+  Create(NewConfig(kOrgA, 1));
+  Create(NewConfig(kOrgA, 1));
+  constexpr int kRequests = 60;
+  std::mutex mu;
+  std::condition_variable all_answered;
+  int answers = 0, stored = 0, refused = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    // Every third request has 3 events (6 deliveries) against a limit of 5.
+    std::vector<NewEvent> events(i % 3 == 0 ? 3 : 2, MakeEvent(kOrgA, 1, clock_.Now()));
+    for (NewEvent& e : events) e.id = NewSortableId("evt", clock_.Now());
+    store_->IngestEventsAsync(
+        std::move(events), {.max_deliveries = 5}, [&](std::vector<Result<IngestedEvent>> results) {
+          std::lock_guard lock(mu);
+          ++answers;
+          const bool all_ok =
+              std::all_of(results.begin(), results.end(), [](const auto& r) { return r.ok(); });
+          const bool all_refused = std::all_of(results.begin(), results.end(), [](const auto& r) {
+            return !r.ok() && r.error().kind == ErrorKind::kLimitExceeded;
+          });
+          if (all_ok && results.size() == 2) ++stored;
+          if (all_refused && results.size() == 3) ++refused;
+          all_answered.notify_all();
+        });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(
+      all_answered.wait_for(lock, std::chrono::seconds(30), [&] { return answers >= kRequests; }));
+  EXPECT_EQ(stored, kRequests * 2 / 3);
+  EXPECT_EQ(refused, kRequests / 3);
+  EXPECT_EQ(Must(store_->CountDeliveries()).pending, stored * 2 * 2);
 }
 
 // ---------------------------------------------------------------- deliveries
@@ -1100,7 +1217,7 @@ TEST_P(StoreContractTest, ClosingTheStoreAnswersEveryQueuedIngestion) {
   std::atomic<int> answered{0};
   std::atomic<int> stored{0};
   for (int i = 0; i < kCalls; ++i) {
-    store_->IngestEventsAsync({MakeEvent(kOrgA, 1, clock_.Now())},
+    store_->IngestEventsAsync({MakeEvent(kOrgA, 1, clock_.Now())}, {},
                               [&](std::vector<Result<IngestedEvent>> results) {
                                 ++answered;
                                 if (results.size() == 1 && results.front().ok()) ++stored;
@@ -1174,16 +1291,20 @@ TEST_P(StoreContractTest, IngestEventsAsyncAnswersEveryCallOnceInInputOrder) {
   for (int i = 0; i < kCalls; ++i) {
     const NewEvent first = MakeEvent(kOrgA, 1, clock_.Now());
     const NewEvent second = MakeEvent(kOrgA, 2, clock_.Now());
-    store_->IngestEventsAsync({first, second}, [&, first_id = first.id, second_id = second.id](
-                                                   std::vector<Result<IngestedEvent>> results) {
-      const bool right = results.size() == 2 && results[0].ok() && results[1].ok() &&
-                         results[0]->event.id == first_id && results[0]->deliveries.size() == 1 &&
-                         results[1]->event.id == second_id && results[1]->deliveries.empty();
-      std::lock_guard lock(mu);
-      ++answers;
-      if (!right) ++wrong;
-      all_answered.notify_all();
-    });
+    store_->IngestEventsAsync({first, second}, {},
+                              [&, first_id = first.id,
+                               second_id = second.id](std::vector<Result<IngestedEvent>> results) {
+                                const bool right = results.size() == 2 && results[0].ok() &&
+                                                   results[1].ok() &&
+                                                   results[0]->event.id == first_id &&
+                                                   results[0]->deliveries.size() == 1 &&
+                                                   results[1]->event.id == second_id &&
+                                                   results[1]->deliveries.empty();
+                                std::lock_guard lock(mu);
+                                ++answers;
+                                if (!right) ++wrong;
+                                all_answered.notify_all();
+                              });
   }
   std::unique_lock lock(mu);
   ASSERT_TRUE(

@@ -3,7 +3,9 @@
 
 #include <stdlib.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -11,6 +13,9 @@
 #include "core/result.hpp"
 
 namespace webhookd::test {
+
+// For Store::CreateConfig: no limit on an organization's configurations.
+inline constexpr std::int64_t kNoConfigLimit = std::numeric_limits<std::int64_t>::max();
 
 // The value of an ok Result; otherwise fails the current test (gtest reports the exception).
 template <class T>
