@@ -84,8 +84,9 @@ struct Dispatcher::Inbox {
 
 // The store's end of the hand-off (see Store::SetDeliveryHandoff). The dispatcher thread opens
 // and closes it; the store's writer asks it inside ingest transactions, so asking takes no lock
-// unless some configuration is held back. Closed for good once the dispatcher stops. FIFO
-// configurations are never taken: the claim alone knows which of their deliveries is next.
+// unless some configuration is held back. Closed for good once the dispatcher stops. FIFO and
+// rate-limited configurations are never taken: the claim alone knows which of a FIFO one's
+// deliveries is next, and which node holds a rate-limited one's queue (PostgreSQL).
 class Dispatcher::Handoff final : public DeliveryHandoff {
  public:
   Handoff(std::shared_ptr<Inbox> inbox, std::int64_t lease_ms)
@@ -93,7 +94,7 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
 
   std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
     if (!open_.load(std::memory_order_acquire)) return std::nullopt;
-    if (config.ordering == DeliveryOrdering::kFifo) return std::nullopt;
+    if (config.ordering == DeliveryOrdering::kFifo || config.rate_limit > 0) return std::nullopt;
     if (any_held_back_.load(std::memory_order_acquire)) {
       std::lock_guard lock(mutex_);
       if (std::binary_search(held_back_.begin(), held_back_.end(), config.id)) {

@@ -6,6 +6,7 @@
 // Needs WEBHOOKD_TEST_PG_URL (scripts/with-postgres sets it; `make test` runs through it).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -152,13 +153,11 @@ class MultiNodeTest : public ::testing::Test {
   TempDir logs_;
 };
 
-// `count` nodes named node0, node1... on `database_url`, each with kNodeArgs and `extra`.
-std::vector<std::unique_ptr<ServerProcess>> StartNodes(const std::string& database_url, int count,
-                                                       const TempDir& logs,
-                                                       const std::vector<std::string>& extra = {}) {
+// `count` nodes named node0, node1... on `database_url`, each with `flags`.
+std::vector<std::unique_ptr<ServerProcess>> StartNodes(
+    const std::string& database_url, int count, const TempDir& logs,
+    const std::vector<std::string>& flags = kNodeArgs) {
   std::vector<std::unique_ptr<ServerProcess>> nodes;
-  std::vector<std::string> flags = kNodeArgs;
-  flags.insert(flags.end(), extra.begin(), extra.end());
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> args = {"serve",
                                      "--listen",
@@ -310,6 +309,45 @@ TEST_F(MultiNodeTest, TwoNodesKeepAFifoConfigurationInOrder) {
   EXPECT_EQ(arrived, expected);
   std::lock_guard lock(mu);
   EXPECT_EQ(overlaps, 0) << "two requests of a FIFO configuration were in flight at once";
+}
+
+// A rate limit across nodes: two nodes, one configuration at 5/s, events posted to both. Only
+// the node holding the configuration's queue lease sends its deliveries, so the receiver sees
+// 5 a second (after a burst of 5), not 5 a second from each node.
+TEST_F(MultiNodeTest, TwoNodesKeepOneRateLimitBetweenThem) {
+  HttpReceiver receiver;
+  // Leases long enough for two seconds of tokens (the kill test's 5 s ones are too short).
+  std::vector<std::unique_ptr<ServerProcess>> nodes =
+      StartNodes(database_->url(), 2, logs_,
+                 {"--retry-schedule", "0s,1s", "--request-timeout-ms", "2000",
+                  "--max-request-timeout-ms", "2000", "--lease-margin-ms", "10000"});
+  ASSERT_EQ(nodes.size(), 2u);
+  const std::string admin_key = nodes.front()->admin_key();
+  HttpClient admin(nodes[1]->base_url(), admin_key);
+  json::object hook = HookBody(1, "BookAppointment", receiver.Url("/limited"));
+  hook["rateLimit"] = 5;
+  ASSERT_TRUE(IsJson(admin.Post("/external-events/", hook), 201));
+
+  constexpr int kEvents = 30;
+  const json::object event = BookAppointment(admin);
+  for (int i = 0; i < kEvents; ++i) {
+    HttpClient node(nodes[i % 2]->base_url(), admin_key);
+    ASSERT_TRUE(IsJson(node.Post("/events", event), 202));
+  }
+  ASSERT_TRUE(receiver.WaitFor(kEvents, 30s)) << receiver.Count();
+  const std::vector<ReceivedRequest> arrived = receiver.Requests();
+  const auto spread = arrived.back().arrived - arrived.front().arrived;
+  std::printf("[ multinode ] %d deliveries at 5/s over 2 nodes arrived over %lld ms\n", kEvents,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(spread).count()));
+  // A burst of 5, then 5 a second: >= 5 s for 30. Two nodes each at 5/s would take 2.5 s.
+  EXPECT_GE(spread, 4500ms);
+  for (const ReceivedRequest& r : arrived) {
+    const auto within_a_second = std::count_if(arrived.begin(), arrived.end(), [&](const auto& o) {
+      return o.arrived >= r.arrived && o.arrived < r.arrived + 1s;
+    });
+    EXPECT_LE(within_a_second, 10) << "at arrival " << r.index;
+  }
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "store/common/store_rules.hpp"
 
+#include <map>
+
 namespace webhookd::store_common {
 
 Error ConfigNotFound(std::int64_t id) {
@@ -26,6 +28,14 @@ void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std:
   if (status_name == "delivering") counts.delivering += count;
   if (status_name == "succeeded") counts.succeeded += count;
   if (status_name == "failed") counts.failed += count;
+}
+
+void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due) {
+  std::map<std::int64_t, std::int64_t> taken;  // by rate-limited configuration
+  std::erase_if(due, [&taken](const DeliveryJob& job) {
+    if (job.config.rate_limit <= 0) return false;
+    return ++taken[job.config.id] > job.config.rate_limit * kRateLimitedClaimSeconds;
+  });
 }
 
 }  // namespace webhookd::store_common

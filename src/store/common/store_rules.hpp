@@ -25,6 +25,14 @@ std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope 
 // Why a due delivery cannot be sent, or "" if it can.
 std::string UndeliverableReason(const WebhookConfig& config);
 
+// A claim takes at most this many seconds of a rate-limited configuration's rate: the rest
+// would wait in memory for tokens while its lease runs out.
+inline constexpr std::int64_t kRateLimitedClaimSeconds = 2;
+
+// Drops from `due` (in claim order) the deliveries of each rate-limited configuration past
+// kRateLimitedClaimSeconds x its rate; the caller leaves them pending, unchanged.
+void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due);
+
 // Adds `count` deliveries in status `status_name` (a schema status name) to `counts`.
 void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std::int64_t count);
 

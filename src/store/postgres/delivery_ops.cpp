@@ -171,16 +171,55 @@ Result<std::vector<Attempt>> Operations::AttemptsOf(Connection& db,
   return ReadAll<Attempt>(*rows, ReadAttemptRow);
 }
 
+namespace {
+
+// Keeps the jobs this node may send: all but those of rate-limited configurations whose queue
+// lease another node took first (a concurrent claim that committed the lease before ours). The
+// dropped ones are left pending, unchanged, for the lease holder.
+Result<std::vector<DeliveryJob>> HeldByThisNode(Connection& db, std::vector<DeliveryJob> jobs,
+                                                const std::string& owner, UnixMillis lease_until,
+                                                UnixMillis now) {
+  store_common::KeepWhatTheRateCanSend(jobs);
+  std::set<std::int64_t> limited;
+  for (const DeliveryJob& job : jobs) {
+    if (job.config.rate_limit > 0) limited.insert(job.config.id);
+  }
+  if (limited.empty()) return jobs;
+  Result<Rows> held =
+      db.Run(kLeaseConfigQueues, Params()
+                                     .Text(fmt::format("{{{}}}", fmt::join(limited, ",")))
+                                     .Text(owner)
+                                     .Int(lease_until)
+                                     .Int(now));
+  if (!held.ok()) return held.error();
+  std::set<std::int64_t> ours;
+  for (int row = 0; row < held->size(); ++row) ours.insert(held->Int(row, 0));
+  std::erase_if(jobs, [&](const DeliveryJob& job) {
+    return job.config.rate_limit > 0 && !ours.contains(job.config.id);
+  });
+  return jobs;
+}
+
+}  // namespace
+
 Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
     const std::vector<std::int64_t>& skip_config_ids, const std::string& owner, UnixMillis now) {
   if (limit <= 0) return std::vector<DeliveryJob>{};
-  Result<Rows> due = db.Run(kSelectDue, Params().Int(due_by).Int(limit).Text(fmt::format(
-                                            "{{{}}}", fmt::join(skip_config_ids, ","))));
+  Result<Rows> due =
+      db.Run(kSelectDue, Params()
+                             .Int(due_by)
+                             .Int(limit)
+                             .Text(fmt::format("{{{}}}", fmt::join(skip_config_ids, ",")))
+                             .Text(owner)
+                             .Int(now));
   if (!due.ok()) return due.error();
+  Result<std::vector<DeliveryJob>> selected =
+      HeldByThisNode(db, ReadAll<DeliveryJob>(*due, ReadDueRow), owner, lease_until, now);
+  if (!selected.ok()) return selected.error();
   std::vector<DeliveryJob> claimed;
   std::vector<std::string> leased_ids, failed_ids, failed_reasons;
-  for (DeliveryJob& job : ReadAll<DeliveryJob>(*due, ReadDueRow)) {
+  for (DeliveryJob& job : *selected) {
     if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
       failed_ids.push_back(job.delivery.id);
       failed_reasons.push_back(std::move(reason));

@@ -192,8 +192,9 @@ inline constexpr Statement kListDeliveriesOfConfig{
 
 // Due deliveries with their event and configuration (delivery columns, then event columns,
 // then configuration columns), locked: a row another node is claiming right now is skipped,
-// so each due delivery goes to exactly one node. $1 due by, $2 limit.
-// $1 due by, $2 limit, $3 configuration ids to leave pending.
+// so each due delivery goes to exactly one node. Of a FIFO configuration, only its oldest open
+// delivery; of a rate-limited one, none while another node holds its queue's lease.
+// $1 due by, $2 limit, $3 configuration ids to leave pending, $4 this node, $5 now.
 inline constexpr Statement kSelectDue{
     "select_due",
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
@@ -203,7 +204,19 @@ inline constexpr Statement kSelectDue{
     "AND d.config_id <> ALL($3::bigint[]) "
     "AND (c.ordering <> 'fifo' OR NOT EXISTS (SELECT 1 FROM deliveries o "
     "WHERE o.config_id = d.config_id AND o.status IN ('pending', 'delivering') AND o.id < d.id)) "
+    "AND (c.rate_limit = 0 OR NOT EXISTS (SELECT 1 FROM config_queue_leases l "
+    "WHERE l.config_id = d.config_id AND l.owner <> $4::text AND l.lease_until >= $5::bigint)) "
     "ORDER BY d.next_attempt_at, d.id LIMIT $2::bigint FOR UPDATE OF d SKIP LOCKED"};
+// Takes or renews the queue leases of rate-limited configurations for this node; returns the
+// ids it holds now. One held by another node, still running, is neither taken nor returned.
+// $1 configuration ids, $2 owner (this node), $3 lease_until, $4 now.
+inline constexpr Statement kLeaseConfigQueues{
+    "lease_config_queues",
+    "INSERT INTO config_queue_leases (config_id, owner, lease_until) "
+    "SELECT unnest($1::bigint[]), $2::text, $3::bigint "
+    "ON CONFLICT (config_id) DO UPDATE SET owner = EXCLUDED.owner, "
+    "lease_until = EXCLUDED.lease_until WHERE config_queue_leases.owner = EXCLUDED.owner "
+    "OR config_queue_leases.lease_until < $4::bigint RETURNING config_id"};
 // $1 ids, $2 owner (this node), $3 lease_until, $4 now.
 inline constexpr Statement kLeaseDeliveries{
     "lease_deliveries",

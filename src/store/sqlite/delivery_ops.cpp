@@ -146,6 +146,7 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     return ReadAll<DeliveryJob>(*query, ReadDueRow);
   }();
   if (!due.ok()) return due.error();
+  store_common::KeepWhatTheRateCanSend(*due);
   std::vector<DeliveryJob> claimed;
   for (DeliveryJob& job : *due) {
     if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {

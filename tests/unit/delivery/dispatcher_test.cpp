@@ -1070,14 +1070,17 @@ TEST_F(DispatcherTest, FifoSendsInIngestOrderAndARetryHoldsTheOnesBehindIt) {
   }
 }
 
-TEST_F(DispatcherTest, FifoConfigurationIsNeverHandedOff) {
+TEST_F(DispatcherTest, FifoAndRateLimitedConfigurationsAreNeverHandedOff) {
   WebhookConfig fifo =
       CreateShapedConfig(1, "https://ordered.example/hook", 0, DeliveryOrdering::kFifo);
   WebhookConfig plain = CreateConfig(2, "https://plain.example/hook");
+  WebhookConfig limited =
+      CreateShapedConfig(3, "https://limited.example/hook", 10, DeliveryOrdering::kNone);
   StartDispatcher();
   ConnectHandoff();
   ASSERT_TRUE(Eventually([&] { return HandoffTakes(plain); }));
   EXPECT_FALSE(HandoffTakes(fifo));
+  EXPECT_FALSE(HandoffTakes(limited));
   std::vector<Delivery> ordered = Ingest(1, 1);
   ASSERT_EQ(ordered.size(), 1u);
   EXPECT_EQ(ordered[0].status, DeliveryStatus::kPending);

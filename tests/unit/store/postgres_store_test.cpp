@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -119,6 +121,53 @@ TEST_F(PostgresStoreTest, ADueDeliveryIsClaimedByExactlyOneNode) {
   EXPECT_EQ(all.size(), claimed_a.size() + claimed_b.size()) << "a delivery was claimed twice";
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kEvents));
   EXPECT_EQ(Must(a->CountDeliveries()).delivering, kEvents);
+}
+
+// A rate-limited configuration's deliveries go to the node holding its queue lease only, also
+// when both nodes claim at once; once that lease has ended, another node takes it over.
+TEST_F(PostgresStoreTest, ARateLimitedConfigurationsQueueIsHeldByOneNodeAtATime) {
+  std::unique_ptr<Store> a = Open("a");
+  std::unique_ptr<Store> b = Open("b");
+  WebhookConfig limited = Config();
+  limited.rate_limit = 5;
+  limited = Must(a->CreateConfig(limited, test::kNoConfigLimit));
+  Must(a->CreateConfig(Config(), test::kNoConfigLimit));  // unlimited, same event type
+  constexpr int kEvents = 40;
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(a->IngestEvents({Event()}).at(0).ok());
+
+  std::map<std::string, int> limited_by_node;  // claims of the limited configuration, by node
+  std::mutex mu;
+  auto claim_all = [&](Store& store, const std::string& node) {
+    for (;;) {
+      std::vector<DeliveryJob> jobs =
+          Must(store.ClaimDue(clock_.Now(), 3, clock_.Now() + 60'000, {}));
+      if (jobs.empty()) return;
+      std::lock_guard lock(mu);
+      for (const DeliveryJob& job : jobs) {
+        if (job.config.id == limited.id) ++limited_by_node[node];
+      }
+    }
+  };
+  std::thread other([&] { claim_all(*b, "b"); });
+  claim_all(*a, "a");
+  other.join();
+  ASSERT_EQ(limited_by_node.size(), 1u) << "both nodes sent the rate-limited configuration";
+  EXPECT_EQ(limited_by_node.begin()->second, kEvents);
+  EXPECT_EQ(Must(a->CountDeliveries()).delivering, 2 * kEvents);
+
+  // The holder stops claiming; after its lease (60 s) the other node takes the queue over.
+  const std::string holder = limited_by_node.begin()->first;
+  Store& taker = holder == "a" ? *b : *a;
+  ASSERT_TRUE(a->IngestEvents({Event()}).at(0).ok());
+  std::vector<DeliveryJob> early =
+      Must(taker.ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000, {}));
+  ASSERT_EQ(early.size(), 1u);  // the unlimited configuration's delivery only
+  EXPECT_NE(early[0].config.id, limited.id);
+  clock_.Advance(60'001);
+  std::vector<DeliveryJob> later =
+      Must(taker.ClaimDue(clock_.Now(), 10, clock_.Now() + 60'000, {}));
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].config.id, limited.id);
 }
 
 TEST_F(PostgresStoreTest, AnotherNodesCommitWakesThisNode) {
