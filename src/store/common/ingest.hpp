@@ -1,8 +1,8 @@
 // Ingesting one event, the part that does not depend on the database: the idempotency decision
 // (replay an earlier event, or store a new one) and the fan-out's shape (one delivery per active
 // configuration: pending and due now, or leased to the DeliveryHandoff that takes it). The backend
-// supplies the statements (IngestSteps); the whole runs inside one write job's savepoint, so a
-// failing step undoes the event.
+// supplies the statements (IngestSteps); the whole runs as one write job, so a failing step
+// undoes the event.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // A write job of the group-commit writer (group_commit.hpp): a caller's function that runs on a
-// writer thread inside its own savepoint, and what is told its result after the commit.
+// writer thread inside the batch's transaction, and what is told its result after the commit.
 #pragma once
 
 #include <functional>
@@ -35,8 +35,9 @@ template <class Connection>
 class WriteJob {
  public:
   virtual ~WriteJob() = default;
-  // Runs on a writer thread inside a savepoint; an error rolls back this job alone. May run
-  // more than once when a backend re-runs a batch (a deadlock); the last run counts.
+  // Runs on a writer thread inside the batch's transaction; an error rolls back this job alone
+  // (the writer runs the batch again with a savepoint per job). May run more than once: after
+  // another job's failure, or when a backend re-runs a batch (a deadlock); the last run counts.
   virtual Status Run(WriteContext<Connection>& context) = 0;
   // Called once with the outcome: ok if the transaction committed (the job's own result
   // stands), otherwise the error that undid it (the batch's, or its group's, see FailGroup).

@@ -150,10 +150,12 @@ inline constexpr std::string_view kFailUndeliverable =
     "updated_at = ?3 WHERE id = ?1";
 inline constexpr std::string_view kNextDueAt =
     "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'";
-// ?1 leases ending before this are released, ?2 the clock's now (they become due then).
+// ?1 leases ending before this are released, ?2 the clock's now (they become due then). The
+// IN term lets SQLite read the delivering ones from the partial index deliveries_open.
 inline constexpr std::string_view kReleaseExpiredLeases =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, lease_until = 0, "
-    "updated_at = ?2 WHERE status = 'delivering' AND lease_until < ?1";
+    "updated_at = ?2 WHERE status IN ('pending', 'delivering') AND status = 'delivering' "
+    "AND lease_until < ?1";
 // ?2 new status, ?3 status code, ?4 error, ?5 next_attempt_at (kept unless pending), ?6 now.
 inline constexpr std::string_view kRecordDeliveryOutcome =
     "UPDATE deliveries SET status = ?2, attempt_count = attempt_count + 1, "

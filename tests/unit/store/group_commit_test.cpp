@@ -1,0 +1,148 @@
+// The group-commit writer over a fake session: what a batch's transaction does when its jobs
+// succeed or fail, independent of either database.
+#include "store/common/group_commit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace webhookd::store_common {
+namespace {
+
+// A "database" of strings: rows written in the open transaction become `committed` at commit.
+struct FakeDb {
+  std::vector<std::string> committed;
+  std::vector<std::string> open;
+  std::vector<std::size_t> savepoint_marks;  // sizes of `open` when each savepoint began
+  int transactions = 0;
+  int savepoints = 0;
+};
+
+class FakeSession {
+ public:
+  using Connection = FakeDb;
+  static constexpr int kMaxBatchRuns = 1;
+
+  explicit FakeSession(FakeDb& db) : db_(db) {}
+  FakeDb& db() { return db_; }
+  Status Begin() {
+    ++db_.transactions;
+    db_.open.clear();
+    return Status::Ok();
+  }
+  Status Savepoint() {
+    ++db_.savepoints;
+    db_.savepoint_marks.push_back(db_.open.size());
+    return Status::Ok();
+  }
+  Status ReleaseSavepoint() {
+    db_.savepoint_marks.pop_back();
+    return Status::Ok();
+  }
+  Status RollbackToSavepoint() {
+    db_.open.resize(db_.savepoint_marks.back());
+    return Status::Ok();
+  }
+  bool TransactionLost() { return false; }
+  Status Commit(bool /*work_due*/) {
+    db_.committed.insert(db_.committed.end(), db_.open.begin(), db_.open.end());
+    db_.open.clear();
+    return Status::Ok();
+  }
+  bool Abandon() {
+    db_.open.clear();
+    return false;
+  }
+
+ private:
+  FakeDb& db_;
+};
+
+using Writer = GroupCommitWriter<FakeSession>;
+using Job = std::function<Status(WriteContext<FakeDb>&)>;
+
+Job Writes(std::string row) {
+  return [row](WriteContext<FakeDb>& c) {
+    c.db().open.push_back(row);
+    return Status::Ok();
+  };
+}
+
+// Writes its row, then fails: the row must not survive.
+Job WritesThenFails(std::string row) {
+  return [row](WriteContext<FakeDb>& c) {
+    c.db().open.push_back(row);
+    return Status(Error::Conflict(row + " already exists"));
+  };
+}
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  GroupCommitTest() {
+    std::vector<std::unique_ptr<FakeSession>> sessions;
+    sessions.push_back(std::make_unique<FakeSession>(db_));
+    writer_ = std::make_unique<Writer>(std::move(sessions), nullptr);
+  }
+
+  // Every job in one batch (one group is never split).
+  std::vector<Status> RunInOneBatch(std::vector<Job> jobs) {
+    return writer_->RunAll<Status>(std::move(jobs));
+  }
+
+  FakeDb db_;  // read by the test only after a batch's results arrived
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_F(GroupCommitTest, ABatchWhoseJobsAllSucceedCommitsOnceWithoutSavepoints) {
+  const std::vector<Status> results = RunInOneBatch({Writes("a"), Writes("b"), Writes("c")});
+  ASSERT_EQ(results.size(), 3u);
+  for (const Status& s : results) EXPECT_TRUE(s.ok());
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(db_.transactions, 1);
+  EXPECT_EQ(db_.savepoints, 0);
+}
+
+TEST_F(GroupCommitTest, AFailingJobIsUndoneAloneAndTheOthersCommit) {
+  const std::vector<Status> results =
+      RunInOneBatch({Writes("a"), WritesThenFails("b"), Writes("c")});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok());
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(results[1].error().message, "b already exists");
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a", "c"}));
+  EXPECT_TRUE(db_.savepoint_marks.empty());
+}
+
+TEST_F(GroupCommitTest, ALoneFailingJobRunsOnceAndLeavesNothing) {
+  int runs = 0;
+  const Status result = writer_->Run<Status>([&](WriteContext<FakeDb>& c) {
+    ++runs;
+    c.db().open.push_back("x");
+    return Status(Error::Invalid("no"));
+  });
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(runs, 1);
+  EXPECT_TRUE(db_.committed.empty());
+  EXPECT_EQ(db_.transactions, 1);
+  EXPECT_EQ(db_.savepoints, 0);
+}
+
+TEST_F(GroupCommitTest, AJobThatThrowsFailsAloneWithAnInternalError) {
+  const std::vector<Status> results = RunInOneBatch(
+      {Writes("a"), [](WriteContext<FakeDb>&) -> Status { throw std::runtime_error("boom"); }});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok());
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].error().kind, ErrorKind::kInternal);
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a"}));
+}
+
+}  // namespace
+}  // namespace webhookd::store_common
