@@ -59,11 +59,12 @@ void AddConfiguredHeaders(const json::object& configured, HttpHeaders& headers) 
   }
 }
 
-Result<std::string> DecodeKey(std::string_view secret, std::string_view which) {
+Result<crypto::HmacSha256Key> DecodeKey(std::string_view secret, std::string_view which) {
   Result<std::string> key = crypto::DecodeSecret(secret);
-  if (!key.ok())
+  if (!key.ok()) {
     return Error::Invalid("the configuration's " + std::string(which) + ": " + key.error().message);
-  return key;
+  }
+  return crypto::HmacSha256Key(*key);
 }
 
 }  // namespace
@@ -116,7 +117,7 @@ bool PreparedConfig::IsFor(const WebhookConfig& config, const RequestSettings& s
          settings_.timeout_ms == settings.timeout_ms;
 }
 
-const Result<std::string>* PreparedConfig::previous_key(UnixMillis now) const {
+const Result<crypto::HmacSha256Key>* PreparedConfig::previous_key(UnixMillis now) const {
   if (!previous_key_ || previous_secret_expires_at_ <= now) return nullptr;
   return &*previous_key_;
 }

@@ -10,6 +10,7 @@
 
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "crypto/crypto.hpp"
 #include "delivery/http_client.hpp"
 
 namespace webhookd::delivery {
@@ -50,10 +51,10 @@ class PreparedConfig {
   bool event_header_configured() const { return event_header_configured_; }
   // Added to the body as "organizationCode"; empty: the body is the payload as it is.
   const std::string& body_organization_code() const { return body_organization_code_; }
-  // The raw HMAC key of the secret, or why the secret cannot be used.
-  const Result<std::string>& key() const { return key_; }
+  // The secret's HMAC key, or why the secret cannot be used.
+  const Result<crypto::HmacSha256Key>& key() const { return key_; }
   // The previous secret's key while it signs too: at `now` before its expiry.
-  const Result<std::string>* previous_key(UnixMillis now) const;
+  const Result<crypto::HmacSha256Key>* previous_key(UnixMillis now) const;
 
  private:
   // What the prepared form was built from, for IsFor().
@@ -69,8 +70,8 @@ class PreparedConfig {
   HttpHeaders headers_;
   bool event_header_configured_ = false;
   std::string body_organization_code_;
-  Result<std::string> key_;
-  std::optional<Result<std::string>> previous_key_;  // nullopt: no previous secret
+  Result<crypto::HmacSha256Key> key_;
+  std::optional<Result<crypto::HmacSha256Key>> previous_key_;  // nullopt: no previous secret
 };
 
 }  // namespace webhookd::delivery

@@ -34,7 +34,7 @@ Result<std::string> Signatures(const PreparedConfig& prepared, const MessageToSe
                                std::string_view timestamp, std::string_view body) {
   if (!prepared.key().ok()) return prepared.key().error();
   std::string signatures = crypto::SignV1(*prepared.key(), message.event_id, timestamp, body);
-  if (const Result<std::string>* previous = prepared.previous_key(message.now)) {
+  if (const Result<crypto::HmacSha256Key>* previous = prepared.previous_key(message.now)) {
     if (!previous->ok()) return previous->error();
     signatures.append(" ").append(crypto::SignV1(**previous, message.event_id, timestamp, body));
   }
