@@ -4,6 +4,7 @@
 // webhook-timestamp, webhook-signature and x-webhook-event (BuildDeliveryRequest).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
