@@ -1,5 +1,6 @@
 #include "catalog/catalog.hpp"
 
+#include "catalog/pattern_checks.hpp"
 #include "core/json_kind.hpp"
 #include "core/json_pointer.hpp"
 
@@ -7,6 +8,7 @@
 // that includes it, so the setting cannot disagree with another one.
 #define VALIJSON_USE_EXCEPTIONS 1
 
+#include <algorithm>
 #include <array>
 #include <boost/json.hpp>
 #include <charconv>
@@ -22,6 +24,8 @@
 #include <string_view>
 #include <utility>
 #include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/constraint_builder.hpp>
+#include <valijson/constraints/concrete_constraints.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
@@ -255,10 +259,107 @@ std::optional<std::string> FirstBadPattern(const boost::json::value& schema) {
   return std::nullopt;
 }
 
+// The keyword that a "pattern" becomes in the schema that decides acceptance (see
+// CompiledSchema): valijson hands it to FastPatternBuilder instead of its std::regex check.
+constexpr std::string_view kFastPatternKeyword = "$webhookd:pattern";
+
+// "pattern" checked by a compiled check (pattern_checks.hpp) when it is one of the catalog's,
+// else by a std::regex compiled once. It answers as valijson's PatternConstraint does with
+// strict types (our validators' mode): values that are not strings pass.
+class FastPatternConstraint final : public valijson::constraints::PolyConstraint {
+ public:
+  explicit FastPatternConstraint(const std::string& pattern)
+      : check_(CompiledPatternCheck(pattern)) {
+    if (!check_) regex_.emplace(pattern);
+  }
+
+  bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
+                valijson::ValidationResults* results) const override {
+    if (!target.isString()) return true;
+    const std::string text = target.asString();
+    const bool matches = check_ ? (*check_)(text) : std::regex_search(text, *regex_);
+    if (!matches && results != nullptr) {
+      results->pushError(context, "Failed to match regex specified by 'pattern' constraint.");
+    }
+    return matches;
+  }
+
+ private:
+  Constraint* cloneInto(void* memory) const override {
+    return new (memory) FastPatternConstraint(*this);
+  }
+  std::size_t sizeOf() const override { return sizeof(FastPatternConstraint); }
+
+  std::optional<PatternCheck> check_;
+  std::optional<std::regex> regex_;  // when there is no compiled check
+};
+
+class FastPatternBuilder final : public valijson::ConstraintBuilder {
+ public:
+  valijson::constraints::Constraint* make(const valijson::adapters::Adapter& value) const override {
+    return new FastPatternConstraint(value.asString());
+  }
+};
+
+void RenamePatternsIn(boost::json::value& schema);
+
+// Every subschema of a schema object, by draft-07's keywords; values of other keywords
+// ("enum", "const", "default", ...) are data and are left alone.
+void RenamePatternsInSubschemas(boost::json::object& schema) {
+  constexpr std::array<std::string_view, 9> kSchemaValued = {"additionalItems",
+                                                             "additionalProperties",
+                                                             "contains",
+                                                             "items",
+                                                             "not",
+                                                             "propertyNames",
+                                                             "if",
+                                                             "then",
+                                                             "else"};
+  constexpr std::array<std::string_view, 3> kSchemaArrays = {"allOf", "anyOf", "oneOf"};
+  constexpr std::array<std::string_view, 4> kSchemaMaps = {"properties", "patternProperties",
+                                                           "definitions", "dependencies"};
+  for (auto& member : schema) {
+    const std::string_view key = member.key();
+    boost::json::value& value = member.value();
+    const auto is = [&](const auto& keywords) {
+      return std::find(keywords.begin(), keywords.end(), key) != keywords.end();
+    };
+    if (is(kSchemaValued) && value.is_object()) {
+      RenamePatternsIn(value);
+    } else if ((is(kSchemaArrays) || key == "items") && value.is_array()) {
+      for (boost::json::value& item : value.as_array()) RenamePatternsIn(item);
+    } else if (is(kSchemaMaps) && value.is_object()) {
+      for (auto& entry : value.as_object()) RenamePatternsIn(entry.value());
+    }
+  }
+}
+
+// Renames each string "pattern" keyword of `schema` and its subschemas to kFastPatternKeyword.
+void RenamePatternsIn(boost::json::value& schema) {
+  boost::json::object* object = schema.if_object();
+  if (object == nullptr) return;
+  RenamePatternsInSubschemas(*object);
+  const boost::json::value* pattern = object->if_contains("pattern");
+  if (pattern != nullptr && pattern->is_string() && !object->contains(kFastPatternKeyword)) {
+    boost::json::value moved = *pattern;
+    object->erase("pattern");
+    object->emplace(kFastPatternKeyword, std::move(moved));
+  }
+}
+
 // A draft-07 schema compiled once; Validate may be called from any number of threads.
+//
+// It is compiled twice. The accepting path, which nearly every event takes, asks only whether
+// the document is valid, of `decider_`: the schema with its patterns checked by
+// FastPatternConstraint. Only a rejected document is validated again, against `reporter_`,
+// valijson's own compilation of the schema, whose first error becomes the message. Both accept
+// exactly the same documents (catalog_differential_test.cpp), so messages are valijson's.
 class CompiledSchema {
  public:
-  static Result<std::unique_ptr<CompiledSchema>> Compile(boost::json::value source) {
+  enum class Patterns { kStdRegex, kCompiled };
+
+  static Result<std::unique_ptr<CompiledSchema>> Compile(boost::json::value source,
+                                                         Patterns patterns) {
     if (!source.is_object() && !source.is_bool()) {
       return Error::Invalid("a JSON Schema must be an object or a boolean", "");
     }
@@ -269,23 +370,34 @@ class CompiledSchema {
     try {
       valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
       parser.populateSchema(valijson::adapters::BoostJsonAdapter(compiled->source_),
-                            compiled->schema_);
+                            compiled->reporter_);
+      if (patterns == Patterns::kCompiled) {
+        boost::json::value renamed = compiled->source_;
+        RenamePatternsIn(renamed);
+        valijson::SchemaParser fast_parser(valijson::SchemaParser::kDraft7);
+        fast_parser.addConstraintBuilder(std::string(kFastPatternKeyword), new FastPatternBuilder);
+        compiled->decider_.emplace();
+        fast_parser.populateSchema(valijson::adapters::BoostJsonAdapter(renamed),
+                                   *compiled->decider_);
+      }
     } catch (const std::exception& e) {
       return Error::Invalid(std::string("invalid JSON Schema: ") + e.what(), "");
     }
     return compiled;
   }
 
-  // The compiled schema is only read, so any number of threads may call this at once, each with
-  // its own `validator` (which caches the compiled regexes of "pattern").
+  // The compiled schemas are only read, so any number of threads may call this at once, each
+  // with its own `validator` (which caches the compiled regexes of "pattern").
   Status Validate(const boost::json::value& document, valijson::Validator& validator) const {
     const valijson::adapters::BoostJsonAdapter target(document);
     try {
       // Stops at the first failure, so valid documents (the common case) are checked cheaply;
       // only a failure pays for the full report.
-      if (validator.validate(schema_, target, nullptr)) return Status::Ok();
+      if (validator.validate(decider_ ? *decider_ : reporter_, target, nullptr)) {
+        return Status::Ok();
+      }
       valijson::ValidationResults results;
-      validator.validate(schema_, target, &results);
+      validator.validate(reporter_, target, &results);
       return DescribeFirstError(results, source_, document);
     } catch (const std::exception& e) {
       return Error::Invalid(std::string("cannot be validated: ") + e.what(), "");
@@ -296,7 +408,8 @@ class CompiledSchema {
   explicit CompiledSchema(boost::json::value source) : source_(std::move(source)) {}
 
   boost::json::value source_;  // kept for error messages that quote the schema
-  valijson::Schema schema_;
+  valijson::Schema reporter_;
+  std::optional<valijson::Schema> decider_;  // nullopt: reporter_ decides too
 };
 
 [[noreturn]] void CatalogIsBroken(std::size_t index, std::string_view why) {
@@ -357,7 +470,8 @@ Catalog::Catalog() : impl_(new Impl) {
     type.sample_json = boost::json::serialize(sample);
     type.sample_headers_json = boost::json::serialize(headers);
 
-    Result<std::unique_ptr<CompiledSchema>> compiled = CompiledSchema::Compile(schema);
+    Result<std::unique_ptr<CompiledSchema>> compiled =
+        CompiledSchema::Compile(schema, CompiledSchema::Patterns::kCompiled);
     if (!compiled.ok()) CatalogIsBroken(index, type.name + ": " + compiled.error().message);
     impl_->schemas.push_back(std::move(compiled).value());
     impl_->types.push_back(std::move(type));
@@ -397,7 +511,8 @@ Status Catalog::Validate(const EventType& type, const boost::json::value& payloa
 }
 
 Status ValidateAgainstSchema(const boost::json::value& schema, const boost::json::value& document) {
-  Result<std::unique_ptr<CompiledSchema>> compiled = CompiledSchema::Compile(schema);
+  Result<std::unique_ptr<CompiledSchema>> compiled =
+      CompiledSchema::Compile(schema, CompiledSchema::Patterns::kStdRegex);
   if (!compiled.ok()) return compiled.error();
   valijson::Validator validator;  // not shared: arbitrary schemas would grow a shared cache
   return compiled.value()->Validate(document, validator);

@@ -1,12 +1,15 @@
 #include "crypto/crypto.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <climits>
 #include <cstdlib>
+#include <utility>
 
 namespace webhookd::crypto {
 namespace {
@@ -85,6 +88,45 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
            reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr) {
     std::abort();  // HMAC-SHA256 on memory cannot fail unless OpenSSL itself is broken
   }
+  out.resize(len);
+  return out;
+}
+
+HmacSha256Key::HmacSha256Key(std::string_view key) {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  context_ = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
+  EVP_MAC_free(mac);  // the context holds its own reference
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_END};
+  if (context_ == nullptr || EVP_MAC_init(context_, Bytes(key), key.size(), params) != 1) {
+    std::abort();  // HMAC-SHA256 is built into OpenSSL's default provider
+  }
+}
+
+HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(context_); }
+
+HmacSha256Key::HmacSha256Key(HmacSha256Key&& other) noexcept
+    : context_(std::exchange(other.context_, nullptr)) {}
+
+HmacSha256Key& HmacSha256Key::operator=(HmacSha256Key&& other) noexcept {
+  std::swap(context_, other.context_);
+  return *this;
+}
+
+std::string HmacSha256Key::Mac(std::initializer_list<std::string_view> parts) const {
+  EVP_MAC_CTX* context = EVP_MAC_CTX_dup(context_);
+  if (context == nullptr) std::abort();
+  bool ok = true;
+  for (std::string_view part : parts) {
+    ok = ok && EVP_MAC_update(context, Bytes(part), part.size()) == 1;
+  }
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  std::size_t len = 0;
+  ok = ok &&
+       EVP_MAC_final(context, reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) == 1;
+  EVP_MAC_CTX_free(context);
+  if (!ok) std::abort();  // cannot fail on memory unless OpenSSL itself is broken
   out.resize(len);
   return out;
 }

@@ -1,9 +1,12 @@
 // Cryptographic primitives on OpenSSL 3: randomness, hashing, HMAC, base64. Thread-safe.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+
+struct evp_mac_ctx_st;
 
 namespace webhookd::crypto {
 
@@ -17,6 +20,25 @@ std::optional<std::string> Base64Decode(std::string_view text);
 std::string Sha256(std::string_view data);                            // raw 32 bytes
 std::string Sha256Hex(std::string_view data);                         // lowercase hex
 std::string HmacSha256(std::string_view key, std::string_view data);  // raw 32 bytes
+
+// An HMAC-SHA256 key set up once (an OpenSSL MAC context holding the padded key), for many MACs
+// with it: each Mac() copies the context instead of fetching the algorithm and hashing the key
+// again. Mac() only reads the object, so threads may share one.
+class HmacSha256Key {
+ public:
+  explicit HmacSha256Key(std::string_view key);
+  ~HmacSha256Key();
+  HmacSha256Key(HmacSha256Key&& other) noexcept;
+  HmacSha256Key& operator=(HmacSha256Key&& other) noexcept;
+  HmacSha256Key(const HmacSha256Key&) = delete;
+  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
+
+  // HMAC-SHA256 of the concatenation of `parts` (not copied together), raw 32 bytes.
+  std::string Mac(std::initializer_list<std::string_view> parts) const;
+
+ private:
+  evp_mac_ctx_st* context_;  // keyed, never finalised itself
+};
 
 // Constant-time equality of two byte strings (timing does not depend on where they differ).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

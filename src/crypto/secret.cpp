@@ -53,4 +53,9 @@ std::string SignV1(std::string_view key_bytes, std::string_view msg_id, std::str
   return "v1," + Base64Encode(HmacSha256(key_bytes, content));
 }
 
+std::string SignV1(const HmacSha256Key& key, std::string_view msg_id, std::string_view timestamp,
+                   std::string_view body) {
+  return "v1," + Base64Encode(key.Mac({msg_id, ".", timestamp, ".", body}));
+}
+
 }  // namespace webhookd::crypto

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/result.hpp"
+#include "crypto/crypto.hpp"
 
 namespace webhookd::crypto {
 
@@ -26,6 +27,9 @@ std::string HashApiKey(std::string_view key);
 
 // Standard Webhooks signature "v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>".
 std::string SignV1(std::string_view key_bytes, std::string_view msg_id, std::string_view timestamp,
+                   std::string_view body);
+// The same with a key set up once (what the dispatcher signs with).
+std::string SignV1(const HmacSha256Key& key, std::string_view msg_id, std::string_view timestamp,
                    std::string_view body);
 
 }  // namespace webhookd::crypto

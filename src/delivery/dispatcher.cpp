@@ -494,8 +494,9 @@ void Dispatcher::Send(Held held, ConfigQueue& queue, UnixMillis now) {
   ++queue.in_flight;
   ++origins_[queue.origin].in_flight;
   const DeliveryJob& job = held.job;
-  Result<HttpRequest> request =
-      BuildRequest(job.config, job.event.id, job.event.event_type_id, job.event.payload_json, now);
+  Result<HttpRequest> request = BuildDeliveryRequest(
+      PreparedFor(queue, job.config),
+      MessageFor(job.event.id, job.event.event_type_id, job.event.payload_json, now));
   InFlight record{std::move(held.job), held.lease_until, queue.origin, SentRequest{now, "{}"}};
   if (!request.ok()) {
     in_flight_.emplace(id, std::move(record));
@@ -543,14 +544,26 @@ std::int64_t Dispatcher::TimeoutFor(const WebhookConfig& config) const {
   return std::min(config.timeout_ms, options_.max_request_timeout_ms);
 }
 
-Result<HttpRequest> Dispatcher::BuildRequest(const WebhookConfig& config, std::string_view event_id,
-                                             int event_type_id, std::string_view payload_json,
-                                             UnixMillis now) const {
+RequestSettings Dispatcher::SettingsFor(const WebhookConfig& config) const {
+  return {options_.user_agent, options_.connect_timeout_ms, TimeoutFor(config)};
+}
+
+// The queue's prepared form when `config` (the row this delivery was claimed with) is the one
+// it was prepared from, else a new one from `config`: a changed secret, header or URL applies
+// from the next send.
+const PreparedConfig& Dispatcher::PreparedFor(ConfigQueue& queue,
+                                              const WebhookConfig& config) const {
+  RequestSettings settings = SettingsFor(config);
+  if (!queue.prepared || !queue.prepared->IsFor(config, settings)) {
+    queue.prepared.emplace(config, settings);
+  }
+  return *queue.prepared;
+}
+
+MessageToSend Dispatcher::MessageFor(std::string_view event_id, int event_type_id,
+                                     std::string_view payload_json, UnixMillis now) const {
   const EventType* type = catalog_.Find(event_type_id);
-  RequestSettings settings{options_.user_agent, options_.connect_timeout_ms, TimeoutFor(config)};
-  MessageToSend message{event_id, type != nullptr ? std::string_view(type->name) : "", payload_json,
-                        now};
-  return BuildDeliveryRequest(config, message, settings);
+  return {event_id, type != nullptr ? std::string_view(type->name) : "", payload_json, now};
 }
 
 bool Dispatcher::IsInference(int event_type_id) const {
@@ -568,7 +581,8 @@ HttpResponse Dispatcher::SendNow(const WebhookConfig& config, const EventType& t
                                  std::string_view payload_json) {
   UnixMillis now = clock_.Now();
   std::string event_id = NewSortableId("evt", now);
-  Result<HttpRequest> request = BuildRequest(config, event_id, type.id, payload_json, now);
+  Result<HttpRequest> request = BuildDeliveryRequest(
+      config, MessageFor(event_id, type.id, payload_json, now), SettingsFor(config));
   if (!request.ok()) {
     HttpResponse unsent;
     unsent.error = request.error().message;

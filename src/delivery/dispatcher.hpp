@@ -48,6 +48,7 @@
 #include "delivery/dispatcher_metrics.hpp"
 #include "delivery/due_claimer.hpp"
 #include "delivery/http_client.hpp"
+#include "delivery/prepared_config.hpp"
 #include "delivery/request_builder.hpp"
 #include "delivery/token_bucket.hpp"
 #include "store/store.hpp"
@@ -154,6 +155,8 @@ class Dispatcher {
     UnixMillis progress_at = 0;
     // Its slots: per_config_cap (FIFO: 1), within its fair share of the origin (Share()).
     int cap = 1;
+    // The last row sent with, prepared (PreparedFor()); rebuilt when a send's row differs.
+    std::optional<PreparedConfig> prepared;
   };
   struct Origin {
     int in_flight = 0;
@@ -205,9 +208,10 @@ class Dispatcher {
   void SweepLeasesIfDue(UnixMillis now);
   UnixMillis NextWakeAt(UnixMillis now) const;
   std::int64_t TimeoutFor(const WebhookConfig& config) const;
-  Result<HttpRequest> BuildRequest(const WebhookConfig& config, std::string_view event_id,
-                                   int event_type_id, std::string_view payload_json,
-                                   UnixMillis now) const;
+  RequestSettings SettingsFor(const WebhookConfig& config) const;
+  const PreparedConfig& PreparedFor(ConfigQueue& queue, const WebhookConfig& config) const;
+  MessageToSend MessageFor(std::string_view event_id, int event_type_id,
+                           std::string_view payload_json, UnixMillis now) const;
   bool IsInference(int event_type_id) const;
   void UpdateGauges();
 

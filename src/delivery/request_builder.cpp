@@ -3,22 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
-#include <cctype>
 
+#include "core/text.hpp"
 #include "crypto/secret.hpp"
-
-#ifndef WEBHOOKD_VERSION
-#error "WEBHOOKD_VERSION must be defined by the build"
-#endif
 
 namespace webhookd::delivery {
 namespace {
 
 namespace json = boost::json;
-
-// Headers that determine what the signature covers; configuration headers cannot replace them.
-constexpr std::array<std::string_view, 4> kProtectedHeaders = {
-    "content-type", "webhook-id", "webhook-timestamp", "webhook-signature"};
 
 constexpr std::array<std::string_view, 4> kSecretHeaders = {"x-api-key", "authorization",
                                                             "proxy-authorization", "cookie"};
@@ -29,32 +21,6 @@ constexpr std::array<std::string_view, 5> kSecretNameParts = {"key", "token", "s
 constexpr std::size_t kMinPartlyShownLength = 12;
 constexpr std::size_t kShownCharacters = 4;
 
-std::string Lowercase(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
-}
-
-// Parses a JSON object; anything else (already validated upstream) counts as empty.
-json::object ParseObject(std::string_view text) {
-  boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
-  if (ec || !value.is_object()) return {};
-  return std::move(value.as_object());
-}
-
-std::string AsText(const json::value& value) {
-  if (value.is_string()) return std::string(value.as_string());
-  return json::serialize(value);
-}
-
-std::string StringAttribute(const json::object& attributes, std::string_view key) {
-  const json::value* value = attributes.if_contains(key);
-  if (value == nullptr || value->is_null()) return {};
-  return AsText(*value);
-}
-
 std::string BodyWithOrganizationCode(std::string_view payload_json,
                                      const std::string& organization_code) {
   boost::system::error_code ec;
@@ -64,36 +30,15 @@ std::string BodyWithOrganizationCode(std::string_view payload_json,
   return json::serialize(payload);
 }
 
-Result<std::string> Signatures(const WebhookConfig& config, const MessageToSend& message,
+Result<std::string> Signatures(const PreparedConfig& prepared, const MessageToSend& message,
                                std::string_view timestamp, std::string_view body) {
-  Result<std::string> key = crypto::DecodeSecret(config.secret);
-  if (!key.ok()) return Error::Invalid("the configuration's secret: " + key.error().message);
-  std::string signatures = crypto::SignV1(*key, message.event_id, timestamp, body);
-  if (!config.previous_secret.empty() && config.previous_secret_expires_at > message.now) {
-    Result<std::string> previous = crypto::DecodeSecret(config.previous_secret);
-    if (!previous.ok()) {
-      return Error::Invalid("the configuration's previous secret: " + previous.error().message);
-    }
-    signatures.append(" ").append(crypto::SignV1(*previous, message.event_id, timestamp, body));
+  if (!prepared.key().ok()) return prepared.key().error();
+  std::string signatures = crypto::SignV1(*prepared.key(), message.event_id, timestamp, body);
+  if (const Result<crypto::HmacSha256Key>* previous = prepared.previous_key(message.now)) {
+    if (!previous->ok()) return previous->error();
+    signatures.append(" ").append(crypto::SignV1(**previous, message.event_id, timestamp, body));
   }
   return signatures;
-}
-
-void AddConfiguredHeaders(std::string_view headers_json, HttpHeaders& headers) {
-  for (const auto& [name, value] : ParseObject(headers_json)) {
-    std::string lower = Lowercase(name);
-    if (std::find(kProtectedHeaders.begin(), kProtectedHeaders.end(), lower) !=
-        kProtectedHeaders.end()) {
-      continue;
-    }
-    auto same_name = std::find_if(headers.begin(), headers.end(),
-                                  [&](const auto& header) { return header.first == lower; });
-    if (same_name != headers.end()) {
-      same_name->second = AsText(value);
-    } else {
-      headers.emplace_back(std::string(name), AsText(value));
-    }
-  }
 }
 
 bool IsSecretHeader(std::string_view lowercase_name) {
@@ -134,39 +79,33 @@ std::string MaskSignatures(std::string_view value) {
 
 }  // namespace
 
-std::string DefaultUserAgent() { return "webhookd/" WEBHOOKD_VERSION; }
-
 Result<HttpRequest> BuildDeliveryRequest(const WebhookConfig& config, const MessageToSend& message,
                                          const RequestSettings& settings) {
-  json::object attributes = ParseObject(config.attributes_json);
-  std::string api_key = StringAttribute(attributes, "apiKey");
-  std::string organization_code = StringAttribute(attributes, "organizationCode");
+  return BuildDeliveryRequest(PreparedConfig(config, settings), message);
+}
 
+Result<HttpRequest> BuildDeliveryRequest(const PreparedConfig& prepared,
+                                         const MessageToSend& message) {
   HttpRequest request;
-  request.url = config.url;
-  request.connect_timeout_ms = settings.connect_timeout_ms;
-  request.timeout_ms = settings.timeout_ms;
-  request.body = config.send_organization_code && !organization_code.empty()
-                     ? BodyWithOrganizationCode(message.payload_json, organization_code)
-                     : std::string(message.payload_json);
+  request.url = prepared.url();
+  request.connect_timeout_ms = prepared.connect_timeout_ms();
+  request.timeout_ms = prepared.timeout_ms();
+  request.body =
+      prepared.body_organization_code().empty()
+          ? std::string(message.payload_json)
+          : BodyWithOrganizationCode(message.payload_json, prepared.body_organization_code());
 
   std::string timestamp = std::to_string(message.now / 1000);
-  Result<std::string> signatures = Signatures(config, message, timestamp, request.body);
+  Result<std::string> signatures = Signatures(prepared, message, timestamp, request.body);
   if (!signatures.ok()) return signatures.error();
 
-  request.headers = {
-      {"content-type", "application/json"},
-      {"user-agent", settings.user_agent},
-      {"webhook-id", std::string(message.event_id)},
-      {"webhook-timestamp", timestamp},
-      {"webhook-signature", std::move(*signatures)},
-      {"x-webhook-event", std::string(message.event_name)},
-  };
-  if (!api_key.empty()) request.headers.emplace_back("x-api-key", api_key);
-  if (!organization_code.empty()) {
-    request.headers.emplace_back("x-organization-code", organization_code);
+  request.headers = prepared.headers();
+  request.headers[kWebhookIdHeader].second = message.event_id;
+  request.headers[kWebhookTimestampHeader].second = std::move(timestamp);
+  request.headers[kWebhookSignatureHeader].second = std::move(*signatures);
+  if (!prepared.event_header_configured()) {
+    request.headers[kWebhookEventHeader].second = message.event_name;
   }
-  AddConfiguredHeaders(config.headers_json, request.headers);
   return request;
 }
 

@@ -9,23 +9,15 @@
 #include "core/model.hpp"
 #include "core/result.hpp"
 #include "delivery/http_client.hpp"
+#include "delivery/prepared_config.hpp"
 
 namespace webhookd::delivery {
-
-// "webhookd/<version>".
-std::string DefaultUserAgent();
 
 struct MessageToSend {
   std::string_view event_id;    // webhook-id: the same for every retry and configuration
   std::string_view event_name;  // x-webhook-event, the catalog name
   std::string_view payload_json;
   UnixMillis now = 0;  // webhook-timestamp is its Unix seconds
-};
-
-struct RequestSettings {
-  std::string user_agent = DefaultUserAgent();
-  std::int64_t connect_timeout_ms = 5'000;
-  std::int64_t timeout_ms = 15'000;
 };
 
 // POST to config.url. Body: the payload, plus a top-level "organizationCode" when
@@ -39,6 +31,10 @@ struct RequestSettings {
 // Error::Invalid when a secret cannot be decoded.
 Result<HttpRequest> BuildDeliveryRequest(const WebhookConfig& config, const MessageToSend& message,
                                          const RequestSettings& settings);
+// The same request from the configuration prepared once (what the dispatcher sends): only the
+// body, webhook-id, webhook-timestamp, webhook-signature and x-webhook-event are made per send.
+Result<HttpRequest> BuildDeliveryRequest(const PreparedConfig& prepared,
+                                         const MessageToSend& message);
 
 // The headers with secrets masked, for the attempt log: x-api-key, authorization, cookies and
 // any header whose name mentions a key, token, secret or password keep their first 4

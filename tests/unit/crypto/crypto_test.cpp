@@ -46,6 +46,22 @@ TEST(HmacSha256Test, MatchesRfc4231TestCase2) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+TEST(HmacSha256KeyTest, MatchesRfc4231AndTheOneShotHmacMacAfterMac) {
+  const HmacSha256Key jefe("Jefe");
+  // Reused: each Mac starts from the keyed context, not from the previous message.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(ToHex(jefe.Mac({"what do ya ", "want for nothing?"})),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+  // A key longer than SHA-256's block is hashed first (RFC 4231 test case 6).
+  const std::string long_key(131, '\xaa');
+  EXPECT_EQ(HmacSha256Key(long_key).Mac({"Test Using Larger Than Block-Size Key - Hash Key First"}),
+            HmacSha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First"));
+  EXPECT_EQ(HmacSha256Key("").Mac({}), HmacSha256("", ""));
+  HmacSha256Key moved = HmacSha256Key("Jefe");
+  EXPECT_EQ(moved.Mac({""}), HmacSha256("Jefe", ""));
+}
+
 TEST(Base64Test, EncodesAndDecodesRfc4648Vectors) {
   const std::vector<std::pair<std::string, std::string>> vectors = {
       {"", ""},
@@ -169,6 +185,7 @@ TEST(SignV1Test, SignsIdTimestampAndBodyJoinedByDots) {
   const std::string key = FromHex("000102030405060708090a0b0c0d0e0f1011121314151617");
   EXPECT_EQ(SignV1(key, "id", "1", "body"), "v1," + Base64Encode(HmacSha256(key, "id.1.body")));
   EXPECT_NE(SignV1(key, "id", "1", "body"), SignV1(key, "id", "1", "bodz"));
+  EXPECT_EQ(SignV1(HmacSha256Key(key), "id", "1", "body"), SignV1(key, "id", "1", "body"));
 }
 
 }  // namespace

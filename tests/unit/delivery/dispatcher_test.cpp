@@ -745,6 +745,42 @@ TEST_F(DispatcherTest, SendNowSignsAndDoesNotRecord) {
   EXPECT_EQ(counts->succeeded + counts->pending + counts->failed + counts->delivering, 0);
 }
 
+// The queue keeps its configuration prepared while it has work; a row changed meanwhile (a
+// rotated secret, a new header) must be what the next send uses.
+TEST_F(DispatcherTest, ChangedConfigurationAppliesFromTheNextSend) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  auto first_sent = std::make_shared<std::atomic<bool>>(false);
+  client_.SetScript([first_sent](const HttpRequest&) -> std::optional<HttpResponse> {
+    if (!first_sent->exchange(true)) return std::nullopt;  // held: keeps the queue busy
+    return Status(200);
+  });
+  StartDispatcher();
+  std::vector<Delivery> first = Ingest(1, 1);
+  ASSERT_TRUE(Eventually([&] { return client_.sent().size() == 1; }));
+
+  const std::string old_secret = config.secret;
+  config.previous_secret = old_secret;
+  config.previous_secret_expires_at = clock_.Now() + 3'600'000;
+  config.secret = crypto::GenerateSecret();
+  config.headers_json = R"({"X-Tenant":"north"})";
+  ASSERT_TRUE(store_->UpdateConfig(config, std::nullopt).ok());
+  std::vector<Delivery> second = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(second[0].id, 1));
+
+  std::vector<HttpRequest> sent = client_.sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_FALSE(FindHeader(sent[0].headers, "X-Tenant").has_value());
+  EXPECT_EQ(FindHeader(sent[1].headers, "X-Tenant"), "north");
+  std::string_view id = *FindHeader(sent[1].headers, "webhook-id");
+  std::string timestamp(*FindHeader(sent[1].headers, "webhook-timestamp"));
+  EXPECT_EQ(FindHeader(sent[1].headers, "webhook-signature"),
+            crypto::SignV1(*crypto::DecodeSecret(config.secret), id, timestamp, sent[1].body) +
+                " " +
+                crypto::SignV1(*crypto::DecodeSecret(old_secret), id, timestamp, sent[1].body));
+  client_.ReleaseHeld(Status(200));
+  ASSERT_TRUE(WaitForAttempts(first[0].id, 1));
+}
+
 TEST_F(DispatcherTest, UnusableSecretIsAFailedAttemptWithoutARequest) {
   WebhookConfig config = CreateConfig(1, "https://a.example/hook");
   config.secret = "whsec_!!!";

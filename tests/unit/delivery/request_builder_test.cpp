@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <functional>
+#include <vector>
 
 #include "crypto/secret.hpp"
 
@@ -144,6 +146,96 @@ TEST(RequestBuilderTest, ConfiguredHeadersAddAndReplaceButNeverTouchSignedOnes) 
             Sign(config.secret, "evt_01HXYZ", "1700000123", kPayload));
   EXPECT_EQ(request.headers.back(), (std::pair<std::string, std::string>{"X-Tenant", "north"}));
   EXPECT_EQ(request.headers.size(), 8u);
+}
+
+void ExpectSameRequest(const HttpRequest& actual, const HttpRequest& expected) {
+  EXPECT_EQ(actual.url, expected.url);
+  EXPECT_EQ(actual.headers, expected.headers);
+  EXPECT_EQ(actual.body, expected.body);
+  EXPECT_EQ(actual.connect_timeout_ms, expected.connect_timeout_ms);
+  EXPECT_EQ(actual.timeout_ms, expected.timeout_ms);
+}
+
+// The dispatcher prepares a configuration once and sends many messages with it: each request
+// must be the one built from scratch for that message, also when the previous secret expires
+// between two sends.
+TEST(PreparedConfigTest, ReusedFormGivesTheRequestsBuiltFromScratch) {
+  WebhookConfig config = Config();
+  config.previous_secret = crypto::GenerateSecret();
+  config.previous_secret_expires_at = kNow + 2'000;
+  config.send_organization_code = true;
+  config.attributes_json = R"({"apiKey":"ak_live_123456789","organizationCode":"ORG-9"})";
+  config.headers_json = R"({"X-Tenant":"north","User-Agent":"custom/1"})";
+  const RequestSettings settings{"webhookd/test", 1'234, 5'678};
+  const PreparedConfig prepared(config, settings);
+
+  const std::vector<MessageToSend> messages = {
+      {"evt_1", "BookAppointment", kPayload, kNow},
+      {"evt_2", "Notification", R"({"other":true})", kNow + 1'999},
+      {"evt_3", "BookAppointment", "[1,2]", kNow + 2'000},  // previous secret expired
+      {"evt_4", "OpenTele", kPayload, kNow + 90'000},
+  };
+  for (const MessageToSend& message : messages) {
+    SCOPED_TRACE(std::string(message.event_id));
+    Result<HttpRequest> reused = BuildDeliveryRequest(prepared, message);
+    Result<HttpRequest> fresh = BuildDeliveryRequest(config, message, settings);
+    ASSERT_TRUE(reused.ok() && fresh.ok());
+    ExpectSameRequest(*reused, *fresh);
+    EXPECT_EQ(FindHeader(reused->headers, "x-webhook-event"), message.event_name);
+  }
+}
+
+TEST(PreparedConfigTest, ConfiguredEventHeaderIsKeptForEveryMessage) {
+  WebhookConfig config = Config();
+  config.headers_json = R"({"X-Webhook-Event":""})";
+  const PreparedConfig prepared(config, RequestSettings{});
+  for (std::string_view name : {"BookAppointment", "OpenTele"}) {
+    Result<HttpRequest> request = BuildDeliveryRequest(prepared, {"evt_1", name, kPayload, kNow});
+    ASSERT_TRUE(request.ok());
+    EXPECT_EQ(FindHeader(request->headers, "x-webhook-event"), "");
+  }
+}
+
+TEST(PreparedConfigTest, UnusableSecretsAreReportedPerSendAsUnprepared) {
+  WebhookConfig config = Config();
+  config.previous_secret = "whsec_!!!";
+  config.previous_secret_expires_at = kNow + 1;
+  const PreparedConfig prepared(config, RequestSettings{});
+  Result<HttpRequest> rotating = BuildDeliveryRequest(prepared, Message());
+  ASSERT_FALSE(rotating.ok());
+  EXPECT_EQ(rotating.error().message,
+            "the configuration's previous secret: secret after \"whsec_\" is not valid base64");
+  // Once the previous secret has expired it no longer matters.
+  EXPECT_TRUE(BuildDeliveryRequest(prepared, {"evt_1", "X", kPayload, kNow + 1}).ok());
+}
+
+TEST(PreparedConfigTest, IsForNoticesEveryChangeThatShapesTheRequest) {
+  const WebhookConfig config = Config();
+  const RequestSettings settings;
+  const PreparedConfig prepared(config, settings);
+  EXPECT_TRUE(prepared.IsFor(config, settings));
+
+  std::vector<std::function<void(WebhookConfig&)>> config_changes = {
+      [](WebhookConfig& c) { c.url += "/v2"; },
+      [](WebhookConfig& c) { c.secret = crypto::GenerateSecret(); },
+      [](WebhookConfig& c) { c.previous_secret = crypto::GenerateSecret(); },
+      [](WebhookConfig& c) { c.previous_secret_expires_at = kNow; },
+      [](WebhookConfig& c) { c.attributes_json = R"({"apiKey":"ak_live_123456789"})"; },
+      [](WebhookConfig& c) { c.headers_json = R"({"X-Tenant":"north"})"; },
+      [](WebhookConfig& c) { c.send_organization_code = true; },
+  };
+  for (std::size_t i = 0; i < config_changes.size(); ++i) {
+    WebhookConfig changed = config;
+    config_changes[i](changed);
+    EXPECT_FALSE(prepared.IsFor(changed, settings)) << "change #" << i;
+  }
+  EXPECT_FALSE(prepared.IsFor(config, {"other/1", 5'000, 15'000}));
+  EXPECT_FALSE(prepared.IsFor(config, {DefaultUserAgent(), 1, 15'000}));
+  EXPECT_FALSE(prepared.IsFor(config, {DefaultUserAgent(), 5'000, 1}));
+  WebhookConfig unrelated = config;
+  unrelated.name = "renamed";
+  unrelated.rate_limit = 3;
+  EXPECT_TRUE(prepared.IsFor(unrelated, settings));
 }
 
 TEST(MaskSecretsTest, MasksKeysAndSignatures) {

@@ -1,0 +1,18 @@
+// Hand-compiled checks for the regular expressions of the catalog's "pattern"s: the same
+// answer as std::regex_search with the ECMAScript pattern (tests/unit/catalog/
+// pattern_checks_test.cpp compares them on the catalog's values and on mutations of them),
+// without std::regex's backtracking interpreter on every validated string.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace webhookd {
+
+using PatternCheck = bool (*)(std::string_view text);
+
+// The check equivalent to `pattern`, or nullopt when the pattern is not one of the catalog's
+// (its value is then checked with std::regex).
+std::optional<PatternCheck> CompiledPatternCheck(std::string_view pattern);
+
+}  // namespace webhookd
