@@ -1,14 +1,20 @@
 # The two commands of the README: `make run` and `make test`.
 BUILD_DIR ?= build
 DATA_DIR ?= data
-LISTEN ?= 127.0.0.1:8080
 CTEST_PARALLEL ?= 2
+# `make run` passes --listen and --db only when asked to (make run LISTEN=... DB=...), so that
+# WEBHOOKD_LISTEN, WEBHOOKD_DB and every other WEBHOOKD_* variable work as with the binary.
+# Without DB or WEBHOOKD_DB the database is $(DATA_DIR)/webhookd.db.
+LISTEN ?=
+DB ?=
+RUN_FLAGS = $(if $(LISTEN),--listen $(LISTEN)) \
+            $(if $(DB),--db $(DB),$(if $(WEBHOOKD_DB),,--db sqlite:$(DATA_DIR)/webhookd.db))
 
 .PHONY: run test build bootstrap clean format interop-deps demo
 
 run: build
 	mkdir -p $(DATA_DIR)
-	$(BUILD_DIR)/webhookd serve --listen $(LISTEN) --db sqlite:$(DATA_DIR)/webhookd.db
+	$(BUILD_DIR)/webhookd serve $(strip $(RUN_FLAGS))
 
 test: build interop-deps
 	# The PostgreSQL tests need a server: scripts/with-postgres runs ctest beside a throwaway one.

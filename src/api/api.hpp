@@ -11,6 +11,7 @@
 #include "api/router.hpp"
 #include "catalog/catalog.hpp"
 #include "core/clock.hpp"
+#include "delivery/ssrf_guard.hpp"
 #include "store/store.hpp"
 
 namespace webhookd::delivery {
@@ -29,6 +30,9 @@ struct ApiMetrics {
 struct ApiOptions {
   // Accept http:// configuration URLs (development only).
   bool allow_insecure_urls = false;
+  // The dispatcher's SSRF guard: configuration URLs it would refuse at every delivery (an
+  // address literal or localhost) are refused when they are set.
+  delivery::SsrfGuard ssrf_guard;
   // How long a rotated-out secret keeps signing deliveries, unless the request says otherwise.
   std::int64_t secret_grace_ms = 24LL * 3600 * 1000;
   // Tenant limits (docs/operations.md, "Tenant limits"); the defaults are the serve flags'.

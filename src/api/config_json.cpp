@@ -85,6 +85,24 @@ std::string Lowercase(std::string_view s) {
   return out;
 }
 
+// "localhost" and its subdomains always resolve to loopback addresses (RFC 6761).
+bool IsLocalhost(std::string_view host) {
+  if (host.ends_with('.')) host.remove_suffix(1);
+  return host == "localhost" || host.ends_with(".localhost");
+}
+
+// The IPv4 or IPv6 address a URL names as its host, or nullopt for a name.
+std::optional<delivery::IpAddress> AddressLiteral(const boost::urls::url_view& url) {
+  switch (url.host_type()) {
+    case boost::urls::host_type::ipv4:
+      return delivery::IpAddress::Parse(url.host_ipv4_address().to_string());
+    case boost::urls::host_type::ipv6:
+      return delivery::IpAddress::Parse(url.host_ipv6_address().to_string());
+    default:
+      return std::nullopt;
+  }
+}
+
 // Boost.URL accepts any run of digits, or none, as a port.
 bool IsPortNumber(std::string_view digits) {
   int port = 0;
@@ -194,6 +212,9 @@ Status ApplyRequiredFields(const boost::json::object& body, WriteMode mode,
   if (!url.ok()) return url.error();
   if (url->has_value()) {
     if (Status s = ValidateWebhookUrl(**url, rules.allow_insecure_urls); !s.ok()) return s;
+    if (rules.ssrf_guard != nullptr) {
+      if (Status s = CheckUrlTarget(**url, *rules.ssrf_guard); !s.ok()) return s;
+    }
     config.url = **url;
   } else if (required) {
     return Error::Invalid("url is required", "/url");
@@ -291,7 +312,7 @@ Status ValidateWebhookUrl(std::string_view url, bool allow_insecure) {
   if (scheme == "http" && !allow_insecure) {
     return Error::Invalid(
         "url must use https:// (http:// is accepted only when the server runs with "
-        "--allow-insecure-urls)",
+        "--allow-insecure-urls or WEBHOOKD_ALLOW_INSECURE_URLS=true)",
         "/url");
   }
   if (scheme != "https" && scheme != "http") {
@@ -312,6 +333,25 @@ Status ValidateWebhookUrl(std::string_view url, bool allow_insecure) {
                           "/url");
   }
   return Status::Ok();
+}
+
+Status CheckUrlTarget(std::string_view url, const delivery::SsrfGuard& guard) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return Status::Ok();  // ValidateWebhookUrl says why
+  std::vector<delivery::IpAddress> addresses;
+  if (parsed->host_type() == boost::urls::host_type::name) {
+    if (!IsLocalhost(Lowercase(parsed->host_address()))) return Status::Ok();
+    addresses = {*delivery::IpAddress::Parse("127.0.0.1"), *delivery::IpAddress::Parse("::1")};
+  } else if (std::optional<delivery::IpAddress> literal = AddressLiteral(*parsed)) {
+    addresses = {*literal};
+  }
+  if (addresses.empty()) return Status::Ok();
+  // A name with several addresses is reachable when the guard lets any of them through.
+  for (const delivery::IpAddress& address : addresses) {
+    if (guard.Check(address).allowed) return Status::Ok();
+  }
+  return Error::Invalid("url would never be delivered: " + guard.Check(addresses.front()).message,
+                        "/url");
 }
 
 Result<std::optional<int>> ReadEventType(const boost::json::object& body, const Catalog& catalog) {

@@ -8,6 +8,7 @@
 #include "catalog/catalog.hpp"
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "delivery/ssrf_guard.hpp"
 
 namespace webhookd::api {
 
@@ -19,6 +20,9 @@ enum class WriteMode {
 
 struct ConfigRules {
   bool allow_insecure_urls = false;
+  // When set, a url whose host is an address literal (or localhost) that this guard refuses is
+  // refused at once; otherwise it would be refused at every delivery.
+  const delivery::SsrfGuard* ssrf_guard = nullptr;
 };
 
 // Validates `body` and applies it to `config`. organizationId is left to the caller (it
@@ -28,6 +32,11 @@ Status ApplyConfigJson(const boost::json::object& body, WriteMode mode, const Co
 
 // https:// (or http:// when allowed), a host, no credentials, at most 2048 characters.
 Status ValidateWebhookUrl(std::string_view url, bool allow_insecure);
+
+// Error::Invalid at /url, with the guard's own reason, when `url` (already valid) names its
+// host by an IP literal or as localhost and `guard` refuses that address. Names that resolve
+// to refused addresses are left to the check at connect time.
+Status CheckUrlTarget(std::string_view url, const delivery::SsrfGuard& guard);
 
 // The event type named by webhookEventId, its alias eventId, or eventName (which must agree
 // when several are given); nullopt when none is.

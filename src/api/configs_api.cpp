@@ -137,7 +137,9 @@ class ConfigsApi {
   }
 
  private:
-  ConfigRules Rules() const { return {context_.options.allow_insecure_urls}; }
+  ConfigRules Rules() const {
+    return {context_.options.allow_insecure_urls, &context_.options.ssrf_guard};
+  }
 
   Result<WebhookConfig> Load(const Call& call) {
     Result<std::int64_t> id = ConfigIdParam(call);

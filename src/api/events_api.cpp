@@ -30,9 +30,24 @@ Status ValidIdempotencyKey(std::string_view key, const std::string& field) {
 // Error fields of a batch item point into the batch body.
 Error AtItem(Error error, std::size_t index) {
   if (error.kind == ErrorKind::kInvalid) {
-    error.field = "/events/" + std::to_string(index) + error.field;
+    const std::string item = "/events/" + std::to_string(index);
+    error.field = item + error.field;
+    for (FieldError& each : error.errors) each.field = item + each.field;
   }
   return error;
+}
+
+// A payload's schema failures as the request's error: fields point into the request body.
+Error PayloadError(const EventType& type, Error schema_error) {
+  std::string detail =
+      "payload does not match the " + type.name + " schema: " + schema_error.message;
+  if (schema_error.errors.size() > 1) {
+    detail += " (and " + std::to_string(schema_error.errors.size() - 1) + " more in errors)";
+  }
+  Error out = Error::Invalid(std::move(detail), "/payload" + schema_error.field);
+  out.errors = std::move(schema_error.errors);
+  for (FieldError& each : out.errors) each.field = "/payload" + each.field;
+  return out;
 }
 
 boost::json::object ProblemJson(const Error& error) {
@@ -265,9 +280,7 @@ class EventsApi {
     if (payload == nullptr) return Error::Invalid("payload is required", "/payload");
     const EventType& type = *context_.catalog.Find(**type_id);
     if (Status s = context_.catalog.Validate(type, *payload); !s.ok()) {
-      return Error::Invalid(
-          "payload does not match the " + type.name + " schema: " + s.error().message,
-          "/payload" + s.error().field);
+      return PayloadError(type, s.error());
     }
     NewEvent event;
     event.id = NewSortableId("evt", context_.clock.Now());
@@ -295,7 +308,9 @@ class EventsApi {
       boost::json::value body = boost::json::parse(it->response_body, ec);
       if (ec) {
         out["result"] = nullptr;
-        out["resultError"] = "the receiver's response body is not valid JSON";
+        // The words the attempt recorded ("invalid inference result: ..."), so that the two
+        // places that report an unusable result say the same.
+        out["resultError"] = it->error.empty() ? "the response body is not JSON" : it->error;
       } else {
         out["result"] = std::move(body);
       }

@@ -5,6 +5,7 @@
 
 #include "core/ids.hpp"
 #include "core/json_kind.hpp"
+#include "core/json_parse.hpp"
 #include "core/json_pointer.hpp"
 
 namespace webhookd::api {
@@ -71,13 +72,11 @@ Status RejectControlCharacters(std::string_view text, std::string_view name,
 
 Result<boost::json::object> ParseJsonObject(std::string_view body) {
   if (body.empty()) return Error::Invalid("the request body is empty; expected a JSON object", "");
-  boost::json::error_code ec;
-  boost::json::parse_options options;
-  options.max_depth = 64;
-  boost::json::value value = boost::json::parse(body, ec, {}, options);
-  if (ec) {
-    return Error::Invalid("the request body is not valid JSON: " + ec.message(), "");
+  Result<boost::json::value> parsed = ParseJson(body);
+  if (!parsed.ok()) {
+    return Error::Invalid("the request body is not valid JSON: " + parsed.error().message, "");
   }
+  boost::json::value& value = *parsed;
   if (!value.is_object()) {
     return Error::Invalid(
         "the request body must be a JSON object, not " + std::string(JsonKindName(value)), "");

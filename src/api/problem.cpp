@@ -49,6 +49,14 @@ boost::json::object ProblemBody(int status, std::string_view slug, std::string_v
   return body;
 }
 
+boost::json::array FieldErrorsJson(const std::vector<FieldError>& errors) {
+  boost::json::array out;
+  for (const FieldError& error : errors) {
+    out.push_back({{"field", error.field}, {"detail", error.message}});
+  }
+  return out;
+}
+
 Response ToResponse(int status, const boost::json::object& body) {
   Response response;
   response.status = status;
@@ -68,7 +76,10 @@ Response ProblemResponse(const Error& error) {
   }
   if (error.kind == ErrorKind::kUnavailable) spdlog::warn("unavailable: {}", error.message);
   boost::json::object body = ProblemBody(kind.status, kind.slug, kind.title, error.message);
-  if (error.kind == ErrorKind::kInvalid) body["field"] = error.field;
+  if (error.kind == ErrorKind::kInvalid) {
+    body["field"] = error.field;
+    if (!error.errors.empty()) body["errors"] = FieldErrorsJson(error.errors);
+  }
   Response response = ToResponse(kind.status, body);
   if (error.kind == ErrorKind::kUnauthorized) {
     response.headers.emplace_back("www-authenticate", "Bearer");

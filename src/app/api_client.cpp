@@ -22,6 +22,19 @@ std::int64_t IntegerAt(const json::object& object, std::string_view key) {
   return v != nullptr && v->is_int64() ? v->as_int64() : 0;
 }
 
+// A problem's "errors": [{"field", "detail"}, ...], when it lists several invalid fields.
+std::vector<FieldError> FieldErrorsOf(const json::object& problem) {
+  std::vector<FieldError> out;
+  const json::value* errors = problem.if_contains("errors");
+  if (errors == nullptr || !errors->is_array()) return out;
+  for (const json::value& item : errors->as_array()) {
+    if (item.is_object()) {
+      out.push_back({StringAt(item.as_object(), "field"), StringAt(item.as_object(), "detail")});
+    }
+  }
+  return out;
+}
+
 // The error a non-2xx answer stands for: the problem's detail and field when it is one.
 Error ErrorFromReply(const HttpReply& reply) {
   const ErrorKind kind =
@@ -31,7 +44,8 @@ Error ErrorFromReply(const HttpReply& reply) {
   if (!ec && body.is_object()) {
     std::string detail = StringAt(body.as_object(), "detail");
     if (!detail.empty()) {
-      return {kind, std::move(detail), StringAt(body.as_object(), "field")};
+      return {kind, std::move(detail), StringAt(body.as_object(), "field"),
+              FieldErrorsOf(body.as_object())};
     }
   }
   return {kind, fmt::format("the server answered HTTP {}", reply.status), {}};

@@ -7,6 +7,8 @@
 namespace webhookd::app {
 namespace {
 
+constexpr std::string_view kUnreachable = "cannot reach ";
+
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
   ~CurlGlobal() { curl_global_cleanup(); }
@@ -67,13 +69,18 @@ Result<HttpReply> HttpClient::Send(std::string_view method, std::string_view pat
   }
   const CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) {
-    return Error::Unavailable("cannot reach " + base_url_ + ": " + curl_easy_strerror(code));
+    return Error::Unavailable(std::string(kUnreachable) + base_url_ + ": " +
+                              curl_easy_strerror(code));
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
   const char* content_type = nullptr;
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &content_type);
   if (content_type != nullptr) reply.content_type = content_type;
   return reply;
+}
+
+bool IsUnreachable(const Error& error) {
+  return error.kind == ErrorKind::kUnavailable && error.message.starts_with(kUnreachable);
 }
 
 }  // namespace webhookd::app

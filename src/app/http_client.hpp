@@ -40,4 +40,8 @@ class HttpClient {
   std::chrono::milliseconds timeout_{15'000};
 };
 
+// True for the error Send() returns when no HTTP answer came at all ("cannot reach URL: ..."),
+// as opposed to a server that answered 503.
+bool IsUnreachable(const Error& error);
+
 }  // namespace webhookd::app

@@ -7,6 +7,9 @@
 namespace {
 
 constexpr const char* kVersion = WEBHOOKD_VERSION;
+// Every usage error (unknown flag, missing argument or subcommand, value out of range) exits
+// with this code, whichever of CLI11's own codes (105 to 114) it stands for.
+constexpr int kUsageExitCode = 2;
 
 void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
   CLI::App* serve =
@@ -307,6 +310,11 @@ int main(int argc, char** argv) {
   cli.add_subcommand("version", "Print the version.")->callback([] {
     std::printf("webhookd %s\n", kVersion);
   });
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int cli_code = cli.exit(e);  // prints the help text, or the error and a hint
+    return cli_code == static_cast<int>(CLI::ExitCodes::Success) ? 0 : kUsageExitCode;
+  }
   return exit_code;
 }

@@ -79,11 +79,18 @@ Result<delivery::DispatcherOptions> DispatcherOptionsFrom(const ServeOptions& op
   return out;
 }
 
-Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOptions& options) {
+Result<delivery::SsrfGuard> SsrfGuardFrom(const ServeOptions& options) {
   Result<delivery::SsrfGuard> guard = delivery::SsrfGuard::WithAllowList(options.allow_targets);
-  if (!guard.ok()) return Error::Invalid("--allow-target: " + guard.error().message);
+  if (!guard.ok()) {
+    return Error::Invalid("--allow-target (WEBHOOKD_ALLOW_TARGETS): " + guard.error().message);
+  }
+  return guard;
+}
+
+Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOptions& options,
+                                                                 delivery::SsrfGuard guard) {
   delivery::CurlHttpClientOptions client_options;
-  client_options.ssrf_guard = std::move(*guard);
+  client_options.ssrf_guard = std::move(guard);
   client_options.max_host_connections = options.per_origin_in_flight;
   client_options.max_total_connections = options.max_in_flight;
   return delivery::CurlHttpClient::Create(std::move(client_options));
@@ -175,7 +182,13 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", dispatcher_options.error().message.c_str());
     return 2;
   }
-  Result<std::unique_ptr<delivery::CurlHttpClient>> http_client = MakeHttpClient(options);
+  const Result<delivery::SsrfGuard> ssrf_guard = SsrfGuardFrom(options);
+  if (!ssrf_guard.ok()) {
+    std::fprintf(stderr, "webhookd: %s\n", ssrf_guard.error().message.c_str());
+    return 2;
+  }
+  Result<std::unique_ptr<delivery::CurlHttpClient>> http_client =
+      MakeHttpClient(options, *ssrf_guard);
   if (!http_client.ok()) {
     std::fprintf(stderr, "webhookd: %s\n", http_client.error().message.c_str());
     return 2;
@@ -207,6 +220,7 @@ int RunServe(const ServeOptions& options) {
   context.options.max_configs_per_org = options.max_configs_per_org;
   context.options.max_deliveries_per_request = options.max_deliveries_per_request;
   context.options.ingest_rate_limit = {options.ingest_rate_limit, options.ingest_burst};
+  context.options.ssrf_guard = *ssrf_guard;
   const std::unique_ptr<api::Router> router = api::BuildRouter(context);
 
   api::HttpServer server(*server_options, *router);

@@ -8,6 +8,7 @@
 #include "app/commands.hpp"
 #include "app/duration.hpp"
 #include "catalog/catalog.hpp"
+#include "core/json_parse.hpp"
 
 namespace webhookd::app {
 namespace {
@@ -33,9 +34,8 @@ Result<json::value> ReadPayloadFile(const std::string& path) {
   if (!in) return Error::Invalid("cannot read " + path);
   std::stringstream text;
   text << in.rdbuf();
-  json::error_code ec;
-  json::value payload = json::parse(text.str(), ec);
-  if (ec) return Error::Invalid(path + " is not valid JSON: " + ec.message());
+  Result<json::value> payload = ParseJson(text.str());
+  if (!payload.ok()) return Error::Invalid(path + " is not valid JSON: " + payload.error().message);
   return payload;
 }
 
@@ -70,8 +70,19 @@ void PrintServerError(const std::string& what, const Error& error, const Trigger
   std::fprintf(stderr, "webhookd trigger: %s: %s", what.c_str(), error.message.c_str());
   if (!error.field.empty()) std::fprintf(stderr, " (field %s)", error.field.c_str());
   std::fprintf(stderr, "\n");
+  if (error.errors.size() > 1) {
+    for (const FieldError& each : error.errors) {
+      std::fprintf(stderr, "  %s: %s\n", each.field.c_str(), each.message.c_str());
+    }
+  }
   if (error.kind == ErrorKind::kInvalid && options.key.empty()) {
     std::fprintf(stderr, "(no --key was given and WEBHOOKD_API_KEY is not set)\n");
+  }
+  if (IsUnreachable(error)) {
+    std::fprintf(stderr,
+                 "(is `webhookd serve` running at %s? Name the server with --server URL or "
+                 "WEBHOOKD_SERVER=URL)\n",
+                 options.server.c_str());
   }
 }
 

@@ -198,16 +198,31 @@ std::string_view UnitAfter(std::string_view keyword) {
   return "";
 }
 
-// Turns valijson's first reported error into Error::Invalid. valijson reports a failure's
-// innermost cause before the summaries it adds at each enclosing level ("Failed to validate
-// against schema associated with property name ..."), so the first error is the most specific
-// one of the first failure.
-Error DescribeFirstError(const valijson::ValidationResults& results,
-                         const boost::json::value& schema, const boost::json::value& document) {
-  if (results.begin() == results.end()) return Error::Invalid("does not match the schema", "");
-  const valijson::ValidationResults::Error& first = *results.begin();
-  Path path = PathFromContext(first.context);
-  const std::string& description = first.description;
+// Enough to fix a payload in one round trip, few enough to keep the answer small.
+constexpr std::size_t kMaxReportedErrors = 20;
+
+// The summaries valijson adds at each level enclosing a failure ("Failed to validate against
+// schema associated with property name ..."), after the failure itself, which is reported.
+constexpr std::array<std::string_view, 5> kSummaryPrefixes = {
+    "Failed to validate against schema associated with property name",
+    "Failed to validate against schema associated with pattern",
+    "Failed to validate item #",
+    "Failed to validate against additional properties schema",
+    "Failed to validate against child schema #",
+};
+
+bool IsSummary(const std::string& description) {
+  for (std::string_view prefix : kSummaryPrefixes) {
+    if (description.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+// One of valijson's errors as Error::Invalid: the JSON pointer of the failing value and the rule.
+Error DescribeError(const valijson::ValidationResults::Error& error,
+                    const boost::json::value& schema, const boost::json::value& document) {
+  Path path = PathFromContext(error.context);
+  const std::string& description = error.description;
 
   if (description.starts_with("Missing required property")) {
     return Error::Invalid(
@@ -232,6 +247,30 @@ Error DescribeFirstError(const valijson::ValidationResults& results,
                           JsonPointer(path));
   }
   return Error::Invalid(CleanedDescription(description), JsonPointer(path));
+}
+
+// Every failure valijson reported (at most kMaxReportedErrors, without its summaries and
+// repeats) as one Error::Invalid: the first failure in `field` and `message`, all in `errors`.
+Error DescribeErrors(const valijson::ValidationResults& results, const boost::json::value& schema,
+                     const boost::json::value& document) {
+  std::vector<FieldError> all;
+  for (const valijson::ValidationResults::Error& error : results) {
+    if (IsSummary(error.description)) continue;
+    Error described = DescribeError(error, schema, document);
+    const bool repeated = std::any_of(all.begin(), all.end(), [&](const FieldError& seen) {
+      return seen.field == described.field && seen.message == described.message;
+    });
+    if (!repeated) all.push_back({std::move(described.field), std::move(described.message)});
+    if (all.size() == kMaxReportedErrors) break;
+  }
+  if (all.empty() && results.begin() != results.end()) {
+    Error only = DescribeError(*results.begin(), schema, document);
+    all.push_back({std::move(only.field), std::move(only.message)});
+  }
+  if (all.empty()) return Error::Invalid("does not match the schema", "");
+  Error out = Error::Invalid(all.front().message, all.front().field);
+  out.errors = std::move(all);
+  return out;
 }
 
 // Every "pattern" in the schema must be a valid ECMAScript regex: valijson compiles patterns
@@ -398,7 +437,7 @@ class CompiledSchema {
       }
       valijson::ValidationResults results;
       validator.validate(reporter_, target, &results);
-      return DescribeFirstError(results, source_, document);
+      return DescribeErrors(results, source_, document);
     } catch (const std::exception& e) {
       return Error::Invalid(std::string("cannot be validated: ") + e.what(), "");
     }

@@ -33,7 +33,8 @@ class Catalog {
   const EventType* Find(std::string_view name) const;  // exact, case-sensitive
 
   // Checks `payload` against the type's schema. On failure, Error::Invalid whose field is the
-  // JSON pointer of the first failing location and whose message names the rule that failed.
+  // JSON pointer of the first failing location and whose message names the rule that failed;
+  // its `errors` list every failing location so (the first one first, at most 20).
   Status Validate(const EventType& type, const boost::json::value& payload) const;
 
   ~Catalog();
@@ -50,6 +51,7 @@ class Catalog {
 // (Catalog::Validate reuses its compiled schemas), with Catalog::Validate's error conventions:
 //   field   the JSON pointer (RFC 6901) of the first failing value: the object itself for a
 //           missing required property ("" at the root), else the offending value ("/count").
+//   errors  every failure as {field, message}, the first being field and message; at most 20.
 //   message names the rule: "missing required property 'fileId'",
 //           "expected type integer, got string", "must be one of [\"application/pdf\"]",
 //           "must equal \"HealthRecordCounter\"", "must match pattern ^...$",

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace webhookd {
 
@@ -23,12 +24,21 @@ enum class ErrorKind {
   kInternal,       // a bug or unexpected failure (500, detail never shown to clients)
 };
 
+// One of several invalid fields: its JSON pointer and what is wrong with it.
+struct FieldError {
+  std::string field;
+  std::string message;
+};
+
 struct Error {
   ErrorKind kind = ErrorKind::kInternal;
   // Safe to show to the client, except for kInternal, whose message is only logged.
   std::string message;
   // JSON pointer (RFC 6901) of the offending field, for kInvalid; empty otherwise.
   std::string field;
+  // kInvalid input found wrong in several places at once (a payload against its schema): every
+  // place, the first one being `field`. Empty when only `field` was checked.
+  std::vector<FieldError> errors{};
 
   static Error Invalid(std::string message, std::string field = {}) {
     return {ErrorKind::kInvalid, std::move(message), std::move(field)};

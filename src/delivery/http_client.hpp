@@ -33,8 +33,9 @@ struct HttpResponse {
   std::string body;     // the first kMaxResponseBodyBytes bytes
   bool body_truncated = false;
   // Empty for an HTTP response (whatever its status); otherwise what went wrong, e.g.
-  // "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target" or
-  // "Timeout was reached: Operation timed out after 15000 milliseconds with 0 bytes received".
+  // "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target or
+  // WEBHOOKD_ALLOW_TARGETS" or "Timeout was reached: Operation timed out after 15000 milliseconds
+  // with 0 bytes received".
   std::string error;
   bool transport_error = false;  // DNS, connect, TLS, timeout, refused by the SSRF guard
   // The request was not finished because the client shut down; it says nothing about the

@@ -32,7 +32,7 @@ SsrfDecision SsrfGuard::Check(const IpAddress& address) const {
   Classification classification = ClassifyAddress(address);
   if (classification.address_class == AddressClass::kPublic || IsAllowListed(address)) return {};
   return {false, "refused " + address.ToString() + ": " + classification.reason +
-                     "; allow it with --allow-target"};
+                     "; allow it with --allow-target or WEBHOOKD_ALLOW_TARGETS"};
 }
 
 bool SsrfGuard::IsAllowListed(const IpAddress& address) const {

@@ -17,7 +17,8 @@ namespace webhookd::delivery {
 struct SsrfDecision {
   bool allowed = true;
   // Why a target was refused, naming the address and the rule, e.g.
-  // "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target".
+  // "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target or
+  // WEBHOOKD_ALLOW_TARGETS".
   std::string message;
 };
 

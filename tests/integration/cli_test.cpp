@@ -50,6 +50,28 @@ TEST(CliTest, UnknownFlagFailsWithAMessage) {
   EXPECT_NE((r.err + r.out).find("no-such-flag"), std::string::npos) << r.err << r.out;
 }
 
+// Usage errors exit 2, as the docs say, whichever CLI11 error they are (its own codes are
+// 105 to 114), and say what was wrong.
+TEST(CliTest, UsageErrorsExit2AndSayWhy) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{}, "A subcommand is required"},
+      {{"keys"}, "A subcommand is required"},
+      {{"keys", "create", "--org"}, "--org"},
+      {{"trigger"}, "event is required"},
+      {{"serve", "--no-such-flag"}, "no-such-flag"},
+      {{"listen", "--status", "9"}, "--status"},
+  };
+  for (const Case& c : cases) {
+    const CommandResult r = RunCommand(c.args, {}, 10s);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << ::testing::PrintToString(c.args) << r.err;
+  }
+}
+
 TEST(CliTest, ServeRefusesAnUnsupportedDatabaseUrl) {
   TempDir dir;
   const CommandResult r =

@@ -1,8 +1,11 @@
 // The receiver-side command-line tools against a real server: `webhookd listen` (a local
 // receiver), `trigger` (sample events), `verify` (offline checks of captures) and `demo`.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -279,6 +282,31 @@ TEST(CliToolsStandaloneTest, TriggerWithAnUnknownEventExits2AndListsTheTypes) {
   for (const std::string& name : EventTypeNames()) {
     EXPECT_NE(r.err.find(name), std::string::npos) << name << " missing from:\n" << r.err;
   }
+}
+
+// A port nothing listens on: bound to learn a free one, then closed.
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(CliToolsStandaloneTest, TriggerThatCannotReachTheServerSaysHowToNameIt) {
+  const std::string server = "http://127.0.0.1:" + std::to_string(UnusedPort());
+  const CommandResult r = RunCommand({"trigger", "BookAppointment", "--org", "1", "--key", "whk_x"},
+                                     {{"WEBHOOKD_SERVER", server}}, 10s);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot reach " + server), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is `webhookd serve` running at " + server +
+                       "? Name the server with --server URL or WEBHOOKD_SERVER=URL"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(CliToolsStandaloneTest, VerifyAcceptsAGoodCaptureAndSaysWhyOthersFail) {

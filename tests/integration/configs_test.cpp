@@ -420,6 +420,25 @@ TEST_F(ConfigsTest, BodyMustBeAJsonObject) {
   }
 }
 
+// The README once posted `"payload": { ... }`: the answer says where the JSON goes wrong.
+TEST_F(ConfigsTest, MalformedJsonSaysTheLineAndColumn) {
+  HttpClient admin = Admin();
+  const std::string body = "{\"organizationId\": 1,\n \"payload\": { ... }}";
+  for (const char* path : {"/external-events/", "/events"}) {
+    const HttpResponse r = admin.Request("POST", path, body);
+    ASSERT_TRUE(IsProblem(r, 400, "invalid-request", "")) << path << ": " << r.Summary();
+    EXPECT_EQ(r.json.at("detail"),
+              json::value("the request body is not valid JSON: syntax error at line 2, column 15 "
+                          "(byte 36)"))
+        << path;
+  }
+  const HttpResponse cut = admin.Request("POST", "/events", R"({"organizationId": 1)");
+  ASSERT_TRUE(IsProblem(cut, 400, "invalid-request", "")) << cut.Summary();
+  EXPECT_EQ(
+      cut.json.at("detail"),
+      json::value("the request body is not valid JSON: incomplete JSON at the end (byte 20)"));
+}
+
 TEST_F(ConfigsTest, HeaderValuesMustBeStrings) {
   json::object body = ConfigBody(1);
   body["headers"] = {{"x-count", 5}};
@@ -788,6 +807,90 @@ TEST_F(InsecureUrlsTest, HttpUrlsAreAcceptedWithTheFlag) {
   EXPECT_TRUE(IsProblem(admin.Post("/external-events/", body), 400, "invalid-request", "/url"));
   body["url"] = "ftp://hooks.example.com/plain";
   EXPECT_TRUE(IsProblem(admin.Post("/external-events/", body), 400, "invalid-request", "/url"));
+}
+
+// A server without --allow-target refuses, when they are set, the URLs the SSRF guard would
+// refuse at every delivery: loopback, private and other internal address literals, localhost.
+class TargetRefusedTest : public ConfigsTest {
+ protected:
+  std::vector<std::string> ServeArgs() const override { return {"--allow-insecure-urls"}; }
+};
+
+TEST_F(TargetRefusedTest, InternalAddressLiteralsAndLocalhostAreRefusedWithTheGuardsReason) {
+  const std::string how = "; allow it with --allow-target or WEBHOOKD_ALLOW_TARGETS";
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"http://127.0.0.1:9000/hook", "refused 127.0.0.1: loopback address"},
+      {"https://10.0.0.5/hook", "refused 10.0.0.5: private address (RFC 1918)"},
+      {"https://[::1]:8443/hook", "refused ::1: loopback address"},
+      {"https://169.254.169.254/latest",
+       "refused 169.254.169.254: link-local address (cloud metadata service)"},
+      {"http://localhost:9000/hook", "refused 127.0.0.1: loopback address"},
+      {"http://LocalHost./hook", "refused 127.0.0.1: loopback address"},
+      {"http://api.localhost/hook", "refused 127.0.0.1: loopback address"},
+  };
+  for (const auto& [url, reason] : refused) {
+    json::object body = ConfigBody(1);
+    body["url"] = url;
+    HttpClient admin = Admin();
+    const HttpResponse r = admin.Post("/external-events/", body);
+    ASSERT_TRUE(IsProblem(r, 400, "invalid-request", "/url")) << url << ": " << r.Summary();
+    EXPECT_EQ(r.json.at("detail"), json::value("url would never be delivered: " + reason + how))
+        << url;
+  }
+  HttpClient admin = Admin();
+  const HttpResponse list = admin.Get("/external-events/?includeDeleted=true");
+  ASSERT_TRUE(IsJson(list, 200));
+  EXPECT_TRUE(list.json.at("data").as_array().empty()) << list.body;
+}
+
+TEST_F(TargetRefusedTest, PublicTargetsAreAcceptedAndAChangeToAnInternalOneIsRefused) {
+  HttpClient admin = Admin();
+  json::object body = ConfigBody(1);
+  body["url"] = "https://93.184.215.14/hook";
+  const json::object config = CreateConfig(admin, body);
+  ASSERT_FALSE(config.empty());
+  body["url"] = "https://hooks.localhost.example.com/hook";  // a name: judged at connect time
+  EXPECT_FALSE(CreateConfig(admin, body).empty());
+
+  const HttpResponse patched =
+      admin.Request("PATCH", ConfigPath(config), R"({"url": "http://192.168.1.20/hook"})");
+  ASSERT_TRUE(IsProblem(patched, 400, "invalid-request", "/url")) << patched.Summary();
+  EXPECT_EQ(patched.json.at("detail"),
+            json::value("url would never be delivered: refused 192.168.1.20: private address "
+                        "(RFC 1918); allow it with --allow-target or WEBHOOKD_ALLOW_TARGETS"));
+  ExpectUnchanged(config);
+}
+
+TEST_F(ConfigsTest, HttpUrlsNameBothWaysToAllowThem) {
+  json::object body = ConfigBody(1);
+  body["url"] = "http://hooks.example.com/plain";
+  ExpectCreateRefusedSaying(body, "/url",
+                            "url must use https:// (http:// is accepted only when the server runs "
+                            "with --allow-insecure-urls or WEBHOOKD_ALLOW_INSECURE_URLS=true)");
+}
+
+class AllowedTargetTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServeArgs() const override {
+    return {"--allow-insecure-urls", "--allow-target", "127.0.0.0/8"};
+  }
+};
+
+TEST_F(AllowedTargetTest, AllowListedRangesAndLocalhostAreAcceptedOthersStillRefused) {
+  HttpClient admin = Admin();
+  for (const char* url : {"http://127.0.0.1:9000/hook", "http://localhost:9000/hook"}) {
+    json::object body = ConfigBody(1);
+    body["url"] = url;
+    const json::object config = CreateConfig(admin, body);
+    EXPECT_EQ(config.at("url"), json::value(url));
+  }
+  json::object body = ConfigBody(1);
+  body["url"] = "http://[::1]:9000/hook";  // not in 127.0.0.0/8
+  const HttpResponse r = admin.Post("/external-events/", body);
+  ASSERT_TRUE(IsProblem(r, 400, "invalid-request", "/url")) << r.Summary();
+  EXPECT_NE(r.json.at("detail").as_string().find("refused ::1: loopback address"),
+            std::string::npos)
+      << r.Summary();
 }
 
 }  // namespace

@@ -59,6 +59,45 @@ TEST_F(DeliveryIngestTest, RejectsInvalidEventsBeforeStoringAnything) {
   EXPECT_EQ(receiver.Requests().front().Header("webhook-id"), accepted.json.at("id").as_string());
 }
 
+// A payload wrong in several places gets every place at once, in `errors`, the first being
+// `field`; batch items' errors point into the batch body.
+TEST_F(DeliveryIngestTest, SchemaErrorsListEveryFailingField) {
+  HttpClient admin = Admin();
+  json::object payload = Appointment(admin, 1);
+  payload.erase("status");
+  payload.erase("endTime");
+  payload["patient"].as_object().erase("lastName");
+  payload["date"] = "20-06-2024";
+  const json::value expected = json::parse(R"([
+    {"field": "/payload/date",
+     "detail": "must match pattern ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"},
+    {"field": "/payload/patient", "detail": "missing required property 'lastName'"},
+    {"field": "/payload", "detail": "missing required property 'endTime'"},
+    {"field": "/payload", "detail": "missing required property 'status'"}])");
+
+  const HttpResponse r = PostEvent(admin, "BookAppointment", 1, payload);
+  ASSERT_TRUE(IsProblem(r, 400, "invalid-request", "/payload/date")) << r.Summary();
+  EXPECT_EQ(r.json.at("detail"),
+            json::value("payload does not match the BookAppointment schema: must match pattern "
+                        "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$ (and 3 more in "
+                        "errors)"));
+  EXPECT_EQ(r.json.at("errors"), expected) << r.Summary();
+
+  const json::object batch{{"events", json::array{json::object{{"organizationId", 1},
+                                                               {"eventName", "BookAppointment"},
+                                                               {"payload", Appointment(admin, 2)}},
+                                                  json::object{{"organizationId", 1},
+                                                               {"eventName", "BookAppointment"},
+                                                               {"payload", payload}}}}};
+  const HttpResponse answered = admin.Post("/events/batch", batch);
+  ASSERT_TRUE(IsJson(answered, 200));
+  const json::value* item_errors = At(answered.json, "/data/1/error/errors");
+  ASSERT_NE(item_errors, nullptr) << answered.Summary();
+  EXPECT_EQ(json::serialize(*item_errors),
+            ReplaceAll(json::serialize(expected), "\"/payload", "\"/events/1/payload"));
+  EXPECT_EQ(At(answered.json, "/data/0/error"), nullptr) << answered.Summary();
+}
+
 TEST_F(DeliveryIngestTest, StoresAnEventThatMatchesNoConfiguration) {
   HttpClient admin = Admin();
   const json::object payload = Appointment(admin, 77);

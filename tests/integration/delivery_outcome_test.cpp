@@ -1,6 +1,6 @@
 // What the receivers' answers become (issue 3, sections 3 and 4): inference results captured
 // from the response body, invalid (non-JSON) results reported, and the SSRF guard refusing a
-// loopback target when the server runs without --allow-target.
+// loopback target at connect time when the server runs without --allow-target.
 #include "delivery_support.hpp"
 
 namespace webhookd::itest {
@@ -59,7 +59,8 @@ TEST_F(DeliveryOutcomeTest, InferenceResultIsTheReceiversJsonAndNonJsonIsReporte
   EXPECT_EQ(bad_result->at("result"), json::value(nullptr));
   const json::value* result_error = bad_result->as_object().if_contains("resultError");
   ASSERT_NE(result_error, nullptr) << r.Summary();
-  EXPECT_TRUE(result_error->is_string() && !result_error->as_string().empty());
+  // Worded as the attempt records it.
+  EXPECT_EQ(*result_error, json::value("invalid inference result: the response body is not JSON"));
 
   const json::array bad_attempts = Attempts(admin, bad_delivery);
   ASSERT_EQ(bad_attempts.size(), 1u);
@@ -196,7 +197,9 @@ TEST_F(DeliveryOutcomeTest, ResponseBodiesAreCutAt64KiB) {
   ASSERT_TRUE(fits_result != nullptr && long_result != nullptr) << r.Summary();
   EXPECT_EQ(fits_result->at("result"), json::parse(fits));
   EXPECT_EQ(long_result->at("result"), json::value(nullptr));
-  EXPECT_TRUE(long_result->as_object().contains("resultError")) << r.Summary();
+  EXPECT_EQ(long_result->at("resultError"),
+            json::value("invalid inference result: the response body exceeds 64 KiB"))
+      << r.Summary();
 
   // A test send reports the same first 64 KiB.
   const HttpResponse test_send = admin.Request("POST", ConfigPath(long_config) + "/test");
@@ -229,19 +232,32 @@ TEST_F(DeliveryOutcomeTest, ACharacterCutByTheCapIsShownAsAReplacementCharacter)
   EXPECT_EQ(test_send.json.at("responseBody"), json::value(shown));
 }
 
-// The server runs without --allow-target: loopback receivers must be refused.
+// The guard at connect time, for targets that were allowed when the configuration was set (a
+// name that resolves to loopback later, or a server restarted without --allow-target).
 class DeliverySsrfTest : public DeliveryTest {
  protected:
   std::vector<std::string> ServeArgs() const override {
+    if (allow_loopback_) return LoopbackDeliveryArgs({"--retry-schedule", "0s,1s"});
     return {"--allow-insecure-urls", "--retry-schedule", "0s,1s"};
   }
+
+  bool allow_loopback_ = true;
 };
 
 TEST_F(DeliverySsrfTest, RefusesLoopbackTargetsAndSaysWhy) {
   HttpReceiver receiver;
+  HttpClient creator = Admin();
+  ASSERT_FALSE(
+      CreateConfig(creator, HookBody(1, "BookAppointment", receiver.Url("/internal"))).empty());
+  allow_loopback_ = false;
+  ASSERT_NO_FATAL_FAILURE(RestartServer());
   HttpClient admin = Admin();
-  const auto [config, delivery_id] =
-      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/internal")));
+  const HttpResponse accepted =
+      PostEvent(admin, "BookAppointment", 1, SamplePayload(admin, "BookAppointment"));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const auto deliveries = AcceptedDeliveries(accepted);
+  ASSERT_EQ(deliveries.size(), 1u) << accepted.Summary();
+  const std::string delivery_id = deliveries.begin()->second;
   ASSERT_FALSE(HasFailure());
   const json::array attempts = WaitForAttempts(admin, delivery_id, 1, 10s);
   ASSERT_GE(attempts.size(), 1u);

@@ -27,7 +27,8 @@ TEST_F(ServerTest, ReadyzAnswersReadyWithoutKey) {
 }
 
 // Readiness follows the store; liveness does not. Only PostgreSQL can be taken away from a
-// running server (an SQLite file stays open, and readable, once the server has it).
+// running server (an SQLite file stays open, and readable, once the server has it), so ctest
+// registers this test for PostgreSQL only (tests/CMakeLists.txt); the skip is for direct runs.
 TEST_F(ServerTest, ReadyzIs503WhileTheStoreIsUnreachableAndHealthzStaysOk) {
   if (database_->backend() != Backend::kPostgres) {
     GTEST_SKIP() << "needs a store the test can take away: runs on the PostgreSQL backend";

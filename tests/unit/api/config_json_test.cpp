@@ -147,3 +147,42 @@ TEST(ConfigJson, RepresentationCarriesBothEventIdAndName) {
 
 }  // namespace
 }  // namespace webhookd::api
+
+namespace webhookd::api {
+namespace {
+
+std::string TargetVerdict(std::string_view url, const delivery::SsrfGuard& guard) {
+  const Status s = CheckUrlTarget(url, guard);
+  if (s.ok()) return "ok";
+  EXPECT_EQ(s.error().field, "/url");
+  return s.error().message;
+}
+
+TEST(CheckUrlTargetTest, RefusesAddressLiteralsAndLocalhostThatTheGuardRefuses) {
+  const delivery::SsrfGuard guard;
+  EXPECT_EQ(TargetVerdict("https://10.1.2.3/x", guard),
+            "url would never be delivered: refused 10.1.2.3: private address (RFC 1918); allow "
+            "it with --allow-target or WEBHOOKD_ALLOW_TARGETS");
+  EXPECT_EQ(TargetVerdict("https://[fd00::1]/x", guard)
+                .rfind("url would never be delivered: "
+                       "refused fd00::1: ",
+                       0),
+            0u);
+  EXPECT_EQ(TargetVerdict("https://LOCALHOST:8443/x", guard),
+            "url would never be delivered: refused 127.0.0.1: loopback address; allow it with "
+            "--allow-target or WEBHOOKD_ALLOW_TARGETS");
+  EXPECT_EQ(TargetVerdict("https://93.184.215.14/x", guard), "ok");
+  EXPECT_EQ(TargetVerdict("https://example.com/x", guard), "ok");  // names: at connect time
+  EXPECT_EQ(TargetVerdict("https://notlocalhost/x", guard), "ok");
+}
+
+TEST(CheckUrlTargetTest, LocalhostIsAcceptedWhenEitherLoopbackAddressIsAllowed) {
+  const Result<delivery::SsrfGuard> v6 = delivery::SsrfGuard::WithAllowList({"::1/128"});
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(TargetVerdict("http://localhost:9000/x", *v6), "ok");
+  EXPECT_NE(TargetVerdict("http://127.0.0.1:9000/x", *v6), "ok");
+  EXPECT_EQ(TargetVerdict("http://127.0.0.1:9000/x", delivery::SsrfGuard::Disabled()), "ok");
+}
+
+}  // namespace
+}  // namespace webhookd::api

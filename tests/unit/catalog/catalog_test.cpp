@@ -207,6 +207,52 @@ TEST(CatalogValidateTest, MissingRequiredPropertyIsReportedAtItsObject) {
   ExpectRejected("InferenceToObservations", payload, "", "missing required property 'fileId'");
 }
 
+std::vector<std::pair<std::string, std::string>> ErrorsOf(const Status& status) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (status.ok()) return out;
+  for (const FieldError& e : status.error().errors) out.emplace_back(e.field, e.message);
+  return out;
+}
+
+// Every failure at once, in the order the schema is checked, without valijson's summaries of
+// enclosing objects; the first one is also field and message.
+TEST(CatalogValidateTest, EveryFailingLocationIsListedTheFirstBeingField) {
+  const boost::json::value payload = boost::json::parse(
+      R"({"id": true, "date": "June 20", "patient": {"firstName": 3}, "extra": 1})");
+  const Status status = Check("BookAppointment", payload);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().field, "/date");
+  EXPECT_EQ(status.error().message,
+            "must match pattern ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"/date", "must match pattern ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"},
+      {"/id", "expected type integer or string, got boolean"},
+      {"/patient/firstName", "expected type string, got integer"},
+      {"/patient", "missing required property 'lastName'"},
+      {"/patient", "missing required property 'patientId'"},
+      {"", "missing required property 'appointmentType'"},
+      {"", "missing required property 'attributes'"},
+      {"", "missing required property 'endTime'"},
+      {"", "missing required property 'locationType'"},
+      {"", "missing required property 'participants'"},
+      {"", "missing required property 'resources'"},
+      {"", "missing required property 'startTime'"},
+      {"", "missing required property 'status'"},
+  };
+  EXPECT_EQ(ErrorsOf(status), expected);
+}
+
+TEST(CatalogValidateTest, AtMostTwentyFailuresAreListed) {
+  boost::json::value payload = Sample("InferenceToObservations");
+  boost::json::array prompts;
+  for (int i = 0; i < 30; ++i) prompts.push_back(boost::json::object{});
+  payload.at("prompts") = std::move(prompts);
+  const Status status = Check("InferenceToObservations", payload);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().errors.size(), 20u);
+  EXPECT_EQ(status.error().errors.front().field, status.error().field);
+}
+
 TEST(CatalogValidateTest, MissingNestedPropertyPointsIntoTheArray) {
   boost::json::value payload = Sample("InferenceToObservations");
   payload.at("prompts").at(0).as_object().erase("promptId");

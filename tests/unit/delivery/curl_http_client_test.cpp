@@ -251,7 +251,9 @@ TEST(CurlHttpClientTest, SsrfGuardRefusesLoopbackWithoutAllowList) {
   HttpResponse response = SendAndWait(*client, Post(server.Url()));
   EXPECT_EQ(response.status_code, 0);
   EXPECT_TRUE(response.transport_error);
-  EXPECT_EQ(response.error, "refused 127.0.0.1: loopback address; allow it with --allow-target");
+  EXPECT_EQ(response.error,
+            "refused 127.0.0.1: loopback address; allow it with --allow-target or "
+            "WEBHOOKD_ALLOW_TARGETS");
   EXPECT_TRUE(server.requests().empty());
 }
 

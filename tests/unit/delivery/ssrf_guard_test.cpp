@@ -96,12 +96,14 @@ TEST(SsrfGuardTest, RefusalNamesTheAddressAndTheRule) {
   SsrfDecision decision = guard.Check(Ip("10.0.0.5"));
   EXPECT_FALSE(decision.allowed);
   EXPECT_EQ(decision.message,
-            "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target");
+            "refused 10.0.0.5: private address (RFC 1918); allow it with --allow-target or "
+            "WEBHOOKD_ALLOW_TARGETS");
   EXPECT_EQ(guard.Check(Ip("::ffff:169.254.169.254")).message,
             "refused ::ffff:169.254.169.254: link-local address (cloud metadata service); allow "
-            "it with --allow-target");
-  EXPECT_EQ(guard.Check(Ip("::1")).message,
-            "refused ::1: loopback address; allow it with --allow-target");
+            "it with --allow-target or WEBHOOKD_ALLOW_TARGETS");
+  EXPECT_EQ(
+      guard.Check(Ip("::1")).message,
+      "refused ::1: loopback address; allow it with --allow-target or WEBHOOKD_ALLOW_TARGETS");
 }
 
 TEST(SsrfGuardTest, AllowsPublicAddresses) {
@@ -134,7 +136,8 @@ TEST(SsrfGuardTest, ChecksSockaddrs) {
   SsrfDecision refused = guard->Check(reinterpret_cast<const sockaddr*>(&v4));
   EXPECT_FALSE(refused.allowed);
   EXPECT_EQ(refused.message,
-            "refused 192.168.7.7: private address (RFC 1918); allow it with --allow-target");
+            "refused 192.168.7.7: private address (RFC 1918); allow it with --allow-target or "
+            "WEBHOOKD_ALLOW_TARGETS");
 
   sockaddr_in6 v6{};
   v6.sin6_family = AF_INET6;

@@ -1,0 +1,22 @@
+// Parsing JSON text with errors that say where: a client with a 40-line body needs the line.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace webhookd {
+
+// "line 3, column 8 (byte 19)": the place of byte `offset` of `text`, lines and columns counted
+// from 1 (columns in bytes); an offset at the end of the text is "at the end (byte N)".
+std::string TextPosition(std::string_view text, std::size_t offset);
+
+// The one JSON value `text` holds, nested at most `max_depth` deep. Otherwise Error::Invalid
+// whose message is the parser's reason and where it stopped, e.g.
+// "syntax error at line 3, column 8 (byte 19)" or "incomplete JSON at the end (byte 6)".
+Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_depth = 64);
+
+}  // namespace webhookd
