@@ -40,8 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view secret = fields[0];
   const webhookd::VerifyResult result =
       webhookd::Verify(secret, fields[1], fields[2], fields[3], fields[4], kNow);
-  // Short secrets could match words of the message by chance.
-  if (secret.size() >= 20 && result.message.find(secret) != std::string::npos) {
+  // Real secrets are one long word; short ones or several words can be words of the message.
+  const bool could_be_a_secret = secret.size() >= 20 && secret.find(' ') == std::string::npos;
+  if (could_be_a_secret && result.message.find(secret) != std::string::npos) {
     Broken("Verify's message contains the secret");
   }
   CheckSignThenVerify(secret, fields[1], fields[4]);
