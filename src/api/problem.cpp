@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/utf8.hpp"
+
 namespace webhookd::api {
 namespace {
 
@@ -41,7 +43,8 @@ boost::json::object ProblemBody(int status, std::string_view slug, std::string_v
   body["type"] = std::string("https://webhookd.dev/problems/") + std::string(slug);
   body["title"] = title;
   body["status"] = status;
-  body["detail"] = detail;
+  // Details may echo what a client sent (a decoded path), whose bytes need not be UTF-8.
+  body["detail"] = ValidUtf8(detail);
   return body;
 }
 
@@ -64,7 +67,7 @@ Response ProblemResponse(const Error& error) {
   }
   if (error.kind == ErrorKind::kUnavailable) spdlog::warn("unavailable: {}", error.message);
   boost::json::object body = ProblemBody(kind.status, kind.slug, kind.title, error.message);
-  if (error.kind == ErrorKind::kInvalid) body["field"] = error.field;
+  if (error.kind == ErrorKind::kInvalid) body["field"] = ValidUtf8(error.field);
   Response response = ToResponse(kind.status, body);
   if (error.kind == ErrorKind::kUnauthorized) {
     response.headers.emplace_back("www-authenticate", "Bearer");
