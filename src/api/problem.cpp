@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/utf8.hpp"
+
 namespace webhookd::api {
 namespace {
 
@@ -45,14 +47,15 @@ boost::json::object ProblemBody(int status, std::string_view slug, std::string_v
   body["type"] = std::string("https://webhookd.dev/problems/") + std::string(slug);
   body["title"] = title;
   body["status"] = status;
-  body["detail"] = detail;
+  // Details may echo what a client sent (a decoded path), whose bytes need not be UTF-8.
+  body["detail"] = ValidUtf8(detail);
   return body;
 }
 
 boost::json::array FieldErrorsJson(const std::vector<FieldError>& errors) {
   boost::json::array out;
   for (const FieldError& error : errors) {
-    out.push_back({{"field", error.field}, {"detail", error.message}});
+    out.push_back({{"field", ValidUtf8(error.field)}, {"detail", ValidUtf8(error.message)}});
   }
   return out;
 }
@@ -77,7 +80,7 @@ Response ProblemResponse(const Error& error) {
   if (error.kind == ErrorKind::kUnavailable) spdlog::warn("unavailable: {}", error.message);
   boost::json::object body = ProblemBody(kind.status, kind.slug, kind.title, error.message);
   if (error.kind == ErrorKind::kInvalid) {
-    body["field"] = error.field;
+    body["field"] = ValidUtf8(error.field);
     if (!error.errors.empty()) body["errors"] = FieldErrorsJson(error.errors);
   }
   Response response = ToResponse(kind.status, body);

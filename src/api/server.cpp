@@ -8,12 +8,12 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "api/http_parsing.hpp"
 #include "api/problem.hpp"
 #include "core/thread_name.hpp"
 
@@ -25,7 +25,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::size_t kReadChunk = 4096;
 // Lingering close (see Impl::Linger): nginx's lingering_time is 30 s; a client that sends a
 // body we refused needs only as long as the rest of its body takes to arrive.
@@ -77,105 +76,6 @@ class ThrottledWarning {
   std::uint64_t suppressed_ = 0;
 };
 
-// Requests refused for how they are framed, beyond what Beast itself refuses (RFC 9112).
-enum class FramingError {
-  kObsoleteLineFolding = 1,
-  kUnsupportedTransferCoding,
-  kTransferEncodingWithContentLength,
-  kTransferEncodingInHttp10,
-};
-
-class FramingCategory : public boost::system::error_category {
- public:
-  const char* name() const noexcept override { return "webhookd.framing"; }
-  std::string message(int value) const override {
-    switch (static_cast<FramingError>(value)) {
-      case FramingError::kObsoleteLineFolding:
-        return "a header line starts with a space or tab (obsolete line folding is not "
-               "accepted)";
-      case FramingError::kUnsupportedTransferCoding:
-        return "the only transfer coding accepted is 'chunked', alone";
-      case FramingError::kTransferEncodingWithContentLength:
-        return "a request cannot have both Transfer-Encoding and Content-Length";
-      case FramingError::kTransferEncodingInHttp10:
-        return "HTTP/1.0 requests cannot use Transfer-Encoding";
-    }
-    return "malformed request framing";
-  }
-};
-
-beast::error_code MakeError(FramingError error) {
-  static const FramingCategory category;
-  return {static_cast<int>(error), category};
-}
-
-// The raw header bytes in `buffer`: up to and including the blank line that ends the header,
-// or everything when it has not arrived yet.
-std::string_view HeaderBytes(const beast::flat_buffer& buffer) {
-  const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
-  const std::size_t end = data.find("\r\n\r\n");
-  return end == std::string_view::npos ? data : data.substr(0, end + 4);
-}
-
-// Beast joins a folded header line to the line before it; RFC 9112 §5.2 lets a server refuse
-// it instead, which removes one way for two parsers to disagree about a header.
-bool HasObsoleteLineFolding(std::string_view header) {
-  return header.find("\r\n ") != std::string_view::npos ||
-         header.find("\r\n\t") != std::string_view::npos;
-}
-
-// The transfer codings of all Transfer-Encoding fields, in order, without empty list elements.
-std::vector<std::string_view> TransferCodings(const http::request<http::string_body>& request) {
-  std::vector<std::string_view> codings;
-  auto [field, end] = request.equal_range(http::field::transfer_encoding);
-  for (; field != end; ++field) {
-    std::string_view list = field->value();
-    while (!list.empty()) {
-      const std::size_t comma = list.find(',');
-      const std::string_view element = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      const std::size_t first = element.find_first_not_of(" \t");
-      if (first == std::string_view::npos) continue;
-      codings.push_back(element.substr(first, element.find_last_not_of(" \t") - first + 1));
-    }
-  }
-  return codings;
-}
-
-// RFC 9112 §6.3: a request body is delimited by Content-Length or by a final 'chunked' coding;
-// anything else would leave the body to be read as the next request (request smuggling). Beast
-// reads an unknown coding as "no body", so the header is checked before the body is read.
-// Other codings (gzip) are not decoded, so 'chunked' must be the only one.
-beast::error_code CheckFraming(const http::request<http::string_body>& request) {
-  if (request.count(http::field::transfer_encoding) == 0) return {};
-  if (request.version() < 11) return MakeError(FramingError::kTransferEncodingInHttp10);
-  if (request.count(http::field::content_length) > 0) {
-    return MakeError(FramingError::kTransferEncodingWithContentLength);
-  }
-  const std::vector<std::string_view> codings = TransferCodings(request);
-  if (codings.size() != 1 || !beast::iequals(codings.front(), "chunked")) {
-    return MakeError(FramingError::kUnsupportedTransferCoding);
-  }
-  return {};
-}
-
-// Converts Beast's request into the plain Request handlers see. nullopt: unusable target.
-std::optional<Request> ToRequest(const http::request<http::string_body>& in) {
-  auto target = boost::urls::parse_origin_form(in.target());
-  if (!target) return std::nullopt;
-  Request out;
-  out.method = std::string(in.method_string());
-  out.path = std::string(target->path());
-  for (auto param : target->params()) out.query[param.key] = param.value;
-  for (const auto& field : in) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers.emplace_back(std::move(name), std::string(field.value()));
-  }
-  out.body = in.body();
-  return out;
-}
-
 http::response<http::string_body> ToBeast(const Response& response, unsigned version,
                                           bool keep_alive, bool head_only) {
   http::response<http::string_body> out{static_cast<http::status>(response.status), version};
@@ -187,25 +87,6 @@ http::response<http::string_body> ToBeast(const Response& response, unsigned ver
   out.prepare_payload();
   if (head_only) out.body().clear();
   return out;
-}
-
-// The answer owed to a client whose request could not be read, or nullopt when there is no one
-// to answer (the connection closed, timed out or was cancelled).
-std::optional<Response> RefusalFor(const beast::error_code& ec, std::size_t max_body_bytes) {
-  if (ec == http::error::body_limit) {
-    return ProblemResponse(Error::TooLarge("the request body is larger than " +
-                                           std::to_string(max_body_bytes) + " bytes"));
-  }
-  const bool framing = ec.category() == MakeError(FramingError::kObsoleteLineFolding).category();
-  if (framing && ec != MakeError(FramingError::kObsoleteLineFolding)) {
-    return ProblemResponse(Error::Invalid(ec.message(), "Transfer-Encoding"));
-  }
-  const auto& http_category = http::make_error_code(http::error::bad_target).category();
-  if (framing || (ec.category() == http_category && ec != http::error::end_of_stream &&
-                  ec != http::error::partial_message)) {
-    return ProblemResponse(400, "invalid-request", "Malformed HTTP request", ec.message());
-  }
-  return std::nullopt;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "core/text.hpp"
+#include "core/utf8.hpp"
 #include "crypto/secret.hpp"
 
 namespace webhookd::delivery {
@@ -128,8 +129,10 @@ HttpHeaders MaskSecrets(const HttpHeaders& headers) {
 std::string HeadersToJson(const HttpHeaders& headers) {
   json::object object;
   for (const auto& [name, value] : headers) {
-    auto [it, inserted] = object.emplace(name, value);
-    if (!inserted) it->value().as_string().append(", ").append(value);
+    // A receiver's bytes need not be UTF-8, and JSON text (and PostgreSQL's) must be.
+    const std::string text = ValidUtf8(value);
+    auto [it, inserted] = object.emplace(ValidUtf8(name), text);
+    if (!inserted) it->value().as_string().append(", ").append(text);
   }
   return json::serialize(object);
 }

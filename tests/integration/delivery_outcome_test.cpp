@@ -274,5 +274,24 @@ TEST_F(DeliverySsrfTest, RefusesLoopbackTargetsAndSaysWhy) {
   EXPECT_EQ(receiver.Count(), 0u) << "the guard let a loopback connection through";
 }
 
+// Found by fuzz/delivery_outcome_fuzz: a header byte that is not UTF-8 (here Latin-1 "é") made
+// the recorded headers invalid JSON: PostgreSQL refused to store the attempt, and SQLite's was
+// served as a string that is not UTF-8.
+TEST_F(DeliveryOutcomeTest, ResponseHeadersThatAreNotUtf8AreRecordedWithReplacementCharacters) {
+  HttpReceiver receiver([](const ReceivedRequest&) {
+    return Answer(200, "ok", {{"X-Legacy", "caf\xe9"}});
+  });
+  HttpClient admin = Admin();
+  const auto [config, delivery_id] =
+      OneDeliveryTo(admin, HookBody(1, "BookAppointment", receiver.Url("/legacy")));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(WaitForStatus(admin, delivery_id, "succeeded", 10s).at("status"), "succeeded");
+  const json::array attempts = WaitForAttempts(admin, delivery_id, 1, 10s);
+  ASSERT_EQ(attempts.size(), 1u);
+  const json::value* legacy = At(attempts[0], "/responseHeaders/x-legacy");
+  ASSERT_NE(legacy, nullptr) << json::serialize(attempts[0]);
+  EXPECT_EQ(*legacy, json::value("caf\uFFFD")) << json::serialize(attempts[0]);
+}
+
 }  // namespace
 }  // namespace webhookd::itest

@@ -95,6 +95,17 @@ TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(wrong.headers[0].second, "GET, DELETE");
 }
 
+// Found by fuzz/http_request_fuzz: a percent-encoded byte that is not UTF-8 in the path
+// ("/r%ecover") was echoed into the 404's detail, which made the problem+json body invalid JSON.
+TEST(Router, PathBytesThatAreNotUtf8AreEchoedAsReplacementCharacters) {
+  const Response missing = DispatchAndWait(MakeRouter(), Make("GET", "/r\xecover", "admin"));
+  EXPECT_EQ(missing.status, 404);
+  boost::system::error_code ec;
+  const boost::json::value problem = boost::json::parse(missing.body, ec);
+  ASSERT_FALSE(ec) << missing.body;
+  EXPECT_EQ(problem.at("detail"), "no such resource: /r\uFFFDover");
+}
+
 TEST(Router, HandlerExceptionBecomesBare500) {
   const Response r = DispatchAndWait(MakeRouter(), Make("GET", "/boom"));
   EXPECT_EQ(r.status, 500);

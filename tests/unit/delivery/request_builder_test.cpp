@@ -269,5 +269,16 @@ TEST(HeadersToJsonTest, ObjectWithRepeatedNamesJoined) {
   EXPECT_EQ(HeadersToJson({}), "{}");
 }
 
+// Found by fuzz/delivery_outcome_fuzz: a receiver's header bytes that are not UTF-8 (Latin-1
+// text, binary) made the recorded headers invalid JSON, which PostgreSQL refuses to store.
+TEST(HeadersToJsonTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  HttpHeaders headers = {{"x-caf\xe9", "caf\xe9"}, {"locati\xff\xffon", "https://example.org/"}};
+  boost::system::error_code ec;
+  const json::value parsed = json::parse(HeadersToJson(headers), ec);
+  ASSERT_FALSE(ec) << HeadersToJson(headers);
+  EXPECT_EQ(parsed, json::parse(R"({"x-caf\ufffd": "caf\ufffd",
+                                    "locati\ufffd\ufffdon": "https://example.org/"})"));
+}
+
 }  // namespace
 }  // namespace webhookd::delivery
