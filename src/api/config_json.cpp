@@ -235,7 +235,11 @@ Status ApplyDeliveryShape(const boost::json::object& body, WebhookConfig& config
   if (body.contains("rateLimit")) {
     Result<std::optional<std::int64_t>> rate =
         OptionalInteger(body, "rateLimit", {1, kMaxRateLimit});
-    if (!rate.ok()) return rate.error();
+    if (!rate.ok()) {
+      return Error::Invalid("rateLimit must be null (unlimited) or an integer from 1 to " +
+                                std::to_string(kMaxRateLimit) + " (deliveries per second)",
+                            "/rateLimit");
+    }
     config.rate_limit = rate->value_or(0);  // null: unlimited
   }
   if (const boost::json::value* v = body.if_contains("ordering")) {

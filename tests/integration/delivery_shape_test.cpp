@@ -97,8 +97,11 @@ TEST_F(DeliveryShapeTest, RateLimitAndOrderingAreValidatedAndCanBeChanged) {
   HttpClient admin = Admin();
   json::object body = ConfigBody(1);
   body["rateLimit"] = 0;
-  EXPECT_TRUE(
-      IsProblem(admin.Post("/external-events/", body), 400, "invalid-request", "/rateLimit"));
+  const HttpResponse zero = admin.Post("/external-events/", body);
+  EXPECT_TRUE(IsProblem(zero, 400, "invalid-request", "/rateLimit"));
+  EXPECT_EQ(zero.json.at("detail"),
+            "rateLimit must be null (unlimited) or an integer from 1 to 100000 (deliveries per "
+            "second)");
   body["rateLimit"] = "10";
   EXPECT_TRUE(
       IsProblem(admin.Post("/external-events/", body), 400, "invalid-request", "/rateLimit"));
