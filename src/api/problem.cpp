@@ -35,6 +35,8 @@ ProblemKind KindOf(ErrorKind kind) {
       return {429, "rate-limited", "Too many requests"};
     case ErrorKind::kUnavailable:
       return {503, "unavailable", "Service unavailable"};
+    case ErrorKind::kUnreadable:
+      return {500, "stored-data-unreadable", "Stored data unreadable"};
     case ErrorKind::kInternal:
       break;
   }
@@ -78,6 +80,7 @@ Response ProblemResponse(const Error& error) {
         500, ProblemBody(500, kind.slug, kind.title, "The server failed to handle the request."));
   }
   if (error.kind == ErrorKind::kUnavailable) spdlog::warn("unavailable: {}", error.message);
+  if (error.kind == ErrorKind::kUnreadable) spdlog::error("unreadable: {}", error.message);
   boost::json::object body = ProblemBody(kind.status, kind.slug, kind.title, error.message);
   if (error.kind == ErrorKind::kInvalid) {
     body["field"] = ValidUtf8(error.field);

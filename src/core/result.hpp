@@ -21,6 +21,7 @@ enum class ErrorKind {
   kLimitExceeded,  // a tenant limit refuses the request; it changed nothing (422)
   kRateLimited,    // the caller sent too much too fast; try again later (429)
   kUnavailable,    // a dependency (the store) cannot answer now (503)
+  kUnreadable,     // a stored value cannot be decrypted: damaged, or its key is missing (500)
   kInternal,       // a bug or unexpected failure (500, detail never shown to clients)
 };
 
@@ -66,6 +67,9 @@ struct Error {
   }
   static Error Unavailable(std::string message) {
     return {ErrorKind::kUnavailable, std::move(message), {}};
+  }
+  static Error Unreadable(std::string message) {
+    return {ErrorKind::kUnreadable, std::move(message), {}};
   }
   static Error Internal(std::string message) {
     return {ErrorKind::kInternal, std::move(message), {}};
