@@ -32,6 +32,8 @@ struct ServeOptions {
   // A delivery's lease is max(request timeout, max request timeout) + this margin.
   std::int64_t lease_margin_ms = 30'000;
   std::int64_t max_request_timeout_ms = 60'000;
+  // Encryption at rest: the key file; empty: "<database>.key" on SQLite, required on PostgreSQL.
+  std::string encryption_key_file;
   // Data retention: purge finished events older than this ("30d", "12h"); empty: keep all.
   std::string retention;
   // Tenant limits (docs/operations.md).
@@ -50,6 +52,14 @@ struct KeysCreateOptions {
   std::string db = "sqlite:data/webhookd.db";
   std::optional<std::int64_t> organization;
   std::string name = "cli";
+};
+
+// `webhookd encryption rotate|rewrap` (docs/security.md).
+struct EncryptionCommandOptions {
+  std::string db = "sqlite:data/webhookd.db";
+  std::string key_file;  // empty: as for serve
+  int batch_size = 200;  // rows per transaction (rewrap)
+  int pause_ms = 20;     // between batches (rewrap), leaving the database to the servers
 };
 
 // `webhookd listen`: a local receiver that verifies and prints incoming webhooks.
@@ -96,6 +106,8 @@ struct DemoOptions {
 int RunServe(const ServeOptions& options);
 int RunMigrate(const MigrateOptions& options);
 int RunKeysCreate(const KeysCreateOptions& options);
+int RunEncryptionRotate(const EncryptionCommandOptions& options);
+int RunEncryptionRewrap(const EncryptionCommandOptions& options);
 int RunListen(const ListenOptions& options);
 int RunTrigger(const TriggerOptions& options);
 int RunVerify(const VerifyOptions& options);

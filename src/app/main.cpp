@@ -141,6 +141,12 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
                    "Default: keep everything")
       ->envname("WEBHOOKD_RETENTION");
   serve
+      ->add_option("--encryption-key-file", o.encryption_key_file,
+                   "File of named AES-256 keys that encrypt payloads, receivers' answers and "
+                   "secrets at rest (docs/security.md). Default on SQLite: <database>.key beside "
+                   "the database, created on first start; required on PostgreSQL")
+      ->envname("WEBHOOKD_ENCRYPTION_KEY_FILE");
+  serve
       ->add_option("--max-configs-per-org", o.max_configs_per_org,
                    "Webhook configurations one organization may have (deleted ones do not "
                    "count); a create beyond it gets 422")
@@ -193,6 +199,39 @@ void AddKeys(CLI::App& cli, webhookd::app::KeysCreateOptions& o, int& exit_code)
                      "organization");
   create->add_option("--name", o.name, "A name to recognise the key by")->capture_default_str();
   create->callback([&o, &exit_code] { exit_code = webhookd::app::RunKeysCreate(o); });
+}
+
+void AddEncryptionOptions(CLI::App& command, webhookd::app::EncryptionCommandOptions& o) {
+  command.add_option("--db", o.db, "Database: sqlite:PATH or postgres://USER@HOST:PORT/DB")
+      ->envname("WEBHOOKD_DB")
+      ->capture_default_str();
+  command
+      .add_option("--encryption-key-file", o.key_file,
+                  "The key file (default on SQLite: <database>.key; required on PostgreSQL)")
+      ->envname("WEBHOOKD_ENCRYPTION_KEY_FILE");
+}
+
+void AddEncryption(CLI::App& cli, webhookd::app::EncryptionCommandOptions& o, int& exit_code) {
+  CLI::App* encryption = cli.add_subcommand("encryption", "Manage encryption at rest keys.");
+  encryption->require_subcommand(1);
+  CLI::App* rotate = encryption->add_subcommand(
+      "rotate",
+      "Add a new key to the key file (created if missing, mode 0600). Servers restarted with the "
+      "file encrypt new values under it; older keys keep decrypting.");
+  AddEncryptionOptions(*rotate, o);
+  rotate->callback([&o, &exit_code] { exit_code = webhookd::app::RunEncryptionRotate(o); });
+  CLI::App* rewrap = encryption->add_subcommand(
+      "rewrap",
+      "Re-encrypt every value not under the key file's newest key (and encrypt values stored "
+      "before encryption), in small batches, while servers run. Safe to stop and run again.");
+  AddEncryptionOptions(*rewrap, o);
+  rewrap->add_option("--batch-size", o.batch_size, "Rows per transaction")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  rewrap->add_option("--pause-ms", o.pause_ms, "Pause between batches, in milliseconds")
+      ->check(CLI::Range(0, 60'000))
+      ->capture_default_str();
+  rewrap->callback([&o, &exit_code] { exit_code = webhookd::app::RunEncryptionRewrap(o); });
 }
 
 void AddListen(CLI::App& cli, webhookd::app::ListenOptions& o, int& exit_code) {
@@ -303,6 +342,8 @@ int main(int argc, char** argv) {
   webhookd::app::MigrateOptions migrate;
   AddMigrate(cli, migrate, exit_code);
   AddKeys(cli, keys, exit_code);
+  webhookd::app::EncryptionCommandOptions encryption;
+  AddEncryption(cli, encryption, exit_code);
   AddListen(cli, listen, exit_code);
   AddTrigger(cli, trigger, exit_code);
   AddVerify(cli, verify, exit_code);

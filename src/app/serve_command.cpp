@@ -11,9 +11,11 @@
 #include "api/server.hpp"
 #include "app/commands.hpp"
 #include "app/duration.hpp"
+#include "app/encryption.hpp"
 #include "core/clock.hpp"
 #include "delivery/curl_http_client.hpp"
 #include "delivery/dispatcher.hpp"
+#include "store/encrypting_store.hpp"
 #include "store/open_store.hpp"
 #include "store/retention_janitor.hpp"
 
@@ -210,12 +212,19 @@ int RunServe(const ServeOptions& options) {
                  RedactedStoreUrl(options.db).c_str(), store.error().message.c_str());
     return 1;
   }
-  delivery::Dispatcher dispatcher(**store, **http_client, clock, Catalog::Builtin(),
+  Result<Encryption> encryption = SetUpEncryption(options.db, options.encryption_key_file, clock);
+  if (!encryption.ok()) {
+    std::fprintf(stderr, "webhookd: encryption at rest: %s\n", encryption.error().message.c_str());
+    return 1;
+  }
+  EncryptingStore encrypting_store(**store, encryption->cipher, clock, encryption->store_options);
+  Store& sealed_store = encrypting_store;
+  delivery::Dispatcher dispatcher(sealed_store, **http_client, clock, Catalog::Builtin(),
                                   std::move(*dispatcher_options));
-  (*store)->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
-  (*store)->SetDeliveryHandoff(dispatcher.handoff());
+  sealed_store.SetWorkListener([&dispatcher] { dispatcher.Wake(); });
+  sealed_store.SetDeliveryHandoff(dispatcher.handoff());
 
-  api::ApiContext context{**store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
+  api::ApiContext context{sealed_store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
   context.options.allow_insecure_urls = options.allow_insecure_urls;
   context.options.max_configs_per_org = options.max_configs_per_org;
   context.options.max_deliveries_per_request = options.max_deliveries_per_request;
@@ -229,7 +238,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", port.error().message.c_str());
     return 1;
   }
-  if (!PrintFirstAdminKey(**store, *listen, *port)) return 1;
+  if (!PrintFirstAdminKey(sealed_store, *listen, *port)) return 1;
   const bool v6 = listen->host.find(':') != std::string::npos;
   std::printf("webhookd listening on http://%s%s%s:%u\n", v6 ? "[" : "", listen->host.c_str(),
               v6 ? "]" : "", unsigned{*port});
@@ -243,15 +252,15 @@ int RunServe(const ServeOptions& options) {
   dispatcher.Start();
   std::unique_ptr<RetentionJanitor> janitor;
   if (*retention) {
-    janitor = std::make_unique<RetentionJanitor>(**store, clock, **retention);
+    janitor = std::make_unique<RetentionJanitor>(sealed_store, clock, **retention);
     janitor->Start();
   }
   server.Run();
   if (janitor) janitor->Stop();
   dispatcher.Stop();
   (*http_client)->Stop();
-  (*store)->SetWorkListener({});
-  (*store)->SetDeliveryHandoff(nullptr);
+  sealed_store.SetWorkListener({});
+  sealed_store.SetDeliveryHandoff(nullptr);
   spdlog::info("stopped");
   return 0;
 }
