@@ -4,9 +4,9 @@
 // backends without a change of column type:
 //   "$wk1$" KEY-NAME "$" base64(nonce[12] || ciphertext || tag[16])
 // "wk1" is the format's version; the key name says which key opens it, so that old values stay
-// readable after a rotation. Each value has its own random 96-bit nonce (2^32 values per key
-// keep the chance of a repeat negligible), and is bound to a `context` (its table, column and
-// row) given as associated data: a value copied to another row or column does not open.
+// readable after a rotation. Each value has its own 96-bit nonce (a random 64-bit prefix per
+// thread and a counter), and is bound to a `context` (its table, column and row) given as
+// associated data: a value copied to another row or column does not open.
 #pragma once
 
 #include <string>
