@@ -27,6 +27,8 @@
 #include <regex>
 #include <sstream>
 
+#include "crypto/crypto.hpp"
+
 extern char** environ;
 
 namespace webhookd::itest {
@@ -72,6 +74,37 @@ ProcessExit FromWaitStatus(int status) {
   return exit;
 }
 
+// One key, as `webhookd encryption rotate` writes it: "NAME BASE64KEY", mode 0600.
+Status WriteTestKeyFile(const std::filesystem::path& path) {
+  std::random_device random;
+  std::string key(32, '\0');
+  for (char& c : key) c = static_cast<char>(random());
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::Internal("cannot create " + path.string());
+  const std::string line = "test-key-1 " + crypto::Base64Encode(key) + "\n";
+  const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  close(fd);
+  return written ? Status::Ok() : Status(Error::Internal("cannot write " + path.string()));
+}
+
+// A PostgreSQL server needs a key file: unless the test names one, a command on a test
+// database gets the one TestDatabase made for it, shared by every node of that database.
+std::optional<std::string> DefaultKeyFile(const std::vector<std::string>& args,
+                                          const EnvVars& env) {
+  const auto names_key_file = [](const auto& kv) {
+    return kv.first == "WEBHOOKD_ENCRYPTION_KEY_FILE";
+  };
+  if (std::find(args.begin(), args.end(), "--encryption-key-file") != args.end() ||
+      std::any_of(env.begin(), env.end(), names_key_file)) {
+    return std::nullopt;
+  }
+  const auto db = std::find(args.begin(), args.end(), "--db");
+  if (db == args.end() || db + 1 == args.end() || !(db + 1)->starts_with("postgres")) {
+    return std::nullopt;
+  }
+  return TestKeyFile(*(db + 1)).string();
+}
+
 // Owns the argv/envp arrays handed to execve. They are built before fork(), because the child
 // of a multi-threaded process may only call async-signal-safe functions.
 class ExecArgs {
@@ -87,6 +120,9 @@ class ExecArgs {
       if (!name.starts_with("WEBHOOKD_") && !overridden) env_.emplace_back(entry);
     }
     for (const auto& [name, value] : env) env_.push_back(name + "=" + value);
+    if (std::optional<std::string> key_file = DefaultKeyFile(args, env)) {
+      env_.push_back("WEBHOOKD_ENCRYPTION_KEY_FILE=" + *key_file);
+    }
     for (auto& a : args_) argv_.push_back(a.data());
     argv_.push_back(nullptr);
     for (auto& e : env_) envp_.push_back(e.data());
@@ -183,6 +219,11 @@ std::optional<std::string> WithDatabase(const std::string& url, const std::strin
 }  // namespace
 
 std::string WebhookdBinary() { return WEBHOOKD_BINARY; }
+
+std::filesystem::path TestKeyFile(const std::string& db_url) {
+  const std::string name = db_url.substr(db_url.rfind('/') + 1);
+  return std::filesystem::temp_directory_path() / (name.substr(0, name.find('?')) + ".key");
+}
 
 // ---- TempDir ----
 
@@ -304,6 +345,7 @@ Result<std::unique_ptr<TestDatabase>> TestDatabase::Create(
       !created.ok()) {
     return created.error();
   }
+  if (Status written = WriteTestKeyFile(TestKeyFile(*url)); !written.ok()) return written.error();
   return std::unique_ptr<TestDatabase>(new TestDatabase(backend, *url, admin_url, name));
 }
 
@@ -316,12 +358,19 @@ TestDatabase::TestDatabase(Backend backend, std::string url, std::string admin_u
 
 TestDatabase::~TestDatabase() {
   if (backend_ != Backend::kPostgres) return;
+  std::error_code ignored;
+  std::filesystem::remove(key_file(), ignored);
   // DROP DATABASE forces a checkpoint (about a second on a busy disk), which the test need not
   // wait for.
   PgSession admin(admin_url_);
   if (admin.Connected().ok()) {
     admin.SendAndForget("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
   }
+}
+
+std::filesystem::path TestDatabase::key_file() const {
+  if (backend_ == Backend::kSqlite) return url_.substr(std::string_view("sqlite:").size()) + ".key";
+  return TestKeyFile(url_);
 }
 
 Status TestDatabase::DropNow() {

@@ -112,6 +112,10 @@ class TestDatabase {
   Backend backend() const { return backend_; }
   // The value for `webhookd serve --db`: "sqlite:<path>" or "postgres://.../<name>".
   const std::string& url() const { return url_; }
+  // The encryption key file of its servers: SQLite, "<database>.key", which the first server
+  // creates; PostgreSQL, a file made with the database (and removed with it) that every
+  // command on url() gets unless it names another (WEBHOOKD_ENCRYPTION_KEY_FILE).
+  std::filesystem::path key_file() const;
   // PostgreSQL only: drops the database now, WITH (FORCE), as an outage would take it away
   // from servers still using it.
   Status DropNow();
@@ -124,6 +128,9 @@ class TestDatabase {
   std::string admin_url_;  // PostgreSQL: where CREATE and DROP DATABASE run; "" for SQLite
   std::string name_;       // PostgreSQL: the database's name
 };
+
+// Where TestDatabase keeps the key file of the PostgreSQL database at `db_url`.
+std::filesystem::path TestKeyFile(const std::string& db_url);
 
 // One `webhookd` server process.
 //
