@@ -121,8 +121,7 @@ std::string Encrypt(const NamedKey& key, std::string_view nonce, std::string_vie
   int final_length = 0;
   const bool ok =
       ctx != nullptr && EVP_EncryptInit_ex2(ctx, nullptr, nullptr, U(nonce), nullptr) == 1 &&
-      EVP_EncryptUpdate(ctx, nullptr, &length, U(context), static_cast<int>(context.size())) ==
-          1 &&
+      EVP_EncryptUpdate(ctx, nullptr, &length, U(context), static_cast<int>(context.size())) == 1 &&
       EVP_EncryptUpdate(ctx, U(out), &length, U(plain), static_cast<int>(plain.size())) == 1 &&
       EVP_EncryptFinal_ex(ctx, U(out) + length, &final_length) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes, U(out) + plain.size()) == 1;
@@ -142,10 +141,9 @@ std::optional<std::string> Decrypt(const NamedKey& key, std::string_view nonce,
   int final_length = 0;
   const bool ok =
       ctx != nullptr && EVP_DecryptInit_ex2(ctx, nullptr, nullptr, U(nonce), nullptr) == 1 &&
-      EVP_DecryptUpdate(ctx, nullptr, &length, U(context), static_cast<int>(context.size())) ==
+      EVP_DecryptUpdate(ctx, nullptr, &length, U(context), static_cast<int>(context.size())) == 1 &&
+      EVP_DecryptUpdate(ctx, U(out), &length, U(ciphertext), static_cast<int>(ciphertext.size())) ==
           1 &&
-      EVP_DecryptUpdate(ctx, U(out), &length, U(ciphertext),
-                        static_cast<int>(ciphertext.size())) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
       EVP_DecryptFinal_ex(ctx, U(out) + length, &final_length) == 1;
   if (!ok) return std::nullopt;
