@@ -102,7 +102,11 @@ std::optional<std::string> DefaultKeyFile(const std::vector<std::string>& args,
   if (db == args.end() || db + 1 == args.end() || !(db + 1)->starts_with("postgres")) {
     return std::nullopt;
   }
-  return TestKeyFile(*(db + 1)).string();
+  const std::filesystem::path key_file = TestKeyFile(*(db + 1));
+  // A database the test made without TestDatabase (several nodes' scratch database) gets its
+  // key file with its first server.
+  if (!std::filesystem::exists(key_file)) (void)WriteTestKeyFile(key_file);
+  return key_file.string();
 }
 
 // Owns the argv/envp arrays handed to execve. They are built before fork(), because the child

@@ -129,7 +129,8 @@ class TestDatabase {
   std::string name_;       // PostgreSQL: the database's name
 };
 
-// Where TestDatabase keeps the key file of the PostgreSQL database at `db_url`.
+// Where TestDatabase keeps the key file of the PostgreSQL database at `db_url` (a command on
+// another PostgreSQL database creates it there; remove it with the database).
 std::filesystem::path TestKeyFile(const std::string& db_url);
 
 // One `webhookd` server process.

@@ -80,6 +80,8 @@ class ScratchDatabase {
   }
   ~ScratchDatabase() {
     if (created_) Psql(admin_url_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    std::error_code ignored;
+    std::filesystem::remove(TestKeyFile(url_), ignored);
   }
   bool created() const { return created_; }
   const std::string& url() const { return url_; }
