@@ -105,7 +105,9 @@ std::optional<std::string> DefaultKeyFile(const std::vector<std::string>& args,
   const std::filesystem::path key_file = TestKeyFile(*(db + 1));
   // A database the test made without TestDatabase (several nodes' scratch database) gets its
   // key file with its first server.
-  if (!std::filesystem::exists(key_file)) (void)WriteTestKeyFile(key_file);
+  if (args.front() == "serve" && !std::filesystem::exists(key_file)) {
+    (void)WriteTestKeyFile(key_file);
+  }
   return key_file.string();
 }
 
