@@ -13,7 +13,7 @@ struct ServeOptions {
   std::string db = "sqlite:data/webhookd.db";
   bool allow_insecure_urls = false;
   std::vector<std::string> allow_targets;  // CIDRs the SSRF guard lets through
-  int io_threads = 2;  // HTTP parsing and event ingestion (which waits for its commit without one)
+  int io_threads = 0;  // HTTP workers (parsing, ingestion, answers); 0: one per core
   int threads = 16;    // handlers that may block: reads, configuration writes, test sends
   std::string log_level = "info";
   std::size_t max_body_bytes = 1024 * 1024;

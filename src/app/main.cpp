@@ -37,10 +37,10 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->delimiter(',');
   serve
       ->add_option("--io-threads", o.io_threads,
-                   "Threads reading and answering HTTP requests and ingesting events (about one "
-                   "per core: an event waits for its commit without holding one)")
+                   "HTTP worker threads, each serving its own connections from accept to answer "
+                   "and ingesting their events (0: one per core)")
       ->envname("WEBHOOKD_IO_THREADS")
-      ->check(CLI::Range(1, 64))
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   serve
       ->add_option("--threads", o.threads,

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "api/api.hpp"
 #include "api/server.hpp"
@@ -158,7 +160,9 @@ Result<api::ServerOptions> ServerOptionsFrom(const ServeOptions& options, const 
   api::ServerOptions out;
   out.host = listen.host;
   out.port = listen.port;
-  out.io_threads = options.io_threads;
+  out.io_threads = options.io_threads > 0
+                       ? options.io_threads
+                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   out.threads = options.threads;
   out.max_body_bytes = options.max_body_bytes;
   out.max_connections = MaxConnections(options, RaiseOpenFileLimit());
@@ -237,7 +241,7 @@ int RunServe(const ServeOptions& options) {
   spdlog::info(
       "serving db={} io_threads={} threads={} max_connections={} insecure_urls={} "
       "allow_targets={}",
-      options.db.substr(0, options.db.find(':')), options.io_threads, options.threads,
+      options.db.substr(0, options.db.find(':')), server_options->io_threads, options.threads,
       server_options->max_connections, options.allow_insecure_urls,
       fmt::join(options.allow_targets, ","));
   dispatcher.Start();
