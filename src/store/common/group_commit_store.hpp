@@ -110,9 +110,9 @@ class GroupCommitStore : public Store {
       });
     }
     writer_->template RunAllAsync<Result<IngestedEvent>>(
-        std::move(jobs), [handoff, done = std::move(done)](std::vector<Result<IngestedEvent>> r) {
-          if (handoff) PassHandedOff(*handoff, r);
-          done(std::move(r));
+        std::move(jobs),
+        [this, handoff, done = std::move(done)](std::vector<Result<IngestedEvent>> r) {
+          handed_off_.Add(handoff, std::move(r), done);
         });
   }
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
@@ -211,8 +211,8 @@ class GroupCommitStore : public Store {
 
   // Starts the writer threads, one per session; called once, by the backend's Open.
   void StartWriter(std::vector<std::unique_ptr<Session>> sessions) {
-    writer_ = std::make_unique<GroupCommitWriter<Session>>(std::move(sessions),
-                                                           [this] { NotifyWorkDue(); });
+    writer_ = std::make_unique<GroupCommitWriter<Session>>(
+        std::move(sessions), [this] { NotifyWorkDue(); }, [this] { handed_off_.Flush(); });
   }
 
   // Tells the work listener (if any) that work is due.
@@ -257,6 +257,8 @@ class GroupCommitStore : public Store {
   std::mutex listener_mu_;
   std::function<void()> listener_;            // guarded by listener_mu_
   std::shared_ptr<DeliveryHandoff> handoff_;  // guarded by listener_mu_
+  // The deliveries handed off by the requests of the batches being completed, and their answers.
+  HandedOffCollector handed_off_;
   // Last member: destroyed first, so queued writes finish while the pool and listener live.
   std::unique_ptr<GroupCommitWriter<Session>> writer_;
 };
