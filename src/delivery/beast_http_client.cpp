@@ -554,8 +554,17 @@ struct BeastHttpClient::Impl {
     }
     std::vector<tcp::endpoint> endpoints;
     for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-    dns_cache[key] = {endpoints, SteadyClock::now() + options.dns_cache_ttl};
+    Remember(key, endpoints);
     co_return endpoints;
+  }
+
+  void Remember(const std::string& key, const std::vector<tcp::endpoint>& endpoints) {
+    constexpr std::size_t kPruneAbove = 1024;  // hosts; expired ones go when there are more
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (dns_cache.size() > kPruneAbove) {
+      std::erase_if(dns_cache, [now](const auto& entry) { return entry.second.expires <= now; });
+    }
+    dns_cache[key] = {endpoints, now + options.dns_cache_ttl};
   }
 
   // Tries the addresses in order, skipping those the SSRF guard refuses (before any socket is
