@@ -312,6 +312,7 @@ struct ClientSetup {
   std::chrono::milliseconds shutdown_grace{50};
   std::string ca_file;
   std::vector<std::string> resolve;
+  int max_host_connections = 16;
 };
 
 template <class Client, class Options>
@@ -323,6 +324,7 @@ TestClient Make(const ClientSetup& setup) {
   options.shutdown_grace = setup.shutdown_grace;
   options.ca_file = setup.ca_file;
   options.resolve = setup.resolve;
+  options.max_host_connections = setup.max_host_connections;
   Result<std::unique_ptr<Client>> made = Client::Create(std::move(options));
   EXPECT_TRUE(made.ok()) << (made.ok() ? "" : made.error().message);
   Client* raw = made->get();
@@ -509,6 +511,29 @@ TEST_P(HttpClientTest, ReusesAKeptAliveConnection) {
   auto client = Client();
   for (int i = 0; i < 3; ++i) {
     HttpResponse response = SendAndWait(*client, Post(server.Url()));
+    EXPECT_EQ(response.status_code, 200) << response.error;
+    EXPECT_EQ(response.body, "ok");
+  }
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+// At the per-origin cap, further requests wait for a connection instead of opening more.
+TEST_P(HttpClientTest, RequestsBeyondThePerOriginCapWaitForAConnection) {
+  TinyHttpServer server(
+      [](const ReceivedRequest&) { return Reply::KeepOpen(KeepAliveResponse("ok")); });
+  ClientSetup setup;
+  setup.max_host_connections = 1;
+  auto client = Client(setup);
+  std::vector<std::future<HttpResponse>> answers;
+  for (int i = 0; i < 3; ++i) {
+    auto promise = std::make_shared<std::promise<HttpResponse>>();
+    answers.push_back(promise->get_future());
+    client->Send(Post(server.Url()),
+                 [promise](HttpResponse r) { promise->set_value(std::move(r)); });
+  }
+  for (auto& answer : answers) {
+    HttpResponse response = answer.get();
     EXPECT_EQ(response.status_code, 200) << response.error;
     EXPECT_EQ(response.body, "ok");
   }
