@@ -26,6 +26,8 @@ struct ServeOptions {
   int per_origin_in_flight = 64;
   std::int64_t connect_timeout_ms = 5'000;
   std::int64_t request_timeout_ms = 15'000;
+  std::string http_client = "beast";  // "beast" or "curl": the outbound HTTP implementation
+  std::string ca_file;  // PEM bundle of CAs trusted for https:// receivers; empty: the system's
   double auto_disable_after_hours = 5 * 24;  // fractions allowed (0.5: 30 minutes)
   // Several nodes (PostgreSQL). Empty node_id: hostname:pid.
   std::string node_id;

@@ -108,6 +108,17 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->check(CLI::Range(100, 60'000))
       ->capture_default_str();
   serve
+      ->add_option("--http-client", o.http_client,
+                   "Outbound HTTP implementation: beast (Boost.Beast + OpenSSL, keep-alive "
+                   "pool and TLS session resumption per receiver) or curl (libcurl)")
+      ->envname("WEBHOOKD_HTTP_CLIENT")
+      ->check(CLI::IsMember({"beast", "curl"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ca-file", o.ca_file,
+                   "PEM file of the CAs trusted for https:// receivers, instead of the system's")
+      ->envname("WEBHOOKD_CA_FILE");
+  serve
       ->add_option("--auto-disable-after-hours", o.auto_disable_after_hours,
                    "Deactivate a configuration whose deliveries have all failed this many hours "
                    "(fractions allowed: 0.5 is 30 minutes)")

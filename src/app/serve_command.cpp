@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "api/api.hpp"
@@ -14,6 +16,7 @@
 #include "app/commands.hpp"
 #include "app/duration.hpp"
 #include "core/clock.hpp"
+#include "delivery/beast_http_client.hpp"
 #include "delivery/curl_http_client.hpp"
 #include "delivery/dispatcher.hpp"
 #include "store/open_store.hpp"
@@ -89,13 +92,36 @@ Result<delivery::SsrfGuard> SsrfGuardFrom(const ServeOptions& options) {
   return guard;
 }
 
-Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOptions& options,
-                                                                 delivery::SsrfGuard guard) {
-  delivery::CurlHttpClientOptions client_options;
+// The HTTP client deliveries go out through, and how to stop it.
+struct OutboundHttp {
+  std::unique_ptr<delivery::HttpClient> client;
+  std::function<void()> stop;
+};
+
+template <class Client, class Options>
+Result<OutboundHttp> MakeClient(const ServeOptions& options, delivery::SsrfGuard guard) {
+  Options client_options;
   client_options.ssrf_guard = std::move(guard);
   client_options.max_host_connections = options.per_origin_in_flight;
   client_options.max_total_connections = options.max_in_flight;
-  return delivery::CurlHttpClient::Create(std::move(client_options));
+  client_options.ca_file = options.ca_file;
+  Result<std::unique_ptr<Client>> client = Client::Create(std::move(client_options));
+  if (!client.ok()) return client.error();
+  Client* raw = client->get();
+  return OutboundHttp{std::move(*client), [raw] { raw->Stop(); }};
+}
+
+Result<OutboundHttp> MakeHttpClient(const ServeOptions& options, delivery::SsrfGuard guard) {
+  if (!options.ca_file.empty() && !std::filesystem::is_regular_file(options.ca_file)) {
+    return Error::Invalid("--ca-file (WEBHOOKD_CA_FILE): no such file: " + options.ca_file);
+  }
+  Result<OutboundHttp> made =
+      options.http_client == "curl"
+          ? MakeClient<delivery::CurlHttpClient, delivery::CurlHttpClientOptions>(options, guard)
+          : MakeClient<delivery::BeastHttpClient, delivery::BeastHttpClientOptions>(options, guard);
+  if (!made.ok())
+    return Error::Invalid("--http-client " + options.http_client + ": " + made.error().message);
+  return made;
 }
 
 // --retention: nullopt (keep everything) when it is not set.
@@ -191,8 +217,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", ssrf_guard.error().message.c_str());
     return 2;
   }
-  Result<std::unique_ptr<delivery::CurlHttpClient>> http_client =
-      MakeHttpClient(options, *ssrf_guard);
+  Result<OutboundHttp> http_client = MakeHttpClient(options, *ssrf_guard);
   if (!http_client.ok()) {
     std::fprintf(stderr, "webhookd: %s\n", http_client.error().message.c_str());
     return 2;
@@ -214,7 +239,7 @@ int RunServe(const ServeOptions& options) {
                  RedactedStoreUrl(options.db).c_str(), store.error().message.c_str());
     return 1;
   }
-  delivery::Dispatcher dispatcher(**store, **http_client, clock, Catalog::Builtin(),
+  delivery::Dispatcher dispatcher(**store, *http_client->client, clock, Catalog::Builtin(),
                                   std::move(*dispatcher_options));
   (*store)->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
   (*store)->SetDeliveryHandoff(dispatcher.handoff());
@@ -240,10 +265,10 @@ int RunServe(const ServeOptions& options) {
   std::fflush(stdout);
   spdlog::info(
       "serving db={} io_threads={} threads={} max_connections={} insecure_urls={} "
-      "allow_targets={}",
+      "allow_targets={} http_client={}",
       options.db.substr(0, options.db.find(':')), server_options->io_threads, options.threads,
       server_options->max_connections, options.allow_insecure_urls,
-      fmt::join(options.allow_targets, ","));
+      fmt::join(options.allow_targets, ","), options.http_client);
   dispatcher.Start();
   std::unique_ptr<RetentionJanitor> janitor;
   if (*retention) {
@@ -253,7 +278,7 @@ int RunServe(const ServeOptions& options) {
   server.Run();
   if (janitor) janitor->Stop();
   dispatcher.Stop();
-  (*http_client)->Stop();
+  http_client->stop();
   (*store)->SetWorkListener({});
   (*store)->SetDeliveryHandoff(nullptr);
   spdlog::info("stopped");

@@ -20,7 +20,7 @@
 //  - an AttemptRecorder thread records the decided outcomes, many per RecordAttempts call.
 //
 // Wiring (src/app):
-//   auto client = CurlHttpClient::Create({...}).value();
+//   auto client = BeastHttpClient::Create({...}).value();  // or CurlHttpClient
 //   Dispatcher dispatcher(*store, *client, clock, Catalog::Builtin(), options);
 //   store->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
 //   store->SetDeliveryHandoff(dispatcher.handoff());

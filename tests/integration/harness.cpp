@@ -408,6 +408,10 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::StartServe(
     const std::string& db_url, const std::vector<std::string>& extra_args,
     const std::filesystem::path& log_dir, const EnvVars& env) {
   std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--db", db_url};
+  // The suite runs a second time on the other outbound HTTP implementation (tests/CMakeLists).
+  if (const char* client = std::getenv("WEBHOOKD_TEST_HTTP_CLIENT")) {
+    args.insert(args.end(), {"--http-client", client});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto server = std::make_unique<ServerProcess>(std::move(args), env, log_dir);
   if (Status started = server->Start(); !started.ok()) return started.error();

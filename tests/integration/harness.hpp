@@ -143,7 +143,8 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Convenience: `serve --listen 127.0.0.1:0 --db <db_url> extra_args...`, started.
+  // Convenience: `serve --listen 127.0.0.1:0 --db <db_url> extra_args...`, started; with
+  // WEBHOOKD_TEST_HTTP_CLIENT set, `--http-client <its value>` before extra_args.
   // On failure the error says why (exit status, the tail of stderr).
   static Result<std::unique_ptr<ServerProcess>> StartServe(
       const std::string& db_url, const std::vector<std::string>& extra_args,
