@@ -65,6 +65,8 @@ void AddApiKeyRoutes(Router& router, ApiContext& context);
 void AddEventRoutes(Router& router, ApiContext& context);
 void AddDeliveryRoutes(Router& router, ApiContext& context);
 void AddMetricsRoutes(Router& router, ApiContext& context);
+// GET /stats: the console's overview (deliveries per bucket, open counts, latency, failures).
+void AddStatsRoutes(Router& router, ApiContext& context);
 // GET /openapi.json, public.
 void AddOpenApiRoutes(Router& router);
 

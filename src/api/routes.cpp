@@ -11,6 +11,7 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddEventRoutes(*router, context);
   AddDeliveryRoutes(*router, context);
   AddMetricsRoutes(*router, context);
+  AddStatsRoutes(*router, context);
   AddOpenApiRoutes(*router);
   return router;
 }
