@@ -69,6 +69,8 @@ void AddMetricsRoutes(Router& router, ApiContext& context);
 void AddStatsRoutes(Router& router, ApiContext& context);
 // GET /openapi.json, public.
 void AddOpenApiRoutes(Router& router);
+// GET /console/ and its files (public), and / redirecting there.
+void AddConsoleRoutes(Router& router);
 
 // docs/openapi.yaml as JSON text, converted at build time (src/api/openapi/openapi_embed.cpp).
 std::string_view OpenApiJson();

@@ -13,6 +13,7 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddMetricsRoutes(*router, context);
   AddStatsRoutes(*router, context);
   AddOpenApiRoutes(*router);
+  AddConsoleRoutes(*router);
   return router;
 }
 
