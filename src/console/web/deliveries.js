@@ -19,14 +19,14 @@ function toLocalInput(iso) {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
-export function DeliveryList({ params }) {
+export function DeliveryList({ params, org }) {
   const [eventId, setEventId] = useState(params.eventId || "");
   const { data, error, loading } = useLoad(
     () => api("GET", "/deliveries" + query({
-      eventId: params.eventId, externalEventId: params.externalEventId, status: params.status,
-      since: params.since, cursor: params.cursor, limit: 50,
+      organizationId: org, eventId: params.eventId, externalEventId: params.externalEventId,
+      status: params.status, since: params.since, cursor: params.cursor, limit: 50,
     })),
-    [params.eventId, params.externalEventId, params.status, params.since, params.cursor],
+    [org, params.eventId, params.externalEventId, params.status, params.since, params.cursor],
   );
   const set = (name, value) => (location.hash = hashWith({ ...params, [name]: value, cursor: "" }));
   const findEvent = (e) => {
