@@ -32,7 +32,7 @@ async function startFlakyReceiver() {
 let server, receiver, flaky, browser, admin;
 // What the browser saw go wrong: console errors, failed requests, HTTP errors.
 const problems = [];
-// HTTP errors the scenario causes on purpose: the bad URL of the form, the other
+// HTTP errors the scenario causes on purpose: the bad URL of the form, a wrong key, the other
 // organization's configuration opened with an organization key.
 const expectedErrors = [];
 
@@ -174,6 +174,15 @@ test("an admin operates configurations, events and deliveries from the console",
   await page.getByLabel("Status").selectOption("succeeded");
   await page.waitForURL(/status=succeeded/);
   await shot(page, "deliveries");
+  // The organization switch narrows the list: organization 2 has no delivery yet.
+  const organization = page.getByLabel("Organization (empty: all)");
+  await organization.fill("2");
+  await organization.blur();
+  await page.waitForURL(/org=2/);
+  await page.getByText("No delivery matches.").waitFor();
+  await organization.fill("");
+  await organization.blur();
+  await page.locator("table .badge-succeeded").first().waitFor();
   await page.getByRole("link", { name: "Overview" }).click();
   await page.locator(".chart rect").first().waitFor();
   await page.getByRole("link", { name: "Last day" }).click();
@@ -204,6 +213,11 @@ test("an organization key never sees another organization's configuration", asyn
   }, 201);
   const orgKey = (await admin("POST", "/api-keys", { name: "org one", organizationId: 1 }, 201)).key;
   const page = await newPage();
+  await page.goto(server.baseUrl + "/console/");
+  await page.getByLabel("API key").fill("whk_not_a_key");
+  expectedErrors.push("HTTP 401: GET /api-keys");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").getByText("unknown or revoked API key").waitFor();
   await signIn(page, orgKey);
   await page.getByText("Organization 1").waitFor();
   assert.equal(await page.getByRole("link", { name: "API keys" }).count(), 0, "no key management");
@@ -229,7 +243,7 @@ test("no console errors or failed requests on any page, beyond the errors caused
   const others = problems.filter((p) => !p.startsWith("HTTP "));
   assert.deepEqual(httpErrors.sort(), [...expectedErrors].sort());
   // Chromium logs every fetch answered with an error status as a console error.
-  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|404)/.test(p));
+  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|401|404)/.test(p));
   assert.equal(others.length - unexpected.length, expectedErrors.length);
   assert.deepEqual(unexpected, []);
 });
