@@ -65,8 +65,12 @@ void AddApiKeyRoutes(Router& router, ApiContext& context);
 void AddEventRoutes(Router& router, ApiContext& context);
 void AddDeliveryRoutes(Router& router, ApiContext& context);
 void AddMetricsRoutes(Router& router, ApiContext& context);
+// GET /stats: the console's overview (deliveries per bucket, open counts, latency, failures).
+void AddStatsRoutes(Router& router, ApiContext& context);
 // GET /openapi.json, public.
 void AddOpenApiRoutes(Router& router);
+// GET /console/ and its files (public), and / redirecting there.
+void AddConsoleRoutes(Router& router);
 
 // docs/openapi.yaml as JSON text, converted at build time (src/api/openapi/openapi_embed.cpp).
 std::string_view OpenApiJson();

@@ -48,6 +48,18 @@ Result<DeliveryFilter> FilterFromQuery(const Request& request) {
   return filter;
 }
 
+// The organizations a list may show: `organizationId` narrows an admin key's to one; an
+// organization key naming another organization gets nothing (nullopt), as configuration
+// lists do.
+Result<std::optional<OrgScope>> ListedScope(const Request& request, const Principal& principal) {
+  Result<std::optional<std::int64_t>> org =
+      QueryInteger(request, "organizationId", kPositiveIntegers);
+  if (!org.ok()) return org.error();
+  if (principal.is_admin()) return std::optional<OrgScope>(*org);
+  if (*org && **org != *principal.scope) return std::optional<OrgScope>();
+  return std::optional<OrgScope>(principal.scope);
+}
+
 // Judged as a delivery would be: a 2xx is a success, unless the event type is an inference
 // whose answer is not a usable result, which is a failure here with the attempt log's words.
 boost::json::object TestResultJson(const delivery::HttpResponse& response, const EventType& type) {
@@ -77,7 +89,10 @@ class DeliveriesApi {
   Response List(Call& call) {
     Result<DeliveryFilter> filter = FilterFromQuery(call.request);
     if (!filter.ok()) return ProblemResponse(filter.error());
-    Result<Page<Delivery>> page = context_.store.ListDeliveries(*filter, call.principal.scope);
+    Result<std::optional<OrgScope>> scope = ListedScope(call.request, call.principal);
+    if (!scope.ok()) return ProblemResponse(scope.error());
+    if (!scope->has_value()) return ListResponse({}, "");
+    Result<Page<Delivery>> page = context_.store.ListDeliveries(*filter, **scope);
     if (!page.ok()) return ProblemResponse(page.error());
     boost::json::array data;
     for (const Delivery& d : page->items) data.push_back(DeliveryToJson(d));

@@ -11,7 +11,9 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddEventRoutes(*router, context);
   AddDeliveryRoutes(*router, context);
   AddMetricsRoutes(*router, context);
+  AddStatsRoutes(*router, context);
   AddOpenApiRoutes(*router);
+  AddConsoleRoutes(*router);
   return router;
 }
 

@@ -48,7 +48,7 @@ std::optional<HostPort> ParseListen(const std::string& text) {
 }
 
 // A brand-new database gets one admin key, shown once, so that the API can be used at all.
-bool PrintFirstAdminKey(Store& store, const HostPort& listen, std::uint16_t port) {
+bool PrintFirstAdminKey(Store& store, const std::string& base_url) {
   Result<std::int64_t> count = store.CountApiKeys();
   if (!count.ok()) {
     spdlog::error("cannot read API keys: {}", count.error().message);
@@ -62,9 +62,10 @@ bool PrintFirstAdminKey(Store& store, const HostPort& listen, std::uint16_t port
   }
   std::printf(
       "\nThis is a new database. Admin API key (shown once): %s\n"
-      "Keep it safe; create more with POST /api-keys or `webhookd keys create`. Try:\n"
-      "  curl -H 'Authorization: Bearer %s' http://%s:%u/event-types\n\n",
-      issued->key.c_str(), issued->key.c_str(), listen.host.c_str(), unsigned{port});
+      "Keep it safe; create more with POST /api-keys or `webhookd keys create`.\n"
+      "Sign in with it at %s/console/ or try:\n"
+      "  curl -H 'Authorization: Bearer %s' %s/event-types\n\n",
+      issued->key.c_str(), base_url.c_str(), issued->key.c_str(), base_url.c_str());
   return true;
 }
 
@@ -258,10 +259,12 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", port.error().message.c_str());
     return 1;
   }
-  if (!PrintFirstAdminKey(**store, *listen, *port)) return 1;
   const bool v6 = listen->host.find(':') != std::string::npos;
-  std::printf("webhookd listening on http://%s%s%s:%u\n", v6 ? "[" : "", listen->host.c_str(),
-              v6 ? "]" : "", unsigned{*port});
+  const std::string base_url = "http://" + std::string(v6 ? "[" : "") + listen->host +
+                               (v6 ? "]" : "") + ":" + std::to_string(*port);
+  if (!PrintFirstAdminKey(**store, base_url)) return 1;
+  std::printf("webhookd listening on %s\nwebhookd console: %s/console/\n", base_url.c_str(),
+              base_url.c_str());
   std::fflush(stdout);
   spdlog::info(
       "serving db={} io_threads={} threads={} max_connections={} insecure_urls={} "

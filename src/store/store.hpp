@@ -122,6 +122,45 @@ struct DeliveryCounts {
   std::int64_t pending = 0, delivering = 0, succeeded = 0, failed = 0;
 };
 
+// ---- Statistics (GET /stats) ----
+// Every figure but `open` is about the deliveries created at or after `since`: the store reads
+// them as a range of the deliveries' primary key (ids sort by creation time), never the whole
+// table.
+struct StatsQuery {
+  UnixMillis since = 0;
+  UnixMillis bucket_ms = 60'000;
+  int top_failing = 5;  // how many of the configurations with the most failures
+};
+
+struct StatsBucket {
+  UnixMillis start = 0;   // since + k * bucket_ms
+  DeliveryCounts counts;  // the bucket's deliveries by their current status
+};
+
+struct ConfigFailures {
+  std::int64_t config_id = 0;
+  std::string name;
+  std::int64_t failed = 0;    // given up (kFailed)
+  std::int64_t retrying = 0;  // kPending after at least one failed attempt
+};
+
+struct DisabledConfig {
+  std::int64_t config_id = 0;
+  std::string name;
+  std::string reason;
+  UnixMillis disabled_at = 0;  // its last change
+};
+
+struct DeliveryStats {
+  std::vector<StatsBucket> buckets;  // only buckets with deliveries, oldest first
+  DeliveryCounts open;               // pending and delivering now, whenever created
+  // Acceptance (created_at) to the recorded success, over the window's succeeded deliveries.
+  std::int64_t latency_samples = 0;
+  std::optional<std::int64_t> latency_p50_ms, latency_p99_ms;
+  std::vector<ConfigFailures> top_failing;  // most failed + retrying first
+  std::vector<DisabledConfig> disabled;     // inactive, with a reason the platform gave
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -212,6 +251,8 @@ class Store {
   virtual Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
                                              OrgScope scope) = 0;
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
+  // What the console's overview shows (see StatsQuery), in `scope`.
+  virtual Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) = 0;
   virtual WriterStats GetWriterStats() const = 0;
 
   // ---- Retention ----

@@ -33,6 +33,7 @@ enum class Expect {
   kOnlyOwn,           // 200 list whose items all belong to B
   kForbidden,         // 403 problem (a body naming A's organization; key management)
   kBatchItemRefused,  // 200 batch answer whose single item is a 403 problem
+  kEmptyStats,        // 200 /stats answer that counts nothing (B has no deliveries)
 };
 
 struct RouteCase {
@@ -44,10 +45,18 @@ struct RouteCase {
   Expect expect;
 };
 
-// The operations that read or change no organization's data: the catalog is the same for all.
+// The operations that read or change no organization's data: the catalog is the same for all,
+// and the console's files are the same for everyone (the console then calls the API).
 const std::set<std::pair<std::string, std::string>> kNotOrganizationScoped = {
-    {"GET", "/healthz"},      {"GET", "/readyz"},      {"GET", "/metrics"},
-    {"GET", "/openapi.json"}, {"GET", "/event-types"}, {"GET", "/event-types/{name}"},
+    {"GET", "/healthz"},
+    {"GET", "/readyz"},
+    {"GET", "/metrics"},
+    {"GET", "/openapi.json"},
+    {"GET", "/event-types"},
+    {"GET", "/event-types/{name}"},
+    {"GET", "/"},
+    {"GET", "/console"},
+    {"GET", "/console/{file}"},
 };
 
 // `appointment`: a valid BookAppointment payload.
@@ -90,6 +99,9 @@ std::vector<RouteCase> Cases(const OrgAObjects& a, const json::object& appointme
       {"GET", "/deliveries", "/deliveries?externalEventId={id}", a.failing_config, nullptr,
        Expect::kOnlyOwn},
       {"GET", "/deliveries", "/deliveries?eventId={id}", a.failed_event, nullptr, Expect::kOnlyOwn},
+      {"GET", "/deliveries", "/deliveries?organizationId=101", "", nullptr, Expect::kOnlyOwn},
+      {"GET", "/stats", "/stats", "", nullptr, Expect::kEmptyStats},
+      {"GET", "/stats", "/stats?organizationId=101", "", nullptr, Expect::kForbidden},
       {"GET", "/api-keys", "/api-keys", "", nullptr, Expect::kOnlyOwn},
       {"POST", "/api-keys", "/api-keys", "",
        json::object{{"name", "mine now"}, {"organizationId", kOrgA}}, Expect::kForbidden},
@@ -119,6 +131,23 @@ std::string MissingId(const std::string& id) {
     if (item.at("organizationId") != json::value(organization)) {
       return ::testing::AssertionFailure() << "another organization's item: " << item;
     }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult EmptyStats(const HttpResponse& r) {
+  if (auto json = IsJson(r, 200); !json) return json;
+  for (const json::value& bucket : r.json.at("buckets").as_array()) {
+    for (const auto& [status, count] : bucket.as_object()) {
+      if (status != "start" && count != json::value(0)) {
+        return ::testing::AssertionFailure() << "another organization's deliveries: " << bucket;
+      }
+    }
+  }
+  if (!r.json.at("topFailing").as_array().empty() || !r.json.at("disabled").as_array().empty() ||
+      *At(r.json, "/open/pending") != json::value(0) ||
+      *At(r.json, "/latencyMs/samples") != json::value(0)) {
+    return ::testing::AssertionFailure() << "another organization's figures: " << r.Summary();
   }
   return ::testing::AssertionSuccess();
 }
@@ -220,6 +249,9 @@ class RouteTenancyTest : public DeliveryTest {
         break;
       case Expect::kBatchItemRefused:
         EXPECT_TRUE(BatchItemRefused(r));
+        break;
+      case Expect::kEmptyStats:
+        EXPECT_TRUE(EmptyStats(r));
         break;
     }
   }

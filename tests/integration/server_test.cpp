@@ -53,6 +53,10 @@ TEST_F(ServerTest, FirstStartPrintsAWorkingAdminKeyWithCurlExample) {
       std::regex_search(out, std::regex("Admin API key \\(shown once\\): whk_[0-9a-f]{64}")))
       << out;
   EXPECT_NE(out.find("curl"), std::string::npos) << out;
+  // The console's address, beside the key and again after the listening line.
+  const std::string console = server_->base_url() + "/console/";
+  EXPECT_NE(out.find("Sign in with it at " + console), std::string::npos) << out;
+  EXPECT_NE(out.find("webhookd console: " + console + "\n"), std::string::npos) << out;
   // The key line comes before the listening line.
   EXPECT_LT(out.find("Admin API key"), out.find("webhookd listening on")) << out;
 

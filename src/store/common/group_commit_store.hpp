@@ -181,6 +181,9 @@ class GroupCommitStore : public Store {
   Result<DeliveryCounts> CountDeliveries() override {
     return Read([](Connection& db) { return Ops::CountDeliveries(db); });
   }
+  Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::Stats(db, query, scope); });
+  }
   WriterStats GetWriterStats() const override { return writer_->Stats(); }
 
   Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {

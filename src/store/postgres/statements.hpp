@@ -265,6 +265,47 @@ inline constexpr Statement kRecoverConfig{
 inline constexpr Statement kCountDeliveries{
     "count_deliveries", "SELECT status, COUNT(*) FROM deliveries GROUP BY status"};
 
+// ---- Statistics ----
+// The window's deliveries are a range of the primary key (or of deliveries_by_org): $1 the
+// window's lowest id (SortableIdLowerBound), $2 scope, $3 the window's start.
+#define WEBHOOKD_PG_STATS_WINDOW(D)                \
+  D "id >= $1::text AND ($2::bigint IS NULL OR " D \
+    "organization_id = $2::bigint) "               \
+    "AND " D "created_at >= $3::bigint"
+// $4 bucket length.
+inline constexpr Statement kStatsBuckets{
+    "stats_buckets",
+    "SELECT (created_at - $3::bigint) / $4::bigint, status, COUNT(*) FROM deliveries "
+    "WHERE " WEBHOOKD_PG_STATS_WINDOW("") " GROUP BY 1, 2 ORDER BY 1"};
+// The latency at rank $4 (0-based, fastest first) of the window's succeeded deliveries.
+inline constexpr Statement kStatsLatencyAtRank{
+    "stats_latency_at_rank",
+    "SELECT updated_at - created_at AS latency FROM deliveries "
+    "WHERE " WEBHOOKD_PG_STATS_WINDOW("") " AND status = 'succeeded' "
+    "ORDER BY latency LIMIT 1 OFFSET $4::bigint"};
+// $4 how many configurations. Every row counted is a failure, so COUNT(*) = failed + retrying.
+inline constexpr Statement kStatsTopFailing{
+    "stats_top_failing",
+    "SELECT d.config_id, c.name, COUNT(*) FILTER (WHERE d.status = 'failed') AS failed, "
+    "COUNT(*) FILTER (WHERE d.status = 'pending') AS retrying "
+    "FROM deliveries d JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE " WEBHOOKD_PG_STATS_WINDOW("d.") " AND (d.status = 'failed' OR "
+    "(d.status = 'pending' AND d.attempt_count > 0)) "
+    "GROUP BY d.config_id, c.name ORDER BY COUNT(*) DESC, d.config_id LIMIT $4::bigint"};
+#undef WEBHOOKD_PG_STATS_WINDOW
+// $1 scope.
+inline constexpr Statement kStatsOpen{
+    "stats_open",
+    "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering') "
+    "AND ($1::bigint IS NULL OR organization_id = $1::bigint) GROUP BY status"};
+// $1 scope. Configurations are few (a tenant limit caps them), so this reads their table.
+inline constexpr Statement kStatsDisabled{
+    "stats_disabled",
+    "SELECT id, name, disabled_reason, updated_at FROM webhook_configs "
+    "WHERE disabled_reason <> '' AND NOT active AND NOT is_deleted "
+    "AND ($1::bigint IS NULL OR organization_id = $1::bigint) ORDER BY updated_at DESC, id "
+    "LIMIT 50"};
+
 // ---- Attempts ----
 // Every attempt of one RecordAttempts call, in input order (ids follow it).
 inline constexpr Statement kInsertAttempts{

@@ -172,6 +172,41 @@ inline constexpr std::string_view kRecoverConfig =
 inline constexpr std::string_view kCountDeliveries =
     "SELECT status, COUNT(*) FROM deliveries GROUP BY status";
 
+// ---- Statistics ----
+// The window's deliveries are a range of the primary key: ?1 the window's lowest id
+// (SortableIdLowerBound), ?2 scope, ?3 the window's start.
+#define WEBHOOKD_STATS_WINDOW(D) \
+  D "id >= ?1 AND (?2 IS NULL OR " D "organization_id = ?2) AND " D "created_at >= ?3"
+// ?4 bucket length.
+inline constexpr std::string_view kStatsBuckets =
+    "SELECT (created_at - ?3) / ?4, status, COUNT(*) FROM deliveries "
+    "WHERE " WEBHOOKD_STATS_WINDOW("") " GROUP BY 1, 2 ORDER BY 1";
+// The latency at rank ?4 (0-based, fastest first) of the window's succeeded deliveries.
+inline constexpr std::string_view kStatsLatencyAtRank =
+    "SELECT updated_at - created_at AS latency FROM deliveries "
+    "WHERE " WEBHOOKD_STATS_WINDOW(
+        "") " AND status = 'succeeded' ORDER BY latency LIMIT 1 OFFSET ?4";
+// ?4 how many configurations. Every row counted is a failure, so COUNT(*) = failed + retrying.
+// The unary + keeps SQLite from grouping along deliveries_by_config, which reads that whole
+// index, instead of the window's range of the primary key.
+inline constexpr std::string_view kStatsTopFailing =
+    "SELECT d.config_id, c.name, COUNT(*) FILTER (WHERE d.status = 'failed') AS failed, "
+    "COUNT(*) FILTER (WHERE d.status = 'pending') AS retrying "
+    "FROM deliveries d JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE " WEBHOOKD_STATS_WINDOW("d.") " AND (d.status = 'failed' OR "
+    "(d.status = 'pending' AND d.attempt_count > 0)) "
+    "GROUP BY +d.config_id, c.name ORDER BY COUNT(*) DESC, d.config_id LIMIT ?4";
+#undef WEBHOOKD_STATS_WINDOW
+// ?1 scope. The IN term lets SQLite read them from the partial index deliveries_open.
+inline constexpr std::string_view kStatsOpen =
+    "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering') "
+    "AND (?1 IS NULL OR organization_id = ?1) GROUP BY status";
+// ?1 scope. Configurations are few (a tenant limit caps them), so this reads their table.
+inline constexpr std::string_view kStatsDisabled =
+    "SELECT id, name, disabled_reason, updated_at FROM webhook_configs "
+    "WHERE disabled_reason <> '' AND active = 0 AND is_deleted = 0 "
+    "AND (?1 IS NULL OR organization_id = ?1) ORDER BY updated_at DESC, id LIMIT 50";
+
 // ---- Attempts ----
 inline constexpr std::string_view kInsertAttempt =
     "INSERT INTO attempts (delivery_id, attempted_at, duration_ms, request_headers_json, "

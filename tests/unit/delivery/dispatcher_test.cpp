@@ -172,6 +172,9 @@ class ForwardingStore : public Store {
     return inner_.RecoverConfig(config_id, since, scope);
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
+  Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
+    return inner_.Stats(query, scope);
+  }
   WriterStats GetWriterStats() const override { return inner_.GetWriterStats(); }
   Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
     return inner_.PurgeBefore(cutoff, max_events);
