@@ -37,10 +37,19 @@ constexpr auto kMaxAcceptPause = std::chrono::milliseconds(640);
 constexpr auto kFullPause = std::chrono::milliseconds(20);
 constexpr auto kWarningInterval = std::chrono::seconds(5);
 
+// The peer's IP address, or "" if the socket no longer knows it.
+std::string RemoteAddress(const tcp::socket& socket) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  return ec ? std::string() : peer.address().to_string();
+}
+
 // One connection's state as the shutdown and connection-cap logic need it.
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  explicit Connection(tcp::socket socket)
+      : stream(std::move(socket)), remote_address(RemoteAddress(stream.socket())) {}
   beast::tcp_stream stream;
+  const std::string remote_address;  // the peer's IP address ("" if unknown), for the audit log
   // Guarded by Impl::mu:
   bool busy = false;          // a request is being read, handled or answered
   bool sent_request = false;  // a request has begun on this connection
@@ -131,7 +140,9 @@ struct HttpServer::Impl {
                                                 http::request_parser<http::string_body>& parser);
   asio::awaitable<void> Refuse(Connection& conn, const Response& refusal);
   asio::awaitable<void> Linger(Connection& conn);
-  asio::awaitable<Response> Handle(const http::request<http::string_body>& request);
+  // `remote_address`: the peer's IP address, for the audit log.
+  asio::awaitable<Response> Handle(const http::request<http::string_body>& request,
+                                   std::string remote_address);
   asio::awaitable<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
   void BeginShutdown();
@@ -284,7 +295,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   }
   const auto& request = parser.get();
   const auto started = std::chrono::steady_clock::now();
-  const Response handled = co_await Handle(request);
+  const Response handled = co_await Handle(request, conn.remote_address);
   bool keep_alive;
   {
     std::lock_guard lock(mu);
@@ -345,13 +356,14 @@ asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
   }
 }
 
-asio::awaitable<Response> HttpServer::Impl::Handle(
-    const http::request<http::string_body>& request) {
+asio::awaitable<Response> HttpServer::Impl::Handle(const http::request<http::string_body>& request,
+                                                   std::string remote_address) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {
     co_return ProblemResponse(400, "invalid-request", "Malformed request target",
                               "the request target is not a valid origin-form URL");
   }
+  converted->remote_address = std::move(remote_address);
   co_return co_await Dispatch(*converted);
 }
 
