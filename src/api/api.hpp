@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -42,6 +43,10 @@ struct ApiOptions {
   std::int64_t max_deliveries_per_request = 5000;
   // Events per second each API key may ingest, per node (--ingest-rate-limit, --ingest-burst).
   RateLimit ingest_rate_limit{1000, 2000};
+  // The server's retention periods (--retention, --payload-retention), which organizations
+  // without their own use; 0: kept.
+  std::chrono::milliseconds retention{0};
+  std::chrono::milliseconds payload_retention{0};
 };
 
 // Everything a handler may use. Owned by the application; outlives the router.
@@ -67,6 +72,10 @@ void AddDeliveryRoutes(Router& router, ApiContext& context);
 void AddMetricsRoutes(Router& router, ApiContext& context);
 // GET /stats: the console's overview (deliveries per bucket, open counts, latency, failures).
 void AddStatsRoutes(Router& router, ApiContext& context);
+// GET /audit-log.
+void AddAuditRoutes(Router& router, ApiContext& context);
+// GET and PUT /organizations/{id}/settings.
+void AddOrganizationRoutes(Router& router, ApiContext& context);
 // GET /openapi.json, public.
 void AddOpenApiRoutes(Router& router);
 // GET /console/ and its files (public), and / redirecting there.

@@ -108,6 +108,7 @@ class DeliveriesApi {
   Response Attempts(Call& call) {
     Result<Delivery> d = context_.store.GetDelivery(call.Param("id"), call.principal.scope);
     if (!d.ok()) return ProblemResponse(d.error());
+    call.audit.organization_id = d->organization_id;
     Result<std::vector<Attempt>> attempts =
         context_.store.ListAttempts(d->id, call.principal.scope);
     if (!attempts.ok()) return ProblemResponse(attempts.error());
@@ -119,6 +120,7 @@ class DeliveriesApi {
   Response Retry(Call& call) {
     Result<Delivery> d = context_.store.RetryDelivery(call.Param("id"), call.principal.scope);
     if (!d.ok()) return ProblemResponse(d.error());
+    call.audit.organization_id = d->organization_id;
     return JsonResponse(202, DeliveryToJson(*d));
   }
 
@@ -149,6 +151,7 @@ class DeliveriesApi {
     if (!id.ok()) return ProblemResponse(id.error());
     Result<WebhookConfig> config = context_.store.GetConfig(*id, call.principal.scope);
     if (!config.ok()) return ProblemResponse(config.error());
+    call.audit.organization_id = config->organization_id;
     if (config->is_deleted) {
       return ProblemResponse(
           Error::NotFound("webhook configuration " + call.Param("id") + " was deleted"));
@@ -176,8 +179,9 @@ void AddDeliveryRoutes(Router& router, ApiContext& context) {
   router.Add("GET", "/deliveries", Access::kAnyKey, [api](Call& call) { return api->List(call); });
   router.Add("GET", "/deliveries/{id}", Access::kAnyKey,
              [api](Call& call) { return api->Get(call); });
-  router.Add("GET", "/deliveries/{id}/attempts", Access::kAnyKey,
-             [api](Call& call) { return api->Attempts(call); });
+  router.Add(
+      "GET", "/deliveries/{id}/attempts", Access::kAnyKey,
+      [api](Call& call) { return api->Attempts(call); }, Audit::kPatientData);
   router.Add("POST", "/deliveries/{id}/retry", Access::kAnyKey,
              [api](Call& call) { return api->Retry(call); });
   router.Add("POST", "/external-events/{id}/recover", Access::kAnyKey,

@@ -45,13 +45,22 @@ using Executor = asio::io_context::executor_type;
 using Stream = beast::basic_stream<tcp, Executor>;
 using Clock = std::chrono::steady_clock;
 
+// The peer's IP address, or "" if the socket no longer knows it.
+std::string RemoteAddress(const Stream::socket_type& socket) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  return ec ? std::string() : peer.address().to_string();
+}
+
 // One connection's state as the shutdown and connection-cap logic need it. The connection's
 // own thread writes busy, sent_request and idle_since without a lock; another worker reads
 // them (under Impl::mu) only to pick a connection to evict, and the eviction itself runs on
 // the connection's thread, where it sees them exactly.
 struct Connection {
-  explicit Connection(Stream::socket_type socket) : stream(std::move(socket)) {}
+  explicit Connection(Stream::socket_type socket)
+      : stream(std::move(socket)), remote_address(RemoteAddress(stream.socket())) {}
   Stream stream;
+  const std::string remote_address;  // the peer's IP address ("" if unknown), for the audit log
   std::atomic<bool> busy{false};          // a request is being read, handled or answered
   std::atomic<bool> sent_request{false};  // a request has begun on this connection
   std::atomic<Clock::rep> idle_since{Clock::now().time_since_epoch().count()};
@@ -164,7 +173,9 @@ struct HttpServer::Impl {
                                                 http::request_parser<http::string_body>& parser);
   asio::awaitable<void> Refuse(Connection& conn, const Response& refusal);
   asio::awaitable<void> Linger(Connection& conn);
-  asio::awaitable<Response> Handle(const http::request<http::string_body>& request);
+  // `remote_address`: the peer's IP address, for the audit log.
+  asio::awaitable<Response> Handle(const http::request<http::string_body>& request,
+                                   std::string remote_address);
   asio::awaitable<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
   void BeginShutdown();
@@ -374,7 +385,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   }
   const auto& request = parser.get();
   const auto started = std::chrono::steady_clock::now();
-  const Response handled = co_await Handle(request);
+  const Response handled = co_await Handle(request, conn.remote_address);
   const bool keep_alive = request.keep_alive() && !stopping;
   auto response =
       ToBeast(handled, request.version(), keep_alive, request.method() == http::verb::head);
@@ -431,13 +442,14 @@ asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
   }
 }
 
-asio::awaitable<Response> HttpServer::Impl::Handle(
-    const http::request<http::string_body>& request) {
+asio::awaitable<Response> HttpServer::Impl::Handle(const http::request<http::string_body>& request,
+                                                   std::string remote_address) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {
     co_return ProblemResponse(400, "invalid-request", "Malformed request target",
                               "the request target is not a valid origin-form URL");
   }
+  converted->remote_address = std::move(remote_address);
   co_return co_await Dispatch(*converted);
 }
 

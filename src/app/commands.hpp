@@ -36,6 +36,10 @@ struct ServeOptions {
   std::int64_t max_request_timeout_ms = 60'000;
   // Data retention: purge finished events older than this ("30d", "12h"); empty: keep all.
   std::string retention;
+  // Payload retention: erase payloads and attempt bodies/headers older than this; empty: keep.
+  std::string payload_retention;
+  // Audit log entries older than this are purged; empty: the default, six years.
+  std::string audit_retention;
   // Tenant limits (docs/operations.md).
   std::int64_t max_configs_per_org = 1000;
   std::int64_t max_deliveries_per_request = 5000;

@@ -152,6 +152,16 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
                    "Default: keep everything")
       ->envname("WEBHOOKD_RETENTION");
   serve
+      ->add_option("--payload-retention", o.payload_retention,
+                   "Erase the payloads of events older than this (e.g. 30d), with their "
+                   "attempts' bodies and headers, keeping the event, delivery and attempt "
+                   "records; events with a delivery still to be sent are kept. Default: keep")
+      ->envname("WEBHOOKD_PAYLOAD_RETENTION");
+  serve
+      ->add_option("--audit-retention", o.audit_retention,
+                   "Purge audit log entries older than this. Default: 2196d (six years)")
+      ->envname("WEBHOOKD_AUDIT_RETENTION");
+  serve
       ->add_option("--max-configs-per-org", o.max_configs_per_org,
                    "Webhook configurations one organization may have (deleted ones do not "
                    "count); a create beyond it gets 422")

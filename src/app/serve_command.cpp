@@ -125,14 +125,31 @@ Result<OutboundHttp> MakeHttpClient(const ServeOptions& options, delivery::SsrfG
   return made;
 }
 
-// --retention: nullopt (keep everything) when it is not set.
-Result<std::optional<RetentionOptions>> RetentionFrom(const ServeOptions& options) {
-  if (options.retention.empty()) return std::optional<RetentionOptions>();
-  Result<std::chrono::milliseconds> period = ParseRetention(options.retention);
-  if (!period.ok()) return Error::Invalid("--retention: " + period.error().message);
+// The period of a retention flag; `fallback` when it is not set.
+Result<std::chrono::milliseconds> PeriodFlag(const std::string& text, std::string_view flag,
+                                             std::chrono::milliseconds fallback) {
+  if (text.empty()) return fallback;
+  Result<std::chrono::milliseconds> period = ParseRetention(text);
+  if (!period.ok()) return Error::Invalid(std::string(flag) + ": " + period.error().message);
+  return period;
+}
+
+// --retention, --payload-retention (unset: keep) and --audit-retention.
+Result<RetentionOptions> RetentionFrom(const ServeOptions& options) {
   RetentionOptions out;
-  out.retention = *period;
-  return std::optional<RetentionOptions>(out);
+  Result<std::chrono::milliseconds> retention =
+      PeriodFlag(options.retention, "--retention", std::chrono::milliseconds(0));
+  if (!retention.ok()) return retention.error();
+  out.retention = *retention;
+  Result<std::chrono::milliseconds> payload =
+      PeriodFlag(options.payload_retention, "--payload-retention", std::chrono::milliseconds(0));
+  if (!payload.ok()) return payload.error();
+  out.payload_retention = *payload;
+  Result<std::chrono::milliseconds> audit =
+      PeriodFlag(options.audit_retention, "--audit-retention", kDefaultAuditRetention);
+  if (!audit.ok()) return audit.error();
+  out.audit_retention = *audit;
+  return out;
 }
 
 // glibc gives freed memory back to the kernel as soon as an arena's top reaches 128 KiB, and
@@ -223,7 +240,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", http_client.error().message.c_str());
     return 2;
   }
-  const Result<std::optional<RetentionOptions>> retention = RetentionFrom(options);
+  const Result<RetentionOptions> retention = RetentionFrom(options);
   if (!retention.ok()) {
     std::fprintf(stderr, "webhookd: %s\n", retention.error().message.c_str());
     return 2;
@@ -251,6 +268,8 @@ int RunServe(const ServeOptions& options) {
   context.options.max_deliveries_per_request = options.max_deliveries_per_request;
   context.options.ingest_rate_limit = {options.ingest_rate_limit, options.ingest_burst};
   context.options.ssrf_guard = *ssrf_guard;
+  context.options.retention = retention->retention;
+  context.options.payload_retention = retention->payload_retention;
   const std::unique_ptr<api::Router> router = api::BuildRouter(context);
 
   api::HttpServer server(*server_options, *router);
@@ -273,13 +292,11 @@ int RunServe(const ServeOptions& options) {
       server_options->max_connections, options.allow_insecure_urls,
       fmt::join(options.allow_targets, ","), options.http_client);
   dispatcher.Start();
-  std::unique_ptr<RetentionJanitor> janitor;
-  if (*retention) {
-    janitor = std::make_unique<RetentionJanitor>(**store, clock, **retention);
-    janitor->Start();
-  }
+  // Always: the audit log has a retention period, and organizations may set their own.
+  RetentionJanitor janitor(**store, clock, *retention);
+  janitor.Start();
   server.Run();
-  if (janitor) janitor->Stop();
+  janitor.Stop();
   dispatcher.Stop();
   http_client->stop();
   (*store)->SetWorkListener({});

@@ -118,6 +118,11 @@ struct DeliveryFilter {
   std::string after_id;  // cursor: ids strictly greater than this
 };
 
+// Which organizations a retention batch covers: one organization with a period of its own, or
+// (kWithoutOwnPeriod) every organization without its own period of that kind.
+using RetentionScope = std::optional<std::int64_t>;
+inline constexpr RetentionScope kWithoutOwnPeriod = std::nullopt;
+
 struct DeliveryCounts {
   std::int64_t pending = 0, delivering = 0, succeeded = 0, failed = 0;
 };
@@ -256,11 +261,39 @@ class Store {
   virtual WriterStats GetWriterStats() const = 0;
 
   // ---- Retention ----
-  // Deletes up to `max_events` events created before `cutoff` (oldest first) together with
-  // their deliveries and attempts, in one short transaction. An event with a delivery that is
-  // kPending or kDelivering is kept, however old. Returns how many events it deleted: fewer
-  // than `max_events` means nothing more is purgeable now. `max_events` <= 0 deletes nothing.
-  virtual Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) = 0;
+  // Deletes up to `max_events` events of `scope` created before `cutoff` (oldest first)
+  // together with their deliveries and attempts, in one short transaction. An event with a
+  // delivery that is kPending or kDelivering is kept, however old. Returns how many events it
+  // deleted: fewer than `max_events` means nothing more is purgeable now. `max_events` <= 0
+  // deletes nothing.
+  virtual Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
+                                           RetentionScope scope) = 0;
+  // Payload retention: like PurgeBefore, but the events, deliveries and attempts stay; up to
+  // `max_events` events not erased yet get payload "null" and payload_erased_at = now, and their
+  // attempts' request headers, response headers and response bodies are emptied. A manual retry
+  // or recovery no longer requeues their deliveries. Returns how many events it erased.
+  virtual Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
+                                                   RetentionScope scope) = 0;
+  // The organization's own periods; zeros (server defaults) when it has none stored.
+  virtual Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) = 0;
+  // Stores every field of `settings` (a zero period goes back to the server's default).
+  virtual Result<OrganizationSettings> PutOrganizationSettings(
+      const OrganizationSettings& settings) = 0;
+  // The organizations with a period of their own, of either kind, by id.
+  virtual Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() = 0;
+
+  // ---- Audit log (append-only) ----
+  // Appends `entry` (its id assigned, `at` kept as given) in the writer's next batch, together
+  // with whatever else commits then. Returns at once; `done` gets the outcome after the commit,
+  // on a store thread, where it must not block.
+  virtual void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) = 0;
+  // AppendAuditAsync, waiting for the commit.
+  Status AppendAudit(AuditEntry entry);
+  // Ordered by id. `filter.organization_id` is ANDed with scope: an organization sees only
+  // entries about itself.
+  virtual Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) = 0;
+  // Deletes up to `max_entries` entries older than `cutoff`, oldest first; returns how many.
+  virtual Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) = 0;
 
   // Called (on the committing thread) after a commit that made a delivery due, so that an
   // idle dispatcher wakes up without polling. Set once, before serving.

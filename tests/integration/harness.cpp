@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -330,6 +331,28 @@ Status TestDatabase::DropNow() {
   if (Status connected = admin.Connected(); !connected.ok()) return connected;
   Result<std::string> dropped = admin.Run("DROP DATABASE " + name_ + " WITH (FORCE)");
   return dropped.ok() ? Status::Ok() : Status(dropped.error());
+}
+
+Status TestDatabase::Execute(const std::string& sql) {
+  if (backend_ == Backend::kPostgres) {
+    PgSession session(url_);
+    if (Status connected = session.Connected(); !connected.ok()) return connected;
+    Result<std::string> done = session.Run(sql);
+    return done.ok() ? Status::Ok() : Status(done.error());
+  }
+  sqlite3* db = nullptr;
+  const std::string path = url_.substr(std::string_view("sqlite:").size());
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 10'000);
+  char* message = nullptr;
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  Status out = Status::Ok();
+  if (rc != SQLITE_OK) {
+    out = Error::Internal(sql + ": " + (message != nullptr ? message : sqlite3_errmsg(db)));
+  }
+  sqlite3_free(message);
+  sqlite3_close(db);
+  return out;
 }
 
 std::string ProcessExit::Describe() const {

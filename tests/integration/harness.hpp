@@ -115,6 +115,9 @@ class TestDatabase {
   // PostgreSQL only: drops the database now, WITH (FORCE), as an outage would take it away
   // from servers still using it.
   Status DropNow();
+  // Runs `sql` on this database directly, as an operator's tool would: tests age rows this way
+  // where they cannot wait for days to pass.
+  Status Execute(const std::string& sql);
 
  private:
   TestDatabase(Backend backend, std::string url, std::string admin_url, std::string name);

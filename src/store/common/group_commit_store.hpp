@@ -159,6 +159,12 @@ class GroupCommitStore : public Store {
       if (!current.ok()) return current.error();
       const Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
       if (current->status == DeliveryStatus::kDelivering) return being_delivered;
+      Result<Event> event = Ops::GetEvent(c.db(), current->event_id, scope);
+      if (!event.ok()) return event.error();
+      if (event->payload_erased_at != 0) {
+        return Error::Conflict("delivery " + id + " cannot be sent again: payload retention " +
+                               "erased its event's payload");
+      }
       Result<bool> requeued = Ops::RequeueForRetry(c.db(), id, Now());
       if (!requeued.ok()) return requeued.error();
       // Another node claimed it between the read and the update.
@@ -186,10 +192,47 @@ class GroupCommitStore : public Store {
   }
   WriterStats GetWriterStats() const override { return writer_->Stats(); }
 
-  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
+  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
+                                   RetentionScope scope) override {
     if (max_events <= 0) return std::int64_t{0};
     return Write<Result<std::int64_t>>(
-        [&](Context& c) { return Ops::PurgeBefore(c.db(), cutoff, max_events); });
+        [&](Context& c) { return Ops::PurgeBefore(c.db(), cutoff, max_events, scope); });
+  }
+  Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
+                                           RetentionScope scope) override {
+    if (max_events <= 0) return std::int64_t{0};
+    return Write<Result<std::int64_t>>([&](Context& c) {
+      return Ops::ErasePayloadsBefore(c.db(), cutoff, max_events, scope, Now());
+    });
+  }
+  Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
+    return Read([&](Connection& db) { return Ops::GetOrganizationSettings(db, organization_id); });
+  }
+  Result<OrganizationSettings> PutOrganizationSettings(
+      const OrganizationSettings& settings) override {
+    return Write<Result<OrganizationSettings>>(
+        [&](Context& c) { return Ops::PutOrganizationSettings(c.db(), settings, Now()); });
+  }
+  Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
+    return Read([](Connection& db) { return Ops::ListOrganizationOverrides(db); });
+  }
+
+  // A job of its own in the writer's next batch, which it shares with whatever commits then.
+  void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) override {
+    std::vector<std::function<Status(Context&)>> jobs;
+    jobs.emplace_back(
+        [entry = std::move(entry)](Context& c) { return Ops::AppendAudit(c.db(), entry); });
+    writer_->template RunAllAsync<Status>(
+        std::move(jobs),
+        [done = std::move(done)](std::vector<Status> outcome) { done(outcome.front()); });
+  }
+  Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::ListAudit(db, filter, scope); });
+  }
+  Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) override {
+    if (max_entries <= 0) return std::int64_t{0};
+    return Write<Result<std::int64_t>>(
+        [&](Context& c) { return Ops::PurgeAuditBefore(c.db(), cutoff, max_entries); });
   }
 
   void SetWorkListener(std::function<void()> listener) override {

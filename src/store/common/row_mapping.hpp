@@ -15,7 +15,7 @@ namespace webhookd::store_common {
 
 // Column counts, for reading joined rows by offset.
 inline constexpr int kConfigColumnCount = 22;
-inline constexpr int kEventColumnCount = 6;
+inline constexpr int kEventColumnCount = 7;
 inline constexpr int kDeliveryColumnCount = 12;
 
 // `first` is the column where the row's columns start (for joined rows).
@@ -84,6 +84,7 @@ Event ReadEvent(const Columns& row, int first = 0) {
   e.payload_json = row.Text(first + 3);
   e.idempotency_key = row.Text(first + 4);
   e.created_at = row.Int(first + 5);
+  e.payload_erased_at = row.Int(first + 6);
   return e;
 }
 
@@ -144,6 +145,27 @@ Attempt ReadAttempt(const Columns& row) {
   a.error = row.Text(8);
   a.manual = row.Bool(9);
   return a;
+}
+
+template <class Columns>
+AuditEntry ReadAuditEntry(const Columns& row) {
+  AuditEntry e;
+  e.id = row.Int(0);
+  e.at = row.Int(1);
+  e.key_id = row.Int(2);
+  e.key_name = row.Text(3);
+  if (!row.IsNull(4)) e.organization_id = row.Int(4);
+  e.method = row.Text(5);
+  e.route = row.Text(6);
+  e.object_id = row.Text(7);
+  e.address = row.Text(8);
+  e.status = static_cast<int>(row.Int(9));
+  return e;
+}
+
+template <class Columns>
+OrganizationSettings ReadOrganizationSettings(const Columns& row) {
+  return {row.Int(0), row.Int(1), row.Int(2)};
 }
 
 }  // namespace webhookd::store_common

@@ -49,7 +49,22 @@ struct Operations {
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);
-  static Result<std::int64_t> PurgeBefore(Connection& db, UnixMillis cutoff, int max_events);
+  static Result<std::int64_t> PurgeBefore(Connection& db, UnixMillis cutoff, int max_events,
+                                          RetentionScope scope);
+  static Result<std::int64_t> ErasePayloadsBefore(Connection& db, UnixMillis cutoff, int max_events,
+                                                  RetentionScope scope, UnixMillis now);
+
+  // ---- protection_ops.cpp (organization settings, audit log) ----
+  static Result<OrganizationSettings> GetOrganizationSettings(Connection& db,
+                                                              std::int64_t organization_id);
+  static Result<OrganizationSettings> PutOrganizationSettings(Connection& db,
+                                                              const OrganizationSettings& settings,
+                                                              UnixMillis now);
+  static Result<std::vector<OrganizationSettings>> ListOrganizationOverrides(Connection& db);
+  static Status AppendAudit(Connection& db, const AuditEntry& entry);
+  static Result<Page<AuditEntry>> ListAudit(Connection& db, const AuditFilter& filter,
+                                            OrgScope scope);
+  static Result<std::int64_t> PurgeAuditBefore(Connection& db, UnixMillis cutoff, int max_entries);
 
   // ---- delivery_ops.cpp ----
   static Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope);

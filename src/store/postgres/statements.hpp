@@ -261,7 +261,8 @@ inline constexpr Statement kRecoverConfig{
     "recover_config",
     "UPDATE deliveries SET status = 'pending', next_attempt_at = $3::bigint, "
     "manual_pending = true, updated_at = $3::bigint "
-    "WHERE config_id = $1::bigint AND status = 'failed' AND created_at >= $2::bigint"};
+    "WHERE config_id = $1::bigint AND status = 'failed' AND created_at >= $2::bigint "
+    "AND event_id IN (SELECT id FROM events WHERE payload_erased_at = 0)"};
 inline constexpr Statement kCountDeliveries{
     "count_deliveries", "SELECT status, COUNT(*) FROM deliveries GROUP BY status"};
 
@@ -319,13 +320,22 @@ inline constexpr Statement kListAttempts{"list_attempts",
                                          " FROM attempts WHERE delivery_id = $1::text ORDER BY id"};
 
 // ---- Retention ----
-// Up to $2 events created before $1, oldest first, none with a delivery still to be sent,
-// locked; an event another node is purging right now is skipped.
+// Which organizations a retention batch covers ($3): that one organization, or, when NULL,
+// every organization without its own period in the settings column `column`.
+#define WEBHOOKD_PG_RETENTION_SCOPE(column)                                               \
+  "(e.organization_id = $3::bigint OR ($3::bigint IS NULL AND NOT EXISTS (SELECT 1 FROM " \
+  "organization_settings s WHERE s.organization_id = e.organization_id AND s." column " > 0)))"
+#define WEBHOOKD_PG_NONE_TO_SEND                                                    \
+  "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN " \
+  "('pending', 'delivering'))"
+// Up to $2 events of the scope $3 created before $1, oldest first, none with a delivery still
+// to be sent, locked; an event another node is purging right now is skipped.
 inline constexpr Statement kSelectPurgeableEvents{
     "select_purgeable_events",
-    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND NOT EXISTS (SELECT 1 FROM "
-    "deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering')) "
-    "ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e SKIP LOCKED"};
+    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND " WEBHOOKD_PG_RETENTION_SCOPE(
+        "retention_ms") " AND " WEBHOOKD_PG_NONE_TO_SEND
+                        " ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e SKIP "
+                        "LOCKED"};
 // Every delivery of the events $1, locked, with its current status.
 inline constexpr Statement kLockDeliveriesOfEvents{
     "lock_deliveries_of_events",
@@ -340,6 +350,69 @@ inline constexpr Statement kPurgeDeliveries{
 inline constexpr Statement kPurgeEvents{"purge_events",
                                         "DELETE FROM events WHERE id = ANY($1::text[])"};
 
+// Payload retention: up to $2 events of the scope $3 created before $1 and not erased yet,
+// chosen and locked as the purge chooses them.
+inline constexpr Statement kSelectErasableEvents{
+    "select_erasable_events",
+    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND e.payload_erased_at = 0 "
+    "AND " WEBHOOKD_PG_RETENTION_SCOPE(
+        "payload_retention_ms") " AND " WEBHOOKD_PG_NONE_TO_SEND
+                                " ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e "
+                                "SKIP LOCKED"};
+// The attempts of the events $1 keep their times, statuses and codes, not what they carried.
+inline constexpr Statement kEraseAttemptData{
+    "erase_attempt_data",
+    "UPDATE attempts SET request_headers_json = '{}', response_headers_json = '{}', "
+    "response_body = ''::bytea WHERE delivery_id IN "
+    "(SELECT id FROM deliveries WHERE event_id = ANY($1::text[]))"};
+// $2 now.
+inline constexpr Statement kErasePayloads{
+    "erase_payloads",
+    "UPDATE events SET payload = 'null', payload_erased_at = $2::bigint "
+    "WHERE id = ANY($1::text[])"};
+
+// ---- Organization settings ----
+inline constexpr Statement kGetOrganizationSettings{
+    "get_organization_settings", "SELECT " WEBHOOKD_SETTINGS_COLUMNS
+                                 " FROM organization_settings WHERE organization_id = $1::bigint"};
+// $1 organization, $2 retention_ms, $3 payload_retention_ms, $4 now.
+inline constexpr Statement kPutOrganizationSettings{
+    "put_organization_settings",
+    "INSERT INTO organization_settings (organization_id, retention_ms, payload_retention_ms, "
+    "updated_at) VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bigint) "
+    "ON CONFLICT (organization_id) DO UPDATE SET retention_ms = excluded.retention_ms, "
+    "payload_retention_ms = excluded.payload_retention_ms, updated_at = excluded.updated_at"};
+inline constexpr Statement kListOrganizationOverrides{
+    "list_organization_overrides",
+    "SELECT " WEBHOOKD_SETTINGS_COLUMNS
+    " FROM organization_settings "
+    "WHERE retention_ms > 0 OR payload_retention_ms > 0 ORDER BY organization_id"};
+
+// ---- Audit log ----
+inline constexpr Statement kInsertAuditEntry{
+    "insert_audit_entry",
+    "INSERT INTO audit_log (at, key_id, key_name, organization_id, method, route, object_id, "
+    "address, status) VALUES ($1::bigint, $2::bigint, $3::text, $4::bigint, $5::text, $6::text, "
+    "$7::text, $8::text, $9::integer)"};
+// $1 after id, $2 organization filter, $3 key, $4 object, $5 since, $6 before, $7 scope,
+// $8 limit.
+inline constexpr Statement kListAuditEntries{
+    "list_audit_entries",
+    "SELECT " WEBHOOKD_AUDIT_COLUMNS
+    " FROM audit_log WHERE id > $1::bigint "
+    "AND ($2::bigint IS NULL OR organization_id = $2::bigint) "
+    "AND ($3::bigint IS NULL OR key_id = $3::bigint) "
+    "AND ($4::text IS NULL OR object_id = $4::text) AND ($5::bigint IS NULL OR at >= $5::bigint) "
+    "AND ($6::bigint IS NULL OR at < $6::bigint) "
+    "AND ($7::bigint IS NULL OR organization_id = $7::bigint) ORDER BY id LIMIT $8::bigint"};
+// $1 cutoff, $2 at most this many, oldest first.
+inline constexpr Statement kPurgeAuditEntries{
+    "purge_audit_entries",
+    "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1::bigint "
+    "ORDER BY at, id LIMIT $2::bigint)"};
+
+#undef WEBHOOKD_PG_NONE_TO_SEND
+#undef WEBHOOKD_PG_RETENTION_SCOPE
 #undef WEBHOOKD_PG_LIST_DELIVERIES
 #undef WEBHOOKD_PG_LOCK_CLASS
 

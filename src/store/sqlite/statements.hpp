@@ -168,7 +168,8 @@ inline constexpr std::string_view kRetryDelivery =
 // ?1 configuration, ?2 since, ?3 now.
 inline constexpr std::string_view kRecoverConfig =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, manual_pending = 1, "
-    "updated_at = ?3 WHERE config_id = ?1 AND status = 'failed' AND created_at >= ?2";
+    "updated_at = ?3 WHERE config_id = ?1 AND status = 'failed' AND created_at >= ?2 "
+    "AND event_id IN (SELECT id FROM events WHERE payload_erased_at = 0)";
 inline constexpr std::string_view kCountDeliveries =
     "SELECT status, COUNT(*) FROM deliveries GROUP BY status";
 
@@ -216,12 +217,20 @@ inline constexpr std::string_view kListAttempts =
     "SELECT " WEBHOOKD_ATTEMPT_COLUMNS " FROM attempts WHERE delivery_id = ?1 ORDER BY id";
 
 // ---- Retention ----
+// Which organizations a retention batch covers (?3): that one organization, or, when NULL,
+// every organization without its own period in the settings column `column`.
+#define WEBHOOKD_RETENTION_SCOPE(column)                                  \
+  "(e.organization_id = ?3 OR (?3 IS NULL AND NOT EXISTS (SELECT 1 FROM " \
+  "organization_settings s WHERE s.organization_id = e.organization_id AND s." column " > 0)))"
+#define WEBHOOKD_NONE_TO_SEND                                                    \
+  "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status " \
+  "IN ('pending', 'delivering'))"
 // The events PurgeBefore removes: ?1 cutoff (created before it), ?2 at most this many, oldest
-// first, none with a delivery still to be sent. Every purge statement selects the same ones.
-#define WEBHOOKD_PURGEABLE_EVENTS                                                          \
-  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "       \
-  "deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering')) ORDER " \
-  "BY e.created_at, e.id LIMIT ?2"
+// first, ?3 the scope, none with a delivery still to be sent. Every purge statement selects
+// the same ones.
+#define WEBHOOKD_PURGEABLE_EVENTS                                                    \
+  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND " WEBHOOKD_RETENTION_SCOPE( \
+      "retention_ms") " AND " WEBHOOKD_NONE_TO_SEND " ORDER BY e.created_at, e.id LIMIT ?2"
 inline constexpr std::string_view kPurgeAttempts =
     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
     "(" WEBHOOKD_PURGEABLE_EVENTS "))";
@@ -230,6 +239,55 @@ inline constexpr std::string_view kPurgeDeliveries =
 inline constexpr std::string_view kPurgeEvents =
     "DELETE FROM events WHERE id IN (" WEBHOOKD_PURGEABLE_EVENTS ")";
 
+// The events ErasePayloadsBefore erases, chosen as the purge chooses them (?1, ?2, ?3) among
+// those not erased yet. The attempts first: erasing the events changes the selection.
+#define WEBHOOKD_ERASABLE_EVENTS                                                        \
+  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND e.payload_erased_at = 0 "      \
+  "AND " WEBHOOKD_RETENTION_SCOPE("payload_retention_ms") " AND " WEBHOOKD_NONE_TO_SEND \
+                                                          " ORDER BY e.created_at, e.id LIMIT ?2"
+inline constexpr std::string_view kEraseAttemptData =
+    "UPDATE attempts SET request_headers_json = '{}', response_headers_json = '{}', "
+    "response_body = X'' WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
+    "(" WEBHOOKD_ERASABLE_EVENTS "))";
+// ?4 now.
+inline constexpr std::string_view kErasePayloads =
+    "UPDATE events SET payload = 'null', payload_erased_at = ?4 WHERE id IN "
+    "(" WEBHOOKD_ERASABLE_EVENTS ")";
+
+// ---- Organization settings ----
+inline constexpr std::string_view kGetOrganizationSettings =
+    "SELECT " WEBHOOKD_SETTINGS_COLUMNS " FROM organization_settings WHERE organization_id = ?1";
+// ?1 organization, ?2 retention_ms, ?3 payload_retention_ms, ?4 now.
+inline constexpr std::string_view kPutOrganizationSettings =
+    "INSERT INTO organization_settings (organization_id, retention_ms, payload_retention_ms, "
+    "updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (organization_id) DO UPDATE SET "
+    "retention_ms = excluded.retention_ms, payload_retention_ms = excluded.payload_retention_ms, "
+    "updated_at = excluded.updated_at";
+inline constexpr std::string_view kListOrganizationOverrides =
+    "SELECT " WEBHOOKD_SETTINGS_COLUMNS
+    " FROM organization_settings "
+    "WHERE retention_ms > 0 OR payload_retention_ms > 0 ORDER BY organization_id";
+
+// ---- Audit log ----
+inline constexpr std::string_view kInsertAuditEntry =
+    "INSERT INTO audit_log (at, key_id, key_name, organization_id, method, route, object_id, "
+    "address, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+// ?1 after id, ?2 organization filter, ?3 key, ?4 object, ?5 since, ?6 before, ?7 scope,
+// ?8 limit.
+inline constexpr std::string_view kListAuditEntries =
+    "SELECT " WEBHOOKD_AUDIT_COLUMNS
+    " FROM audit_log WHERE id > ?1 "
+    "AND (?2 IS NULL OR organization_id = ?2) AND (?3 IS NULL OR key_id = ?3) "
+    "AND (?4 IS NULL OR object_id = ?4) AND (?5 IS NULL OR at >= ?5) "
+    "AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR organization_id = ?7) ORDER BY id LIMIT ?8";
+// ?1 cutoff, ?2 at most this many, oldest first.
+inline constexpr std::string_view kPurgeAuditEntries =
+    "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at, id "
+    "LIMIT ?2)";
+
+#undef WEBHOOKD_ERASABLE_EVENTS
+#undef WEBHOOKD_NONE_TO_SEND
+#undef WEBHOOKD_RETENTION_SCOPE
 #undef WEBHOOKD_PURGEABLE_EVENTS
 #undef WEBHOOKD_LIST_DELIVERIES
 
