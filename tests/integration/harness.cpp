@@ -185,6 +185,19 @@ std::optional<std::string> WithDatabase(const std::string& url, const std::strin
 
 std::string WebhookdBinary() { return WEBHOOKD_BINARY; }
 
+double TimeoutScale() {
+  static const double scale = [] {
+    const char* value = std::getenv("WEBHOOKD_TEST_TIMEOUT_SCALE");
+    const double parsed = value == nullptr ? 1.0 : std::strtod(value, nullptr);
+    return std::max(parsed, 1.0);
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(timeout * TimeoutScale());
+}
+
 // ---- TempDir ----
 
 TempDir::TempDir() {
@@ -377,7 +390,7 @@ CommandResult RunCommand(const std::vector<std::string>& args, const EnvVars& en
   close(err_pipe[1]);
 
   // Drain both pipes together so that a chatty child never blocks on a full pipe.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + Scaled(timeout);
   std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
   std::array<std::string*, 2> sinks{&result.out, &result.err};
   int open_fds = 2;
@@ -453,6 +466,7 @@ Status ServerProcess::Start(std::chrono::milliseconds timeout) {
   close(err_fd);
   if (pid_ < 0) return Error::Internal("fork failed");
 
+  timeout = Scaled(timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (ParseListeningLine(ReadStdout())) return Status::Ok();
@@ -491,7 +505,7 @@ bool ServerProcess::Running() {
 }
 
 std::optional<ProcessExit> ServerProcess::WaitForExit(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + Scaled(timeout);
   while (true) {
     int status = 0;
     const pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -678,7 +692,7 @@ HttpResponse HttpClient::Request(std::string_view method, std::string_view path,
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(Scaled(timeout_).count()));
   if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   if (!body.empty()) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
@@ -906,7 +920,7 @@ std::size_t HttpReceiver::Count() const {
 
 bool HttpReceiver::WaitFor(std::size_t count, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= count; });
+  return cv_.wait_for(lock, Scaled(timeout), [&] { return requests_.size() >= count; });
 }
 
 void HttpReceiver::Clear() {

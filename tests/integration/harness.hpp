@@ -33,6 +33,14 @@ using namespace std::chrono_literals;
 // Path of the webhookd binary under test (set by CMake).
 std::string WebhookdBinary();
 
+// WEBHOOKD_TEST_TIMEOUT_SCALE, a number >= 1 (1 when unset or not a number): how many times
+// longer than usual the harness waits for webhookd before giving up. `make asan` and
+// `make tsan` set it, since their instrumented binaries run several times slower. The waits
+// that say "something arrives within T" scale (Start, Terminate, RunCommand, HttpClient,
+// HttpReceiver::WaitFor); a test that expects nothing to happen within T does not.
+double TimeoutScale();
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout);
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
  public:
