@@ -30,7 +30,7 @@ std::string ThisThread() {
 // GET /thread answers with the thread its handler ran on: an asynchronous route runs on the
 // worker that serves the connection.
 Router ThreadRouter() {
-  Router router([](const Request&) -> Result<Principal> { return Principal{1, std::nullopt}; });
+  Router router([](const Request&) -> Result<Principal> { return Principal{1, "admin", std::nullopt}; });
   router.AddAsync("GET", "/thread", Access::kPublic, [](Call&, const Reply& reply) {
     Response response;
     response.content_type = "text/plain";
