@@ -11,7 +11,7 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddEventRoutes(*router, context);
   AddDeliveryRoutes(*router, context);
   AddMetricsRoutes(*router, context);
-  AddOpenApiRoutes(*router);
+  AddOpenApiRoutes(*router, context.catalog);
   return router;
 }
 
