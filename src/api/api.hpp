@@ -8,6 +8,8 @@
 #include <memory>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "api/rate_limiter.hpp"
 #include "api/router.hpp"
 #include "catalog/catalog.hpp"
@@ -23,9 +25,10 @@ namespace webhookd::api {
 
 // Counters the API keeps for /metrics (relaxed atomics).
 struct ApiMetrics {
-  std::array<std::atomic<std::int64_t>, 13> events_ingested{};  // by event type id (1..12)
-  std::atomic<std::int64_t> ingest_commits{0};                  // IngestEvents calls
-  std::atomic<std::int64_t> ingest_commit_micros{0};            // their total latency
+  // By event type id (1..kMaxEventTypeId).
+  std::array<std::atomic<std::int64_t>, kMaxEventTypeId + 1> events_ingested{};
+  std::atomic<std::int64_t> ingest_commits{0};        // IngestEvents calls
+  std::atomic<std::int64_t> ingest_commit_micros{0};  // their total latency
 };
 
 struct ApiOptions {
@@ -52,7 +55,8 @@ struct ApiOptions {
 // Everything a handler may use. Owned by the application; outlives the router.
 struct ApiContext {
   Store& store;
-  const Catalog& catalog;
+  // The built-in types and the stored ones (kept current by api/catalog_sync.hpp).
+  Catalog& catalog;
   const Clock& clock;
   ApiOptions options;
   // Sends test deliveries and reports delivery metrics; null when the server runs without one.
@@ -76,13 +80,17 @@ void AddStatsRoutes(Router& router, ApiContext& context);
 void AddAuditRoutes(Router& router, ApiContext& context);
 // GET and PUT /organizations/{id}/settings.
 void AddOrganizationRoutes(Router& router, ApiContext& context);
-// GET /openapi.json, public.
-void AddOpenApiRoutes(Router& router);
+// GET /openapi.json, public: OpenApiDocument(catalog).
+void AddOpenApiRoutes(Router& router, const Catalog& catalog);
 // GET /console/ and its files (public), and / redirecting there.
 void AddConsoleRoutes(Router& router);
 
 // docs/openapi.yaml as JSON text, converted at build time (src/api/openapi/openapi_embed.cpp).
 std::string_view OpenApiJson();
+// OpenApiJson() with the catalog as it is now: each event type's payload schema as
+// components/schemas/<Name>Payload, chosen by eventName in EventCreate, and every name in
+// EventName.
+boost::json::object OpenApiDocument(const Catalog& catalog);
 
 // A router with every route above.
 std::unique_ptr<Router> BuildRouter(ApiContext& context);

@@ -63,6 +63,7 @@ boost::json::object EventToJson(const Event& event, const Catalog& catalog) {
   out["organizationId"] = event.organization_id;
   out["webhookEventId"] = event.event_type_id;
   out["eventName"] = type != nullptr ? type->name : "";
+  out["eventTypeVersion"] = event.event_type_version;
   out["payload"] = ParsedOrString(event.payload_json);
   out["idempotencyKey"] = NullIfEmpty(event.idempotency_key);
   out["createdAt"] = FormatRfc3339(event.created_at);

@@ -289,6 +289,7 @@ class EventsApi {
     event.id = NewSortableId("evt", context_.clock.Now());
     event.organization_id = *org;
     event.event_type_id = type.id;
+    event.event_type_version = type.version;
     event.payload_json = boost::json::serialize(*payload);
     event.idempotency_key = std::move(*idempotency_key);
     return event;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 
@@ -94,12 +95,27 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& path
   return true;
 }
 
+// The number of literal segments: where several patterns match a path, the one with the most
+// literal segments is the path's resource ("/events/batch" over "/events/{id}").
+std::size_t Router::Specificity(const Route& route) {
+  return static_cast<std::size_t>(
+      std::count_if(route.segments.begin(), route.segments.end(),
+                    [](const std::string& segment) { return !IsParam(segment); }));
+}
+
 const Router::Route* Router::Resolve(const Request& request, Params& params,
                                      Response& unrouted) const {
   const std::vector<std::string_view> path = SplitPath(request.path);
-  std::string allowed;
+  std::size_t best = 0;
+  bool matched = false;
   for (const Route& route : routes_) {
     if (!Match(route, path, params)) continue;
+    best = matched ? std::max(best, Specificity(route)) : Specificity(route);
+    matched = true;
+  }
+  std::string allowed;
+  for (const Route& route : routes_) {
+    if (!Match(route, path, params) || Specificity(route) != best) continue;
     if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       return &route;
     }

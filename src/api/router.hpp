@@ -105,6 +105,7 @@ class Router {
   // The route that answers `request` (with its params), or the answer when none does.
   const Route* Resolve(const Request& request, Params& params, Response& unrouted) const;
   static bool Match(const Route& route, const std::vector<std::string_view>& path, Params& params);
+  static std::size_t Specificity(const Route& route);
   // Sets call.principal, or returns the error answer.
   std::optional<Response> Authenticate(const Route& route, Call& call) const;
   Response Invoke(const Route& route, Call& call) const;

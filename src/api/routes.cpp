@@ -19,7 +19,7 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddStatsRoutes(*router, context);
   AddAuditRoutes(*router, context);
   AddOrganizationRoutes(*router, context);
-  AddOpenApiRoutes(*router);
+  AddOpenApiRoutes(*router, context.catalog);
   AddConsoleRoutes(*router);
   return router;
 }

@@ -446,8 +446,8 @@ asio::awaitable<Response> HttpServer::Impl::Handle(const http::request<http::str
                                                    std::string remote_address) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {
-    co_return ProblemResponse(400, "invalid-request", "Malformed request target",
-                              "the request target is not a valid origin-form URL");
+    co_return ProblemResponse(Error::Invalid(
+        "malformed HTTP request: the request target is not a valid origin-form URL"));
   }
   converted->remote_address = std::move(remote_address);
   co_return co_await Dispatch(*converted);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/api.hpp"
+#include "api/catalog_sync.hpp"
 #include "api/server.hpp"
 #include "app/commands.hpp"
 #include "app/duration.hpp"
@@ -257,12 +258,18 @@ int RunServe(const ServeOptions& options) {
                  RedactedStoreUrl(options.db).c_str(), store.error().message.c_str());
     return 1;
   }
-  delivery::Dispatcher dispatcher(**store, *http_client->client, clock, Catalog::Builtin(),
+  Catalog catalog;
+  if (Status s = api::SyncCatalog(**store, catalog); !s.ok()) {
+    std::fprintf(stderr, "webhookd: cannot read the event-type catalog: %s\n",
+                 s.error().message.c_str());
+    return 1;
+  }
+  delivery::Dispatcher dispatcher(**store, *http_client->client, clock, catalog,
                                   std::move(*dispatcher_options));
   (*store)->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
   (*store)->SetDeliveryHandoff(dispatcher.handoff());
 
-  api::ApiContext context{**store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
+  api::ApiContext context{**store, catalog, clock, {}, &dispatcher, {}};
   context.options.allow_insecure_urls = options.allow_insecure_urls;
   context.options.max_configs_per_org = options.max_configs_per_org;
   context.options.max_deliveries_per_request = options.max_deliveries_per_request;
@@ -292,11 +299,19 @@ int RunServe(const ServeOptions& options) {
       server_options->max_connections, options.allow_insecure_urls,
       fmt::join(options.allow_targets, ","), options.http_client);
   dispatcher.Start();
+  // Other nodes change the shared catalog too; one second keeps them well within the 5 s that
+  // docs/event-types.md promises. A single SQLite node changes it only through its own API.
+  std::unique_ptr<api::CatalogRefresher> refresher;
+  if (IsSharedStoreUrl(options.db)) {
+    refresher = std::make_unique<api::CatalogRefresher>(**store, catalog, std::chrono::seconds(1));
+    refresher->Start();
+  }
   // Always: the audit log has a retention period, and organizations may set their own.
   RetentionJanitor janitor(**store, clock, *retention);
   janitor.Start();
   server.Run();
   janitor.Stop();
+  if (refresher) refresher->Stop();
   dispatcher.Stop();
   http_client->stop();
   (*store)->SetWorkListener({});

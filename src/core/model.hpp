@@ -24,7 +24,7 @@ struct WebhookConfig {
   std::int64_t organization_id = 0;
   std::string name;
   std::string url;
-  int event_type_id = 0;               // 1..12, see the catalog
+  int event_type_id = 0;               // the catalog's id (webhookEventId)
   std::string attributes_json = "{}";  // object; known keys apiKey, organizationCode
   std::string headers_json = "{}";     // object of string -> string, sent with every delivery
   bool active = true;
@@ -86,6 +86,22 @@ struct Event {
   // When payload retention erased the payload (now "null") and its attempts' bodies and
   // headers; 0: not erased.
   UnixMillis payload_erased_at = 0;
+  int event_type_version = 1;  // the version of the event type whose schema it passed
+};
+
+// One stored version of an event type (docs/event-types.md): every version of a type created
+// through the API, and versions 2, 3, ... of a built-in type (version 1 is compiled in).
+struct StoredEventType {
+  int id = 0;  // webhookEventId
+  std::string name;
+  bool is_inference = false;
+  int version = 1;
+  std::string description;
+  std::string schema_json;
+  std::string sample_json;
+  std::string sample_headers_json = "{}";
+  bool archived = false;      // the type's, whichever version
+  UnixMillis created_at = 0;  // of this version
 };
 
 struct Delivery {

@@ -24,6 +24,7 @@
 
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "store/event_type_store.hpp"
 
 namespace webhookd {
 
@@ -36,6 +37,7 @@ struct NewEvent {
   int event_type_id = 0;
   std::string payload_json;
   std::string idempotency_key;  // empty: none
+  int event_type_version = 1;   // the version whose schema the payload passed
 };
 
 // What one ingestion request (one IngestEventsAsync call) may do.
@@ -166,9 +168,9 @@ struct DeliveryStats {
   std::vector<DisabledConfig> disabled;     // inactive, with a reason the platform gave
 };
 
-class Store {
+class Store : public EventTypeStore {
  public:
-  virtual ~Store() = default;
+  ~Store() override = default;
 
   // Cheap round trip to the database, for /readyz.
   virtual Status Ping() = 0;

@@ -45,8 +45,9 @@ struct RouteCase {
   Expect expect;
 };
 
-// The operations that read or change no organization's data: the catalog is the same for all,
-// and the console's files are the same for everyone (the console then calls the API).
+// The operations that read or change no organization's data: the catalog is the same for all
+// (and only admin keys change it: the table's kForbidden rows), and the console's files are the
+// same for everyone (the console then calls the API).
 const std::set<std::pair<std::string, std::string>> kNotOrganizationScoped = {
     {"GET", "/healthz"},
     {"GET", "/readyz"},
@@ -57,6 +58,8 @@ const std::set<std::pair<std::string, std::string>> kNotOrganizationScoped = {
     {"GET", "/"},
     {"GET", "/console"},
     {"GET", "/console/{file}"},
+    {"GET", "/event-types/{name}/versions"},
+    {"GET", "/event-types/{name}/versions/{version}"},
 };
 
 // `appointment`: a valid BookAppointment payload.
@@ -66,6 +69,10 @@ std::vector<RouteCase> Cases(const OrgAObjects& a, const json::object& appointme
   const std::string an_hour_ago = FormatRfc3339(std::chrono::system_clock::now() - 1h);
   const json::object a_event{
       {"organizationId", kOrgA}, {"eventName", "BookAppointment"}, {"payload", appointment}};
+  const json::object new_type{{"name", "Planted"},
+                              {"description", "an organization key may not add types"},
+                              {"schema", json::object{{"type", "object"}}},
+                              {"sample", json::object{}}};
   return {
       {"GET", "/external-events/{id}", "/external-events/{id}", a.failing_config, nullptr,
        Expect::kNotFound},
@@ -118,6 +125,16 @@ std::vector<RouteCase> Cases(const OrgAObjects& a, const json::object& appointme
       {"POST", "/events", "/events", "", a_event, Expect::kForbidden},
       {"POST", "/events/batch", "/events/batch", "", json::object{{"events", json::array{a_event}}},
        Expect::kBatchItemRefused},
+      {"POST", "/event-types", "/event-types", "", new_type, Expect::kForbidden},
+      {"PUT", "/event-types/{name}", "/event-types/HealthRecordCounter", "",
+       json::object{{"description", "changed"},
+                    {"schema", json::object{{"type", "object"}}},
+                    {"sample", json::object{}}},
+       Expect::kForbidden},
+      {"PATCH", "/event-types/{name}", "/event-types/HealthRecordCounter", "",
+       json::object{{"description", "changed"}}, Expect::kForbidden},
+      {"DELETE", "/event-types/{name}", "/event-types/HealthRecordCounter", "", nullptr,
+       Expect::kForbidden},
   };
 }
 
@@ -223,7 +240,7 @@ class RouteTenancyTest : public DeliveryTest {
     std::map<std::string, std::string> snapshot;
     for (const std::string& path : std::vector<std::string>{
              "/external-events/?includeDeleted=true&limit=250", "/deliveries?limit=250",
-             "/api-keys", "/organizations/101/settings", "/events/" + a.failed_event,
+             "/api-keys", "/organizations/101/settings", "/event-types", "/events/" + a.failed_event,
              "/events/" + a.inference_event, "/events/" + a.inference_event + "/result",
              "/deliveries/" + a.failed_delivery + "/attempts",
              "/deliveries/" + a.inference_delivery + "/attempts"}) {

@@ -197,6 +197,37 @@ TEST_F(ServerTest, WrongMethodIs405WithAllowHeader) {
   }
 }
 
+// Issue 11 m: /events/batch is its own resource, not the event "batch" of /events/{id}.
+TEST_F(ServerTest, EventBatchAllowsOnlyPost) {
+  HttpClient admin = Admin();
+  for (const char* method : {"GET", "PUT", "DELETE"}) {
+    const HttpResponse r = admin.Request(method, "/events/batch", "");
+    EXPECT_TRUE(IsProblem(r, 405, "method-not-allowed")) << method;
+    EXPECT_EQ(r.Header("allow"), "POST") << method;
+  }
+  EXPECT_TRUE(IsProblem(admin.Get("/events/evt_01J0V596TPFRZRDW1PPV0WQY4V"), 404, "not-found"));
+}
+
+// Issue 11 m: the request examples of the served OpenAPI document are accepted as they are.
+TEST_F(ServerTest, TheOpenApiRequestExamplesAreAccepted) {
+  HttpClient admin = Admin();
+  const HttpResponse document = Anonymous().Get("/openapi.json");
+  ASSERT_TRUE(IsJson(document, 200));
+  const auto example = [&](const std::string& path, const std::string& method) {
+    const json::value* found =
+        At(document.json, "/paths/" + ReplaceAll(path, "/", "~1") + "/" + method +
+                              "/requestBody/content/application~1json/example");
+    EXPECT_NE(found, nullptr) << method << " " << path;
+    return found != nullptr ? *found : json::value();
+  };
+  const HttpResponse event = admin.Post("/events", example("/events", "post"));
+  EXPECT_TRUE(IsJson(event, 202)) << event.Summary();
+  const HttpResponse type = admin.Post("/event-types", example("/event-types", "post"));
+  EXPECT_TRUE(IsJson(type, 201)) << type.Summary();
+  const HttpResponse config = admin.Post("/external-events/", example("/external-events", "post"));
+  EXPECT_TRUE(IsJson(config, 201)) << config.Summary();
+}
+
 // The client sends its whole body before reading, as many do: it must get the 413 all the same.
 TEST_F(ServerTest, BodyOverOneMebibyteIs413) {
   json::object body = ConfigBody(1);

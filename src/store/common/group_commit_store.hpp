@@ -92,6 +92,21 @@ class GroupCommitStore : public Store {
     return Read([](Connection& db) { return Ops::CountApiKeys(db); });
   }
 
+  Result<std::vector<StoredEventType>> ListEventTypes() override {
+    return Read([](Connection& db) { return Ops::ListEventTypes(db); });
+  }
+  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
+    return Write<Result<StoredEventType>>(
+        [&](Context& c) { return Ops::CreateEventType(c.db(), type, Now()); });
+  }
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
+    return Write<Result<StoredEventType>>(
+        [&](Context& c) { return Ops::AddEventTypeVersion(c.db(), version, Now()); });
+  }
+  Status ArchiveEventType(int id) override {
+    return Write<Status>([&](Context& c) { return Ops::ArchiveEventType(c.db(), id, Now()); });
+  }
+
   // One job per event, all in the same batch and group: an event over the request's delivery
   // budget fails the group, undoing the events before it.
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,

@@ -58,7 +58,8 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
   }
   IngestedEvent result;
   result.event =
-      Event{in.id, in.organization_id, in.event_type_id, in.payload_json, in.idempotency_key, now};
+      Event{in.id, in.organization_id,   in.event_type_id, in.payload_json, in.idempotency_key,
+            now,   in.event_type_version};
   if (Status s = steps.InsertEvent(result.event); !s.ok()) {
     if (s.error().kind == ErrorKind::kConflict) {
       return Error::Conflict("event " + result.event.id + " already exists");

@@ -15,7 +15,7 @@ namespace webhookd::store_common {
 
 // Column counts, for reading joined rows by offset.
 inline constexpr int kConfigColumnCount = 22;
-inline constexpr int kEventColumnCount = 7;
+inline constexpr int kEventColumnCount = 8;
 inline constexpr int kDeliveryColumnCount = 12;
 
 // `first` is the column where the row's columns start (for joined rows).
@@ -85,7 +85,25 @@ Event ReadEvent(const Columns& row, int first = 0) {
   e.idempotency_key = row.Text(first + 4);
   e.created_at = row.Int(first + 5);
   e.payload_erased_at = row.Int(first + 6);
+  e.event_type_version = static_cast<int>(row.Int(first + 7));
   return e;
+}
+
+// The columns of kListEventTypes (both backends): the type's, then the version's.
+template <class Columns>
+StoredEventType ReadStoredEventType(const Columns& row) {
+  StoredEventType t;
+  t.id = static_cast<int>(row.Int(0));
+  t.name = row.Text(1);
+  t.is_inference = row.Bool(2);
+  t.archived = row.Int(3) != 0;
+  t.version = static_cast<int>(row.Int(4));
+  t.description = row.Text(5);
+  t.schema_json = row.Text(6);
+  t.sample_json = row.Text(7);
+  t.sample_headers_json = row.Text(8);
+  t.created_at = row.Int(9);
+  return t;
 }
 
 template <class Columns>

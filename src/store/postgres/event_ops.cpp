@@ -51,7 +51,8 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
                          .Int(event.event_type_id)
                          .Text(event.payload_json)
                          .Text(event.idempotency_key)
-                         .Int(event.created_at));
+                         .Int(event.created_at)
+                         .Int(event.event_type_version));
   }
 
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {

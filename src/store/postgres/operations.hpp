@@ -40,6 +40,14 @@ struct Operations {
   static Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
   static Result<std::int64_t> CountApiKeys(Connection& db);
 
+  // ---- event_type_ops.cpp ----
+  static Result<std::vector<StoredEventType>> ListEventTypes(Connection& db);
+  static Result<StoredEventType> CreateEventType(Connection& db, const StoredEventType& type,
+                                                 UnixMillis now);
+  static Result<StoredEventType> AddEventTypeVersion(Connection& db, const StoredEventType& version,
+                                                     UnixMillis now);
+  static Status ArchiveEventType(Connection& db, int id, UnixMillis now);
+
   // ---- event_ops.cpp ----
   // Deliveries `handoff` takes are leased in `node_id`'s name.
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,

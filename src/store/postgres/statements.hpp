@@ -39,6 +39,34 @@ inline constexpr Statement kNotifyWork{"notify_work",
                                        "SELECT pg_notify('webhookd_work', $1::text)"};
 inline constexpr std::string_view kListenWork = "LISTEN webhookd_work";
 
+// ---- Event types (the stored catalog) ----
+// Columns as store_common::ReadStoredEventType reads them. A few rows per type: read whole.
+inline constexpr Statement kListEventTypes{
+    "list_event_types",
+    "SELECT t.id, t.name, t.is_inference, t.archived_at, v.version, v.description, v.schema, "
+    "v.sample, v.sample_headers, v.created_at FROM event_types t "
+    "JOIN event_type_versions v ON v.type_id = t.id ORDER BY t.id, v.version"};
+// The id a new type gets when it names none: above every stored one and the built-in 1..12.
+inline constexpr Statement kNextEventTypeId{
+    "next_event_type_id", "SELECT GREATEST(COALESCE(MAX(id), 0), 12) + 1 FROM event_types"};
+inline constexpr Statement kInsertEventType{
+    "insert_event_type",
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES ($1::integer, $2::text, $3::boolean, 0, $4::bigint)"};
+// A built-in type gets its row with its first stored version.
+inline constexpr Statement kInsertEventTypeIfMissing{
+    "insert_event_type_if_missing",
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES ($1::integer, $2::text, $3::boolean, 0, $4::bigint) ON CONFLICT (id) DO NOTHING"};
+inline constexpr Statement kInsertEventTypeVersion{
+    "insert_event_type_version",
+    "INSERT INTO event_type_versions (type_id, version, description, schema, sample, "
+    "sample_headers, created_at) VALUES ($1::integer, $2::integer, $3::text, $4::text, "
+    "$5::text, $6::text, $7::bigint)"};
+inline constexpr Statement kArchiveEventType{
+    "archive_event_type",
+    "UPDATE event_types SET archived_at = $2::bigint WHERE id = $1::integer AND archived_at = 0"};
+
 // ---- Webhook configurations ----
 // $1..$21: every field but id, in WEBHOOKD_CONFIG_COLUMNS order (see BindConfigFields).
 inline constexpr Statement kInsertConfig{
@@ -141,8 +169,8 @@ inline constexpr Statement kLockIdempotencyKey{
 inline constexpr Statement kInsertEvent{
     "insert_event",
     "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
-    "created_at) VALUES ($1::text, $2::bigint, $3::integer, $4::text, NULLIF($5::text, ''), "
-    "$6::bigint)"};
+    "created_at, event_type_version) VALUES ($1::text, $2::bigint, $3::integer, $4::text, "
+    "NULLIF($5::text, ''), $6::bigint, $7::integer)"};
 // $3: the oldest created_at that still counts (now - 24 h).
 inline constexpr Statement kFindIdempotentEvent{
     "find_idempotent_event", "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "

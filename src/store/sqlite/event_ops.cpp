@@ -35,7 +35,8 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
         .BindInt(3, event.event_type_id)
         .BindText(4, event.payload_json)
         .BindText(5, event.idempotency_key)
-        .BindInt(6, event.created_at);
+        .BindInt(6, event.created_at)
+        .BindInt(7, event.event_type_version);
     return insert->Run();
   }
 

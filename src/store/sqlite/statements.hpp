@@ -32,6 +32,28 @@ inline constexpr std::string_view kMaxMigrationVersion =
 inline constexpr std::string_view kInsertMigration =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
 
+// ---- Event types (the stored catalog) ----
+// Columns as store_common::ReadStoredEventType reads them. A few rows per type: read whole.
+inline constexpr std::string_view kListEventTypes =
+    "SELECT t.id, t.name, t.is_inference, t.archived_at, v.version, v.description, v.schema, "
+    "v.sample, v.sample_headers, v.created_at FROM event_types t "
+    "JOIN event_type_versions v ON v.type_id = t.id ORDER BY t.id, v.version";
+// The id a new type gets when it names none: above every stored one and the built-in 1..12.
+inline constexpr std::string_view kNextEventTypeId =
+    "SELECT MAX(COALESCE(MAX(id), 0), 12) + 1 FROM event_types";
+inline constexpr std::string_view kInsertEventType =
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES (?1, ?2, ?3, 0, ?4)";
+// A built-in type gets its row with its first stored version.
+inline constexpr std::string_view kInsertEventTypeIfMissing =
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (id) DO NOTHING";
+inline constexpr std::string_view kInsertEventTypeVersion =
+    "INSERT INTO event_type_versions (type_id, version, description, schema, sample, "
+    "sample_headers, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr std::string_view kArchiveEventType =
+    "UPDATE event_types SET archived_at = ?2 WHERE id = ?1 AND archived_at = 0";
+
 // ---- Webhook configurations ----
 // Parameters ?1..?22 follow WEBHOOKD_CONFIG_COLUMNS; ?1 (id) is assigned by SQLite.
 inline constexpr std::string_view kInsertConfig =
@@ -97,7 +119,7 @@ inline constexpr std::string_view kCountApiKeys = "SELECT COUNT(*) FROM api_keys
 // ---- Events ----
 inline constexpr std::string_view kInsertEvent =
     "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
-    "created_at) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6)";
+    "created_at, event_type_version) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6, ?7)";
 // ?3: the oldest created_at that still counts (now - 24 h).
 inline constexpr std::string_view kFindIdempotentEvent =
     "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "

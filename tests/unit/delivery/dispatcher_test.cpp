@@ -130,6 +130,14 @@ class ForwardingStore : public Store {
     return inner_.RevokeApiKey(id, scope);
   }
   Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
+  Result<std::vector<StoredEventType>> ListEventTypes() override { return inner_.ListEventTypes(); }
+  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
+    return inner_.CreateEventType(type);
+  }
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
+    return inner_.AddEventTypeVersion(version);
+  }
+  webhookd::Status ArchiveEventType(int id) override { return inner_.ArchiveEventType(id); }
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
                          IngestDone done) override {
     inner_.IngestEventsAsync(std::move(events), limits, std::move(done));

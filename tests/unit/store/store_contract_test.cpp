@@ -1561,6 +1561,62 @@ StoreBackend PostgresBackend() {
   return backend;
 }
 
+StoredEventType MakeStoredType(int id, std::string name, int version) {
+  StoredEventType t;
+  t.id = id;
+  t.name = std::move(name);
+  t.version = version;
+  t.description = "version " + std::to_string(version);
+  t.schema_json = R"({"type":"object"})";
+  t.sample_json = "{}";
+  t.sample_headers_json = R"({"x-webhook-event":"VitalSignRecorded"})";
+  return t;
+}
+
+TEST_P(StoreContractTest, EventTypesAreStoredVersionedAndArchived) {
+  EXPECT_TRUE(Must(store_->ListEventTypes()).empty());
+  const StoredEventType created = Must(store_->CreateEventType(MakeStoredType(0, "Vital", 1)));
+  EXPECT_EQ(created.id, 13);  // above the 12 built-in types
+  EXPECT_EQ(created.created_at, clock_.Now());
+  EXPECT_EQ(Must(store_->CreateEventType(MakeStoredType(0, "Other", 1))).id, 14);
+  EXPECT_EQ(Must(store_->CreateEventType(MakeStoredType(40, "Forty", 1))).id, 40);
+  EXPECT_EQ(store_->CreateEventType(MakeStoredType(0, "Vital", 1)).error().kind,
+            ErrorKind::kConflict);
+  EXPECT_EQ(store_->CreateEventType(MakeStoredType(14, "Fresh", 1)).error().kind,
+            ErrorKind::kConflict);
+
+  Must(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2)));
+  EXPECT_EQ(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2)).error().kind,
+            ErrorKind::kConflict);
+  Must(store_->AddEventTypeVersion(MakeStoredType(7, "HealthRecordCounter", 2)));  // built-in
+  EXPECT_TRUE(store_->ArchiveEventType(14).ok());
+  EXPECT_EQ(store_->ArchiveEventType(14).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->ArchiveEventType(99).error().kind, ErrorKind::kNotFound);
+
+  const std::vector<StoredEventType> all = Must(store_->ListEventTypes());
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0].id, 7);
+  EXPECT_EQ(all[0].version, 2);
+  EXPECT_EQ(all[1].id, 13);
+  EXPECT_EQ(all[1].version, 1);
+  EXPECT_EQ(all[2].version, 2);
+  EXPECT_EQ(all[2].description, "version 2");
+  EXPECT_EQ(all[2].sample_headers_json, R"({"x-webhook-event":"VitalSignRecorded"})");
+  EXPECT_FALSE(all[2].archived);
+  EXPECT_EQ(all[3].id, 14);
+  EXPECT_TRUE(all[3].archived);
+  EXPECT_EQ(all[4].id, 40);
+}
+
+TEST_P(StoreContractTest, AnEventKeepsTheVersionOfItsType) {
+  NewEvent event = MakeEvent(kOrgA, 5, clock_.Now());
+  event.event_type_version = 3;
+  std::vector<Result<IngestedEvent>> results = store_->IngestEvents({event});
+  ASSERT_TRUE(results.front().ok()) << results.front().error().message;
+  EXPECT_EQ(results.front()->event.event_type_version, 3);
+  EXPECT_EQ(Must(store_->GetEvent(event.id, std::nullopt)).event_type_version, 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
                          ::testing::Values(SqliteBackend(), PostgresBackend()), BackendName);
 
