@@ -35,7 +35,9 @@ bootstrap:
 # install_example is left out: it builds another project against the installed library, which
 # would carry the instrumentation without the sanitizer's runtime.
 SANITIZED_BUILD = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBHOOKD_BENCH=OFF
-SANITIZED_CTEST = scripts/with-postgres ctest --output-on-failure -j $(CTEST_PARALLEL) \
+# The instrumented binaries run several times slower: the integration harness waits longer.
+SANITIZED_CTEST = WEBHOOKD_TEST_TIMEOUT_SCALE=3 \
+                  scripts/with-postgres ctest --output-on-failure -j $(CTEST_PARALLEL) \
                   -E '^install_example$$'
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan

@@ -1,13 +1,24 @@
-// Per-stage microbenchmarks of the delivery engine's CPU work, without I/O: building a signed
-// delivery request and validating an event against its catalog schema. Run with
+// Per-stage microbenchmarks of the delivery engine's CPU work: building a signed delivery
+// request, validating an event against its catalog schema (both without I/O), and one
+// client exchange over a kept-alive loopback connection with each HttpClient. Run with
 //   build/bench/bench_micro --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // (docs/benchmarks.md, "Per-stage microbenchmarks").
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <future>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "catalog/catalog.hpp"
+#include "delivery/beast_http_client.hpp"
+#include "delivery/curl_http_client.hpp"
 #include "delivery/request_builder.hpp"
 
 namespace webhookd {
@@ -72,6 +83,101 @@ void BM_ValidateSample(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ValidateSample)->DenseRange(1, 12);
+
+// A loopback receiver for the client exchange: a thread per connection answering every
+// request with an empty 200 and keeping the connection.
+class LoopbackReceiver {
+ public:
+  LoopbackReceiver() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length);
+    listen(listen_fd_, 16);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~LoopbackReceiver() {
+    shutdown(listen_fd_, SHUT_RDWR);
+    close(listen_fd_);
+    acceptor_.join();
+    for (int fd : connections_) shutdown(fd, SHUT_RDWR);
+    for (std::thread& thread : threads_) thread.join();
+    for (int fd : connections_) close(fd);
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+
+ private:
+  void Accept() {
+    for (;;) {
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      connections_.push_back(fd);
+      threads_.emplace_back([fd] { Serve(fd); });
+    }
+  }
+  // Answers each request once its head and Content-Length body have arrived.
+  static void Serve(int fd) {
+    static constexpr std::string_view kAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    std::string data;
+    char buffer[8192];
+    for (;;) {
+      const std::size_t head_end = data.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        const std::size_t at = data.find("Content-Length: ");
+        const std::size_t length = at < head_end ? std::stoul(data.substr(at + 16)) : 0;
+        if (data.size() >= head_end + 4 + length) {
+          data.erase(0, head_end + 4 + length);
+          if (send(fd, kAnswer.data(), kAnswer.size(), MSG_NOSIGNAL) < 0) return;
+          continue;
+        }
+      }
+      const ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n <= 0) return;
+      data.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread acceptor_;
+  std::vector<int> connections_;  // acceptor thread, then the destructor
+  std::vector<std::thread> threads_;
+};
+
+template <class Client, class Options>
+void ClientExchange(benchmark::State& state) {
+  LoopbackReceiver receiver;
+  Options options;
+  options.ssrf_guard = *delivery::SsrfGuard::WithAllowList({"127.0.0.0/8"});
+  auto client = Client::Create(std::move(options)).value();
+  const std::string payload = BookAppointment().sample_json;
+  delivery::HttpRequest request;
+  request.url = receiver.Url();
+  request.headers = {{"content-type", "application/json"}, {"webhook-id", "evt_1"}};
+  request.body = payload;
+  for (auto _ : state) {
+    std::promise<int> answered;
+    client->Send(request, [&](delivery::HttpResponse r) { answered.set_value(r.status_code); });
+    if (answered.get_future().get() != 200) state.SkipWithError("no 200");
+  }
+  client->Stop();
+}
+
+// One POST and its 200 over a kept-alive loopback connection, one at a time: real time per
+// exchange, and the whole process's CPU (client, its thread, and the receiver's).
+void BM_ClientExchangeCurl(benchmark::State& state) {
+  ClientExchange<delivery::CurlHttpClient, delivery::CurlHttpClientOptions>(state);
+}
+BENCHMARK(BM_ClientExchangeCurl)->MeasureProcessCPUTime()->UseRealTime();
+
+void BM_ClientExchangeBeast(benchmark::State& state) {
+  ClientExchange<delivery::BeastHttpClient, delivery::BeastHttpClientOptions>(state);
+}
+BENCHMARK(BM_ClientExchangeBeast)->MeasureProcessCPUTime()->UseRealTime();
 
 }  // namespace
 }  // namespace webhookd

@@ -40,7 +40,7 @@ struct Server {
     store = Must(OpenStore("sqlite:" + (directory / "fuzz.db").string(), clock));
     admin_key = Must(api::IssueApiKey(*store, std::nullopt, "fuzz admin")).key;
     org_key = Must(api::IssueApiKey(*store, 1, "fuzz org 1")).key;
-    context.reset(new api::ApiContext{*store, Catalog::Builtin(), clock, {}, nullptr, {}});
+    context.reset(new api::ApiContext{*store, catalog, clock, {}, nullptr, {}});
     context->options.allow_insecure_urls = true;
     router = api::BuildRouter(*context);
   }
@@ -55,6 +55,7 @@ struct Server {
   std::unique_ptr<Store> store;
   std::string admin_key;
   std::string org_key;
+  Catalog catalog;
   std::unique_ptr<api::ApiContext> context;
   std::unique_ptr<api::Router> router;
 };

@@ -3,9 +3,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
+
+#include <boost/json/object.hpp>
 
 #include "api/rate_limiter.hpp"
 #include "api/router.hpp"
@@ -22,9 +25,10 @@ namespace webhookd::api {
 
 // Counters the API keeps for /metrics (relaxed atomics).
 struct ApiMetrics {
-  std::array<std::atomic<std::int64_t>, 13> events_ingested{};  // by event type id (1..12)
-  std::atomic<std::int64_t> ingest_commits{0};                  // IngestEvents calls
-  std::atomic<std::int64_t> ingest_commit_micros{0};            // their total latency
+  // By event type id (1..kMaxEventTypeId).
+  std::array<std::atomic<std::int64_t>, kMaxEventTypeId + 1> events_ingested{};
+  std::atomic<std::int64_t> ingest_commits{0};        // IngestEvents calls
+  std::atomic<std::int64_t> ingest_commit_micros{0};  // their total latency
 };
 
 struct ApiOptions {
@@ -42,12 +46,17 @@ struct ApiOptions {
   std::int64_t max_deliveries_per_request = 5000;
   // Events per second each API key may ingest, per node (--ingest-rate-limit, --ingest-burst).
   RateLimit ingest_rate_limit{1000, 2000};
+  // The server's retention periods (--retention, --payload-retention), which organizations
+  // without their own use; 0: kept.
+  std::chrono::milliseconds retention{0};
+  std::chrono::milliseconds payload_retention{0};
 };
 
 // Everything a handler may use. Owned by the application; outlives the router.
 struct ApiContext {
   Store& store;
-  const Catalog& catalog;
+  // The built-in types and the stored ones (kept current by api/catalog_sync.hpp).
+  Catalog& catalog;
   const Clock& clock;
   ApiOptions options;
   // Sends test deliveries and reports delivery metrics; null when the server runs without one.
@@ -65,11 +74,23 @@ void AddApiKeyRoutes(Router& router, ApiContext& context);
 void AddEventRoutes(Router& router, ApiContext& context);
 void AddDeliveryRoutes(Router& router, ApiContext& context);
 void AddMetricsRoutes(Router& router, ApiContext& context);
-// GET /openapi.json, public.
-void AddOpenApiRoutes(Router& router);
+// GET /stats: the console's overview (deliveries per bucket, open counts, latency, failures).
+void AddStatsRoutes(Router& router, ApiContext& context);
+// GET /audit-log.
+void AddAuditRoutes(Router& router, ApiContext& context);
+// GET and PUT /organizations/{id}/settings.
+void AddOrganizationRoutes(Router& router, ApiContext& context);
+// GET /openapi.json, public: OpenApiDocument(catalog).
+void AddOpenApiRoutes(Router& router, const Catalog& catalog);
+// GET /console/ and its files (public), and / redirecting there.
+void AddConsoleRoutes(Router& router);
 
 // docs/openapi.yaml as JSON text, converted at build time (src/api/openapi/openapi_embed.cpp).
 std::string_view OpenApiJson();
+// OpenApiJson() with the catalog as it is now: each event type's payload schema as
+// components/schemas/<Name>Payload, chosen by eventName in EventCreate, and every name in
+// EventName.
+boost::json::object OpenApiDocument(const Catalog& catalog);
 
 // A router with every route above.
 std::unique_ptr<Router> BuildRouter(ApiContext& context);

@@ -33,8 +33,10 @@ Response Create(Store& store, Call& call) {
   Result<std::optional<std::int64_t>> org =
       OptionalInteger(*body, "organizationId", kPositiveIntegers);
   if (!org.ok()) return ProblemResponse(org.error());
+  call.audit.organization_id = *org;
   Result<IssuedKey> issued = IssueApiKey(store, *org, name->value_or("api key"));
   if (!issued.ok()) return ProblemResponse(issued.error());
+  call.audit.object_id = std::to_string(issued->record.id);
   boost::json::object out = KeyToJson(issued->record);
   out["key"] = issued->key;
   return JsonResponse(201, out);

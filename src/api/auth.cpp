@@ -20,7 +20,7 @@ Authenticator MakeAuthenticator(Store& store) {
       }
       return key.error();
     }
-    return Principal{key->id, key->organization_id};
+    return Principal{key->id, key->name, key->organization_id};
   };
 }
 

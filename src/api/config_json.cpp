@@ -362,11 +362,15 @@ Result<std::optional<int>> ReadEventType(const boost::json::object& body, const 
   std::optional<int> id;
   std::string id_field;
   for (std::string_view key : {"webhookEventId", "eventId"}) {
-    Result<std::optional<std::int64_t>> value =
-        OptionalInteger(body, key, {1, static_cast<std::int64_t>(catalog.types().size())});
+    Result<std::optional<std::int64_t>> value = OptionalInteger(body, key, {1, kMaxEventTypeId});
     if (!value.ok()) return value.error();
     if (!value->has_value()) continue;
     const std::string field = PointerTo("", key);
+    if (catalog.Find(static_cast<int>(**value)) == nullptr) {
+      return Error::Invalid(
+          "unknown " + std::string(key) + " " + std::to_string(**value) + " (see GET /event-types)",
+          field);
+    }
     if (id && *id != **value) {
       return Error::Invalid("webhookEventId and eventId disagree", field);
     }
@@ -387,6 +391,15 @@ Result<std::optional<int>> ReadEventType(const boost::json::object& body, const 
                             "/eventName");
     }
     id = type->id;
+  }
+  if (id) {
+    const EventType* type = catalog.Find(*id);
+    if (type->archived) {
+      return Error::Invalid("event type " + type->name +
+                                " is archived: it takes no new configurations or events "
+                                "(deliveries already accepted still go out)",
+                            name->has_value() ? "/eventName" : id_field);
+    }
   }
   return id;
 }

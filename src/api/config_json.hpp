@@ -39,7 +39,8 @@ Status ValidateWebhookUrl(std::string_view url, bool allow_insecure);
 Status CheckUrlTarget(std::string_view url, const delivery::SsrfGuard& guard);
 
 // The event type named by webhookEventId, its alias eventId, or eventName (which must agree
-// when several are given); nullopt when none is.
+// when several are given); nullopt when none is. An archived type is Error::Invalid: it takes no
+// new configurations or events.
 Result<std::optional<int>> ReadEventType(const boost::json::object& body, const Catalog& catalog);
 
 boost::json::object ConfigToJson(const WebhookConfig& config, const Catalog& catalog);

@@ -42,6 +42,7 @@ class ConfigsApi {
     if (!body.ok()) return ProblemResponse(body.error());
     Result<std::int64_t> org = OrganizationOfWrite(*body, call.principal);
     if (!org.ok()) return ProblemResponse(org.error());
+    call.audit.organization_id = *org;
     WebhookConfig config;
     config.organization_id = *org;
     if (Status s = ApplyConfigJson(*body, WriteMode::kCreate, Rules(), context_.catalog, config);
@@ -54,6 +55,7 @@ class ConfigsApi {
     if (!stored.ok()) {
       return ProblemResponse(WithLimitFlag(stored.error(), "--max-configs-per-org"));
     }
+    call.audit.object_id = std::to_string(stored->id);
     Response response = JsonResponse(201, ConfigToJson(*stored, context_.catalog));
     response.headers.emplace_back("location", "/external-events/" + std::to_string(stored->id));
     return response;
@@ -97,9 +99,10 @@ class ConfigsApi {
   }
 
   Response Delete(Call& call) {
-    Result<std::int64_t> id = ConfigIdParam(call);
-    if (!id.ok()) return ProblemResponse(id.error());
-    if (Status s = context_.store.DeleteConfig(*id, call.principal.scope); !s.ok()) {
+    Result<WebhookConfig> current = Load(call);
+    if (!current.ok()) return ProblemResponse(current.error());
+    call.audit.organization_id = current->organization_id;
+    if (Status s = context_.store.DeleteConfig(current->id, call.principal.scope); !s.ok()) {
       return ProblemResponse(s.error());
     }
     return NoContent();
@@ -170,7 +173,8 @@ class ConfigsApi {
     return fresh;
   }
 
-  Response Save(const WebhookConfig& config, const Call& call) {
+  Response Save(const WebhookConfig& config, Call& call) {
+    call.audit.organization_id = config.organization_id;
     Result<WebhookConfig> stored = context_.store.UpdateConfig(config, call.principal.scope);
     if (!stored.ok()) return ProblemResponse(stored.error());
     return JsonResponse(200, ConfigToJson(*stored, context_.catalog));

@@ -48,6 +48,18 @@ Result<DeliveryFilter> FilterFromQuery(const Request& request) {
   return filter;
 }
 
+// The organizations a list may show: `organizationId` narrows an admin key's to one; an
+// organization key naming another organization gets nothing (nullopt), as configuration
+// lists do.
+Result<std::optional<OrgScope>> ListedScope(const Request& request, const Principal& principal) {
+  Result<std::optional<std::int64_t>> org =
+      QueryInteger(request, "organizationId", kPositiveIntegers);
+  if (!org.ok()) return org.error();
+  if (principal.is_admin()) return std::optional<OrgScope>(*org);
+  if (*org && **org != *principal.scope) return std::optional<OrgScope>();
+  return std::optional<OrgScope>(principal.scope);
+}
+
 // Judged as a delivery would be: a 2xx is a success, unless the event type is an inference
 // whose answer is not a usable result, which is a failure here with the attempt log's words.
 boost::json::object TestResultJson(const delivery::HttpResponse& response, const EventType& type) {
@@ -77,7 +89,10 @@ class DeliveriesApi {
   Response List(Call& call) {
     Result<DeliveryFilter> filter = FilterFromQuery(call.request);
     if (!filter.ok()) return ProblemResponse(filter.error());
-    Result<Page<Delivery>> page = context_.store.ListDeliveries(*filter, call.principal.scope);
+    Result<std::optional<OrgScope>> scope = ListedScope(call.request, call.principal);
+    if (!scope.ok()) return ProblemResponse(scope.error());
+    if (!scope->has_value()) return ListResponse({}, "");
+    Result<Page<Delivery>> page = context_.store.ListDeliveries(*filter, **scope);
     if (!page.ok()) return ProblemResponse(page.error());
     boost::json::array data;
     for (const Delivery& d : page->items) data.push_back(DeliveryToJson(d));
@@ -93,6 +108,7 @@ class DeliveriesApi {
   Response Attempts(Call& call) {
     Result<Delivery> d = context_.store.GetDelivery(call.Param("id"), call.principal.scope);
     if (!d.ok()) return ProblemResponse(d.error());
+    call.audit.organization_id = d->organization_id;
     Result<std::vector<Attempt>> attempts =
         context_.store.ListAttempts(d->id, call.principal.scope);
     if (!attempts.ok()) return ProblemResponse(attempts.error());
@@ -104,6 +120,7 @@ class DeliveriesApi {
   Response Retry(Call& call) {
     Result<Delivery> d = context_.store.RetryDelivery(call.Param("id"), call.principal.scope);
     if (!d.ok()) return ProblemResponse(d.error());
+    call.audit.organization_id = d->organization_id;
     return JsonResponse(202, DeliveryToJson(*d));
   }
 
@@ -134,6 +151,7 @@ class DeliveriesApi {
     if (!id.ok()) return ProblemResponse(id.error());
     Result<WebhookConfig> config = context_.store.GetConfig(*id, call.principal.scope);
     if (!config.ok()) return ProblemResponse(config.error());
+    call.audit.organization_id = config->organization_id;
     if (config->is_deleted) {
       return ProblemResponse(
           Error::NotFound("webhook configuration " + call.Param("id") + " was deleted"));
@@ -161,8 +179,9 @@ void AddDeliveryRoutes(Router& router, ApiContext& context) {
   router.Add("GET", "/deliveries", Access::kAnyKey, [api](Call& call) { return api->List(call); });
   router.Add("GET", "/deliveries/{id}", Access::kAnyKey,
              [api](Call& call) { return api->Get(call); });
-  router.Add("GET", "/deliveries/{id}/attempts", Access::kAnyKey,
-             [api](Call& call) { return api->Attempts(call); });
+  router.Add(
+      "GET", "/deliveries/{id}/attempts", Access::kAnyKey,
+      [api](Call& call) { return api->Attempts(call); }, Audit::kPatientData);
   router.Add("POST", "/deliveries/{id}/retry", Access::kAnyKey,
              [api](Call& call) { return api->Retry(call); });
   router.Add("POST", "/external-events/{id}/recover", Access::kAnyKey,

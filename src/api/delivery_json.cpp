@@ -63,9 +63,16 @@ boost::json::object EventToJson(const Event& event, const Catalog& catalog) {
   out["organizationId"] = event.organization_id;
   out["webhookEventId"] = event.event_type_id;
   out["eventName"] = type != nullptr ? type->name : "";
+  out["eventTypeVersion"] = event.event_type_version;
   out["payload"] = ParsedOrString(event.payload_json);
   out["idempotencyKey"] = NullIfEmpty(event.idempotency_key);
   out["createdAt"] = FormatRfc3339(event.created_at);
+  if (event.payload_erased_at == 0) {
+    out["payloadErasure"] = nullptr;
+  } else {
+    out["payloadErasure"] = {{"reason", "retention"},
+                             {"erasedAt", FormatRfc3339(event.payload_erased_at)}};
+  }
   return out;
 }
 

@@ -162,6 +162,7 @@ class EventsApi {
   Response Get(Call& call) {
     Result<Event> event = context_.store.GetEvent(call.Param("id"), call.principal.scope);
     if (!event.ok()) return ProblemResponse(event.error());
+    call.audit.organization_id = event->organization_id;
     Result<std::vector<Delivery>> deliveries =
         context_.store.DeliveriesOfEvent(event->id, call.principal.scope);
     if (!deliveries.ok()) return ProblemResponse(deliveries.error());
@@ -176,12 +177,14 @@ class EventsApi {
   Response GetResult(Call& call) {
     Result<Event> event = context_.store.GetEvent(call.Param("id"), call.principal.scope);
     if (!event.ok()) return ProblemResponse(event.error());
+    call.audit.organization_id = event->organization_id;
     Result<std::vector<Delivery>> deliveries =
         context_.store.DeliveriesOfEvent(event->id, call.principal.scope);
     if (!deliveries.ok()) return ProblemResponse(deliveries.error());
     boost::json::array results;
     for (const Delivery& d : *deliveries) {
-      Result<boost::json::object> result = ResultOf(d, call.principal.scope);
+      Result<boost::json::object> result =
+          ResultOf(d, event->payload_erased_at != 0, call.principal.scope);
       if (!result.ok()) return ProblemResponse(result.error());
       results.push_back(std::move(*result));
     }
@@ -286,17 +289,24 @@ class EventsApi {
     event.id = NewSortableId("evt", context_.clock.Now());
     event.organization_id = *org;
     event.event_type_id = type.id;
+    event.event_type_version = type.version;
     event.payload_json = boost::json::serialize(*payload);
     event.idempotency_key = std::move(*idempotency_key);
     return event;
   }
 
-  Result<boost::json::object> ResultOf(const Delivery& delivery, OrgScope scope) {
+  // `erased`: payload retention has erased the event's payload and its attempts' bodies.
+  Result<boost::json::object> ResultOf(const Delivery& delivery, bool erased, OrgScope scope) {
     boost::json::object out{{"deliveryId", delivery.id},
                             {"externalEventId", delivery.config_id},
                             {"status", DeliveryStatusName(delivery.status)}};
     if (delivery.status != DeliveryStatus::kSucceeded) {
       out["result"] = nullptr;
+      return out;
+    }
+    if (erased) {
+      out["result"] = nullptr;
+      out["resultError"] = "erased by payload retention";
       return out;
     }
     Result<std::vector<Attempt>> attempts = context_.store.ListAttempts(delivery.id, scope);
@@ -328,13 +338,18 @@ class EventsApi {
 
 void AddEventRoutes(Router& router, ApiContext& context) {
   auto api = std::make_shared<EventsApi>(context);
-  router.AddAsync("POST", "/events", Access::kAnyKey,
-                  [api](Call& call, const Reply& reply) { api->Ingest(call, reply); });
-  router.AddAsync("POST", "/events/batch", Access::kAnyKey,
-                  [api](Call& call, const Reply& reply) { api->IngestBatch(call, reply); });
-  router.Add("GET", "/events/{id}", Access::kAnyKey, [api](Call& call) { return api->Get(call); });
-  router.Add("GET", "/events/{id}/result", Access::kAnyKey,
-             [api](Call& call) { return api->GetResult(call); });
+  router.AddAsync(
+      "POST", "/events", Access::kAnyKey,
+      [api](Call& call, const Reply& reply) { api->Ingest(call, reply); }, Audit::kNever);
+  router.AddAsync(
+      "POST", "/events/batch", Access::kAnyKey,
+      [api](Call& call, const Reply& reply) { api->IngestBatch(call, reply); }, Audit::kNever);
+  router.Add(
+      "GET", "/events/{id}", Access::kAnyKey, [api](Call& call) { return api->Get(call); },
+      Audit::kPatientData);
+  router.Add(
+      "GET", "/events/{id}/result", Access::kAnyKey,
+      [api](Call& call) { return api->GetResult(call); }, Audit::kPatientData);
 }
 
 }  // namespace webhookd::api

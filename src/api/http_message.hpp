@@ -16,6 +16,7 @@ struct Request {
   std::map<std::string, std::string> query;  // decoded; the last value wins
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;
+  std::string remote_address;  // the peer's IP address, for the audit log; "" if unknown
 
   // The first header with that (lowercase) name, or "" if absent.
   std::string_view Header(std::string_view lowercase_name) const;

@@ -115,7 +115,7 @@ std::optional<Response> RefusalFor(const beast::error_code& ec, std::size_t max_
   const auto& http_category = http::make_error_code(http::error::bad_target).category();
   if (framing || (ec.category() == http_category && ec != http::error::end_of_stream &&
                   ec != http::error::partial_message)) {
-    return ProblemResponse(400, "invalid-request", "Malformed HTTP request", ec.message());
+    return ProblemResponse(Error::Invalid("malformed HTTP request: " + ec.message()));
   }
   return std::nullopt;
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 
@@ -58,19 +59,20 @@ std::optional<std::int64_t> Call::IdParam(std::string_view name) const {
   return id;
 }
 
-void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler) {
+void Router::Add(std::string method, std::string_view pattern, Access access, Handler handler,
+                 Audit audit) {
   routes_.push_back({std::move(method), std::string(pattern), PatternSegments(pattern), access,
-                     std::move(handler), nullptr});
+                     std::move(handler), nullptr, audit});
 }
 
 void Router::AddAsync(std::string method, std::string_view pattern, Access access,
-                      AsyncHandler handler) {
+                      AsyncHandler handler, Audit audit) {
   routes_.push_back({std::move(method), std::string(pattern), PatternSegments(pattern), access,
-                     nullptr, std::move(handler)});
+                     nullptr, std::move(handler), audit});
 }
 
 void Router::SetFallback(Handler handler) {
-  fallback_ = Route{"*", "*", {}, Access::kPublic, std::move(handler), nullptr};
+  fallback_ = Route{"*", "*", {}, Access::kPublic, std::move(handler), nullptr, Audit::kNever};
 }
 
 std::vector<std::pair<std::string, std::string>> Router::Routes() const {
@@ -93,12 +95,27 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& path
   return true;
 }
 
+// The number of literal segments: where several patterns match a path, the one with the most
+// literal segments is the path's resource ("/events/batch" over "/events/{id}").
+std::size_t Router::Specificity(const Route& route) {
+  return static_cast<std::size_t>(
+      std::count_if(route.segments.begin(), route.segments.end(),
+                    [](const std::string& segment) { return !IsParam(segment); }));
+}
+
 const Router::Route* Router::Resolve(const Request& request, Params& params,
                                      Response& unrouted) const {
   const std::vector<std::string_view> path = SplitPath(request.path);
-  std::string allowed;
+  std::size_t best = 0;
+  bool matched = false;
   for (const Route& route : routes_) {
     if (!Match(route, path, params)) continue;
+    best = matched ? std::max(best, Specificity(route)) : Specificity(route);
+    matched = true;
+  }
+  std::string allowed;
+  for (const Route& route : routes_) {
+    if (!Match(route, path, params) || Specificity(route) != best) continue;
     if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       return &route;
     }
@@ -126,13 +143,15 @@ void Router::DispatchAsync(const Request& request, const BlockingRunner& run_blo
   if (route == nullptr) {
     reply(std::move(unrouted));
   } else if (route->async_handler) {
-    Call call{request, std::move(params), {}};
+    Call call{request, std::move(params), {}, {}};
     InvokeAsync(*route, call, std::move(reply));
   } else {
     run_blocking(
         [this, route, &request, params = std::move(params), reply = std::move(reply)]() mutable {
-          Call call{request, std::move(params), {}};
-          reply(Invoke(*route, call));
+          Call call{request, std::move(params), {}, {}};
+          Response response = Invoke(*route, call);
+          if (Audited(*route, call)) return Record(*route, EntryFor(*route, call), response, reply);
+          reply(std::move(response));
         });
   }
 }
@@ -146,6 +165,40 @@ std::optional<Response> Router::Authenticate(const Route& route, Call& call) con
   }
   call.principal = *principal;
   return std::nullopt;
+}
+
+bool Router::Audited(const Route& route, const Call& call) const {
+  if (!audit_ || route.access == Access::kPublic || call.principal.key_id == 0) return false;
+  return route.audit == Audit::kPatientData ||
+         (route.audit == Audit::kChanges && route.method != "GET");
+}
+
+AuditEntry Router::EntryFor(const Route& route, const Call& call) {
+  AuditEntry entry;
+  entry.key_id = call.principal.key_id;
+  entry.key_name = call.principal.key_name;
+  entry.organization_id =
+      call.audit.organization_id ? call.audit.organization_id : call.principal.scope;
+  entry.method = call.request.method;
+  entry.route = route.pattern;
+  entry.object_id = call.audit.object_id.empty() ? call.Param("id") : call.audit.object_id;
+  entry.address = call.request.remote_address;
+  return entry;
+}
+
+void Router::Record(const Route& route, AuditEntry entry, Response response,
+                    const Reply& reply) const {
+  entry.status = response.status;
+  const bool disclosure = route.audit == Audit::kPatientData;
+  audit_(std::move(entry), [disclosure, response = std::move(response), reply](Status recorded) {
+    if (recorded.ok()) return reply(response);
+    spdlog::error("audit log: a request could not be recorded: {}", recorded.error().message);
+    // Patient data is not disclosed unrecorded; a change has happened, and is answered as such.
+    if (!disclosure) return reply(response);
+    reply(ProblemResponse(Error::Unavailable(
+        "the audit log could not record this read of patient data, so nothing was disclosed; "
+        "try again")));
+  });
 }
 
 Response Router::Invoke(const Route& route, Call& call) const {
@@ -163,6 +216,11 @@ void Router::InvokeAsync(const Route& route, Call& call, Reply reply) const {
   if (std::optional<Response> refused = Authenticate(route, call)) {
     reply(std::move(*refused));
     return;
+  }
+  if (Audited(route, call)) {
+    reply = [this, &route, entry = EntryFor(route, call), reply](Response response) {
+      Record(route, entry, std::move(response), reply);
+    };
   }
   // A handler that throws has not handed `reply` on (it throws before it starts the store's
   // work), so answering here cannot answer twice.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/http_message.hpp"
+#include "core/model.hpp"
 #include "core/result.hpp"
 #include "store/store.hpp"
 
@@ -18,14 +19,23 @@ namespace webhookd::api {
 // Who is calling, established from the API key.
 struct Principal {
   std::int64_t key_id = 0;
-  OrgScope scope;  // nullopt: admin key, every organization
+  std::string key_name;  // for the audit log
+  OrgScope scope;        // nullopt: admin key, every organization
   bool is_admin() const { return !scope.has_value(); }
+};
+
+// What a handler knows better than the router about the object an audited request was about.
+struct AuditNote {
+  // The object's organization; unset: the caller's (an organization key's), or none (admin).
+  std::optional<std::int64_t> organization_id;
+  std::string object_id;  // "": the path's {id}, if any
 };
 
 struct Call {
   const Request& request;
   std::map<std::string, std::string, std::less<>> params;  // "{id}" segments of the pattern
   Principal principal;  // meaningful for routes that require a key
+  AuditNote audit;      // set by handlers of audited routes when they know more
   const std::string& Param(std::string_view name) const;
   // A numeric path id (positive); nullopt for anything else, which names no object.
   std::optional<std::int64_t> IdParam(std::string_view name) const;
@@ -43,16 +53,31 @@ using Authenticator = std::function<Result<Principal>(const Request&)>;
 
 enum class Access { kPublic, kAnyKey, kAdminKey };
 
+// Which requests of a route the audit log records (docs/security.md, "Audit log"), once the
+// caller's key is known. Public routes are never recorded.
+enum class Audit {
+  kChanges,      // the default: every method but GET changes state, and is recorded
+  kPatientData,  // a GET that reads patient data: recorded; answered 503 if it cannot be
+  kNever,        // ingestion: not a read of patient data, and must not wait for the audit log
+};
+
+// Appends an audit entry (its `at` still to be set) and calls `done` with the outcome once it
+// is committed, on any thread; must not block.
+using AuditRecorder = std::function<void(AuditEntry, std::function<void(Status)>)>;
 class Router {
  public:
-  explicit Router(Authenticator authenticator) : authenticator_(std::move(authenticator)) {}
+  // Without `audit`, nothing is recorded.
+  explicit Router(Authenticator authenticator, AuditRecorder audit = nullptr)
+      : authenticator_(std::move(authenticator)), audit_(std::move(audit)) {}
 
   // `pattern` is a path such as "/external-events/{id}/secret/rotate"; a trailing slash on the
   // request path is ignored.
-  void Add(std::string method, std::string_view pattern, Access access, Handler handler);
+  void Add(std::string method, std::string_view pattern, Access access, Handler handler,
+           Audit audit = Audit::kChanges);
   // A route whose handler does not block (it waits for the store without holding a thread);
   // it and its authentication run on the thread that dispatches.
-  void AddAsync(std::string method, std::string_view pattern, Access access, AsyncHandler handler);
+  void AddAsync(std::string method, std::string_view pattern, Access access, AsyncHandler handler,
+                Audit audit = Audit::kChanges);
 
   // Answers every request whose path matches no route (instead of 404), without
   // authentication; for catch-all receivers such as `webhookd listen`.
@@ -74,17 +99,25 @@ class Router {
     Access access;
     Handler handler;             // set for routes added with Add
     AsyncHandler async_handler;  // set for routes added with AddAsync
+    Audit audit = Audit::kChanges;
   };
   using Params = std::map<std::string, std::string, std::less<>>;
   // The route that answers `request` (with its params), or the answer when none does.
   const Route* Resolve(const Request& request, Params& params, Response& unrouted) const;
   static bool Match(const Route& route, const std::vector<std::string_view>& path, Params& params);
+  static std::size_t Specificity(const Route& route);
   // Sets call.principal, or returns the error answer.
   std::optional<Response> Authenticate(const Route& route, Call& call) const;
   Response Invoke(const Route& route, Call& call) const;
   void InvokeAsync(const Route& route, Call& call, Reply reply) const;
+  bool Audited(const Route& route, const Call& call) const;
+  // The audit entry of an audited call, but for `at` and `status`.
+  static AuditEntry EntryFor(const Route& route, const Call& call);
+  // Answers `response` once the audit log has recorded `entry` with its status.
+  void Record(const Route& route, AuditEntry entry, Response response, const Reply& reply) const;
 
   Authenticator authenticator_;
+  AuditRecorder audit_;
   std::vector<Route> routes_;
   std::optional<Route> fallback_;
 };

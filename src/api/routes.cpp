@@ -3,7 +3,12 @@
 namespace webhookd::api {
 
 std::unique_ptr<Router> BuildRouter(ApiContext& context) {
-  auto router = std::make_unique<Router>(MakeAuthenticator(context.store));
+  auto router =
+      std::make_unique<Router>(MakeAuthenticator(context.store),
+                               [&context](AuditEntry entry, std::function<void(Status)> done) {
+                                 entry.at = context.clock.Now();
+                                 context.store.AppendAuditAsync(std::move(entry), std::move(done));
+                               });
   AddHealthRoutes(*router, context);
   AddEventTypeRoutes(*router, context);
   AddConfigRoutes(*router, context);
@@ -11,7 +16,11 @@ std::unique_ptr<Router> BuildRouter(ApiContext& context) {
   AddEventRoutes(*router, context);
   AddDeliveryRoutes(*router, context);
   AddMetricsRoutes(*router, context);
-  AddOpenApiRoutes(*router);
+  AddStatsRoutes(*router, context);
+  AddAuditRoutes(*router, context);
+  AddOrganizationRoutes(*router, context);
+  AddOpenApiRoutes(*router, context.catalog);
+  AddConsoleRoutes(*router);
   return router;
 }
 

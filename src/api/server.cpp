@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -37,23 +39,41 @@ constexpr auto kMaxAcceptPause = std::chrono::milliseconds(640);
 constexpr auto kFullPause = std::chrono::milliseconds(20);
 constexpr auto kWarningInterval = std::chrono::seconds(5);
 
-// One connection's state as the shutdown and connection-cap logic need it.
+// A connection lives on the worker that accepted it: its socket's executor is that worker's
+// io_context, which one thread runs, so its coroutine needs no strand.
+using Executor = asio::io_context::executor_type;
+using Stream = beast::basic_stream<tcp, Executor>;
+using Clock = std::chrono::steady_clock;
+
+// The peer's IP address, or "" if the socket no longer knows it.
+std::string RemoteAddress(const Stream::socket_type& socket) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  return ec ? std::string() : peer.address().to_string();
+}
+
+// One connection's state as the shutdown and connection-cap logic need it. The connection's
+// own thread writes busy, sent_request and idle_since without a lock; another worker reads
+// them (under Impl::mu) only to pick a connection to evict, and the eviction itself runs on
+// the connection's thread, where it sees them exactly.
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
-  // Guarded by Impl::mu:
-  bool busy = false;          // a request is being read, handled or answered
-  bool sent_request = false;  // a request has begun on this connection
-  bool evicting = false;      // chosen to make room for a new connection
-  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+  explicit Connection(Stream::socket_type socket)
+      : stream(std::move(socket)), remote_address(RemoteAddress(stream.socket())) {}
+  Stream stream;
+  const std::string remote_address;  // the peer's IP address ("" if unknown), for the audit log
+  std::atomic<bool> busy{false};          // a request is being read, handled or answered
+  std::atomic<bool> sent_request{false};  // a request has begun on this connection
+  std::atomic<Clock::rep> idle_since{Clock::now().time_since_epoch().count()};
+  bool evicting = false;  // guarded by Impl::mu: chosen to make room for a new connection
 };
 
 // A warning that may repeat many times a second (accept failures): logs at most one line per
-// interval, saying how many were left out since the last one.
+// interval, saying how many were left out since the last one. Shared by the workers, which
+// take its mutex only on these failure paths.
 class ThrottledWarning {
  public:
-  // Not thread-safe: one strand calls it.
   void Warn(std::string_view message) {
+    std::lock_guard lock(mu_);
     const auto now = std::chrono::steady_clock::now();
     if (logged_once_ && now - last_logged_ < kWarningInterval) {
       ++suppressed_;
@@ -71,7 +91,8 @@ class ThrottledWarning {
   }
 
  private:
-  bool logged_once_ = false;
+  std::mutex mu_;
+  bool logged_once_ = false;  // these three guarded by mu_
   std::chrono::steady_clock::time_point last_logged_;
   std::uint64_t suppressed_ = 0;
 };
@@ -91,39 +112,60 @@ http::response<http::string_body> ToBeast(const Response& response, unsigned ver
 
 }  // namespace
 
+// One worker: a thread running its own io_context, with its own listening socket (or, where
+// SO_REUSEPORT is unavailable, sockets handed over by worker 0's). The connections it accepts
+// live and are served on it from their first byte to their last, without a strand; only
+// handlers that may block, and ingestion's commit, leave it and come back.
+struct Worker {
+  Worker() : io(1), running(io.get_executor()), acceptor(io), accept_pause(io) {}
+  asio::io_context io;
+  // Keeps io.run() going until shutdown, also on a worker that has no listener of its own.
+  asio::executor_work_guard<Executor> running;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_pause;
+};
+
 struct HttpServer::Impl {
   Impl(ServerOptions opts, const Router& r)
       : options(std::move(opts)),
         router(r),
-        io(options.io_threads),
+        workers(MakeWorkers(options.io_threads)),
         blocking_pool(static_cast<std::size_t>(options.threads)),
         run_blocking(
             [this](std::function<void()> work) { asio::post(blocking_pool, std::move(work)); }),
-        acceptor(asio::make_strand(io)),
-        accept_pause(acceptor.get_executor()),
-        signals(io, SIGINT, SIGTERM),
-        drain_timer(asio::make_strand(io)) {}
+        signals(workers.front()->io, SIGINT, SIGTERM),
+        drain_timer(workers.front()->io) {}
+
+  static std::vector<std::unique_ptr<Worker>> MakeWorkers(int count) {
+    std::vector<std::unique_ptr<Worker>> made;
+    for (int i = 0; i < std::max(count, 1); ++i) made.push_back(std::make_unique<Worker>());
+    return made;
+  }
 
   ServerOptions options;
   const Router& router;
-  asio::io_context io;
+  std::vector<std::unique_ptr<Worker>> workers;
+  // True when only worker 0 listens and hands the connections round-robin (no SO_REUSEPORT).
+  bool shared_listener = false;
+  std::size_t next_worker = 0;  // worker 0's thread only, with shared_listener
   // Handlers that may block (reads, configuration writes, test sends) run here, so that they
-  // never hold up the I/O threads; event ingestion waits for its commit without a thread.
+  // never hold up the workers; event ingestion waits for its commit without a thread.
   asio::thread_pool blocking_pool;
   BlockingRunner run_blocking;
-  tcp::acceptor acceptor;
-  asio::steady_timer accept_pause;  // on the acceptor's strand
-  ThrottledWarning accept_warning;  // these two on the acceptor's strand only
+  ThrottledWarning accept_warning;
   ThrottledWarning limit_warning;
-  asio::signal_set signals;
-  asio::steady_timer drain_timer;
+  asio::signal_set signals;        // on worker 0
+  asio::steady_timer drain_timer;  // on worker 0
+  std::atomic<bool> stopping = false;
+  // Taken when a connection opens or closes, to evict one, and at shutdown; never per request.
   std::mutex mu;
-  bool stopping = false;                              // guarded by mu
   std::set<std::shared_ptr<Connection>> connections;  // guarded by mu
 
-  asio::awaitable<void> Accept();
-  asio::awaitable<bool> PauseAccepting(std::chrono::milliseconds pause);
-  asio::awaitable<bool> MakeRoom();
+  Result<std::uint16_t> Listen(const tcp::endpoint& endpoint);
+  asio::awaitable<void> Accept(Worker& worker);
+  Worker& WorkerForNextConnection(Worker& accepting);
+  asio::awaitable<bool> PauseAccepting(Worker& worker, std::chrono::milliseconds pause);
+  asio::awaitable<bool> MakeRoom(Worker& worker);
   bool EvictIdleConnection();
   asio::awaitable<void> Serve(std::shared_ptr<Connection> conn);
   asio::awaitable<bool> ServeOne(Connection& conn, beast::flat_buffer& buffer);
@@ -131,53 +173,110 @@ struct HttpServer::Impl {
                                                 http::request_parser<http::string_body>& parser);
   asio::awaitable<void> Refuse(Connection& conn, const Response& refusal);
   asio::awaitable<void> Linger(Connection& conn);
-  asio::awaitable<Response> Handle(const http::request<http::string_body>& request);
+  // `remote_address`: the peer's IP address, for the audit log.
+  asio::awaitable<Response> Handle(const http::request<http::string_body>& request,
+                                   std::string remote_address);
   asio::awaitable<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
   void BeginShutdown();
   void CloseAll(bool idle_only);
 };
 
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+beast::error_code OpenListener(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
+                               bool reuse_port) {
+  beast::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+  }
+  return ec;
+}
+
+}  // namespace
+
+// Every worker listens on the same address with SO_REUSEPORT, and the kernel spreads new
+// connections over them. If the second socket cannot share the first one's port, worker 0
+// listens alone and hands its connections round-robin.
+Result<std::uint16_t> HttpServer::Impl::Listen(const tcp::endpoint& endpoint) {
+  const bool reuse_port = options.reuse_port && workers.size() > 1;
+  beast::error_code ec = OpenListener(workers.front()->acceptor, endpoint, reuse_port);
+  if (ec && reuse_port) ec = OpenListener(workers.front()->acceptor, endpoint, false);
+  if (ec) {
+    return Error::Unavailable("cannot listen on " + options.host + ":" +
+                              std::to_string(options.port) + ": " + ec.message());
+  }
+  const tcp::endpoint bound = workers.front()->acceptor.local_endpoint();
+  for (std::size_t i = 1; i < workers.size() && reuse_port && !ec; ++i) {
+    ec = OpenListener(workers[i]->acceptor, bound, true);
+  }
+  if (ec) {
+    spdlog::info("SO_REUSEPORT unavailable ({}): one listener hands connections to {} workers",
+                 ec.message(), workers.size());
+  }
+  if (ec || !reuse_port) {
+    beast::error_code ignored;
+    for (std::size_t i = 1; i < workers.size(); ++i) workers[i]->acceptor.close(ignored);
+    shared_listener = workers.size() > 1;
+  }
+  return bound.port();
+}
+
 // Accept errors (mostly EMFILE/ENFILE: out of descriptors) leave the pending connection in the
 // backlog, so retrying at once would spin; each one pauses accepting instead, for longer while
 // they last, and frees a descriptor by closing an idle connection if there is one.
-asio::awaitable<void> HttpServer::Impl::Accept() {
+asio::awaitable<void> HttpServer::Impl::Accept(Worker& worker) {
   auto pause = kFirstAcceptPause;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    Worker& owner = WorkerForNextConnection(worker);
+    auto [ec, socket] = co_await worker.acceptor.async_accept(owner.io, kTuple);
+    if (ec == asio::error::operation_aborted || !worker.acceptor.is_open()) co_return;
     if (ec) {
       accept_warning.Warn("accept failed: " + ec.message());
       if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open) {
         EvictIdleConnection();
       }
-      if (!co_await PauseAccepting(pause)) co_return;
+      if (!co_await PauseAccepting(worker, pause)) co_return;
       pause = std::min(pause * 2, kMaxAcceptPause);
       continue;
     }
     pause = kFirstAcceptPause;
-    if (!co_await MakeRoom()) co_return;
+    if (!co_await MakeRoom(worker)) co_return;
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(mu);
       if (stopping) co_return;
       connections.insert(conn);
     }
-    asio::co_spawn(conn->stream.get_executor(), Serve(conn), asio::detached);
+    asio::co_spawn(owner.io, Serve(conn), asio::detached);
   }
 }
 
-// Waits on the acceptor's strand; false when the server is stopping.
-asio::awaitable<bool> HttpServer::Impl::PauseAccepting(std::chrono::milliseconds pause) {
-  accept_pause.expires_after(pause);
-  co_await accept_pause.async_wait(kTuple);
-  std::lock_guard lock(mu);
+Worker& HttpServer::Impl::WorkerForNextConnection(Worker& accepting) {
+  if (!shared_listener) return accepting;
+  next_worker = (next_worker + 1) % workers.size();
+  return *workers[next_worker];
+}
+
+// Waits on the worker's thread; false when the server is stopping.
+asio::awaitable<bool> HttpServer::Impl::PauseAccepting(Worker& worker,
+                                                       std::chrono::milliseconds pause) {
+  worker.accept_pause.expires_after(pause);
+  co_await worker.accept_pause.async_wait(kTuple);
   co_return !stopping;
 }
 
 // At the connection cap, makes room for one more: closes an idle connection, or waits until a
 // busy one finishes. False when the server is stopping.
-asio::awaitable<bool> HttpServer::Impl::MakeRoom() {
+asio::awaitable<bool> HttpServer::Impl::MakeRoom(Worker& worker) {
   for (;;) {
     {
       std::lock_guard lock(mu);
@@ -192,27 +291,30 @@ asio::awaitable<bool> HttpServer::Impl::MakeRoom() {
       co_return true;
     }
     limit_warning.Warn("connection limit (" + limit + ") reached, all busy: new connections wait");
-    if (!co_await PauseAccepting(kFullPause)) co_return false;
+    if (!co_await PauseAccepting(worker, kFullPause)) co_return false;
   }
 }
 
 // Closes the connection that has waited longest for a request, preferring one that never sent
-// any (a keep-alive client has shown it is real). False when every connection is busy.
+// any (a keep-alive client has shown it is real), whichever worker it lives on. False when
+// every connection is busy.
 bool HttpServer::Impl::EvictIdleConnection() {
   std::lock_guard lock(mu);
   std::shared_ptr<Connection> victim;
+  auto rank = [](const Connection& conn) {
+    return std::make_pair(conn.sent_request.load(), conn.idle_since.load());
+  };
   for (const auto& conn : connections) {
     if (conn->busy || conn->evicting) continue;
-    if (!victim || std::tie(conn->sent_request, conn->idle_since) <
-                       std::tie(victim->sent_request, victim->idle_since)) {
-      victim = conn;
-    }
+    if (!victim || rank(*conn) < rank(*victim)) victim = conn;
   }
   if (!victim) return false;
   victim->evicting = true;
   asio::post(victim->stream.get_executor(), [this, victim] {
-    std::lock_guard lock(mu);
-    victim->evicting = false;
+    {
+      std::lock_guard lock(mu);
+      victim->evicting = false;
+    }
     if (victim->busy) return;  // a request arrived meanwhile: it is served
     beast::error_code ignored;
     victim->stream.socket().cancel(ignored);
@@ -220,12 +322,12 @@ bool HttpServer::Impl::EvictIdleConnection() {
   return true;
 }
 
-// Returns false once stopping: the connection must then close instead of waiting.
+// Called on the connection's thread. Returns false once stopping: the connection must then
+// close instead of waiting.
 bool HttpServer::Impl::MarkBusy(Connection& conn, bool busy) {
-  std::lock_guard lock(mu);
-  conn.busy = busy;
   if (busy) conn.sent_request = true;
-  if (!busy) conn.idle_since = std::chrono::steady_clock::now();
+  if (!busy) conn.idle_since = Clock::now().time_since_epoch().count();
+  conn.busy = busy;
   return !stopping;
 }
 
@@ -246,7 +348,6 @@ asio::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) 
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   conn->stream.close();
 }
-
 // Reads, handles and answers one request; false when the connection should close.
 // A request's first byte may take the idle timeout to come, the rest of its header the header
 // timeout, so that a client trickling a header cannot hold a connection for the idle timeout.
@@ -284,12 +385,8 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   }
   const auto& request = parser.get();
   const auto started = std::chrono::steady_clock::now();
-  const Response handled = co_await Handle(request);
-  bool keep_alive;
-  {
-    std::lock_guard lock(mu);
-    keep_alive = request.keep_alive() && !stopping;
-  }
+  const Response handled = co_await Handle(request, conn.remote_address);
+  const bool keep_alive = request.keep_alive() && !stopping;
   auto response =
       ToBeast(handled, request.version(), keep_alive, request.method() == http::verb::head);
   conn.stream.expires_after(options.body_timeout);
@@ -345,18 +442,19 @@ asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
   }
 }
 
-asio::awaitable<Response> HttpServer::Impl::Handle(
-    const http::request<http::string_body>& request) {
+asio::awaitable<Response> HttpServer::Impl::Handle(const http::request<http::string_body>& request,
+                                                   std::string remote_address) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {
-    co_return ProblemResponse(400, "invalid-request", "Malformed request target",
-                              "the request target is not a valid origin-form URL");
+    co_return ProblemResponse(Error::Invalid(
+        "malformed HTTP request: the request target is not a valid origin-form URL"));
   }
+  converted->remote_address = std::move(remote_address);
   co_return co_await Dispatch(*converted);
 }
 
 // Suspends the connection's coroutine until the router answers, from whichever thread it
-// answers on; the coroutine resumes on its own strand.
+// answers on; the coroutine resumes on its worker.
 asio::awaitable<Response> HttpServer::Impl::Dispatch(const Request& request) {
   // A tracked executor counts as work: io.run() goes on until the answer is back, even once
   // shutdown has closed everything else.
@@ -377,17 +475,16 @@ asio::awaitable<Response> HttpServer::Impl::Dispatch(const Request& request) {
 }
 
 void HttpServer::Impl::BeginShutdown() {
-  {
-    std::lock_guard lock(mu);
-    if (stopping) return;
-    stopping = true;
-  }
+  if (stopping.exchange(true)) return;
   spdlog::info("shutting down: finishing requests in flight");
-  asio::post(acceptor.get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor.close(ignored);
-    accept_pause.cancel();
-  });
+  for (auto& worker : workers) {
+    asio::post(worker->io, [w = worker.get()] {
+      beast::error_code ignored;
+      w->acceptor.close(ignored);
+      w->accept_pause.cancel();
+      w->running.reset();
+    });
+  }
   beast::error_code ignored;
   signals.cancel(ignored);
   CloseAll(true);
@@ -406,9 +503,9 @@ void HttpServer::Impl::BeginShutdown() {
 void HttpServer::Impl::CloseAll(bool idle_only) {
   std::lock_guard lock(mu);
   for (const auto& conn : connections) {
-    if (idle_only && conn->busy) continue;
-    asio::post(conn->stream.get_executor(), [conn] {
-      beast::error_code ignored;  // the connection may have closed itself meanwhile
+    asio::post(conn->stream.get_executor(), [conn, idle_only] {
+      if (idle_only && conn->busy) return;  // it closes after its answer, seeing `stopping`
+      beast::error_code ignored;            // the connection may have closed itself meanwhile
       conn->stream.socket().cancel(ignored);
     });
   }
@@ -424,17 +521,7 @@ Result<std::uint16_t> HttpServer::Listen() {
   const auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec)
     return Error::Invalid("cannot listen on '" + impl_->options.host + "': not an IP address");
-  const tcp::endpoint endpoint{address, impl_->options.port};
-  auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Error::Unavailable("cannot listen on " + impl_->options.host + ":" +
-                              std::to_string(impl_->options.port) + ": " + ec.message());
-  }
-  return acceptor.local_endpoint().port();
+  return impl_->Listen(tcp::endpoint{address, impl_->options.port});
 }
 
 void HttpServer::Run() {
@@ -442,18 +529,22 @@ void HttpServer::Run() {
   impl.signals.async_wait([&impl](beast::error_code ec, int) {
     if (!ec) impl.BeginShutdown();
   });
-  asio::co_spawn(impl.acceptor.get_executor(), impl.Accept(), asio::detached);
-  std::vector<std::thread> threads;
-  for (int i = 1; i < impl.options.io_threads; ++i) {
-    threads.push_back(NamedThread("http-io", [&impl] { impl.io.run(); }));
+  for (auto& worker : impl.workers) {
+    if (worker->acceptor.is_open()) {
+      asio::co_spawn(worker->io, impl.Accept(*worker), asio::detached);
+    }
   }
-  impl.io.run();
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < impl.workers.size(); ++i) {
+    threads.push_back(NamedThread("http-worker", [w = impl.workers[i].get()] { w->io.run(); }));
+  }
+  impl.workers.front()->io.run();
   for (auto& t : threads) t.join();
   impl.blocking_pool.join();
 }
 
 void HttpServer::Shutdown() {
-  asio::post(impl_->io, [impl = impl_.get()] { impl->BeginShutdown(); });
+  asio::post(impl_->workers.front()->io, [impl = impl_.get()] { impl->BeginShutdown(); });
 }
 
 }  // namespace webhookd::api

@@ -114,6 +114,33 @@ Result<AcceptedEvent> ApiClient::PostEvent(std::int64_t organization_id,
   return out;
 }
 
+Result<std::vector<EventTypeInfo>> ApiClient::EventTypes() {
+  Result<boost::json::value> listed = Call("GET", "/event-types");
+  if (!listed.ok()) return listed.error();
+  const boost::json::value* data =
+      listed->is_object() ? listed->as_object().if_contains("data") : nullptr;
+  if (data == nullptr || !data->is_array()) {
+    return Error::Unavailable("GET /event-types answered without a data list");
+  }
+  std::vector<EventTypeInfo> out;
+  for (const boost::json::value& item : data->as_array()) {
+    const boost::json::object* type = item.if_object();
+    const boost::json::value* name = type != nullptr ? type->if_contains("name") : nullptr;
+    if (name == nullptr || !name->is_string()) continue;
+    EventTypeInfo info;
+    info.name = name->as_string();
+    if (const boost::json::value* id = type->if_contains("id"); id && id->is_int64()) {
+      info.id = static_cast<int>(id->as_int64());
+    }
+    if (const boost::json::value* sample = type->if_contains("sample")) info.sample = *sample;
+    if (const boost::json::value* archived = type->if_contains("archived")) {
+      info.archived = archived->is_bool() && archived->as_bool();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 Result<std::vector<DeliveryState>> ApiClient::Deliveries(std::string_view event_id) {
   Result<json::value> answer = Call("GET", "/events/" + std::string(event_id));
   if (!answer.ok()) return answer.error();

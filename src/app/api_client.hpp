@@ -34,6 +34,14 @@ struct AcceptedEvent {
   std::vector<DeliveryState> deliveries;  // id and config_id only; status "pending"
 };
 
+// One event type as GET /event-types shows it: the fields the tools use.
+struct EventTypeInfo {
+  int id = 0;
+  std::string name;
+  boost::json::value sample;
+  bool archived = false;  // takes no new events
+};
+
 class ApiClient {
  public:
   ApiClient(std::string server_url, std::string api_key);
@@ -42,6 +50,9 @@ class ApiClient {
   // field is the problem's field (kind: Invalid for 4xx, Unavailable otherwise).
   Result<AcceptedEvent> PostEvent(std::int64_t organization_id, std::string_view event_name,
                                   const boost::json::value& payload);
+
+  // GET /event-types: the server's catalog, built-in and created types, ordered by id.
+  Result<std::vector<EventTypeInfo>> EventTypes();
 
   // GET /events/{id}: the event's deliveries now.
   Result<std::vector<DeliveryState>> Deliveries(std::string_view event_id);

@@ -13,7 +13,7 @@ struct ServeOptions {
   std::string db = "sqlite:data/webhookd.db";
   bool allow_insecure_urls = false;
   std::vector<std::string> allow_targets;  // CIDRs the SSRF guard lets through
-  int io_threads = 2;  // HTTP parsing and event ingestion (which waits for its commit without one)
+  int io_threads = 0;  // HTTP workers (parsing, ingestion, answers); 0: one per core
   int threads = 16;    // handlers that may block: reads, configuration writes, test sends
   std::string log_level = "info";
   std::size_t max_body_bytes = 1024 * 1024;
@@ -26,6 +26,8 @@ struct ServeOptions {
   int per_origin_in_flight = 64;
   std::int64_t connect_timeout_ms = 5'000;
   std::int64_t request_timeout_ms = 15'000;
+  std::string http_client = "beast";  // "beast" or "curl": the outbound HTTP implementation
+  std::string ca_file;  // PEM bundle of CAs trusted for https:// receivers; empty: the system's
   double auto_disable_after_hours = 5 * 24;  // fractions allowed (0.5: 30 minutes)
   // Several nodes (PostgreSQL). Empty node_id: hostname:pid.
   std::string node_id;
@@ -36,6 +38,10 @@ struct ServeOptions {
   std::string encryption_key_file;
   // Data retention: purge finished events older than this ("30d", "12h"); empty: keep all.
   std::string retention;
+  // Payload retention: erase payloads and attempt bodies/headers older than this; empty: keep.
+  std::string payload_retention;
+  // Audit log entries older than this are purged; empty: the default, six years.
+  std::string audit_retention;
   // Tenant limits (docs/operations.md).
   std::int64_t max_configs_per_org = 1000;
   std::int64_t max_deliveries_per_request = 5000;

@@ -15,7 +15,6 @@
 #include "app/commands.hpp"
 #include "app/pretty_json.hpp"
 #include "app/receiver.hpp"
-#include "catalog/catalog.hpp"
 #include "crypto/secret.hpp"
 
 namespace webhookd::app {
@@ -107,7 +106,7 @@ class ReceiverThread {
 
 // One line of the final table.
 struct Row {
-  const EventType* type = nullptr;
+  const EventTypeInfo* type = nullptr;
   std::string event_id;
   DeliveryState delivery;
   bool verified = false;
@@ -123,10 +122,10 @@ ReceiverOptions DemoReceiver(std::string secret, std::string prefix) {
   return options;
 }
 
-Status CreateConfigurations(ApiClient& client, const ReceiverThread& main_receiver,
-                            const std::string& main_secret, const ReceiverThread& retrying,
-                            const std::string& retrying_secret) {
-  for (const EventType& type : Catalog::Builtin().types()) {
+Status CreateConfigurations(ApiClient& client, const std::vector<EventTypeInfo>& types,
+                            const ReceiverThread& main_receiver, const std::string& main_secret,
+                            const ReceiverThread& retrying, const std::string& retrying_secret) {
+  for (const EventTypeInfo& type : types) {
     const bool retries = type.name == kRetryingType;
     const json::object body{
         {"organizationId", kOrganization},
@@ -144,11 +143,10 @@ Status CreateConfigurations(ApiClient& client, const ReceiverThread& main_receiv
   return Status::Ok();
 }
 
-Result<std::vector<Row>> TriggerAll(ApiClient& client) {
+Result<std::vector<Row>> TriggerAll(ApiClient& client, const std::vector<EventTypeInfo>& types) {
   std::vector<Row> rows;
-  for (const EventType& type : Catalog::Builtin().types()) {
-    Result<AcceptedEvent> event =
-        client.PostEvent(kOrganization, type.name, json::parse(type.sample_json));
+  for (const EventTypeInfo& type : types) {
+    Result<AcceptedEvent> event = client.PostEvent(kOrganization, type.name, type.sample);
     if (!event.ok()) {
       return Error::Unavailable("triggering " + type.name + " failed: " + event.error().message);
     }
@@ -242,8 +240,13 @@ int RunIn(const DemoDir& dir) {
       static_cast<int>(kRetryingType.size()), kRetryingType.data(), kFailedAttempts);
 
   ApiClient client((*server)->url(), (*server)->admin_key());
-  if (Status s =
-          CreateConfigurations(client, main_receiver, main_secret, retrying, retrying_secret);
+  Result<std::vector<EventTypeInfo>> types = client.EventTypes();
+  if (!types.ok()) {
+    std::fprintf(stderr, "webhookd demo: GET /event-types: %s\n", types.error().message.c_str());
+    return 1;
+  }
+  if (Status s = CreateConfigurations(client, *types, main_receiver, main_secret, retrying,
+                                      retrying_secret);
       !s.ok()) {
     std::fprintf(stderr, "webhookd demo: %s\n", s.error().message.c_str());
     return 1;
@@ -252,7 +255,7 @@ int RunIn(const DemoDir& dir) {
               static_cast<long long>(kOrganization));
   std::printf("4. Triggering the 12 sample events; the receivers print each request:\n");
   std::fflush(stdout);
-  Result<std::vector<Row>> rows = TriggerAll(client);
+  Result<std::vector<Row>> rows = TriggerAll(client, *types);
   if (!rows.ok()) {
     std::fprintf(stderr, "webhookd demo: %s\n", rows.error().message.c_str());
     return 1;

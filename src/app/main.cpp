@@ -37,10 +37,10 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->delimiter(',');
   serve
       ->add_option("--io-threads", o.io_threads,
-                   "Threads reading and answering HTTP requests and ingesting events (about one "
-                   "per core: an event waits for its commit without holding one)")
+                   "HTTP worker threads, each serving its own connections from accept to answer "
+                   "and ingesting their events (0: one per core)")
       ->envname("WEBHOOKD_IO_THREADS")
-      ->check(CLI::Range(1, 64))
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   serve
       ->add_option("--threads", o.threads,
@@ -108,6 +108,17 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
       ->check(CLI::Range(100, 60'000))
       ->capture_default_str();
   serve
+      ->add_option("--http-client", o.http_client,
+                   "Outbound HTTP implementation: beast (Boost.Beast + OpenSSL, keep-alive "
+                   "pool and TLS session resumption per receiver) or curl (libcurl)")
+      ->envname("WEBHOOKD_HTTP_CLIENT")
+      ->check(CLI::IsMember({"beast", "curl"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ca-file", o.ca_file,
+                   "PEM file of the CAs trusted for https:// receivers, instead of the system's")
+      ->envname("WEBHOOKD_CA_FILE");
+  serve
       ->add_option("--auto-disable-after-hours", o.auto_disable_after_hours,
                    "Deactivate a configuration whose deliveries have all failed this many hours "
                    "(fractions allowed: 0.5 is 30 minutes)")
@@ -146,6 +157,16 @@ void AddServe(CLI::App& cli, webhookd::app::ServeOptions& o, int& exit_code) {
                    "secrets at rest (docs/security.md). Default on SQLite: <database>.key beside "
                    "the database, created on first start; required on PostgreSQL")
       ->envname("WEBHOOKD_ENCRYPTION_KEY_FILE");
+  serve
+      ->add_option("--payload-retention", o.payload_retention,
+                   "Erase the payloads of events older than this (e.g. 30d), with their "
+                   "attempts' bodies and headers, keeping the event, delivery and attempt "
+                   "records; events with a delivery still to be sent are kept. Default: keep")
+      ->envname("WEBHOOKD_PAYLOAD_RETENTION");
+  serve
+      ->add_option("--audit-retention", o.audit_retention,
+                   "Purge audit log entries older than this. Default: 2196d (six years)")
+      ->envname("WEBHOOKD_AUDIT_RETENTION");
   serve
       ->add_option("--max-configs-per-org", o.max_configs_per_org,
                    "Webhook configurations one organization may have (deleted ones do not "

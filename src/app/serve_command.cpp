@@ -3,16 +3,22 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <thread>
 
 #include "api/api.hpp"
+#include "api/catalog_sync.hpp"
 #include "api/server.hpp"
 #include "app/commands.hpp"
 #include "app/duration.hpp"
 #include "app/encryption.hpp"
 #include "core/clock.hpp"
+#include "delivery/beast_http_client.hpp"
 #include "delivery/curl_http_client.hpp"
 #include "delivery/dispatcher.hpp"
 #include "store/encrypting_store.hpp"
@@ -45,7 +51,7 @@ std::optional<HostPort> ParseListen(const std::string& text) {
 }
 
 // A brand-new database gets one admin key, shown once, so that the API can be used at all.
-bool PrintFirstAdminKey(Store& store, const HostPort& listen, std::uint16_t port) {
+bool PrintFirstAdminKey(Store& store, const std::string& base_url) {
   Result<std::int64_t> count = store.CountApiKeys();
   if (!count.ok()) {
     spdlog::error("cannot read API keys: {}", count.error().message);
@@ -59,9 +65,10 @@ bool PrintFirstAdminKey(Store& store, const HostPort& listen, std::uint16_t port
   }
   std::printf(
       "\nThis is a new database. Admin API key (shown once): %s\n"
-      "Keep it safe; create more with POST /api-keys or `webhookd keys create`. Try:\n"
-      "  curl -H 'Authorization: Bearer %s' http://%s:%u/event-types\n\n",
-      issued->key.c_str(), issued->key.c_str(), listen.host.c_str(), unsigned{port});
+      "Keep it safe; create more with POST /api-keys or `webhookd keys create`.\n"
+      "Sign in with it at %s/console/ or try:\n"
+      "  curl -H 'Authorization: Bearer %s' %s/event-types\n\n",
+      issued->key.c_str(), base_url.c_str(), issued->key.c_str(), base_url.c_str());
   return true;
 }
 
@@ -89,23 +96,63 @@ Result<delivery::SsrfGuard> SsrfGuardFrom(const ServeOptions& options) {
   return guard;
 }
 
-Result<std::unique_ptr<delivery::CurlHttpClient>> MakeHttpClient(const ServeOptions& options,
-                                                                 delivery::SsrfGuard guard) {
-  delivery::CurlHttpClientOptions client_options;
+// The HTTP client deliveries go out through, and how to stop it.
+struct OutboundHttp {
+  std::unique_ptr<delivery::HttpClient> client;
+  std::function<void()> stop;
+};
+
+template <class Client, class Options>
+Result<OutboundHttp> MakeClient(const ServeOptions& options, delivery::SsrfGuard guard) {
+  Options client_options;
   client_options.ssrf_guard = std::move(guard);
   client_options.max_host_connections = options.per_origin_in_flight;
   client_options.max_total_connections = options.max_in_flight;
-  return delivery::CurlHttpClient::Create(std::move(client_options));
+  client_options.ca_file = options.ca_file;
+  Result<std::unique_ptr<Client>> client = Client::Create(std::move(client_options));
+  if (!client.ok()) return client.error();
+  Client* raw = client->get();
+  return OutboundHttp{std::move(*client), [raw] { raw->Stop(); }};
 }
 
-// --retention: nullopt (keep everything) when it is not set.
-Result<std::optional<RetentionOptions>> RetentionFrom(const ServeOptions& options) {
-  if (options.retention.empty()) return std::optional<RetentionOptions>();
-  Result<std::chrono::milliseconds> period = ParseRetention(options.retention);
-  if (!period.ok()) return Error::Invalid("--retention: " + period.error().message);
+Result<OutboundHttp> MakeHttpClient(const ServeOptions& options, delivery::SsrfGuard guard) {
+  if (!options.ca_file.empty() && !std::filesystem::is_regular_file(options.ca_file)) {
+    return Error::Invalid("--ca-file (WEBHOOKD_CA_FILE): no such file: " + options.ca_file);
+  }
+  Result<OutboundHttp> made =
+      options.http_client == "curl"
+          ? MakeClient<delivery::CurlHttpClient, delivery::CurlHttpClientOptions>(options, guard)
+          : MakeClient<delivery::BeastHttpClient, delivery::BeastHttpClientOptions>(options, guard);
+  if (!made.ok())
+    return Error::Invalid("--http-client " + options.http_client + ": " + made.error().message);
+  return made;
+}
+
+// The period of a retention flag; `fallback` when it is not set.
+Result<std::chrono::milliseconds> PeriodFlag(const std::string& text, std::string_view flag,
+                                             std::chrono::milliseconds fallback) {
+  if (text.empty()) return fallback;
+  Result<std::chrono::milliseconds> period = ParseRetention(text);
+  if (!period.ok()) return Error::Invalid(std::string(flag) + ": " + period.error().message);
+  return period;
+}
+
+// --retention, --payload-retention (unset: keep) and --audit-retention.
+Result<RetentionOptions> RetentionFrom(const ServeOptions& options) {
   RetentionOptions out;
-  out.retention = *period;
-  return std::optional<RetentionOptions>(out);
+  Result<std::chrono::milliseconds> retention =
+      PeriodFlag(options.retention, "--retention", std::chrono::milliseconds(0));
+  if (!retention.ok()) return retention.error();
+  out.retention = *retention;
+  Result<std::chrono::milliseconds> payload =
+      PeriodFlag(options.payload_retention, "--payload-retention", std::chrono::milliseconds(0));
+  if (!payload.ok()) return payload.error();
+  out.payload_retention = *payload;
+  Result<std::chrono::milliseconds> audit =
+      PeriodFlag(options.audit_retention, "--audit-retention", kDefaultAuditRetention);
+  if (!audit.ok()) return audit.error();
+  out.audit_retention = *audit;
+  return out;
 }
 
 // glibc gives freed memory back to the kernel as soon as an arena's top reaches 128 KiB, and
@@ -160,7 +207,9 @@ Result<api::ServerOptions> ServerOptionsFrom(const ServeOptions& options, const 
   api::ServerOptions out;
   out.host = listen.host;
   out.port = listen.port;
-  out.io_threads = options.io_threads;
+  out.io_threads = options.io_threads > 0
+                       ? options.io_threads
+                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   out.threads = options.threads;
   out.max_body_bytes = options.max_body_bytes;
   out.max_connections = MaxConnections(options, RaiseOpenFileLimit());
@@ -189,13 +238,12 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", ssrf_guard.error().message.c_str());
     return 2;
   }
-  Result<std::unique_ptr<delivery::CurlHttpClient>> http_client =
-      MakeHttpClient(options, *ssrf_guard);
+  Result<OutboundHttp> http_client = MakeHttpClient(options, *ssrf_guard);
   if (!http_client.ok()) {
     std::fprintf(stderr, "webhookd: %s\n", http_client.error().message.c_str());
     return 2;
   }
-  const Result<std::optional<RetentionOptions>> retention = RetentionFrom(options);
+  const Result<RetentionOptions> retention = RetentionFrom(options);
   if (!retention.ok()) {
     std::fprintf(stderr, "webhookd: %s\n", retention.error().message.c_str());
     return 2;
@@ -219,17 +267,25 @@ int RunServe(const ServeOptions& options) {
   }
   EncryptingStore encrypting_store(**store, encryption->cipher, clock, encryption->store_options);
   Store& sealed_store = encrypting_store;
-  delivery::Dispatcher dispatcher(sealed_store, **http_client, clock, Catalog::Builtin(),
+  Catalog catalog;
+  if (Status s = api::SyncCatalog(**store, catalog); !s.ok()) {
+    std::fprintf(stderr, "webhookd: cannot read the event-type catalog: %s\n",
+                 s.error().message.c_str());
+    return 1;
+  }
+  delivery::Dispatcher dispatcher(sealed_store, *http_client->client, clock, catalog,
                                   std::move(*dispatcher_options));
   sealed_store.SetWorkListener([&dispatcher] { dispatcher.Wake(); });
   sealed_store.SetDeliveryHandoff(dispatcher.handoff());
 
-  api::ApiContext context{sealed_store, Catalog::Builtin(), clock, {}, &dispatcher, {}};
+  api::ApiContext context{sealed_store, catalog, clock, {}, &dispatcher, {}};
   context.options.allow_insecure_urls = options.allow_insecure_urls;
   context.options.max_configs_per_org = options.max_configs_per_org;
   context.options.max_deliveries_per_request = options.max_deliveries_per_request;
   context.options.ingest_rate_limit = {options.ingest_rate_limit, options.ingest_burst};
   context.options.ssrf_guard = *ssrf_guard;
+  context.options.retention = retention->retention;
+  context.options.payload_retention = retention->payload_retention;
   const std::unique_ptr<api::Router> router = api::BuildRouter(context);
 
   api::HttpServer server(*server_options, *router);
@@ -238,27 +294,35 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "webhookd: %s\n", port.error().message.c_str());
     return 1;
   }
-  if (!PrintFirstAdminKey(sealed_store, *listen, *port)) return 1;
   const bool v6 = listen->host.find(':') != std::string::npos;
-  std::printf("webhookd listening on http://%s%s%s:%u\n", v6 ? "[" : "", listen->host.c_str(),
-              v6 ? "]" : "", unsigned{*port});
+  const std::string base_url = "http://" + std::string(v6 ? "[" : "") + listen->host +
+                               (v6 ? "]" : "") + ":" + std::to_string(*port);
+  if (!PrintFirstAdminKey(sealed_store, base_url)) return 1;
+  std::printf("webhookd listening on %s\nwebhookd console: %s/console/\n", base_url.c_str(),
+              base_url.c_str());
   std::fflush(stdout);
   spdlog::info(
       "serving db={} io_threads={} threads={} max_connections={} insecure_urls={} "
-      "allow_targets={}",
-      options.db.substr(0, options.db.find(':')), options.io_threads, options.threads,
+      "allow_targets={} http_client={}",
+      options.db.substr(0, options.db.find(':')), server_options->io_threads, options.threads,
       server_options->max_connections, options.allow_insecure_urls,
-      fmt::join(options.allow_targets, ","));
+      fmt::join(options.allow_targets, ","), options.http_client);
   dispatcher.Start();
-  std::unique_ptr<RetentionJanitor> janitor;
-  if (*retention) {
-    janitor = std::make_unique<RetentionJanitor>(sealed_store, clock, **retention);
-    janitor->Start();
+  // Other nodes change the shared catalog too; one second keeps them well within the 5 s that
+  // docs/event-types.md promises. A single SQLite node changes it only through its own API.
+  std::unique_ptr<api::CatalogRefresher> refresher;
+  if (IsSharedStoreUrl(options.db)) {
+    refresher = std::make_unique<api::CatalogRefresher>(**store, catalog, std::chrono::seconds(1));
+    refresher->Start();
   }
+  // Always: the audit log has a retention period, and organizations may set their own.
+  RetentionJanitor janitor(sealed_store, clock, *retention);
+  janitor.Start();
   server.Run();
-  if (janitor) janitor->Stop();
+  janitor.Stop();
+  if (refresher) refresher->Stop();
   dispatcher.Stop();
-  (*http_client)->Stop();
+  http_client->stop();
   sealed_store.SetWorkListener({});
   sealed_store.SetDeliveryHandoff(nullptr);
   spdlog::info("stopped");

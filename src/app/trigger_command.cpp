@@ -1,4 +1,5 @@
 // `webhookd trigger`: posts sample events to a running server and follows their deliveries.
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cstdio>
 #include <fstream>
@@ -17,16 +18,33 @@ namespace json = boost::json;
 
 // One event to send: its type and payload.
 struct Planned {
-  const EventType* type;
+  std::string type_name;
   json::value payload;
 };
 
-void PrintEventNames(std::FILE* out) {
+void PrintEventNames(std::FILE* out, const std::vector<EventTypeInfo>& types) {
   std::fprintf(out, "The event types are:\n");
-  for (const EventType& type : Catalog::Builtin().types()) {
-    std::fprintf(out, "  %2d  %s\n", type.id, type.name.c_str());
+  for (const EventTypeInfo& type : types) {
+    std::fprintf(out, "  %2d  %s%s\n", type.id, type.name.c_str(),
+                 type.archived ? "  (archived)" : "");
   }
   std::fprintf(out, "  or 'all' for every one of them.\n");
+}
+
+std::vector<EventTypeInfo> BuiltinTypes() {
+  std::vector<EventTypeInfo> out;
+  for (const EventType& type : Catalog::Builtin().types()) {
+    out.push_back({type.id, type.name, json::parse(type.sample_json), false});
+  }
+  return out;
+}
+
+// The server's catalog, so that types created through its API work too; the built-in types
+// when the server cannot be reached (sending then says so, naming --server).
+Result<std::vector<EventTypeInfo>> KnownTypes(ApiClient& client) {
+  Result<std::vector<EventTypeInfo>> listed = client.EventTypes();
+  if (!listed.ok() && IsUnreachable(listed.error())) return BuiltinTypes();
+  return listed;
 }
 
 Result<json::value> ReadPayloadFile(const std::string& path) {
@@ -39,29 +57,34 @@ Result<json::value> ReadPayloadFile(const std::string& path) {
   return payload;
 }
 
-// The events the options ask for; Error::Invalid (usage) otherwise.
-Result<std::vector<Planned>> Plan(const TriggerOptions& options) {
-  const Catalog& catalog = Catalog::Builtin();
-  std::vector<const EventType*> types;
+// The events the options ask for; Error::Invalid or NotFound (usage) otherwise. "all" skips
+// archived types, which take no events.
+Result<std::vector<Planned>> Plan(const TriggerOptions& options,
+                                  const std::vector<EventTypeInfo>& known) {
+  std::vector<const EventTypeInfo*> types;
   if (options.event == "all") {
     if (!options.payload_file.empty()) {
       return Error::Invalid("--payload fits one event type, not 'all'");
     }
-    for (const EventType& type : catalog.types()) types.push_back(&type);
-  } else if (const EventType* type = catalog.Find(options.event)) {
-    types.push_back(type);
+    for (const EventTypeInfo& type : known) {
+      if (!type.archived) types.push_back(&type);
+    }
   } else {
-    return Error::NotFound("unknown event type '" + options.event + "'");
+    const auto named = std::find_if(known.begin(), known.end(), [&](const EventTypeInfo& type) {
+      return type.name == options.event;
+    });
+    if (named == known.end()) return Error::NotFound("unknown event type '" + options.event + "'");
+    types.push_back(&*named);
   }
   std::vector<Planned> out;
-  for (const EventType* type : types) {
+  for (const EventTypeInfo* type : types) {
     if (options.payload_file.empty()) {
-      out.push_back({type, json::parse(type->sample_json)});
+      out.push_back({type->name, type->sample});
       continue;
     }
     Result<json::value> payload = ReadPayloadFile(options.payload_file);
     if (!payload.ok()) return payload.error();
-    out.push_back({type, std::move(*payload)});
+    out.push_back({type->name, std::move(*payload)});
   }
   return out;
 }
@@ -129,24 +152,29 @@ bool WaitForAll(ApiClient& client, const std::vector<AcceptedEvent>& events,
 }  // namespace
 
 int RunTrigger(const TriggerOptions& options) {
-  Result<std::vector<Planned>> plan = Plan(options);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "webhookd trigger: %s\n", plan.error().message.c_str());
-    if (plan.error().kind == ErrorKind::kNotFound) PrintEventNames(stderr);
-    return 2;
-  }
   Result<std::chrono::milliseconds> timeout = ParseDuration(options.timeout);
   if (!timeout.ok()) {
     std::fprintf(stderr, "webhookd trigger: --timeout: %s\n", timeout.error().message.c_str());
     return 2;
   }
   ApiClient client(options.server, options.key);
+  Result<std::vector<EventTypeInfo>> known = KnownTypes(client);
+  if (!known.ok()) {
+    PrintServerError("GET /event-types", known.error(), options);
+    return 1;
+  }
+  Result<std::vector<Planned>> plan = Plan(options, *known);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "webhookd trigger: %s\n", plan.error().message.c_str());
+    if (plan.error().kind == ErrorKind::kNotFound) PrintEventNames(stderr, *known);
+    return 2;
+  }
   std::vector<AcceptedEvent> accepted;
   for (const Planned& planned : *plan) {
     Result<AcceptedEvent> event =
-        client.PostEvent(options.organization, planned.type->name, planned.payload);
+        client.PostEvent(options.organization, planned.type_name, planned.payload);
     if (!event.ok()) {
-      PrintServerError(planned.type->name, event.error(), options);
+      PrintServerError(planned.type_name, event.error(), options);
       return 1;
     }
     PrintAccepted(*event);

@@ -15,10 +15,14 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <exception>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <regex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -386,6 +390,31 @@ void RenamePatternsIn(boost::json::value& schema) {
   }
 }
 
+[[noreturn]] void CatalogIsBroken(std::size_t index, std::string_view why) {
+  std::fprintf(stderr, "webhookd: the embedded event catalog is invalid: file #%zu: %.*s\n",
+               index + 1, static_cast<int>(why.size()), why.data());
+  std::abort();
+}
+
+const boost::json::value& Member(const boost::json::object& object, std::string_view key,
+                                 boost::json::kind kind, std::size_t index) {
+  const boost::json::value* value = object.if_contains(key);
+  if (value == nullptr) CatalogIsBroken(index, "missing \"" + std::string(key) + "\"");
+  if (value->kind() != kind)
+    CatalogIsBroken(index, "\"" + std::string(key) + "\" has the wrong type");
+  return *value;
+}
+
+void CheckHeaders(const boost::json::object& headers, std::size_t index) {
+  for (const auto& header : headers) {
+    if (!header.value().is_string()) {
+      CatalogIsBroken(index, "sampleHeaders." + std::string(header.key()) + " is not a string");
+    }
+  }
+}
+
+}  // namespace
+
 // A draft-07 schema compiled once; Validate may be called from any number of threads.
 //
 // It is compiled twice. The accepting path, which nearly every event takes, asks only whether
@@ -451,102 +480,173 @@ class CompiledSchema {
   std::optional<valijson::Schema> decider_;  // nullopt: reporter_ decides too
 };
 
-[[noreturn]] void CatalogIsBroken(std::size_t index, std::string_view why) {
-  std::fprintf(stderr, "webhookd: the embedded event catalog is invalid: file #%zu: %.*s\n",
-               index + 1, static_cast<int>(why.size()), why.data());
-  std::abort();
-}
+struct Catalog::Impl {
+  struct Entry {
+    std::vector<const EventType*> versions;  // oldest first
+    const EventType* current = nullptr;
+  };
+  mutable std::shared_mutex mu;
+  // Every version ever installed, and each archived flip as a copy: never erased, so the
+  // pointers that Find returned stay valid while newer versions arrive.
+  std::deque<EventType> all;                           // guarded by mu
+  std::map<int, Entry> by_id;                          // guarded by mu
+  std::map<std::string, int, std::less<>> id_by_name;  // guarded by mu
 
-const boost::json::value& Member(const boost::json::object& object, std::string_view key,
-                                 boost::json::kind kind, std::size_t index) {
-  const boost::json::value* value = object.if_contains(key);
-  if (value == nullptr) CatalogIsBroken(index, "missing \"" + std::string(key) + "\"");
-  if (value->kind() != kind)
-    CatalogIsBroken(index, "\"" + std::string(key) + "\" has the wrong type");
-  return *value;
-}
-
-void CheckHeaders(const boost::json::object& headers, std::size_t index) {
-  for (const auto& header : headers) {
-    if (!header.value().is_string()) {
-      CatalogIsBroken(index, "sampleHeaders." + std::string(header.key()) + " is not a string");
-    }
+  const EventType* Keep(EventType type) {
+    all.push_back(std::move(type));
+    return &all.back();
   }
+};
+
+namespace {
+
+EventType BuiltinType(const boost::json::object& file, std::size_t index) {
+  EventType type;
+  type.id = static_cast<int>(Member(file, "id", boost::json::kind::int64, index).as_int64());
+  if (type.id != static_cast<int>(index) + 1) {
+    CatalogIsBroken(index, "\"id\" must equal the file's position (its two-digit prefix)");
+  }
+  type.name = Member(file, "name", boost::json::kind::string, index).as_string();
+  type.description = Member(file, "description", boost::json::kind::string, index).as_string();
+  type.is_inference = Member(file, "isInference", boost::json::kind::bool_, index).as_bool();
+  const boost::json::value& schema = Member(file, "schema", boost::json::kind::object, index);
+  const boost::json::value& sample = Member(file, "sample", boost::json::kind::object, index);
+  const boost::json::value& headers =
+      Member(file, "sampleHeaders", boost::json::kind::object, index);
+  CheckHeaders(headers.as_object(), index);
+  type.schema_json = boost::json::serialize(schema);
+  type.sample_json = boost::json::serialize(sample);
+  type.sample_headers_json = boost::json::serialize(headers);
+  type.builtin = true;
+  return type;
+}
+
+// `error`, found in the part of a definition at `field`, as the definition's error.
+Error Within(std::string_view field, std::string_view what, Error error) {
+  Error out = Error::Invalid(std::string(what) + error.message, std::string(field) + error.field);
+  out.errors = std::move(error.errors);
+  for (FieldError& each : out.errors) each.field = std::string(field) + each.field;
+  return out;
 }
 
 }  // namespace
 
-struct Catalog::Impl {
-  std::vector<EventType> types;                          // types[i].id == i + 1
-  std::vector<std::unique_ptr<CompiledSchema>> schemas;  // parallel to types
-};
-
-Catalog::Catalog() : impl_(new Impl) {
+Catalog::Catalog() : impl_(std::make_unique<Impl>()) {
   for (std::size_t index = 0; index < kCatalogFiles.size(); ++index) {
     boost::system::error_code ec;
     const boost::json::value parsed = boost::json::parse(kCatalogFiles[index], ec);
     if (ec) CatalogIsBroken(index, "not JSON: " + ec.message());
     if (!parsed.is_object()) CatalogIsBroken(index, "not a JSON object");
-    const boost::json::object& file = parsed.as_object();
-
-    EventType type;
-    type.id = static_cast<int>(Member(file, "id", boost::json::kind::int64, index).as_int64());
-    if (type.id != static_cast<int>(index) + 1) {
-      CatalogIsBroken(index, "\"id\" must equal the file's position (its two-digit prefix)");
-    }
-    type.name = Member(file, "name", boost::json::kind::string, index).as_string();
-    type.description = Member(file, "description", boost::json::kind::string, index).as_string();
-    type.is_inference = Member(file, "isInference", boost::json::kind::bool_, index).as_bool();
-    const boost::json::value& schema = Member(file, "schema", boost::json::kind::object, index);
-    const boost::json::value& sample = Member(file, "sample", boost::json::kind::object, index);
-    const boost::json::value& headers =
-        Member(file, "sampleHeaders", boost::json::kind::object, index);
-    CheckHeaders(headers.as_object(), index);
+    EventType type = BuiltinType(parsed.as_object(), index);
     if (Find(std::string_view(type.name)) != nullptr) {
       CatalogIsBroken(index, "duplicate name " + type.name);
     }
-    type.schema_json = boost::json::serialize(schema);
-    type.sample_json = boost::json::serialize(sample);
-    type.sample_headers_json = boost::json::serialize(headers);
-
-    Result<std::unique_ptr<CompiledSchema>> compiled =
-        CompiledSchema::Compile(schema, CompiledSchema::Patterns::kCompiled);
-    if (!compiled.ok()) CatalogIsBroken(index, type.name + ": " + compiled.error().message);
-    impl_->schemas.push_back(std::move(compiled).value());
-    impl_->types.push_back(std::move(type));
+    Result<EventType> prepared = Prepare(std::move(type));
+    if (!prepared.ok()) CatalogIsBroken(index, prepared.error().message);
+    Install(*prepared);
   }
 }
 
-Catalog::~Catalog() { delete impl_; }
+Catalog::~Catalog() = default;
 
 const Catalog& Catalog::Builtin() {
   static const Catalog catalog;
   return catalog;
 }
 
-const std::vector<EventType>& Catalog::types() const { return impl_->types; }
+std::vector<EventType> Catalog::types() const {
+  std::shared_lock lock(impl_->mu);
+  std::vector<EventType> out;
+  out.reserve(impl_->by_id.size());
+  for (const auto& [id, entry] : impl_->by_id) out.push_back(*entry.current);
+  return out;
+}
 
 const EventType* Catalog::Find(int id) const {
-  if (id < 1 || static_cast<std::size_t>(id) > impl_->types.size()) return nullptr;
-  return &impl_->types[static_cast<std::size_t>(id) - 1];
+  std::shared_lock lock(impl_->mu);
+  const auto it = impl_->by_id.find(id);
+  return it == impl_->by_id.end() ? nullptr : it->second.current;
 }
 
 const EventType* Catalog::Find(std::string_view name) const {
-  for (const EventType& type : impl_->types) {
-    if (type.name == name) return &type;
+  std::shared_lock lock(impl_->mu);
+  const auto named = impl_->id_by_name.find(name);
+  if (named == impl_->id_by_name.end()) return nullptr;
+  return impl_->by_id.at(named->second).current;
+}
+
+std::vector<EventType> Catalog::Versions(int id) const {
+  std::shared_lock lock(impl_->mu);
+  std::vector<EventType> out;
+  const auto it = impl_->by_id.find(id);
+  if (it == impl_->by_id.end()) return out;
+  for (const EventType* version : it->second.versions) out.push_back(*version);
+  return out;
+}
+
+const EventType* Catalog::FindVersion(int id, int version) const {
+  std::shared_lock lock(impl_->mu);
+  const auto it = impl_->by_id.find(id);
+  if (it == impl_->by_id.end()) return nullptr;
+  for (const EventType* each : it->second.versions) {
+    if (each->version == version) return each;
   }
   return nullptr;
 }
 
+bool Catalog::Has(int id, int version) const { return FindVersion(id, version) != nullptr; }
+
+Result<EventType> Catalog::Prepare(EventType type) {
+  boost::system::error_code ec;
+  boost::json::value schema = boost::json::parse(type.schema_json, ec);
+  if (ec) return Error::Invalid("schema is not JSON", "/schema");
+  const boost::json::value sample = boost::json::parse(type.sample_json, ec);
+  if (ec) return Error::Invalid("sample is not JSON", "/sample");
+  Result<std::unique_ptr<CompiledSchema>> compiled =
+      CompiledSchema::Compile(std::move(schema), CompiledSchema::Patterns::kCompiled);
+  if (!compiled.ok()) return Within("/schema", "", compiled.error());
+  thread_local valijson::Validator validator;
+  if (Status s = (*compiled)->Validate(sample, validator); !s.ok()) {
+    return Within("/sample", "sample does not match the schema: ", s.error());
+  }
+  type.compiled = std::shared_ptr<const CompiledSchema>(std::move(compiled).value());
+  return type;
+}
+
+void Catalog::Install(const EventType& prepared) {
+  std::unique_lock lock(impl_->mu);
+  Impl::Entry& entry = impl_->by_id[prepared.id];
+  for (const EventType* each : entry.versions) {
+    if (each->version == prepared.version) return;
+  }
+  EventType copy = prepared;
+  if (entry.current != nullptr) copy.archived = entry.current->archived;
+  const EventType* kept = impl_->Keep(std::move(copy));
+  const auto later =
+      std::find_if(entry.versions.begin(), entry.versions.end(),
+                   [&](const EventType* each) { return each->version > kept->version; });
+  entry.versions.insert(later, kept);
+  if (entry.current == nullptr || kept->version > entry.current->version) entry.current = kept;
+  impl_->id_by_name[kept->name] = kept->id;
+}
+
+void Catalog::SetArchived(int id, bool archived) {
+  std::unique_lock lock(impl_->mu);
+  const auto it = impl_->by_id.find(id);
+  if (it == impl_->by_id.end() || it->second.current->archived == archived) return;
+  EventType flipped = *it->second.current;
+  flipped.archived = archived;
+  it->second.current = impl_->Keep(std::move(flipped));
+}
+
 Status Catalog::Validate(const EventType& type, const boost::json::value& payload) const {
-  const EventType* known = Find(type.id);
-  if (known == nullptr || known->name != type.name) {
-    return Error::Internal("event type '" + type.name + "' is not in the catalog");
+  if (type.compiled == nullptr) {
+    return Error::Internal("event type '" + type.name + "' was not prepared by the catalog");
   }
   // One Validator per thread, reused: compiling a pattern's std::regex costs ~100 us, far more
-  // than a whole validation, and the cache holds only the catalog's few patterns.
+  // than a whole validation, and the cache holds only the catalog's patterns.
   thread_local valijson::Validator validator;
-  return impl_->schemas[static_cast<std::size_t>(type.id) - 1]->Validate(payload, validator);
+  return type.compiled->Validate(payload, validator);
 }
 
 Status ValidateAgainstSchema(const boost::json::value& schema, const boost::json::value& document) {

@@ -1,5 +1,6 @@
 #include "core/ids.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <mutex>
@@ -71,6 +72,13 @@ std::string NewSortableId(std::string_view prefix, UnixMillis now) {
   std::string id(prefix);
   id += '_';
   id += EncodeUlid(static_cast<std::uint64_t>(ms), random);
+  return id;
+}
+
+std::string SortableIdLowerBound(std::string_view prefix, UnixMillis time) {
+  std::string id(prefix);
+  id += '_';
+  id += EncodeUlid(static_cast<std::uint64_t>(std::max<UnixMillis>(time, 0)), {});
   return id;
 }
 

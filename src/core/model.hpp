@@ -24,7 +24,7 @@ struct WebhookConfig {
   std::int64_t organization_id = 0;
   std::string name;
   std::string url;
-  int event_type_id = 0;               // 1..12, see the catalog
+  int event_type_id = 0;               // the catalog's id (webhookEventId)
   std::string attributes_json = "{}";  // object; known keys apiKey, organizationCode
   std::string headers_json = "{}";     // object of string -> string, sent with every delivery
   bool active = true;
@@ -83,6 +83,25 @@ struct Event {
   std::string payload_json;
   std::string idempotency_key;  // empty: none
   UnixMillis created_at = 0;
+  // When payload retention erased the payload (now "null") and its attempts' bodies and
+  // headers; 0: not erased.
+  UnixMillis payload_erased_at = 0;
+  int event_type_version = 1;  // the version of the event type whose schema it passed
+};
+
+// One stored version of an event type (docs/event-types.md): every version of a type created
+// through the API, and versions 2, 3, ... of a built-in type (version 1 is compiled in).
+struct StoredEventType {
+  int id = 0;  // webhookEventId
+  std::string name;
+  bool is_inference = false;
+  int version = 1;
+  std::string description;
+  std::string schema_json;
+  std::string sample_json;
+  std::string sample_headers_json = "{}";
+  bool archived = false;      // the type's, whichever version
+  UnixMillis created_at = 0;  // of this version
 };
 
 struct Delivery {
@@ -110,6 +129,39 @@ struct Attempt {
   std::string response_body;  // first 64 KiB
   std::string error;
   bool manual = false;
+};
+
+// ---- Patient data protection (docs/security.md) ----
+
+// One audited request: a change of state, or a read of patient data.
+struct AuditEntry {
+  std::int64_t id = 0;  // assigned by the store, increasing
+  UnixMillis at = 0;
+  std::int64_t key_id = 0;
+  std::string key_name;                         // the key's name, never the key
+  std::optional<std::int64_t> organization_id;  // nullopt: no one organization (an admin's)
+  std::string method;                           // "GET", "PUT", ...
+  std::string route;                            // the route's pattern, "/events/{id}"
+  std::string object_id;                        // the object the request named; "" if none
+  std::string address;                          // the caller's IP address
+  int status = 0;                               // the HTTP status answered
+};
+
+struct AuditFilter {
+  std::optional<std::int64_t> organization_id;
+  std::optional<std::int64_t> key_id;
+  std::optional<std::string> object_id;
+  std::optional<UnixMillis> since;   // at >= since
+  std::optional<UnixMillis> before;  // at < before
+  int limit = 50;
+  std::int64_t after_id = 0;  // cursor: ids strictly greater than this
+};
+
+// An organization's own retention periods; 0 uses the server's default.
+struct OrganizationSettings {
+  std::int64_t organization_id = 0;
+  std::int64_t retention_ms = 0;          // finished events are purged after this
+  std::int64_t payload_retention_ms = 0;  // payloads and attempt bodies are erased after this
 };
 
 }  // namespace webhookd

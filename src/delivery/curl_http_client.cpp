@@ -125,6 +125,9 @@ Result<std::unique_ptr<CurlHttpClient>> CurlHttpClient::Create(CurlHttpClientOpt
 
 CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options, CURLM* multi)
     : options_(std::move(options)), multi_(multi) {
+  for (const std::string& entry : options_.resolve) {
+    resolve_list_ = curl_slist_append(resolve_list_, entry.c_str());
+  }
   // Started here, in the body, once every member is constructed.
   thread_ = NamedThread("http-client", [this] { Run(); });
 }
@@ -132,6 +135,7 @@ CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options, CURLM* multi)
 CurlHttpClient::~CurlHttpClient() {
   Stop();
   curl_multi_cleanup(multi_);
+  curl_slist_free_all(resolve_list_);
 }
 
 void CurlHttpClient::Send(HttpRequest request, Callback done) {
@@ -218,6 +222,7 @@ void CurlHttpClient::Start(Queued queued) {
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (resolve_list_ != nullptr) curl_easy_setopt(easy, CURLOPT_RESOLVE, resolve_list_);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout_ms));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));

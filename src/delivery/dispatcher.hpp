@@ -7,7 +7,8 @@
 // slow route on a host cannot take the slots of the host's other routes.
 //
 // New events' deliveries usually skip the claim: handoff() (given to Store::SetDeliveryHandoff)
-// lets ingestion store them leased and pass them straight here after its commit, while fewer
+// lets ingestion store them leased and pass them straight here after its commit (all of one
+// commit's at once, so one wake-up per commit rather than per event), while fewer
 // than half of max_held_deliveries are held and their configuration is neither stalled, nor
 // holding enough for its rate limit, nor FIFO (whose deliveries go in order through the claim).
 //
@@ -19,7 +20,7 @@
 //  - an AttemptRecorder thread records the decided outcomes, many per RecordAttempts call.
 //
 // Wiring (src/app):
-//   auto client = CurlHttpClient::Create({...}).value();
+//   auto client = BeastHttpClient::Create({...}).value();  // or CurlHttpClient
 //   Dispatcher dispatcher(*store, *client, clock, Catalog::Builtin(), options);
 //   store->SetWorkListener([&dispatcher] { dispatcher.Wake(); });
 //   store->SetDeliveryHandoff(dispatcher.handoff());

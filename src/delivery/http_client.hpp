@@ -1,5 +1,6 @@
 // Outbound HTTP as an interface (Envoy style), so that the dispatcher runs against a scripted
-// fake in unit tests and against libcurl (CurlHttpClient) in the server.
+// fake in unit tests and against Beast (BeastHttpClient) or libcurl (CurlHttpClient) in the
+// server (`serve --http-client`).
 #pragma once
 
 #include <cstddef>

@@ -32,6 +32,12 @@ AttemptOutcome UnreadableOutcome(const DeliveryJob& job, const Error& error, Uni
   return outcome;
 }
 
+// Payload retention (docs/security.md#retention) writes these plain values in place of the
+// erased payload ("null"), attempt headers ("{}") and bodies (""); they hold no patient data.
+bool IsErasureMarker(std::string_view stored) {
+  return stored.empty() || stored == "{}" || stored == "null";
+}
+
 }  // namespace
 
 std::string SealedContext(std::string_view table, std::string_view column, std::string_view row) {
@@ -79,7 +85,7 @@ std::string EncryptingStore::Seal(std::string_view plain, const std::string& con
 Result<std::string> EncryptingStore::Open(std::string_view stored,
                                           const std::string& context) const {
   if (crypto::FieldCipher::IsSealed(stored)) return cipher_->Open(stored, context);
-  if (options_.accept_plain) return std::string(stored);
+  if (options_.accept_plain || IsErasureMarker(stored)) return std::string(stored);
   return Error::Unreadable(context +
                            " is stored unencrypted in a database whose values are all encrypted");
 }

@@ -98,9 +98,48 @@ class EncryptingStore final : public Store {
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
   WriterStats GetWriterStats() const override { return inner_.GetWriterStats(); }
-  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
-    return inner_.PurgeBefore(cutoff, max_events);
+  Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
+    return inner_.Stats(query, scope);
   }
+  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
+                                   RetentionScope scope) override {
+    return inner_.PurgeBefore(cutoff, max_events, scope);
+  }
+  Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
+                                           RetentionScope scope) override {
+    return inner_.ErasePayloadsBefore(cutoff, max_events, scope);
+  }
+  Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
+    return inner_.GetOrganizationSettings(organization_id);
+  }
+  Result<OrganizationSettings> PutOrganizationSettings(
+      const OrganizationSettings& settings) override {
+    return inner_.PutOrganizationSettings(settings);
+  }
+  Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
+    return inner_.ListOrganizationOverrides();
+  }
+  // Audit entries name who did what to which object; they hold no patient data.
+  void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) override {
+    inner_.AppendAuditAsync(std::move(entry), std::move(done));
+  }
+  Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) override {
+    return inner_.ListAudit(filter, scope);
+  }
+  Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) override {
+    return inner_.PurgeAuditBefore(cutoff, max_entries);
+  }
+  // The catalog (schemas and samples) is the platform's, not patient data.
+  Result<std::vector<StoredEventType>> ListEventTypes() override {
+    return inner_.ListEventTypes();
+  }
+  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
+    return inner_.CreateEventType(type);
+  }
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
+    return inner_.AddEventTypeVersion(version);
+  }
+  Status ArchiveEventType(int id) override { return inner_.ArchiveEventType(id); }
   void SetWorkListener(std::function<void()> listener) override {
     inner_.SetWorkListener(std::move(listener));
   }

@@ -31,17 +31,12 @@ Result<std::chrono::milliseconds> ParseRetention(std::string_view text) {
   }
 }
 
-namespace {
-
-// "30d", "12h" or "90m": the period as it was most likely typed.
-std::string DescribePeriod(std::chrono::milliseconds period) {
+std::string FormatRetention(std::chrono::milliseconds period) {
   const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(period).count();
   if (minutes % (24 * 60) == 0) return std::to_string(minutes / (24 * 60)) + "d";
   if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
   return std::to_string(minutes) + "m";
 }
-
-}  // namespace
 
 RetentionJanitor::RetentionJanitor(Store& store, const Clock& clock, RetentionOptions options)
     : store_(store), clock_(clock), options_(options) {}
@@ -49,8 +44,15 @@ RetentionJanitor::RetentionJanitor(Store& store, const Clock& clock, RetentionOp
 RetentionJanitor::~RetentionJanitor() { Stop(); }
 
 void RetentionJanitor::Start() {
-  spdlog::info("retention: purging finished events older than {}, {} per transaction",
-               DescribePeriod(options_.retention), options_.batch_events);
+  spdlog::info(
+      "retention: events {}, payloads {}, audit log entries after {} (organizations may set "
+      "their own periods), {} per transaction",
+      options_.retention.count() > 0 ? "purged after " + FormatRetention(options_.retention)
+                                     : std::string("kept"),
+      options_.payload_retention.count() > 0
+          ? "erased after " + FormatRetention(options_.payload_retention)
+          : std::string("kept"),
+      FormatRetention(options_.audit_retention), options_.batch_events);
   thread_ = NamedThread("janitor", [this] { Loop(); });
 }
 
@@ -68,28 +70,93 @@ bool RetentionJanitor::Wait(std::chrono::milliseconds duration) {
   return !stop_requested_.wait_for(lock, duration, [this] { return stopping_; });
 }
 
-Result<std::int64_t> RetentionJanitor::RunPass() {
-  // One cutoff for the whole pass: events that age past it meanwhile wait for the next pass.
-  const UnixMillis cutoff = clock_.Now() - options_.retention.count();
-  std::int64_t purged = 0;
+bool RetentionJanitor::StopRequested() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+Result<std::int64_t> RetentionJanitor::Drain(const Batch& batch) {
+  std::int64_t total = 0;
   while (true) {
-    Result<std::int64_t> batch = store_.PurgeBefore(cutoff, options_.batch_events);
-    if (!batch.ok()) return batch.error();
-    purged += *batch;
-    if (*batch < options_.batch_events) return purged;
-    if (!Wait(options_.pause)) return purged;
+    Result<std::int64_t> done = batch(options_.batch_events);
+    if (!done.ok()) return done.error();
+    total += *done;
+    if (*done < options_.batch_events) return total;
+    if (!Wait(options_.pause)) return total;
   }
+}
+
+template <class Apply>
+Result<std::int64_t> RetentionJanitor::DrainEachPeriod(
+    const std::vector<OrganizationSettings>& overrides, std::chrono::milliseconds server_period,
+    std::int64_t OrganizationSettings::*own_period, UnixMillis now, Apply apply) {
+  std::vector<std::pair<RetentionScope, std::int64_t>> periods;
+  if (server_period.count() > 0) periods.emplace_back(kWithoutOwnPeriod, server_period.count());
+  for (const OrganizationSettings& settings : overrides) {
+    if (settings.*own_period > 0) {
+      periods.emplace_back(settings.organization_id, settings.*own_period);
+    }
+  }
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < periods.size(); ++i) {
+    if (i > 0 && StopRequested()) break;
+    const auto& [scope, period] = periods[i];
+    Result<std::int64_t> drained =
+        Drain([&](int max_rows) { return apply(now - period, max_rows, scope); });
+    if (!drained.ok()) return drained.error();
+    total += *drained;
+  }
+  return total;
+}
+
+Result<RetentionPass> RetentionJanitor::RunPass() {
+  // One time for the whole pass: rows that age past a cutoff meanwhile wait for the next pass.
+  const UnixMillis now = clock_.Now();
+  Result<std::vector<OrganizationSettings>> overrides = store_.ListOrganizationOverrides();
+  if (!overrides.ok()) return overrides.error();
+  RetentionPass pass;
+  Result<std::int64_t> purged =
+      DrainEachPeriod(*overrides, options_.retention, &OrganizationSettings::retention_ms, now,
+                      [this](UnixMillis cutoff, int max_rows, RetentionScope scope) {
+                        return store_.PurgeBefore(cutoff, max_rows, scope);
+                      });
+  if (!purged.ok()) return purged.error();
+  pass.purged_events = *purged;
+  if (StopRequested()) return pass;
+  Result<std::int64_t> erased = DrainEachPeriod(
+      *overrides, options_.payload_retention, &OrganizationSettings::payload_retention_ms, now,
+      [this](UnixMillis cutoff, int max_rows, RetentionScope scope) {
+        return store_.ErasePayloadsBefore(cutoff, max_rows, scope);
+      });
+  if (!erased.ok()) return erased.error();
+  pass.erased_payloads = *erased;
+  if (StopRequested()) return pass;
+  Result<std::int64_t> purged_audit = Drain([&](int max_rows) {
+    return store_.PurgeAuditBefore(now - options_.audit_retention.count(), max_rows);
+  });
+  if (!purged_audit.ok()) return purged_audit.error();
+  pass.purged_audit_entries = *purged_audit;
+  return pass;
 }
 
 void RetentionJanitor::Loop() {
   do {
-    Result<std::int64_t> purged = RunPass();
-    if (!purged.ok()) {
-      spdlog::warn("retention: purge failed, trying again at the next pass: {}",
-                   purged.error().message);
-    } else if (*purged > 0) {
-      spdlog::info("retention: purged {} events older than {} with their deliveries and attempts",
-                   *purged, DescribePeriod(options_.retention));
+    Result<RetentionPass> pass = RunPass();
+    if (!pass.ok()) {
+      spdlog::warn("retention: a pass failed, trying again at the next pass: {}",
+                   pass.error().message);
+      continue;
+    }
+    if (pass->purged_events > 0) {
+      spdlog::info("retention: purged {} events with their deliveries and attempts",
+                   pass->purged_events);
+    }
+    if (pass->erased_payloads > 0) {
+      spdlog::info("retention: erased the payloads, attempt bodies and headers of {} events",
+                   pass->erased_payloads);
+    }
+    if (pass->purged_audit_entries > 0) {
+      spdlog::info("retention: purged {} audit log entries", pass->purged_audit_entries);
     }
   } while (Wait(options_.interval));
 }

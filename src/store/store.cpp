@@ -14,4 +14,11 @@ std::vector<Result<IngestedEvent>> Store::IngestEvents(std::vector<NewEvent> eve
   return results.get();
 }
 
+Status Store::AppendAudit(AuditEntry entry) {
+  std::promise<Status> done;
+  std::future<Status> outcome = done.get_future();
+  AppendAuditAsync(std::move(entry), [&done](Status s) { done.set_value(std::move(s)); });
+  return outcome.get();
+}
+
 }  // namespace webhookd

@@ -24,6 +24,7 @@
 
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "store/event_type_store.hpp"
 
 namespace webhookd {
 
@@ -36,6 +37,7 @@ struct NewEvent {
   int event_type_id = 0;
   std::string payload_json;
   std::string idempotency_key;  // empty: none
+  int event_type_version = 1;   // the version whose schema the payload passed
 };
 
 // What one ingestion request (one IngestEventsAsync call) may do.
@@ -118,13 +120,57 @@ struct DeliveryFilter {
   std::string after_id;  // cursor: ids strictly greater than this
 };
 
+// Which organizations a retention batch covers: one organization with a period of its own, or
+// (kWithoutOwnPeriod) every organization without its own period of that kind.
+using RetentionScope = std::optional<std::int64_t>;
+inline constexpr RetentionScope kWithoutOwnPeriod = std::nullopt;
+
 struct DeliveryCounts {
   std::int64_t pending = 0, delivering = 0, succeeded = 0, failed = 0;
 };
 
-class Store {
+// ---- Statistics (GET /stats) ----
+// Every figure but `open` is about the deliveries created at or after `since`: the store reads
+// them as a range of the deliveries' primary key (ids sort by creation time), never the whole
+// table.
+struct StatsQuery {
+  UnixMillis since = 0;
+  UnixMillis bucket_ms = 60'000;
+  int top_failing = 5;  // how many of the configurations with the most failures
+};
+
+struct StatsBucket {
+  UnixMillis start = 0;   // since + k * bucket_ms
+  DeliveryCounts counts;  // the bucket's deliveries by their current status
+};
+
+struct ConfigFailures {
+  std::int64_t config_id = 0;
+  std::string name;
+  std::int64_t failed = 0;    // given up (kFailed)
+  std::int64_t retrying = 0;  // kPending after at least one failed attempt
+};
+
+struct DisabledConfig {
+  std::int64_t config_id = 0;
+  std::string name;
+  std::string reason;
+  UnixMillis disabled_at = 0;  // its last change
+};
+
+struct DeliveryStats {
+  std::vector<StatsBucket> buckets;  // only buckets with deliveries, oldest first
+  DeliveryCounts open;               // pending and delivering now, whenever created
+  // Acceptance (created_at) to the recorded success, over the window's succeeded deliveries.
+  std::int64_t latency_samples = 0;
+  std::optional<std::int64_t> latency_p50_ms, latency_p99_ms;
+  std::vector<ConfigFailures> top_failing;  // most failed + retrying first
+  std::vector<DisabledConfig> disabled;     // inactive, with a reason the platform gave
+};
+
+class Store : public EventTypeStore {
  public:
-  virtual ~Store() = default;
+  ~Store() override = default;
 
   // Cheap round trip to the database, for /readyz.
   virtual Status Ping() = 0;
@@ -212,14 +258,44 @@ class Store {
   virtual Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
                                              OrgScope scope) = 0;
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
+  // What the console's overview shows (see StatsQuery), in `scope`.
+  virtual Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) = 0;
   virtual WriterStats GetWriterStats() const = 0;
 
   // ---- Retention ----
-  // Deletes up to `max_events` events created before `cutoff` (oldest first) together with
-  // their deliveries and attempts, in one short transaction. An event with a delivery that is
-  // kPending or kDelivering is kept, however old. Returns how many events it deleted: fewer
-  // than `max_events` means nothing more is purgeable now. `max_events` <= 0 deletes nothing.
-  virtual Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) = 0;
+  // Deletes up to `max_events` events of `scope` created before `cutoff` (oldest first)
+  // together with their deliveries and attempts, in one short transaction. An event with a
+  // delivery that is kPending or kDelivering is kept, however old. Returns how many events it
+  // deleted: fewer than `max_events` means nothing more is purgeable now. `max_events` <= 0
+  // deletes nothing.
+  virtual Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
+                                           RetentionScope scope) = 0;
+  // Payload retention: like PurgeBefore, but the events, deliveries and attempts stay; up to
+  // `max_events` events not erased yet get payload "null" and payload_erased_at = now, and their
+  // attempts' request headers, response headers and response bodies are emptied. A manual retry
+  // or recovery no longer requeues their deliveries. Returns how many events it erased.
+  virtual Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
+                                                   RetentionScope scope) = 0;
+  // The organization's own periods; zeros (server defaults) when it has none stored.
+  virtual Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) = 0;
+  // Stores every field of `settings` (a zero period goes back to the server's default).
+  virtual Result<OrganizationSettings> PutOrganizationSettings(
+      const OrganizationSettings& settings) = 0;
+  // The organizations with a period of their own, of either kind, by id.
+  virtual Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() = 0;
+
+  // ---- Audit log (append-only) ----
+  // Appends `entry` (its id assigned, `at` kept as given) in the writer's next batch, together
+  // with whatever else commits then. Returns at once; `done` gets the outcome after the commit,
+  // on a store thread, where it must not block.
+  virtual void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) = 0;
+  // AppendAuditAsync, waiting for the commit.
+  Status AppendAudit(AuditEntry entry);
+  // Ordered by id. `filter.organization_id` is ANDed with scope: an organization sees only
+  // entries about itself.
+  virtual Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) = 0;
+  // Deletes up to `max_entries` entries older than `cutoff`, oldest first; returns how many.
+  virtual Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) = 0;
 
   // Called (on the committing thread) after a commit that made a delivery due, so that an
   // idle dispatcher wakes up without polling. Set once, before serving.

@@ -333,8 +333,8 @@ TEST_F(ConfigsTest, IntegersBeyond64BitsAreRefusedSayingTheRange) {
       {"version", "/version", "version must be an integer from 1 to 9223372036854775807"},
       {"organizationId", "/organizationId",
        "organizationId must be an integer from 1 to 9223372036854775807"},
-      {"webhookEventId", "/webhookEventId", "webhookEventId must be an integer from 1 to 12"},
-      {"eventId", "/eventId", "eventId must be an integer from 1 to 12"},
+      {"webhookEventId", "/webhookEventId", "webhookEventId must be an integer from 1 to 1000"},
+      {"eventId", "/eventId", "eventId must be an integer from 1 to 1000"},
       {"timeoutMs", "/timeoutMs", "timeoutMs must be an integer from 100 to 60000"},
   };
   for (const auto& [name, field, detail] : cases) {

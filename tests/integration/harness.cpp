@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -231,6 +232,19 @@ std::filesystem::path TestKeyFile(const std::string& db_url) {
   return std::filesystem::temp_directory_path() / (name.substr(0, name.find('?')) + ".key");
 }
 
+double TimeoutScale() {
+  static const double scale = [] {
+    const char* value = std::getenv("WEBHOOKD_TEST_TIMEOUT_SCALE");
+    const double parsed = value == nullptr ? 1.0 : std::strtod(value, nullptr);
+    return std::max(parsed, 1.0);
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(timeout * TimeoutScale());
+}
+
 // ---- TempDir ----
 
 TempDir::TempDir() {
@@ -387,6 +401,28 @@ Status TestDatabase::DropNow() {
   return dropped.ok() ? Status::Ok() : Status(dropped.error());
 }
 
+Status TestDatabase::Execute(const std::string& sql) {
+  if (backend_ == Backend::kPostgres) {
+    PgSession session(url_);
+    if (Status connected = session.Connected(); !connected.ok()) return connected;
+    Result<std::string> done = session.Run(sql);
+    return done.ok() ? Status::Ok() : Status(done.error());
+  }
+  sqlite3* db = nullptr;
+  const std::string path = url_.substr(std::string_view("sqlite:").size());
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 10'000);
+  char* message = nullptr;
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  Status out = Status::Ok();
+  if (rc != SQLITE_OK) {
+    out = Error::Internal(sql + ": " + (message != nullptr ? message : sqlite3_errmsg(db)));
+  }
+  sqlite3_free(message);
+  sqlite3_close(db);
+  return out;
+}
+
 std::string ProcessExit::Describe() const {
   return exited ? "exit " + std::to_string(code) : "signal " + std::to_string(signal);
 }
@@ -409,7 +445,7 @@ CommandResult RunCommand(const std::vector<std::string>& args, const EnvVars& en
   close(err_pipe[1]);
 
   // Drain both pipes together so that a chatty child never blocks on a full pipe.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + Scaled(timeout);
   std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
   std::array<std::string*, 2> sinks{&result.out, &result.err};
   int open_fds = 2;
@@ -463,6 +499,10 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::StartServe(
     const std::string& db_url, const std::vector<std::string>& extra_args,
     const std::filesystem::path& log_dir, const EnvVars& env) {
   std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--db", db_url};
+  // The suite runs a second time on the other outbound HTTP implementation (tests/CMakeLists).
+  if (const char* client = std::getenv("WEBHOOKD_TEST_HTTP_CLIENT")) {
+    args.insert(args.end(), {"--http-client", client});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto server = std::make_unique<ServerProcess>(std::move(args), env, log_dir);
   if (Status started = server->Start(); !started.ok()) return started.error();
@@ -481,6 +521,7 @@ Status ServerProcess::Start(std::chrono::milliseconds timeout) {
   close(err_fd);
   if (pid_ < 0) return Error::Internal("fork failed");
 
+  timeout = Scaled(timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (ParseListeningLine(ReadStdout())) return Status::Ok();
@@ -519,7 +560,7 @@ bool ServerProcess::Running() {
 }
 
 std::optional<ProcessExit> ServerProcess::WaitForExit(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + Scaled(timeout);
   while (true) {
     int status = 0;
     const pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -706,7 +747,7 @@ HttpResponse HttpClient::Request(std::string_view method, std::string_view path,
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(Scaled(timeout_).count()));
   if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   if (!body.empty()) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
@@ -934,7 +975,7 @@ std::size_t HttpReceiver::Count() const {
 
 bool HttpReceiver::WaitFor(std::size_t count, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= count; });
+  return cv_.wait_for(lock, Scaled(timeout), [&] { return requests_.size() >= count; });
 }
 
 void HttpReceiver::Clear() {

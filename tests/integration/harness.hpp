@@ -33,6 +33,14 @@ using namespace std::chrono_literals;
 // Path of the webhookd binary under test (set by CMake).
 std::string WebhookdBinary();
 
+// WEBHOOKD_TEST_TIMEOUT_SCALE, a number >= 1 (1 when unset or not a number): how many times
+// longer than usual the harness waits for webhookd before giving up. `make asan` and
+// `make tsan` set it, since their instrumented binaries run several times slower. The waits
+// that say "something arrives within T" scale (Start, Terminate, RunCommand, HttpClient,
+// HttpReceiver::WaitFor); a test that expects nothing to happen within T does not.
+double TimeoutScale();
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout);
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
  public:
@@ -119,6 +127,9 @@ class TestDatabase {
   // PostgreSQL only: drops the database now, WITH (FORCE), as an outage would take it away
   // from servers still using it.
   Status DropNow();
+  // Runs `sql` on this database directly, as an operator's tool would: tests age rows this way
+  // where they cannot wait for days to pass.
+  Status Execute(const std::string& sql);
 
  private:
   TestDatabase(Backend backend, std::string url, std::string admin_url, std::string name);
@@ -151,7 +162,8 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Convenience: `serve --listen 127.0.0.1:0 --db <db_url> extra_args...`, started.
+  // Convenience: `serve --listen 127.0.0.1:0 --db <db_url> extra_args...`, started; with
+  // WEBHOOKD_TEST_HTTP_CLIENT set, `--http-client <its value>` before extra_args.
   // On failure the error says why (exit status, the tail of stderr).
   static Result<std::unique_ptr<ServerProcess>> StartServe(
       const std::string& db_url, const std::vector<std::string>& extra_args,

@@ -91,6 +91,10 @@ TEST_F(HttpHardeningTest, MalformedChunkSizeIsAnswered400) {
                "zz\r\n{}\r\n0\r\n\r\n");
   ASSERT_EQ(responses.size(), 1u) << Summaries(responses);
   EXPECT_TRUE(IsProblem(responses[0], 400, "invalid-request")) << responses[0].Summary();
+  // One title per problem type (issue 11 m): the type's, whatever was malformed.
+  EXPECT_EQ(responses[0].json.at("title"), json::value("Invalid request"));
+  EXPECT_NE(responses[0].json.at("detail").as_string().find("malformed HTTP request"),
+            std::string::npos);
 }
 
 TEST_F(HttpHardeningTest, ObsoleteLineFoldingIsRefused) {

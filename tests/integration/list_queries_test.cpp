@@ -120,5 +120,26 @@ TEST_F(ListQueriesTest, EveryListReadsLimitAndItsIdFiltersByOneRule) {
   }
 }
 
+// The console's organization switch: an admin key narrows the deliveries to one organization;
+// an organization key sees only its own, also when it names another.
+TEST_F(ListQueriesTest, DeliveriesFilterByOrganization) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  const std::vector<std::string> ours = ThreeDeliveries(admin, receiver);
+  ASSERT_EQ(ours.size(), 3u);
+  const json::object theirs = CreateConfig(admin, HookBody(2, "BookAppointment", receiver.Url()));
+  const HttpResponse accepted = PostEvent(admin, "BookAppointment", 2, Appointment(admin, 9));
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const std::string other = AcceptedDeliveries(accepted).at(IdOf(theirs));
+
+  EXPECT_EQ(WalkPages(admin, "/deliveries?organizationId=1"), ours);
+  EXPECT_EQ(WalkPages(admin, "/deliveries?organizationId=2"), std::vector<std::string>{other});
+  EXPECT_EQ(WalkPages(admin, "/deliveries?limit=10").size(), 4u);
+  HttpClient org1 = WithKey(CreateOrgKey(1));
+  EXPECT_EQ(WalkPages(org1, "/deliveries?organizationId=1"), ours);
+  EXPECT_TRUE(WalkPages(org1, "/deliveries?organizationId=2").empty());
+  ExpectRefused(admin, "/deliveries?organizationId=0", "organizationId", "organizationId");
+}
+
 }  // namespace
 }  // namespace webhookd::itest

@@ -352,5 +352,57 @@ TEST_F(MultiNodeTest, TwoNodesKeepOneRateLimitBetweenThem) {
   }
 }
 
+// Event types as data (issue 11): a type created, changed or archived through one node is used by
+// the other within 5 s (each node reads the stored catalog every second).
+TEST_F(MultiNodeTest, ACatalogChangeOnOneNodeReachesTheOtherWithinFiveSeconds) {
+  std::vector<std::unique_ptr<ServerProcess>> nodes = StartNodes(database_->url(), 2, logs_);
+  ASSERT_EQ(nodes.size(), 2u);
+  HttpClient first(nodes[0]->base_url(), nodes[0]->admin_key());
+  HttpClient second(nodes[1]->base_url(), nodes[0]->admin_key());
+  const json::object schema{{"type", "object"},
+                            {"required", json::array{"score"}},
+                            {"properties", {{"score", {{"type", "integer"}}}}}};
+  const HttpResponse created =
+      first.Post("/event-types", json::object{{"name", "ScoreComputed"},
+                                              {"description", "A score was computed."},
+                                              {"schema", schema},
+                                              {"sample", {{"score", 3}}}});
+  ASSERT_TRUE(IsJson(created, 201)) << created.Summary();
+  const auto post = [&](const json::object& payload) {
+    return second.Post(
+        "/events",
+        json::object{{"organizationId", 1}, {"eventName", "ScoreComputed"}, {"payload", payload}});
+  };
+  const auto within_five_seconds = [](const std::function<bool()>& done) {
+    return WaitUntil(done, 5s, 100ms);
+  };
+
+  EXPECT_TRUE(within_five_seconds([&] {
+    return post({{"score", 3}}).status == 202;
+  })) << "the second node does not know the new type";
+
+  json::object stricter = schema;
+  stricter["properties"].as_object()["score"].as_object()["minimum"] = 10;
+  ASSERT_TRUE(IsJson(first.Patch("/event-types/ScoreComputed",
+                                 json::object{{"schema", stricter}, {"sample", {{"score", 12}}}}),
+                     200));
+  EXPECT_TRUE(within_five_seconds([&] {
+    const HttpResponse r = post({{"score", 3}});
+    return r.status == 400 && r.body.find("/payload/score") != std::string::npos;
+  })) << "the second node still validates against version 1";
+  const HttpResponse accepted = post({{"score", 12}});
+  ASSERT_TRUE(IsJson(accepted, 202));
+  const HttpResponse event =
+      second.Get("/events/" + std::string(accepted.json.at("id").as_string()));
+  ASSERT_TRUE(IsJson(event, 200));
+  EXPECT_EQ(event.json.at("eventTypeVersion"), json::value(2));
+
+  ASSERT_EQ(first.Delete("/event-types/ScoreComputed").status, 204);
+  EXPECT_TRUE(within_five_seconds([&] {
+    const HttpResponse r = post({{"score", 12}});
+    return r.status == 400 && r.body.find("archived") != std::string::npos;
+  })) << "the second node still takes events of the archived type";
+}
+
 }  // namespace
 }  // namespace webhookd::itest

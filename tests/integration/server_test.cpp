@@ -53,6 +53,10 @@ TEST_F(ServerTest, FirstStartPrintsAWorkingAdminKeyWithCurlExample) {
       std::regex_search(out, std::regex("Admin API key \\(shown once\\): whk_[0-9a-f]{64}")))
       << out;
   EXPECT_NE(out.find("curl"), std::string::npos) << out;
+  // The console's address, beside the key and again after the listening line.
+  const std::string console = server_->base_url() + "/console/";
+  EXPECT_NE(out.find("Sign in with it at " + console), std::string::npos) << out;
+  EXPECT_NE(out.find("webhookd console: " + console + "\n"), std::string::npos) << out;
   // The key line comes before the listening line.
   EXPECT_LT(out.find("Admin API key"), out.find("webhookd listening on")) << out;
 
@@ -191,6 +195,37 @@ TEST_F(ServerTest, WrongMethodIs405WithAllowHeader) {
     EXPECT_TRUE(IsProblem(r, 405, "method-not-allowed"));
     EXPECT_NE(r.Header("allow").find("GET"), std::string::npos) << r.Header("allow");
   }
+}
+
+// Issue 11 m: /events/batch is its own resource, not the event "batch" of /events/{id}.
+TEST_F(ServerTest, EventBatchAllowsOnlyPost) {
+  HttpClient admin = Admin();
+  for (const char* method : {"GET", "PUT", "DELETE"}) {
+    const HttpResponse r = admin.Request(method, "/events/batch", "");
+    EXPECT_TRUE(IsProblem(r, 405, "method-not-allowed")) << method;
+    EXPECT_EQ(r.Header("allow"), "POST") << method;
+  }
+  EXPECT_TRUE(IsProblem(admin.Get("/events/evt_01J0V596TPFRZRDW1PPV0WQY4V"), 404, "not-found"));
+}
+
+// Issue 11 m: the request examples of the served OpenAPI document are accepted as they are.
+TEST_F(ServerTest, TheOpenApiRequestExamplesAreAccepted) {
+  HttpClient admin = Admin();
+  const HttpResponse document = Anonymous().Get("/openapi.json");
+  ASSERT_TRUE(IsJson(document, 200));
+  const auto example = [&](const std::string& path, const std::string& method) {
+    const json::value* found =
+        At(document.json, "/paths/" + ReplaceAll(path, "/", "~1") + "/" + method +
+                              "/requestBody/content/application~1json/example");
+    EXPECT_NE(found, nullptr) << method << " " << path;
+    return found != nullptr ? *found : json::value();
+  };
+  const HttpResponse event = admin.Post("/events", example("/events", "post"));
+  EXPECT_TRUE(IsJson(event, 202)) << event.Summary();
+  const HttpResponse type = admin.Post("/event-types", example("/event-types", "post"));
+  EXPECT_TRUE(IsJson(type, 201)) << type.Summary();
+  const HttpResponse config = admin.Post("/external-events/", example("/external-events", "post"));
+  EXPECT_TRUE(IsJson(config, 201)) << config.Summary();
 }
 
 // The client sends its whole body before reading, as many do: it must get the 413 all the same.

@@ -11,7 +11,7 @@
     "failing_since, " P "rate_limit, " P "ordering"
 #define WEBHOOKD_EVENT_COLUMNS(P)                                             \
   P "id, " P "organization_id, " P "event_type_id, " P "payload, COALESCE(" P \
-    "idempotency_key, ''), " P "created_at"
+    "idempotency_key, ''), " P "created_at, " P "payload_erased_at, " P "event_type_version"
 #define WEBHOOKD_DELIVERY_COLUMNS(P)                                                               \
   P "id, " P "event_id, " P "config_id, " P "organization_id, " P "status, " P "attempt_count, " P \
     "next_attempt_at, " P "last_status_code, " P "last_error, " P "created_at, " P                 \
@@ -20,3 +20,6 @@
 #define WEBHOOKD_ATTEMPT_COLUMNS                                                    \
   "id, delivery_id, attempted_at, duration_ms, request_headers_json, status_code, " \
   "response_headers_json, response_body, error, manual"
+#define WEBHOOKD_AUDIT_COLUMNS \
+  "id, at, key_id, key_name, organization_id, method, route, object_id, address, status"
+#define WEBHOOKD_SETTINGS_COLUMNS "organization_id, retention_ms, payload_retention_ms"

@@ -72,9 +72,14 @@ class GroupCommitWriter {
 
   // One writer thread per session (migrations already applied). `on_work_due` is called on a
   // writer thread after a commit that contained a job which called MarkWorkDue().
+  // `after_completions` (may be empty) is called on the completer thread each time it has told
+  // the callers of the batches it found waiting, so that they can pass on what those batches
+  // gathered in one go.
   GroupCommitWriter(std::vector<std::unique_ptr<Session>> sessions,
-                    std::function<void()> on_work_due)
-      : sessions_(std::move(sessions)), on_work_due_(std::move(on_work_due)) {
+                    std::function<void()> on_work_due, std::function<void()> after_completions = {})
+      : sessions_(std::move(sessions)),
+        on_work_due_(std::move(on_work_due)),
+        after_completions_(std::move(after_completions)) {
     completer_ = NamedThread("store-complete", [this] { CompleterLoop(); });
     for (auto& session : sessions_) {
       threads_.push_back(NamedThread("store-writer", [this, s = session.get()] { Loop(*s); }));
@@ -196,6 +201,7 @@ class GroupCommitWriter {
         finished.swap(finished_);
       }
       for (Finished& f : finished) CompleteAll(f.batch, f.status);
+      if (after_completions_) after_completions_();
     }
   }
 
@@ -372,6 +378,7 @@ class GroupCommitWriter {
 
   std::vector<std::unique_ptr<Session>> sessions_;  // one per thread, used by it only
   std::function<void()> on_work_due_;
+  std::function<void()> after_completions_;
 
   std::mutex mu_;
   std::condition_variable wake_;

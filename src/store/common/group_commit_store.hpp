@@ -92,6 +92,21 @@ class GroupCommitStore : public Store {
     return Read([](Connection& db) { return Ops::CountApiKeys(db); });
   }
 
+  Result<std::vector<StoredEventType>> ListEventTypes() override {
+    return Read([](Connection& db) { return Ops::ListEventTypes(db); });
+  }
+  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
+    return Write<Result<StoredEventType>>(
+        [&](Context& c) { return Ops::CreateEventType(c.db(), type, Now()); });
+  }
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
+    return Write<Result<StoredEventType>>(
+        [&](Context& c) { return Ops::AddEventTypeVersion(c.db(), version, Now()); });
+  }
+  Status ArchiveEventType(int id) override {
+    return Write<Status>([&](Context& c) { return Ops::ArchiveEventType(c.db(), id, Now()); });
+  }
+
   // One job per event, all in the same batch and group: an event over the request's delivery
   // budget fails the group, undoing the events before it.
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
@@ -110,9 +125,9 @@ class GroupCommitStore : public Store {
       });
     }
     writer_->template RunAllAsync<Result<IngestedEvent>>(
-        std::move(jobs), [handoff, done = std::move(done)](std::vector<Result<IngestedEvent>> r) {
-          if (handoff) PassHandedOff(*handoff, r);
-          done(std::move(r));
+        std::move(jobs),
+        [this, handoff, done = std::move(done)](std::vector<Result<IngestedEvent>> r) {
+          handed_off_.Add(handoff, std::move(r), done);
         });
   }
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override {
@@ -159,6 +174,12 @@ class GroupCommitStore : public Store {
       if (!current.ok()) return current.error();
       const Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
       if (current->status == DeliveryStatus::kDelivering) return being_delivered;
+      Result<Event> event = Ops::GetEvent(c.db(), current->event_id, scope);
+      if (!event.ok()) return event.error();
+      if (event->payload_erased_at != 0) {
+        return Error::Conflict("delivery " + id + " cannot be sent again: payload retention " +
+                               "erased its event's payload");
+      }
       Result<bool> requeued = Ops::RequeueForRetry(c.db(), id, Now());
       if (!requeued.ok()) return requeued.error();
       // Another node claimed it between the read and the update.
@@ -181,12 +202,52 @@ class GroupCommitStore : public Store {
   Result<DeliveryCounts> CountDeliveries() override {
     return Read([](Connection& db) { return Ops::CountDeliveries(db); });
   }
+  Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::Stats(db, query, scope); });
+  }
   WriterStats GetWriterStats() const override { return writer_->Stats(); }
 
-  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
+  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
+                                   RetentionScope scope) override {
     if (max_events <= 0) return std::int64_t{0};
     return Write<Result<std::int64_t>>(
-        [&](Context& c) { return Ops::PurgeBefore(c.db(), cutoff, max_events); });
+        [&](Context& c) { return Ops::PurgeBefore(c.db(), cutoff, max_events, scope); });
+  }
+  Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
+                                           RetentionScope scope) override {
+    if (max_events <= 0) return std::int64_t{0};
+    return Write<Result<std::int64_t>>([&](Context& c) {
+      return Ops::ErasePayloadsBefore(c.db(), cutoff, max_events, scope, Now());
+    });
+  }
+  Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
+    return Read([&](Connection& db) { return Ops::GetOrganizationSettings(db, organization_id); });
+  }
+  Result<OrganizationSettings> PutOrganizationSettings(
+      const OrganizationSettings& settings) override {
+    return Write<Result<OrganizationSettings>>(
+        [&](Context& c) { return Ops::PutOrganizationSettings(c.db(), settings, Now()); });
+  }
+  Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
+    return Read([](Connection& db) { return Ops::ListOrganizationOverrides(db); });
+  }
+
+  // A job of its own in the writer's next batch, which it shares with whatever commits then.
+  void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) override {
+    std::vector<std::function<Status(Context&)>> jobs;
+    jobs.emplace_back(
+        [entry = std::move(entry)](Context& c) { return Ops::AppendAudit(c.db(), entry); });
+    writer_->template RunAllAsync<Status>(
+        std::move(jobs),
+        [done = std::move(done)](std::vector<Status> outcome) { done(outcome.front()); });
+  }
+  Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) override {
+    return Read([&](Connection& db) { return Ops::ListAudit(db, filter, scope); });
+  }
+  Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) override {
+    if (max_entries <= 0) return std::int64_t{0};
+    return Write<Result<std::int64_t>>(
+        [&](Context& c) { return Ops::PurgeAuditBefore(c.db(), cutoff, max_entries); });
   }
 
   void SetWorkListener(std::function<void()> listener) override {
@@ -211,8 +272,8 @@ class GroupCommitStore : public Store {
 
   // Starts the writer threads, one per session; called once, by the backend's Open.
   void StartWriter(std::vector<std::unique_ptr<Session>> sessions) {
-    writer_ = std::make_unique<GroupCommitWriter<Session>>(std::move(sessions),
-                                                           [this] { NotifyWorkDue(); });
+    writer_ = std::make_unique<GroupCommitWriter<Session>>(
+        std::move(sessions), [this] { NotifyWorkDue(); }, [this] { handed_off_.Flush(); });
   }
 
   // Tells the work listener (if any) that work is due.
@@ -257,6 +318,8 @@ class GroupCommitStore : public Store {
   std::mutex listener_mu_;
   std::function<void()> listener_;            // guarded by listener_mu_
   std::shared_ptr<DeliveryHandoff> handoff_;  // guarded by listener_mu_
+  // The deliveries handed off by the requests of the batches being completed, and their answers.
+  HandedOffCollector handed_off_;
   // Last member: destroyed first, so queued writes finish while the pool and listener live.
   std::unique_ptr<GroupCommitWriter<Session>> writer_;
 };

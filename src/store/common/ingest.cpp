@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include "core/ids.hpp"
 #include "store/common/store_rules.hpp"
@@ -57,7 +58,8 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
   }
   IngestedEvent result;
   result.event =
-      Event{in.id, in.organization_id, in.event_type_id, in.payload_json, in.idempotency_key, now};
+      Event{in.id, in.organization_id,   in.event_type_id, in.payload_json, in.idempotency_key,
+            now,   in.event_type_version};
   if (Status s = steps.InsertEvent(result.event); !s.ok()) {
     if (s.error().kind == ErrorKind::kConflict) {
       return Error::Conflict("event " + result.event.id + " already exists");
@@ -94,16 +96,45 @@ bool LeftWorkDue(const IngestedEvent& ingested) {
                      [](const Delivery& d) { return d.status == DeliveryStatus::kPending; });
 }
 
-void PassHandedOff(DeliveryHandoff& handoff, std::vector<Result<IngestedEvent>>& results) {
-  std::vector<DeliveryJob> jobs;
-  UnixMillis lease_until = 0;
+void HandedOffCollector::Add(const std::shared_ptr<DeliveryHandoff>& handoff,
+                             std::vector<Result<IngestedEvent>> results,
+                             const Store::IngestDone& done) {
+  const bool handed_off =
+      handoff != nullptr && std::any_of(results.begin(), results.end(), [](const auto& r) {
+        return r.ok() && !r->handed_off.empty();
+      });
+  if (!handed_off) return done(std::move(results));
+  std::lock_guard lock(mu_);
+  if (handoff != handoff_ && !jobs_.empty()) {
+    // Another handoff since the last flush: the old one gets its deliveries first.
+    handoff_->Take(std::exchange(jobs_, {}), lease_until_);
+  }
+  handoff_ = handoff;
   for (Result<IngestedEvent>& result : results) {
     if (!result.ok() || result->handed_off.empty()) continue;
-    lease_until = jobs.empty() ? result->lease_until : std::min(lease_until, result->lease_until);
-    std::move(result->handed_off.begin(), result->handed_off.end(), std::back_inserter(jobs));
+    lease_until_ =
+        jobs_.empty() ? result->lease_until : std::min(lease_until_, result->lease_until);
+    std::move(result->handed_off.begin(), result->handed_off.end(), std::back_inserter(jobs_));
     result->handed_off.clear();
   }
-  if (!jobs.empty()) handoff.Take(std::move(jobs), lease_until);
+  answers_.push_back(Answer{done, std::move(results)});
+}
+
+void HandedOffCollector::Flush() {
+  std::shared_ptr<DeliveryHandoff> handoff;
+  std::vector<DeliveryJob> jobs;
+  UnixMillis lease_until = 0;
+  std::vector<Answer> answers;
+  {
+    std::lock_guard lock(mu_);
+    if (answers_.empty()) return;
+    handoff = handoff_;
+    jobs.swap(jobs_);
+    lease_until = lease_until_;
+    answers.swap(answers_);
+  }
+  if (!jobs.empty()) handoff->Take(std::move(jobs), lease_until);
+  for (Answer& answer : answers) answer.done(std::move(answer.results));
 }
 
 }  // namespace webhookd::store_common

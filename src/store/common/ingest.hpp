@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,7 +60,31 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
 // True if ingesting left a new delivery pending (work for a claim).
 bool LeftWorkDue(const IngestedEvent& ingested);
 
-// Passes the handed-off deliveries of the committed `results` to `handoff`, in one call.
-void PassHandedOff(DeliveryHandoff& handoff, std::vector<Result<IngestedEvent>>& results);
+// Gathers what the ingest requests of the batches being completed pass on: their handed-off
+// deliveries go to the dispatcher in one DeliveryHandoff::Take, and so one wake-up, per commit
+// rather than one per request; the answers of the requests that handed some off wait for that
+// Take, so that a request is answered only once its deliveries are with the dispatcher.
+class HandedOffCollector {
+ public:
+  // Moves the handed-off deliveries out of the committed `results`; calls `done` with them at
+  // once if there are none, else at the next Flush(). Thread-safe, never blocks on I/O.
+  void Add(const std::shared_ptr<DeliveryHandoff>& handoff,
+           std::vector<Result<IngestedEvent>> results, const Store::IngestDone& done);
+  // Passes everything added since the last call to its handoff, then gives the answers kept.
+  // Thread-safe.
+  void Flush();
+
+ private:
+  struct Answer {
+    Store::IngestDone done;
+    std::vector<Result<IngestedEvent>> results;
+  };
+
+  std::mutex mu_;
+  std::shared_ptr<DeliveryHandoff> handoff_;  // guarded by mu_
+  std::vector<DeliveryJob> jobs_;             // guarded by mu_
+  UnixMillis lease_until_ = 0;                // guarded by mu_: the earliest of jobs_' leases
+  std::vector<Answer> answers_;               // guarded by mu_
+};
 
 }  // namespace webhookd::store_common

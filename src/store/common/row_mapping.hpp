@@ -15,7 +15,7 @@ namespace webhookd::store_common {
 
 // Column counts, for reading joined rows by offset.
 inline constexpr int kConfigColumnCount = 22;
-inline constexpr int kEventColumnCount = 6;
+inline constexpr int kEventColumnCount = 8;
 inline constexpr int kDeliveryColumnCount = 12;
 
 // `first` is the column where the row's columns start (for joined rows).
@@ -84,7 +84,26 @@ Event ReadEvent(const Columns& row, int first = 0) {
   e.payload_json = row.Text(first + 3);
   e.idempotency_key = row.Text(first + 4);
   e.created_at = row.Int(first + 5);
+  e.payload_erased_at = row.Int(first + 6);
+  e.event_type_version = static_cast<int>(row.Int(first + 7));
   return e;
+}
+
+// The columns of kListEventTypes (both backends): the type's, then the version's.
+template <class Columns>
+StoredEventType ReadStoredEventType(const Columns& row) {
+  StoredEventType t;
+  t.id = static_cast<int>(row.Int(0));
+  t.name = row.Text(1);
+  t.is_inference = row.Bool(2);
+  t.archived = row.Int(3) != 0;
+  t.version = static_cast<int>(row.Int(4));
+  t.description = row.Text(5);
+  t.schema_json = row.Text(6);
+  t.sample_json = row.Text(7);
+  t.sample_headers_json = row.Text(8);
+  t.created_at = row.Int(9);
+  return t;
 }
 
 template <class Columns>
@@ -144,6 +163,27 @@ Attempt ReadAttempt(const Columns& row) {
   a.error = row.Text(8);
   a.manual = row.Bool(9);
   return a;
+}
+
+template <class Columns>
+AuditEntry ReadAuditEntry(const Columns& row) {
+  AuditEntry e;
+  e.id = row.Int(0);
+  e.at = row.Int(1);
+  e.key_id = row.Int(2);
+  e.key_name = row.Text(3);
+  if (!row.IsNull(4)) e.organization_id = row.Int(4);
+  e.method = row.Text(5);
+  e.route = row.Text(6);
+  e.object_id = row.Text(7);
+  e.address = row.Text(8);
+  e.status = static_cast<int>(row.Int(9));
+  return e;
+}
+
+template <class Columns>
+OrganizationSettings ReadOrganizationSettings(const Columns& row) {
+  return {row.Int(0), row.Int(1), row.Int(2)};
 }
 
 }  // namespace webhookd::store_common

@@ -1,5 +1,6 @@
 #include "store/common/store_rules.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace webhookd::store_common {
@@ -36,6 +37,18 @@ void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due) {
     if (job.config.rate_limit <= 0) return false;
     return ++taken[job.config.id] > job.config.rate_limit * kRateLimitedClaimSeconds;
   });
+}
+
+void AddStatsRow(std::vector<StatsBucket>& buckets, const StatsQuery& query,
+                 std::int64_t bucket_index, std::string_view status_name, std::int64_t count) {
+  const UnixMillis start = query.since + bucket_index * query.bucket_ms;
+  if (buckets.empty() || buckets.back().start != start) buckets.push_back({start, {}});
+  AddDeliveryCount(buckets.back().counts, status_name, count);
+}
+
+std::int64_t PercentileRank(std::int64_t samples, int percent) {
+  const std::int64_t rank = (samples * percent + 99) / 100;  // ceil(samples * percent / 100)
+  return std::max<std::int64_t>(rank, 1) - 1;
 }
 
 }  // namespace webhookd::store_common

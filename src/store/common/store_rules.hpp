@@ -36,4 +36,12 @@ void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due);
 // Adds `count` deliveries in status `status_name` (a schema status name) to `counts`.
 void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std::int64_t count);
 
+// Adds a row of a stats bucket query (rows ordered by bucket index) to `buckets`.
+void AddStatsRow(std::vector<StatsBucket>& buckets, const StatsQuery& query,
+                 std::int64_t bucket_index, std::string_view status_name, std::int64_t count);
+
+// The 0-based rank, fastest first, of the `percent` percentile of `samples` values (nearest
+// rank); `samples` > 0.
+std::int64_t PercentileRank(std::int64_t samples, int percent);
+
 }  // namespace webhookd::store_common

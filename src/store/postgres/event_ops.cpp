@@ -51,7 +51,8 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
                          .Int(event.event_type_id)
                          .Text(event.payload_json)
                          .Text(event.idempotency_key)
-                         .Int(event.created_at));
+                         .Int(event.created_at)
+                         .Int(event.event_type_version));
   }
 
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
@@ -88,10 +89,12 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
   const UnixMillis now_;
 };
 
-// Old events that look finished, locked (an event another node is purging is skipped).
-Result<std::vector<std::string>> SelectPurgeCandidates(Connection& db, UnixMillis cutoff,
-                                                       int max_events) {
-  Result<Rows> rows = db.Run(kSelectPurgeableEvents, Params().Int(cutoff).Int(max_events));
+// Old events of `scope` that look finished, locked (an event another node is purging or erasing
+// is skipped), chosen by `select` (kSelectPurgeableEvents or kSelectErasableEvents).
+Result<std::vector<std::string>> SelectRetentionCandidates(Connection& db, const Statement& select,
+                                                           UnixMillis cutoff, int max_events,
+                                                           RetentionScope scope) {
+  Result<Rows> rows = db.Run(select, Params().Int(cutoff).Int(max_events).OptInt(scope));
   if (!rows.ok()) return rows.error();
   return ReadAll<std::string>(*rows, [](const Rows& r, int row) { return r.Text(row, 0); });
 }
@@ -110,6 +113,18 @@ Result<std::vector<std::string>> KeepOnlyFinished(Connection& db,
   }
   std::erase_if(candidates, [&](const std::string& id) { return unfinished.contains(id); });
   return candidates;
+}
+
+// The events `select` chooses that have no delivery still to be sent, locked.
+Result<std::vector<std::string>> FinishedRetentionCandidates(Connection& db,
+                                                             const Statement& select,
+                                                             UnixMillis cutoff, int max_events,
+                                                             RetentionScope scope) {
+  Result<std::vector<std::string>> candidates =
+      SelectRetentionCandidates(db, select, cutoff, max_events, scope);
+  if (!candidates.ok()) return candidates.error();
+  if (candidates->empty()) return candidates;
+  return KeepOnlyFinished(db, std::move(*candidates));
 }
 
 }  // namespace
@@ -138,11 +153,24 @@ Result<std::vector<Delivery>> Operations::DeliveriesOf(Connection& db,
   return ReadAll<Delivery>(*rows, ReadDeliveryRow);
 }
 
-Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, int max_events) {
-  Result<std::vector<std::string>> candidates = SelectPurgeCandidates(db, cutoff, max_events);
-  if (!candidates.ok()) return candidates.error();
-  if (candidates->empty()) return std::int64_t{0};
-  Result<std::vector<std::string>> purged = KeepOnlyFinished(db, std::move(*candidates));
+Result<std::int64_t> Operations::ErasePayloadsBefore(Connection& db, UnixMillis cutoff,
+                                                     int max_events, RetentionScope scope,
+                                                     UnixMillis now) {
+  Result<std::vector<std::string>> erasable =
+      FinishedRetentionCandidates(db, kSelectErasableEvents, cutoff, max_events, scope);
+  if (!erasable.ok()) return erasable.error();
+  if (erasable->empty()) return std::int64_t{0};
+  const std::string ids = ArrayLiteral(*erasable);
+  if (Status s = RunStatus(db, kEraseAttemptData, Params().Text(ids)); !s.ok()) return s.error();
+  Result<Rows> events = db.Run(kErasePayloads, Params().Text(ids).Int(now));
+  if (!events.ok()) return events.error();
+  return events->Affected();
+}
+
+Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, int max_events,
+                                             RetentionScope scope) {
+  Result<std::vector<std::string>> purged =
+      FinishedRetentionCandidates(db, kSelectPurgeableEvents, cutoff, max_events, scope);
   if (!purged.ok()) return purged.error();
   if (purged->empty()) return std::int64_t{0};
   const Params ids = Params().Text(ArrayLiteral(*purged));

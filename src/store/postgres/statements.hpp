@@ -39,6 +39,34 @@ inline constexpr Statement kNotifyWork{"notify_work",
                                        "SELECT pg_notify('webhookd_work', $1::text)"};
 inline constexpr std::string_view kListenWork = "LISTEN webhookd_work";
 
+// ---- Event types (the stored catalog) ----
+// Columns as store_common::ReadStoredEventType reads them. A few rows per type: read whole.
+inline constexpr Statement kListEventTypes{
+    "list_event_types",
+    "SELECT t.id, t.name, t.is_inference, t.archived_at, v.version, v.description, v.schema, "
+    "v.sample, v.sample_headers, v.created_at FROM event_types t "
+    "JOIN event_type_versions v ON v.type_id = t.id ORDER BY t.id, v.version"};
+// The id a new type gets when it names none: above every stored one and the built-in 1..12.
+inline constexpr Statement kNextEventTypeId{
+    "next_event_type_id", "SELECT GREATEST(COALESCE(MAX(id), 0), 12) + 1 FROM event_types"};
+inline constexpr Statement kInsertEventType{
+    "insert_event_type",
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES ($1::integer, $2::text, $3::boolean, 0, $4::bigint)"};
+// A built-in type gets its row with its first stored version.
+inline constexpr Statement kInsertEventTypeIfMissing{
+    "insert_event_type_if_missing",
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES ($1::integer, $2::text, $3::boolean, 0, $4::bigint) ON CONFLICT (id) DO NOTHING"};
+inline constexpr Statement kInsertEventTypeVersion{
+    "insert_event_type_version",
+    "INSERT INTO event_type_versions (type_id, version, description, schema, sample, "
+    "sample_headers, created_at) VALUES ($1::integer, $2::integer, $3::text, $4::text, "
+    "$5::text, $6::text, $7::bigint)"};
+inline constexpr Statement kArchiveEventType{
+    "archive_event_type",
+    "UPDATE event_types SET archived_at = $2::bigint WHERE id = $1::integer AND archived_at = 0"};
+
 // ---- Webhook configurations ----
 // $1..$21: every field but id, in WEBHOOKD_CONFIG_COLUMNS order (see BindConfigFields).
 inline constexpr Statement kInsertConfig{
@@ -141,8 +169,8 @@ inline constexpr Statement kLockIdempotencyKey{
 inline constexpr Statement kInsertEvent{
     "insert_event",
     "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
-    "created_at) VALUES ($1::text, $2::bigint, $3::integer, $4::text, NULLIF($5::text, ''), "
-    "$6::bigint)"};
+    "created_at, event_type_version) VALUES ($1::text, $2::bigint, $3::integer, $4::text, "
+    "NULLIF($5::text, ''), $6::bigint, $7::integer)"};
 // $3: the oldest created_at that still counts (now - 24 h).
 inline constexpr Statement kFindIdempotentEvent{
     "find_idempotent_event", "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
@@ -261,9 +289,51 @@ inline constexpr Statement kRecoverConfig{
     "recover_config",
     "UPDATE deliveries SET status = 'pending', next_attempt_at = $3::bigint, "
     "manual_pending = true, updated_at = $3::bigint "
-    "WHERE config_id = $1::bigint AND status = 'failed' AND created_at >= $2::bigint"};
+    "WHERE config_id = $1::bigint AND status = 'failed' AND created_at >= $2::bigint "
+    "AND event_id IN (SELECT id FROM events WHERE payload_erased_at = 0)"};
 inline constexpr Statement kCountDeliveries{
     "count_deliveries", "SELECT status, COUNT(*) FROM deliveries GROUP BY status"};
+
+// ---- Statistics ----
+// The window's deliveries are a range of the primary key (or of deliveries_by_org): $1 the
+// window's lowest id (SortableIdLowerBound), $2 scope, $3 the window's start.
+#define WEBHOOKD_PG_STATS_WINDOW(D)                \
+  D "id >= $1::text AND ($2::bigint IS NULL OR " D \
+    "organization_id = $2::bigint) "               \
+    "AND " D "created_at >= $3::bigint"
+// $4 bucket length.
+inline constexpr Statement kStatsBuckets{
+    "stats_buckets",
+    "SELECT (created_at - $3::bigint) / $4::bigint, status, COUNT(*) FROM deliveries "
+    "WHERE " WEBHOOKD_PG_STATS_WINDOW("") " GROUP BY 1, 2 ORDER BY 1"};
+// The latency at rank $4 (0-based, fastest first) of the window's succeeded deliveries.
+inline constexpr Statement kStatsLatencyAtRank{
+    "stats_latency_at_rank",
+    "SELECT updated_at - created_at AS latency FROM deliveries "
+    "WHERE " WEBHOOKD_PG_STATS_WINDOW("") " AND status = 'succeeded' "
+    "ORDER BY latency LIMIT 1 OFFSET $4::bigint"};
+// $4 how many configurations. Every row counted is a failure, so COUNT(*) = failed + retrying.
+inline constexpr Statement kStatsTopFailing{
+    "stats_top_failing",
+    "SELECT d.config_id, c.name, COUNT(*) FILTER (WHERE d.status = 'failed') AS failed, "
+    "COUNT(*) FILTER (WHERE d.status = 'pending') AS retrying "
+    "FROM deliveries d JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE " WEBHOOKD_PG_STATS_WINDOW("d.") " AND (d.status = 'failed' OR "
+    "(d.status = 'pending' AND d.attempt_count > 0)) "
+    "GROUP BY d.config_id, c.name ORDER BY COUNT(*) DESC, d.config_id LIMIT $4::bigint"};
+#undef WEBHOOKD_PG_STATS_WINDOW
+// $1 scope.
+inline constexpr Statement kStatsOpen{
+    "stats_open",
+    "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering') "
+    "AND ($1::bigint IS NULL OR organization_id = $1::bigint) GROUP BY status"};
+// $1 scope. Configurations are few (a tenant limit caps them), so this reads their table.
+inline constexpr Statement kStatsDisabled{
+    "stats_disabled",
+    "SELECT id, name, disabled_reason, updated_at FROM webhook_configs "
+    "WHERE disabled_reason <> '' AND NOT active AND NOT is_deleted "
+    "AND ($1::bigint IS NULL OR organization_id = $1::bigint) ORDER BY updated_at DESC, id "
+    "LIMIT 50"};
 
 // ---- Attempts ----
 // Every attempt of one RecordAttempts call, in input order (ids follow it).
@@ -278,13 +348,22 @@ inline constexpr Statement kListAttempts{"list_attempts",
                                          " FROM attempts WHERE delivery_id = $1::text ORDER BY id"};
 
 // ---- Retention ----
-// Up to $2 events created before $1, oldest first, none with a delivery still to be sent,
-// locked; an event another node is purging right now is skipped.
+// Which organizations a retention batch covers ($3): that one organization, or, when NULL,
+// every organization without its own period in the settings column `column`.
+#define WEBHOOKD_PG_RETENTION_SCOPE(column)                                               \
+  "(e.organization_id = $3::bigint OR ($3::bigint IS NULL AND NOT EXISTS (SELECT 1 FROM " \
+  "organization_settings s WHERE s.organization_id = e.organization_id AND s." column " > 0)))"
+#define WEBHOOKD_PG_NONE_TO_SEND                                                    \
+  "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN " \
+  "('pending', 'delivering'))"
+// Up to $2 events of the scope $3 created before $1, oldest first, none with a delivery still
+// to be sent, locked; an event another node is purging right now is skipped.
 inline constexpr Statement kSelectPurgeableEvents{
     "select_purgeable_events",
-    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND NOT EXISTS (SELECT 1 FROM "
-    "deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering')) "
-    "ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e SKIP LOCKED"};
+    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND " WEBHOOKD_PG_RETENTION_SCOPE(
+        "retention_ms") " AND " WEBHOOKD_PG_NONE_TO_SEND
+                        " ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e SKIP "
+                        "LOCKED"};
 // Every delivery of the events $1, locked, with its current status.
 inline constexpr Statement kLockDeliveriesOfEvents{
     "lock_deliveries_of_events",
@@ -299,6 +378,69 @@ inline constexpr Statement kPurgeDeliveries{
 inline constexpr Statement kPurgeEvents{"purge_events",
                                         "DELETE FROM events WHERE id = ANY($1::text[])"};
 
+// Payload retention: up to $2 events of the scope $3 created before $1 and not erased yet,
+// chosen and locked as the purge chooses them.
+inline constexpr Statement kSelectErasableEvents{
+    "select_erasable_events",
+    "SELECT e.id FROM events e WHERE e.created_at < $1::bigint AND e.payload_erased_at = 0 "
+    "AND " WEBHOOKD_PG_RETENTION_SCOPE(
+        "payload_retention_ms") " AND " WEBHOOKD_PG_NONE_TO_SEND
+                                " ORDER BY e.created_at, e.id LIMIT $2::bigint FOR UPDATE OF e "
+                                "SKIP LOCKED"};
+// The attempts of the events $1 keep their times, statuses and codes, not what they carried.
+inline constexpr Statement kEraseAttemptData{
+    "erase_attempt_data",
+    "UPDATE attempts SET request_headers_json = '{}', response_headers_json = '{}', "
+    "response_body = ''::bytea WHERE delivery_id IN "
+    "(SELECT id FROM deliveries WHERE event_id = ANY($1::text[]))"};
+// $2 now.
+inline constexpr Statement kErasePayloads{
+    "erase_payloads",
+    "UPDATE events SET payload = 'null', payload_erased_at = $2::bigint "
+    "WHERE id = ANY($1::text[])"};
+
+// ---- Organization settings ----
+inline constexpr Statement kGetOrganizationSettings{
+    "get_organization_settings", "SELECT " WEBHOOKD_SETTINGS_COLUMNS
+                                 " FROM organization_settings WHERE organization_id = $1::bigint"};
+// $1 organization, $2 retention_ms, $3 payload_retention_ms, $4 now.
+inline constexpr Statement kPutOrganizationSettings{
+    "put_organization_settings",
+    "INSERT INTO organization_settings (organization_id, retention_ms, payload_retention_ms, "
+    "updated_at) VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bigint) "
+    "ON CONFLICT (organization_id) DO UPDATE SET retention_ms = excluded.retention_ms, "
+    "payload_retention_ms = excluded.payload_retention_ms, updated_at = excluded.updated_at"};
+inline constexpr Statement kListOrganizationOverrides{
+    "list_organization_overrides",
+    "SELECT " WEBHOOKD_SETTINGS_COLUMNS
+    " FROM organization_settings "
+    "WHERE retention_ms > 0 OR payload_retention_ms > 0 ORDER BY organization_id"};
+
+// ---- Audit log ----
+inline constexpr Statement kInsertAuditEntry{
+    "insert_audit_entry",
+    "INSERT INTO audit_log (at, key_id, key_name, organization_id, method, route, object_id, "
+    "address, status) VALUES ($1::bigint, $2::bigint, $3::text, $4::bigint, $5::text, $6::text, "
+    "$7::text, $8::text, $9::integer)"};
+// $1 after id, $2 organization filter, $3 key, $4 object, $5 since, $6 before, $7 scope,
+// $8 limit.
+inline constexpr Statement kListAuditEntries{
+    "list_audit_entries",
+    "SELECT " WEBHOOKD_AUDIT_COLUMNS
+    " FROM audit_log WHERE id > $1::bigint "
+    "AND ($2::bigint IS NULL OR organization_id = $2::bigint) "
+    "AND ($3::bigint IS NULL OR key_id = $3::bigint) "
+    "AND ($4::text IS NULL OR object_id = $4::text) AND ($5::bigint IS NULL OR at >= $5::bigint) "
+    "AND ($6::bigint IS NULL OR at < $6::bigint) "
+    "AND ($7::bigint IS NULL OR organization_id = $7::bigint) ORDER BY id LIMIT $8::bigint"};
+// $1 cutoff, $2 at most this many, oldest first.
+inline constexpr Statement kPurgeAuditEntries{
+    "purge_audit_entries",
+    "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1::bigint "
+    "ORDER BY at, id LIMIT $2::bigint)"};
+
+#undef WEBHOOKD_PG_NONE_TO_SEND
+#undef WEBHOOKD_PG_RETENTION_SCOPE
 #undef WEBHOOKD_PG_LIST_DELIVERIES
 #undef WEBHOOKD_PG_LOCK_CLASS
 

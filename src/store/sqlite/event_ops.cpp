@@ -35,7 +35,8 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
         .BindInt(3, event.event_type_id)
         .BindText(4, event.payload_json)
         .BindText(5, event.idempotency_key)
-        .BindInt(6, event.created_at);
+        .BindInt(6, event.created_at)
+        .BindInt(7, event.event_type_version);
     return insert->Run();
   }
 
@@ -71,10 +72,10 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
 // Runs one of the purge statements, which all select the same events: within the writer's
 // transaction nobody else changes them between the statements.
 Result<std::int64_t> RunPurgeStep(Connection& db, std::string_view sql, UnixMillis cutoff,
-                                  int max_events) {
+                                  int max_events, RetentionScope scope) {
   Result<Query> query = db.Prepare(sql);
   if (!query.ok()) return query.error();
-  query->BindInt(1, cutoff).BindInt(2, max_events);
+  query->BindInt(1, cutoff).BindInt(2, max_events).BindOptionalInt(3, scope);
   return RunChanges(db, *query);
 }
 
@@ -108,13 +109,14 @@ Result<std::vector<Delivery>> Operations::DeliveriesOf(Connection& db,
   return ReadAll<Delivery>(*query, ReadDeliveryRow);
 }
 
-Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, int max_events) {
+Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, int max_events,
+                                             RetentionScope scope) {
   for (std::string_view children : {kPurgeAttempts, kPurgeDeliveries}) {
-    if (Result<std::int64_t> s = RunPurgeStep(db, children, cutoff, max_events); !s.ok()) {
+    if (Result<std::int64_t> s = RunPurgeStep(db, children, cutoff, max_events, scope); !s.ok()) {
       return s.error();
     }
   }
-  return RunPurgeStep(db, kPurgeEvents, cutoff, max_events);
+  return RunPurgeStep(db, kPurgeEvents, cutoff, max_events, scope);
 }
 
 }  // namespace webhookd::sqlite

@@ -41,6 +41,14 @@ struct Operations {
   static Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
   static Result<std::int64_t> CountApiKeys(Connection& db);
 
+  // ---- event_type_ops.cpp ----
+  static Result<std::vector<StoredEventType>> ListEventTypes(Connection& db);
+  static Result<StoredEventType> CreateEventType(Connection& db, const StoredEventType& type,
+                                                 UnixMillis now);
+  static Result<StoredEventType> AddEventTypeVersion(Connection& db, const StoredEventType& version,
+                                                     UnixMillis now);
+  static Status ArchiveEventType(Connection& db, int id, UnixMillis now);
+
   // ---- event_ops.cpp ----
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
                                            DeliveryHandoff* handoff,
@@ -48,7 +56,22 @@ struct Operations {
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);
-  static Result<std::int64_t> PurgeBefore(Connection& db, UnixMillis cutoff, int max_events);
+  static Result<std::int64_t> PurgeBefore(Connection& db, UnixMillis cutoff, int max_events,
+                                          RetentionScope scope);
+
+  // ---- protection_ops.cpp (payload retention, organization settings, audit log) ----
+  static Result<std::int64_t> ErasePayloadsBefore(Connection& db, UnixMillis cutoff, int max_events,
+                                                  RetentionScope scope, UnixMillis now);
+  static Result<OrganizationSettings> GetOrganizationSettings(Connection& db,
+                                                              std::int64_t organization_id);
+  static Result<OrganizationSettings> PutOrganizationSettings(Connection& db,
+                                                              const OrganizationSettings& settings,
+                                                              UnixMillis now);
+  static Result<std::vector<OrganizationSettings>> ListOrganizationOverrides(Connection& db);
+  static Status AppendAudit(Connection& db, const AuditEntry& entry);
+  static Result<Page<AuditEntry>> ListAudit(Connection& db, const AuditFilter& filter,
+                                            OrgScope scope);
+  static Result<std::int64_t> PurgeAuditBefore(Connection& db, UnixMillis cutoff, int max_entries);
 
   // ---- delivery_ops.cpp ----
   static Result<Delivery> GetDelivery(Connection& db, const std::string& id, OrgScope scope);
@@ -76,6 +99,7 @@ struct Operations {
   static Result<std::int64_t> RequeueFailed(Connection& db, std::int64_t config_id,
                                             UnixMillis since, UnixMillis now);
   static Result<DeliveryCounts> CountDeliveries(Connection& db);
+  static Result<DeliveryStats> Stats(Connection& db, const StatsQuery& query, OrgScope scope);
 };
 
 }  // namespace webhookd::sqlite

@@ -32,6 +32,28 @@ inline constexpr std::string_view kMaxMigrationVersion =
 inline constexpr std::string_view kInsertMigration =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
 
+// ---- Event types (the stored catalog) ----
+// Columns as store_common::ReadStoredEventType reads them. A few rows per type: read whole.
+inline constexpr std::string_view kListEventTypes =
+    "SELECT t.id, t.name, t.is_inference, t.archived_at, v.version, v.description, v.schema, "
+    "v.sample, v.sample_headers, v.created_at FROM event_types t "
+    "JOIN event_type_versions v ON v.type_id = t.id ORDER BY t.id, v.version";
+// The id a new type gets when it names none: above every stored one and the built-in 1..12.
+inline constexpr std::string_view kNextEventTypeId =
+    "SELECT MAX(COALESCE(MAX(id), 0), 12) + 1 FROM event_types";
+inline constexpr std::string_view kInsertEventType =
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES (?1, ?2, ?3, 0, ?4)";
+// A built-in type gets its row with its first stored version.
+inline constexpr std::string_view kInsertEventTypeIfMissing =
+    "INSERT INTO event_types (id, name, is_inference, archived_at, created_at) "
+    "VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (id) DO NOTHING";
+inline constexpr std::string_view kInsertEventTypeVersion =
+    "INSERT INTO event_type_versions (type_id, version, description, schema, sample, "
+    "sample_headers, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr std::string_view kArchiveEventType =
+    "UPDATE event_types SET archived_at = ?2 WHERE id = ?1 AND archived_at = 0";
+
 // ---- Webhook configurations ----
 // Parameters ?1..?22 follow WEBHOOKD_CONFIG_COLUMNS; ?1 (id) is assigned by SQLite.
 inline constexpr std::string_view kInsertConfig =
@@ -97,7 +119,7 @@ inline constexpr std::string_view kCountApiKeys = "SELECT COUNT(*) FROM api_keys
 // ---- Events ----
 inline constexpr std::string_view kInsertEvent =
     "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
-    "created_at) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6)";
+    "created_at, event_type_version) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6, ?7)";
 // ?3: the oldest created_at that still counts (now - 24 h).
 inline constexpr std::string_view kFindIdempotentEvent =
     "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
@@ -168,9 +190,45 @@ inline constexpr std::string_view kRetryDelivery =
 // ?1 configuration, ?2 since, ?3 now.
 inline constexpr std::string_view kRecoverConfig =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, manual_pending = 1, "
-    "updated_at = ?3 WHERE config_id = ?1 AND status = 'failed' AND created_at >= ?2";
+    "updated_at = ?3 WHERE config_id = ?1 AND status = 'failed' AND created_at >= ?2 "
+    "AND event_id IN (SELECT id FROM events WHERE payload_erased_at = 0)";
 inline constexpr std::string_view kCountDeliveries =
     "SELECT status, COUNT(*) FROM deliveries GROUP BY status";
+
+// ---- Statistics ----
+// The window's deliveries are a range of the primary key: ?1 the window's lowest id
+// (SortableIdLowerBound), ?2 scope, ?3 the window's start.
+#define WEBHOOKD_STATS_WINDOW(D) \
+  D "id >= ?1 AND (?2 IS NULL OR " D "organization_id = ?2) AND " D "created_at >= ?3"
+// ?4 bucket length.
+inline constexpr std::string_view kStatsBuckets =
+    "SELECT (created_at - ?3) / ?4, status, COUNT(*) FROM deliveries "
+    "WHERE " WEBHOOKD_STATS_WINDOW("") " GROUP BY 1, 2 ORDER BY 1";
+// The latency at rank ?4 (0-based, fastest first) of the window's succeeded deliveries.
+inline constexpr std::string_view kStatsLatencyAtRank =
+    "SELECT updated_at - created_at AS latency FROM deliveries "
+    "WHERE " WEBHOOKD_STATS_WINDOW(
+        "") " AND status = 'succeeded' ORDER BY latency LIMIT 1 OFFSET ?4";
+// ?4 how many configurations. Every row counted is a failure, so COUNT(*) = failed + retrying.
+// The unary + keeps SQLite from grouping along deliveries_by_config, which reads that whole
+// index, instead of the window's range of the primary key.
+inline constexpr std::string_view kStatsTopFailing =
+    "SELECT d.config_id, c.name, COUNT(*) FILTER (WHERE d.status = 'failed') AS failed, "
+    "COUNT(*) FILTER (WHERE d.status = 'pending') AS retrying "
+    "FROM deliveries d JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE " WEBHOOKD_STATS_WINDOW("d.") " AND (d.status = 'failed' OR "
+    "(d.status = 'pending' AND d.attempt_count > 0)) "
+    "GROUP BY +d.config_id, c.name ORDER BY COUNT(*) DESC, d.config_id LIMIT ?4";
+#undef WEBHOOKD_STATS_WINDOW
+// ?1 scope. The IN term lets SQLite read them from the partial index deliveries_open.
+inline constexpr std::string_view kStatsOpen =
+    "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering') "
+    "AND (?1 IS NULL OR organization_id = ?1) GROUP BY status";
+// ?1 scope. Configurations are few (a tenant limit caps them), so this reads their table.
+inline constexpr std::string_view kStatsDisabled =
+    "SELECT id, name, disabled_reason, updated_at FROM webhook_configs "
+    "WHERE disabled_reason <> '' AND active = 0 AND is_deleted = 0 "
+    "AND (?1 IS NULL OR organization_id = ?1) ORDER BY updated_at DESC, id LIMIT 50";
 
 // ---- Attempts ----
 inline constexpr std::string_view kInsertAttempt =
@@ -181,12 +239,20 @@ inline constexpr std::string_view kListAttempts =
     "SELECT " WEBHOOKD_ATTEMPT_COLUMNS " FROM attempts WHERE delivery_id = ?1 ORDER BY id";
 
 // ---- Retention ----
+// Which organizations a retention batch covers (?3): that one organization, or, when NULL,
+// every organization without its own period in the settings column `column`.
+#define WEBHOOKD_RETENTION_SCOPE(column)                                  \
+  "(e.organization_id = ?3 OR (?3 IS NULL AND NOT EXISTS (SELECT 1 FROM " \
+  "organization_settings s WHERE s.organization_id = e.organization_id AND s." column " > 0)))"
+#define WEBHOOKD_NONE_TO_SEND                                                    \
+  "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status " \
+  "IN ('pending', 'delivering'))"
 // The events PurgeBefore removes: ?1 cutoff (created before it), ?2 at most this many, oldest
-// first, none with a delivery still to be sent. Every purge statement selects the same ones.
-#define WEBHOOKD_PURGEABLE_EVENTS                                                          \
-  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "       \
-  "deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'delivering')) ORDER " \
-  "BY e.created_at, e.id LIMIT ?2"
+// first, ?3 the scope, none with a delivery still to be sent. Every purge statement selects
+// the same ones.
+#define WEBHOOKD_PURGEABLE_EVENTS                                                    \
+  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND " WEBHOOKD_RETENTION_SCOPE( \
+      "retention_ms") " AND " WEBHOOKD_NONE_TO_SEND " ORDER BY e.created_at, e.id LIMIT ?2"
 inline constexpr std::string_view kPurgeAttempts =
     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
     "(" WEBHOOKD_PURGEABLE_EVENTS "))";
@@ -195,6 +261,55 @@ inline constexpr std::string_view kPurgeDeliveries =
 inline constexpr std::string_view kPurgeEvents =
     "DELETE FROM events WHERE id IN (" WEBHOOKD_PURGEABLE_EVENTS ")";
 
+// The events ErasePayloadsBefore erases, chosen as the purge chooses them (?1, ?2, ?3) among
+// those not erased yet. The attempts first: erasing the events changes the selection.
+#define WEBHOOKD_ERASABLE_EVENTS                                                        \
+  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND e.payload_erased_at = 0 "      \
+  "AND " WEBHOOKD_RETENTION_SCOPE("payload_retention_ms") " AND " WEBHOOKD_NONE_TO_SEND \
+                                                          " ORDER BY e.created_at, e.id LIMIT ?2"
+inline constexpr std::string_view kEraseAttemptData =
+    "UPDATE attempts SET request_headers_json = '{}', response_headers_json = '{}', "
+    "response_body = X'' WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
+    "(" WEBHOOKD_ERASABLE_EVENTS "))";
+// ?4 now.
+inline constexpr std::string_view kErasePayloads =
+    "UPDATE events SET payload = 'null', payload_erased_at = ?4 WHERE id IN "
+    "(" WEBHOOKD_ERASABLE_EVENTS ")";
+
+// ---- Organization settings ----
+inline constexpr std::string_view kGetOrganizationSettings =
+    "SELECT " WEBHOOKD_SETTINGS_COLUMNS " FROM organization_settings WHERE organization_id = ?1";
+// ?1 organization, ?2 retention_ms, ?3 payload_retention_ms, ?4 now.
+inline constexpr std::string_view kPutOrganizationSettings =
+    "INSERT INTO organization_settings (organization_id, retention_ms, payload_retention_ms, "
+    "updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (organization_id) DO UPDATE SET "
+    "retention_ms = excluded.retention_ms, payload_retention_ms = excluded.payload_retention_ms, "
+    "updated_at = excluded.updated_at";
+inline constexpr std::string_view kListOrganizationOverrides =
+    "SELECT " WEBHOOKD_SETTINGS_COLUMNS
+    " FROM organization_settings "
+    "WHERE retention_ms > 0 OR payload_retention_ms > 0 ORDER BY organization_id";
+
+// ---- Audit log ----
+inline constexpr std::string_view kInsertAuditEntry =
+    "INSERT INTO audit_log (at, key_id, key_name, organization_id, method, route, object_id, "
+    "address, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+// ?1 after id, ?2 organization filter, ?3 key, ?4 object, ?5 since, ?6 before, ?7 scope,
+// ?8 limit.
+inline constexpr std::string_view kListAuditEntries =
+    "SELECT " WEBHOOKD_AUDIT_COLUMNS
+    " FROM audit_log WHERE id > ?1 "
+    "AND (?2 IS NULL OR organization_id = ?2) AND (?3 IS NULL OR key_id = ?3) "
+    "AND (?4 IS NULL OR object_id = ?4) AND (?5 IS NULL OR at >= ?5) "
+    "AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR organization_id = ?7) ORDER BY id LIMIT ?8";
+// ?1 cutoff, ?2 at most this many, oldest first.
+inline constexpr std::string_view kPurgeAuditEntries =
+    "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at, id "
+    "LIMIT ?2)";
+
+#undef WEBHOOKD_ERASABLE_EVENTS
+#undef WEBHOOKD_NONE_TO_SEND
+#undef WEBHOOKD_RETENTION_SCOPE
 #undef WEBHOOKD_PURGEABLE_EVENTS
 #undef WEBHOOKD_LIST_DELIVERIES
 

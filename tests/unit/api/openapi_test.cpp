@@ -44,9 +44,9 @@ class OpenApiTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();
     // ApiContext holds atomics: built in place, never moved.
-    context_.reset(new ApiContext{*store_, Catalog::Builtin(), clock_, {}, nullptr, {}});
+    context_.reset(new ApiContext{*store_, catalog_, clock_, {}, nullptr, {}});
     router_ = BuildRouter(*context_);
-    document_ = json::parse(OpenApiJson()).as_object();
+    document_ = OpenApiDocument(catalog_);
   }
 
   void TearDown() override {
@@ -88,6 +88,7 @@ class OpenApiTest : public ::testing::Test {
   SystemClock clock_;
   std::string dir_;
   std::unique_ptr<Store> store_;
+  Catalog catalog_;
   std::unique_ptr<ApiContext> context_;
   std::unique_ptr<Router> router_;
   json::object document_;
@@ -180,6 +181,39 @@ TEST_F(OpenApiTest, ServedAtOpenApiJsonWithoutAKey) {
   EXPECT_EQ(json::parse(response.body), json::value(document_));
   request.method = "HEAD";
   EXPECT_EQ(DispatchAndWait(*router_, request).status, 200);
+}
+
+// Issue 11 m: each event type's payload schema is in the served document, chosen by eventName,
+// and follows the catalog as it changes.
+TEST_F(OpenApiTest, ServesEachEventTypesPayloadSchemaFromTheCurrentCatalog) {
+  const json::object& schemas = document_.at("components").at("schemas").as_object();
+  for (const EventType& type : catalog_.types()) {
+    const json::value* payload = schemas.if_contains(type.name + "Payload");
+    ASSERT_NE(payload, nullptr) << type.name;
+    json::object expected = json::parse(type.schema_json).as_object();
+    expected.erase("$schema");
+    EXPECT_EQ(*payload, json::value(expected)) << type.name;
+  }
+  const json::array& rules = schemas.at("EventCreate").at("allOf").as_array();
+  ASSERT_EQ(rules.size(), 12u);
+  EXPECT_EQ(rules[4].at("then").at("properties").at("payload").at("$ref"),
+            "#/components/schemas/BookAppointmentPayload");
+  EXPECT_EQ(schemas.at("EventName").at("enum").as_array().size(), 12u);
+
+  EventType added;
+  added.id = 13;
+  added.name = "VitalSignRecorded";
+  added.schema_json = R"({"type":"object","required":["value"]})";
+  added.sample_json = R"({"value":1})";
+  added.sample_headers_json = "{}";
+  Result<EventType> prepared = Catalog::Prepare(added);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  catalog_.Install(*prepared);
+  const json::object now = OpenApiDocument(catalog_);
+  EXPECT_EQ(now.at("components").at("schemas").at("VitalSignRecordedPayload"),
+            json::parse(added.schema_json));
+  EXPECT_EQ(now.at("components").at("schemas").at("EventName").at("enum").as_array().back(),
+            "VitalSignRecorded");
 }
 
 }  // namespace

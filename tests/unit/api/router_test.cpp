@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "dispatch_and_wait.hpp"
@@ -22,8 +23,8 @@ Router MakeRouter() {
   // Key "admin" is an admin, "org7" belongs to organization 7, anything else is refused.
   Router router([](const Request& request) -> Result<Principal> {
     const std::string_view auth = request.Header("authorization");
-    if (auth == "Bearer admin") return Principal{1, std::nullopt};
-    if (auth == "Bearer org7") return Principal{2, 7};
+    if (auth == "Bearer admin") return Principal{1, "admin", std::nullopt};
+    if (auth == "Bearer org7") return Principal{2, "org7", 7};
     return Error::Unauthorized("bad key");
   });
   router.Add("GET", "/things/{id}", Access::kAnyKey, [](Call& call) {
@@ -164,6 +165,96 @@ TEST(Router, AsyncHandlerExceptionBecomesBare500) {
   const Response r = DispatchAndWait(MakeRouter(), Make("POST", "/async-boom"));
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(Problem(r).at("detail"), "The server failed to handle the request.");
+}
+
+// A router over the same keys whose audit recorder keeps entries, or fails while `fail` is set.
+class AuditedRouter {
+ public:
+  AuditedRouter()
+      : router_(
+            [](const Request& request) -> Result<Principal> {
+              if (request.Header("authorization") == "Bearer org7") {
+                return Principal{2, "org7 reader", 7};
+              }
+              return Error::Unauthorized("bad key");
+            },
+            [this](AuditEntry entry, std::function<void(Status)> done) {
+              std::lock_guard lock(mu_);
+              if (fail_) return done(Error::Unavailable("disk full"));
+              entries_.push_back(std::move(entry));
+              done(Status::Ok());
+            }) {
+    router_.Add(
+        "GET", "/records/{id}", Access::kAnyKey,
+        [](Call& call) {
+          call.audit.organization_id = 9;
+          return WithStatus(200, "PATIENT-7781");
+        },
+        Audit::kPatientData);
+    router_.Add("GET", "/lists", Access::kAnyKey, [](Call&) { return WithStatus(200, "[]"); });
+    router_.Add("PUT", "/settings/{id}", Access::kAnyKey, [](Call&) { return WithStatus(200); });
+    router_.AddAsync(
+        "POST", "/ingest", Access::kAnyKey,
+        [](Call&, const Reply& reply) { reply(WithStatus(202)); }, Audit::kNever);
+  }
+
+  Response Send(std::string method, std::string path, std::string key = "org7") {
+    Request request = Make(std::move(method), std::move(path), std::move(key));
+    request.remote_address = "10.1.2.3";
+    return DispatchAndWait(router_, request);
+  }
+  void set_fail(bool fail) {
+    std::lock_guard lock(mu_);
+    fail_ = fail;
+  }
+  std::vector<AuditEntry> entries() {
+    std::lock_guard lock(mu_);
+    return entries_;
+  }
+
+ private:
+  std::mutex mu_;
+  bool fail_ = false;                // guarded by mu_
+  std::vector<AuditEntry> entries_;  // guarded by mu_
+  Router router_;
+};
+
+TEST(RouterAudit, RecordsReadsOfPatientDataAndChangesWithWhoWhatAndWhere) {
+  AuditedRouter router;
+  EXPECT_EQ(router.Send("GET", "/records/evt_1").body, "PATIENT-7781");
+  EXPECT_EQ(router.Send("PUT", "/settings/5").status, 200);
+  const std::vector<AuditEntry> entries = router.entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].key_id, 2);
+  EXPECT_EQ(entries[0].key_name, "org7 reader");
+  EXPECT_EQ(entries[0].organization_id, 9);  // the object's, as the handler said
+  EXPECT_EQ(entries[0].method, "GET");
+  EXPECT_EQ(entries[0].route, "/records/{id}");
+  EXPECT_EQ(entries[0].object_id, "evt_1");
+  EXPECT_EQ(entries[0].address, "10.1.2.3");
+  EXPECT_EQ(entries[0].status, 200);
+  EXPECT_EQ(entries[1].organization_id, 7);  // the key's, by default
+  EXPECT_EQ(entries[1].route, "/settings/{id}");
+  EXPECT_EQ(entries[1].object_id, "5");
+}
+
+TEST(RouterAudit, ListsIngestionAndUnauthenticatedRequestsAreNotRecorded) {
+  AuditedRouter router;
+  EXPECT_EQ(router.Send("GET", "/lists").status, 200);
+  EXPECT_EQ(router.Send("POST", "/ingest").status, 202);
+  EXPECT_EQ(router.Send("GET", "/records/evt_1", "nobody").status, 401);
+  EXPECT_TRUE(router.entries().empty());
+}
+
+TEST(RouterAudit, PatientDataIsNotDisclosedWhenItsReadCannotBeRecorded) {
+  AuditedRouter router;
+  router.set_fail(true);
+  const Response read = router.Send("GET", "/records/evt_1");
+  EXPECT_EQ(read.status, 503);
+  EXPECT_EQ(read.body.find("PATIENT-7781"), std::string::npos);
+  EXPECT_NE(Problem(read).at("detail").as_string().find("audit log"), std::string::npos);
+  // A change has happened: it is answered as such.
+  EXPECT_EQ(router.Send("PUT", "/settings/5").status, 200);
 }
 
 }  // namespace

@@ -328,9 +328,11 @@ TEST(CatalogValidateTest, AnotherTypesSampleIsRejected) {
                  R"(must equal "HealthRecordCounter")");
 }
 
+// A type the catalog did not prepare has no compiled schema to validate with.
 TEST(CatalogValidateTest, TypeFromOutsideTheCatalogIsAnInternalError) {
   EventType stranger = Type("OpenTele");
   stranger.name = "NotOpenTele";
+  stranger.compiled = nullptr;
   const Status status = catalog().Validate(stranger, Sample("OpenTele"));
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().kind, ErrorKind::kInternal);
@@ -338,13 +340,15 @@ TEST(CatalogValidateTest, TypeFromOutsideTheCatalogIsAnInternalError) {
 
 TEST(CatalogValidateTest, ConcurrentValidationGivesTheSameResults) {
   std::vector<std::pair<const EventType*, boost::json::value>> cases;
-  for (const EventType& type : catalog().types()) {
-    cases.emplace_back(&type, boost::json::parse(type.sample_json));
-    boost::json::value broken = boost::json::parse(type.sample_json);
-    const boost::json::value schema = boost::json::parse(type.schema_json);
+  // types() answers copies; Find's pointers are the catalog's own, valid for its lifetime.
+  for (const EventType& copy : catalog().types()) {
+    const EventType* type = catalog().Find(copy.id);
+    cases.emplace_back(type, boost::json::parse(type->sample_json));
+    boost::json::value broken = boost::json::parse(type->sample_json);
+    const boost::json::value schema = boost::json::parse(type->schema_json);
     broken.as_object().erase(schema.at("required").at(0).as_string());
-    cases.emplace_back(&type, std::move(broken));
-    cases.emplace_back(&type, boost::json::value(42));
+    cases.emplace_back(type, std::move(broken));
+    cases.emplace_back(type, boost::json::value(42));
   }
   auto run_all = [&cases] {
     std::vector<std::string> outcomes;
@@ -435,6 +439,67 @@ TEST(ValidateAgainstSchemaTest, InvalidSchemasAreRejectedNotFatal) {
   status = ValidateAgainstSchema(boost::json::value(3), boost::json::value("x"));
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().message, "a JSON Schema must be an object or a boolean");
+}
+
+}  // namespace
+}  // namespace webhookd
+
+namespace webhookd {
+namespace {
+
+EventType Definition(int id, int version, std::string schema, std::string sample) {
+  EventType type;
+  type.id = id;
+  type.name = "VitalSignRecorded";
+  type.version = version;
+  type.schema_json = std::move(schema);
+  type.sample_json = std::move(sample);
+  type.sample_headers_json = "{}";
+  return type;
+}
+
+TEST(CatalogVersionsTest, PrepareNamesTheFailingPartOfADefinition) {
+  Result<EventType> bad_pattern = Catalog::Prepare(
+      Definition(13, 1, R"({"properties":{"unit":{"type":"string","pattern":"([a-z"}}})", "{}"));
+  ASSERT_FALSE(bad_pattern.ok());
+  EXPECT_EQ(bad_pattern.error().field, "/schema");
+  EXPECT_EQ(bad_pattern.error().message, "invalid regular expression in pattern: ([a-z");
+
+  Result<EventType> bad_sample = Catalog::Prepare(Definition(
+      13, 1, R"({"properties":{"value":{"type":"integer","minimum":0}}})", R"({"value":-1})"));
+  ASSERT_FALSE(bad_sample.ok());
+  EXPECT_EQ(bad_sample.error().field, "/sample/value");
+  EXPECT_EQ(bad_sample.error().message, "sample does not match the schema: must be >= 0");
+}
+
+TEST(CatalogVersionsTest, TheNewestVersionValidatesAndOlderOnesStayReadable) {
+  Catalog catalog;
+  Result<EventType> first =
+      Catalog::Prepare(Definition(13, 1, R"({"required":["value"]})", R"({"value":1})"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  catalog.Install(*first);
+  const EventType* v1 = catalog.Find("VitalSignRecorded");
+  ASSERT_NE(v1, nullptr);
+  EXPECT_EQ(v1->id, 13);
+  EXPECT_EQ(catalog.types().size(), 13u);
+
+  Result<EventType> second = Catalog::Prepare(
+      Definition(13, 2, R"({"required":["value","unit"]})", R"({"value":1,"unit":"bpm"})"));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  catalog.Install(*second);
+  catalog.Install(*first);  // installing a known version again changes nothing
+  const EventType* current = catalog.Find(13);
+  ASSERT_NE(current, nullptr);
+  EXPECT_EQ(current->version, 2);
+  EXPECT_FALSE(catalog.Validate(*current, boost::json::parse(R"({"value":1})")).ok());
+  EXPECT_TRUE(catalog.Validate(*v1, boost::json::parse(R"({"value":1})")).ok());  // still valid
+  ASSERT_EQ(catalog.Versions(13).size(), 2u);
+  EXPECT_EQ(catalog.FindVersion(13, 1), v1);
+
+  catalog.SetArchived(13, true);
+  EXPECT_TRUE(catalog.Find(13)->archived);
+  EXPECT_EQ(catalog.Find(13)->version, 2);
+  EXPECT_FALSE(Catalog::Builtin().Find(13));
 }
 
 }  // namespace

@@ -25,6 +25,17 @@ TEST(SortableId, LaterIdsSortAfterEarlierOnesEvenWithinOneMillisecond) {
   }
 }
 
+// GET /stats reads a time window as the range of ids at or above this bound.
+TEST(SortableId, LowerBoundSortsBetweenEarlierAndLaterIds) {
+  constexpr UnixMillis kTime = 1'800'000'000'000;
+  const std::string bound = SortableIdLowerBound("dlv", kTime);
+  EXPECT_TRUE(IsSortableId(bound, "dlv")) << bound;
+  EXPECT_EQ(bound.substr(14), std::string(16, '0')) << "no random part";
+  // Ids never go back in time within a process: every earlier one first.
+  for (int i = 0; i < 100; ++i) EXPECT_LT(NewSortableId("dlv", kTime - 1), bound);
+  for (int i = 0; i < 100; ++i) EXPECT_LE(bound, NewSortableId("dlv", kTime + i));
+}
+
 TEST(SortableId, UniqueAcrossThreads) {
   std::vector<std::vector<std::string>> per_thread(4);
   std::vector<std::thread> threads;

@@ -130,6 +130,14 @@ class ForwardingStore : public Store {
     return inner_.RevokeApiKey(id, scope);
   }
   Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
+  Result<std::vector<StoredEventType>> ListEventTypes() override { return inner_.ListEventTypes(); }
+  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
+    return inner_.CreateEventType(type);
+  }
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
+    return inner_.AddEventTypeVersion(version);
+  }
+  webhookd::Status ArchiveEventType(int id) override { return inner_.ArchiveEventType(id); }
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
                          IngestDone done) override {
     inner_.IngestEventsAsync(std::move(events), limits, std::move(done));
@@ -172,9 +180,36 @@ class ForwardingStore : public Store {
     return inner_.RecoverConfig(config_id, since, scope);
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
+  Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
+    return inner_.Stats(query, scope);
+  }
   WriterStats GetWriterStats() const override { return inner_.GetWriterStats(); }
-  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events) override {
-    return inner_.PurgeBefore(cutoff, max_events);
+  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
+                                   RetentionScope scope) override {
+    return inner_.PurgeBefore(cutoff, max_events, scope);
+  }
+  Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
+                                           RetentionScope scope) override {
+    return inner_.ErasePayloadsBefore(cutoff, max_events, scope);
+  }
+  Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
+    return inner_.GetOrganizationSettings(organization_id);
+  }
+  Result<OrganizationSettings> PutOrganizationSettings(
+      const OrganizationSettings& settings) override {
+    return inner_.PutOrganizationSettings(settings);
+  }
+  Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
+    return inner_.ListOrganizationOverrides();
+  }
+  void AppendAuditAsync(AuditEntry entry, std::function<void(webhookd::Status)> done) override {
+    inner_.AppendAuditAsync(std::move(entry), std::move(done));
+  }
+  Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) override {
+    return inner_.ListAudit(filter, scope);
+  }
+  Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) override {
+    return inner_.PurgeAuditBefore(cutoff, max_entries);
   }
   void SetWorkListener(std::function<void()> listener) override {
     inner_.SetWorkListener(std::move(listener));

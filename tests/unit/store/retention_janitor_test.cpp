@@ -74,17 +74,17 @@ TEST_F(RetentionJanitorTest, APassPurgesEveryOldEventBatchAfterBatch) {
   const std::string young = IngestEvent();
 
   RetentionJanitor janitor(*store_, clock_, Options(3));
-  EXPECT_EQ(Must(janitor.RunPass()), 7);
+  EXPECT_EQ(Must(janitor.RunPass()).purged_events, 7);
   for (const std::string& id : old) EXPECT_FALSE(Exists(id)) << id;
   EXPECT_TRUE(Exists(young));
-  EXPECT_EQ(Must(janitor.RunPass()), 0);
+  EXPECT_EQ(Must(janitor.RunPass()).purged_events, 0);
 }
 
 TEST_F(RetentionJanitorTest, NothingIsPurgedBeforeItsTime) {
   const std::string id = IngestEvent();
   clock_.Advance(29 * kDay);
   RetentionJanitor janitor(*store_, clock_, Options(500));
-  EXPECT_EQ(Must(janitor.RunPass()), 0);
+  EXPECT_EQ(Must(janitor.RunPass()).purged_events, 0);
   EXPECT_TRUE(Exists(id));
 }
 

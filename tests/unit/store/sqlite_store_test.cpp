@@ -13,6 +13,7 @@
 #include "core/ids.hpp"
 #include "store/open_store.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/statements.hpp"
 #include "store_test_util.hpp"
 
 namespace webhookd {
@@ -49,6 +50,24 @@ bool ExecAll(const std::filesystem::path& file, const std::string& sql) {
   sqlite3_free(error);
   sqlite3_close(db);
   return ok;
+}
+
+// The detail lines of SQLite's plan for `sql` (every parameter NULL).
+std::vector<std::string> QueryPlan(const std::filesystem::path& file, std::string_view sql) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> plan;
+  const std::string explain = "EXPLAIN QUERY PLAN " + std::string(sql);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)));
+    }
+  }
+  EXPECT_FALSE(plan.empty()) << sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
 }
 
 class SqliteStoreTest : public ::testing::Test {
@@ -344,6 +363,20 @@ TEST(OpenStoreTest, RefusesUrlsItCannotServe) {
   const Error no_dir = error_of("sqlite:/nonexistent-webhookd-dir/x/webhookd.db");
   EXPECT_EQ(no_dir.kind, ErrorKind::kInvalid);
   EXPECT_NE(no_dir.message.find("does not exist"), std::string::npos) << no_dir.message;
+}
+
+// GET /stats runs on every console page view: each read of the window's deliveries must be
+// a range of the primary key, never a scan of the table or of a whole index.
+TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
+  Must(OpenStore(url(), clock_)).reset();
+  for (const std::string_view sql :
+       {sqlite::kStatsBuckets, sqlite::kStatsLatencyAtRank, sqlite::kStatsTopFailing}) {
+    const std::vector<std::string> plan = QueryPlan(file(), sql);
+    std::string text;
+    for (const std::string& line : plan) text += line + "\n";
+    EXPECT_NE(text.find("USING PRIMARY KEY (id>?)"), std::string::npos) << sql << "\n" << text;
+    EXPECT_EQ(text.find("SCAN d"), std::string::npos) << sql << "\n" << text;
+  }
 }
 
 }  // namespace

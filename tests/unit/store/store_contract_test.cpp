@@ -1342,12 +1342,12 @@ TEST_P(StoreContractTest, PurgeBeforeRemovesOldFinishedEventsInBatchesAndKeepsTh
   ASSERT_TRUE(
       store_->RecordAttempts({Outcome(ClaimAll().at(0), DeliveryStatus::kSucceeded, 200)}).ok());
 
-  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 0)), 0);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 0, kWithoutOwnPeriod)), 0);
   // The two oldest finished events go first; the third purgeable one waits for the next batch.
-  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2)), 2);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2, kWithoutOwnPeriod)), 2);
   EXPECT_TRUE(store_->GetEvent(undelivered.event.id, std::nullopt).ok());
-  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2)), 1);
-  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2)), 0);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2, kWithoutOwnPeriod)), 1);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 2, kWithoutOwnPeriod)), 0);
 
   for (const Delivery& gone : {succeeded, failed}) {
     EXPECT_EQ(store_->GetEvent(gone.event_id, std::nullopt).error().kind, ErrorKind::kNotFound);
@@ -1370,9 +1370,146 @@ TEST_P(StoreContractTest, PurgeBeforeRemovesOldFinishedEventsInBatchesAndKeepsTh
 
   // Once its delivery has finished, the old event goes at the next purge.
   ASSERT_TRUE(store_->RecordAttempts({Outcome(jobs[2], DeliveryStatus::kSucceeded, 200)}).ok());
-  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 10)), 1);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 10, kWithoutOwnPeriod)), 1);
   EXPECT_EQ(store_->GetDelivery(delivering.id, std::nullopt).error().kind, ErrorKind::kNotFound);
   EXPECT_TRUE(store_->GetDelivery(pending.id, std::nullopt).ok());
+}
+
+TEST_P(StoreContractTest, PurgeBeforeWithAScopeTakesOnlyThatOrganizationOrThoseWithoutTheirOwn) {
+  const IngestedEvent a = Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
+  const IngestedEvent b = Ingest(MakeEvent(kOrgB, 1, clock_.Now()));
+  clock_.Advance(1);
+  Must(store_->PutOrganizationSettings({kOrgA, 10 * kHour, 0}));
+  const UnixMillis cutoff = clock_.Now();
+
+  // The server's period skips organization A, which has its own.
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 10, kWithoutOwnPeriod)), 1);
+  EXPECT_TRUE(store_->GetEvent(a.event.id, std::nullopt).ok());
+  EXPECT_FALSE(store_->GetEvent(b.event.id, std::nullopt).ok());
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 10, kOrgB)), 0);
+  EXPECT_EQ(Must(store_->PurgeBefore(cutoff, 10, kOrgA)), 1);
+  EXPECT_FALSE(store_->GetEvent(a.event.id, std::nullopt).ok());
+}
+
+TEST_P(StoreContractTest, ErasePayloadsKeepsTheRecordsWithoutWhatTheyCarried) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery finished = IngestFor(config);
+  ASSERT_TRUE(
+      store_->RecordAttempts({Outcome(ClaimAll().at(0), DeliveryStatus::kSucceeded, 200)}).ok());
+  clock_.Advance(1);
+  const Delivery open = IngestFor(config);  // still pending: kept whole, however old
+  const IngestedEvent other = Ingest(MakeEvent(kOrgB, 1, clock_.Now()));
+  clock_.Advance(1);
+  const UnixMillis cutoff = clock_.Now();
+  clock_.Advance(kHour);
+  const IngestedEvent young = Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
+  Must(store_->PutOrganizationSettings({kOrgB, 0, 24 * kHour}));
+
+  EXPECT_EQ(Must(store_->ErasePayloadsBefore(cutoff, 0, kWithoutOwnPeriod)), 0);
+  EXPECT_EQ(Must(store_->ErasePayloadsBefore(cutoff, 10, kWithoutOwnPeriod)), 1);
+  EXPECT_EQ(Must(store_->ErasePayloadsBefore(cutoff, 10, kWithoutOwnPeriod)), 0);  // done
+
+  const Event erased = Must(store_->GetEvent(finished.event_id, std::nullopt));
+  EXPECT_EQ(erased.payload_json, "null");
+  EXPECT_EQ(erased.payload_erased_at, clock_.Now());
+  EXPECT_EQ(erased.organization_id, kOrgA);
+  const Delivery delivery = Must(store_->GetDelivery(finished.id, std::nullopt));
+  EXPECT_EQ(delivery.status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(delivery.last_status_code, 200);
+  const std::vector<Attempt> attempts = Must(store_->ListAttempts(finished.id, std::nullopt));
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].status_code, 200);
+  EXPECT_EQ(attempts[0].duration_ms, 12);
+  EXPECT_EQ(attempts[0].response_body, "");
+  EXPECT_EQ(attempts[0].response_headers_json, "{}");
+  EXPECT_EQ(attempts[0].request_headers_json, "{}");
+  for (const std::string& kept : {open.event_id, other.event.id, young.event.id}) {
+    const Event event = Must(store_->GetEvent(kept, std::nullopt));
+    EXPECT_EQ(event.payload_erased_at, 0) << kept;
+    EXPECT_NE(event.payload_json, "null") << kept;
+  }
+
+  // An erased event's deliveries are not sent again: no retry, no recovery.
+  EXPECT_EQ(store_->RetryDelivery(finished.id, std::nullopt).error().kind, ErrorKind::kConflict);
+  ASSERT_TRUE(
+      store_->RecordAttempts({Outcome(ClaimAll().at(0), DeliveryStatus::kFailed, 500)}).ok());
+  EXPECT_EQ(Must(store_->ErasePayloadsBefore(cutoff, 10, kWithoutOwnPeriod)), 1);  // `open` now
+  EXPECT_EQ(Must(store_->RecoverConfig(config.id, 0, std::nullopt)), 0);
+  EXPECT_EQ(Must(store_->GetDelivery(open.id, std::nullopt)).status, DeliveryStatus::kFailed);
+  EXPECT_EQ(Must(store_->ErasePayloadsBefore(cutoff, 10, kOrgB)), 1);
+}
+
+TEST_P(StoreContractTest, OrganizationSettingsDefaultToZeroAndListOnlyOverrides) {
+  EXPECT_EQ(Must(store_->GetOrganizationSettings(kOrgA)).retention_ms, 0);
+  EXPECT_EQ(Must(store_->GetOrganizationSettings(kOrgA)).organization_id, kOrgA);
+  Must(store_->PutOrganizationSettings({kOrgA, 5 * kHour, kHour}));
+  Must(store_->PutOrganizationSettings({kOrgB, 0, 0}));
+  const OrganizationSettings a = Must(store_->GetOrganizationSettings(kOrgA));
+  EXPECT_EQ(a.retention_ms, 5 * kHour);
+  EXPECT_EQ(a.payload_retention_ms, kHour);
+  std::vector<OrganizationSettings> overrides = Must(store_->ListOrganizationOverrides());
+  ASSERT_EQ(overrides.size(), 1u);
+  EXPECT_EQ(overrides[0].organization_id, kOrgA);
+  Must(store_->PutOrganizationSettings({kOrgA, 0, 2 * kHour}));  // replaces both
+  EXPECT_EQ(Must(store_->GetOrganizationSettings(kOrgA)).retention_ms, 0);
+  EXPECT_EQ(Must(store_->GetOrganizationSettings(kOrgA)).payload_retention_ms, 2 * kHour);
+}
+
+TEST_P(StoreContractTest, AuditEntriesAreListedInOrderFilteredScopedAndPurgedWhenOld) {
+  auto entry = [&](std::optional<std::int64_t> org, std::int64_t key, std::string object) {
+    AuditEntry e;
+    e.at = clock_.Now();
+    e.key_id = key;
+    e.key_name = "key " + std::to_string(key);
+    e.organization_id = org;
+    e.method = "GET";
+    e.route = "/events/{id}";
+    e.object_id = std::move(object);
+    e.address = "127.0.0.1";
+    e.status = 200;
+    return e;
+  };
+  ASSERT_TRUE(store_->AppendAudit(entry(kOrgA, 7, "evt_1")).ok());
+  clock_.Advance(kHour);
+  ASSERT_TRUE(store_->AppendAudit(entry(kOrgB, 8, "evt_2")).ok());
+  ASSERT_TRUE(store_->AppendAudit(entry(std::nullopt, 9, "")).ok());
+  ASSERT_TRUE(store_->AppendAudit(entry(kOrgA, 7, "evt_3")).ok());
+
+  AuditFilter all;
+  const Page<AuditEntry> page = Must(store_->ListAudit(all, std::nullopt));
+  ASSERT_EQ(page.items.size(), 4u);
+  EXPECT_LT(page.items[0].id, page.items[1].id);
+  EXPECT_EQ(page.items[0].key_name, "key 7");
+  EXPECT_EQ(page.items[0].address, "127.0.0.1");
+  EXPECT_EQ(page.items[0].status, 200);
+  EXPECT_EQ(page.items[0].route, "/events/{id}");
+  EXPECT_FALSE(page.items[2].organization_id.has_value());
+  EXPECT_EQ(page.next_cursor, "");
+
+  AuditFilter first_two;
+  first_two.limit = 2;
+  const Page<AuditEntry> first = Must(store_->ListAudit(first_two, std::nullopt));
+  ASSERT_EQ(first.items.size(), 2u);
+  EXPECT_EQ(first.next_cursor, std::to_string(first.items[1].id));
+  first_two.after_id = first.items[1].id;
+  EXPECT_EQ(Must(store_->ListAudit(first_two, std::nullopt)).items.at(0).object_id, "");
+
+  // An organization sees only entries about itself, whatever its filter asks.
+  EXPECT_EQ(Must(store_->ListAudit(all, kOrgA)).items.size(), 2u);
+  AuditFilter other_org;
+  other_org.organization_id = kOrgB;
+  EXPECT_TRUE(Must(store_->ListAudit(other_org, kOrgA)).items.empty());
+  AuditFilter by_key_and_object;
+  by_key_and_object.key_id = 7;
+  by_key_and_object.object_id = "evt_3";
+  EXPECT_EQ(Must(store_->ListAudit(by_key_and_object, std::nullopt)).items.size(), 1u);
+  AuditFilter in_time;
+  in_time.since = clock_.Now() - kHour;
+  in_time.before = clock_.Now();
+  EXPECT_EQ(Must(store_->ListAudit(in_time, std::nullopt)).items.size(), 1u);  // the first
+
+  EXPECT_EQ(Must(store_->PurgeAuditBefore(clock_.Now(), 10)), 1);
+  EXPECT_EQ(Must(store_->ListAudit(all, std::nullopt)).items.size(), 3u);
 }
 
 // ---------------------------------------------------------------- backends
@@ -1422,6 +1559,62 @@ StoreBackend PostgresBackend() {
     PgExec("DROP SCHEMA IF EXISTS " + PgSchemaFor(dir) + " CASCADE");
   };
   return backend;
+}
+
+StoredEventType MakeStoredType(int id, std::string name, int version) {
+  StoredEventType t;
+  t.id = id;
+  t.name = std::move(name);
+  t.version = version;
+  t.description = "version " + std::to_string(version);
+  t.schema_json = R"({"type":"object"})";
+  t.sample_json = "{}";
+  t.sample_headers_json = R"({"x-webhook-event":"VitalSignRecorded"})";
+  return t;
+}
+
+TEST_P(StoreContractTest, EventTypesAreStoredVersionedAndArchived) {
+  EXPECT_TRUE(Must(store_->ListEventTypes()).empty());
+  const StoredEventType created = Must(store_->CreateEventType(MakeStoredType(0, "Vital", 1)));
+  EXPECT_EQ(created.id, 13);  // above the 12 built-in types
+  EXPECT_EQ(created.created_at, clock_.Now());
+  EXPECT_EQ(Must(store_->CreateEventType(MakeStoredType(0, "Other", 1))).id, 14);
+  EXPECT_EQ(Must(store_->CreateEventType(MakeStoredType(40, "Forty", 1))).id, 40);
+  EXPECT_EQ(store_->CreateEventType(MakeStoredType(0, "Vital", 1)).error().kind,
+            ErrorKind::kConflict);
+  EXPECT_EQ(store_->CreateEventType(MakeStoredType(14, "Fresh", 1)).error().kind,
+            ErrorKind::kConflict);
+
+  Must(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2)));
+  EXPECT_EQ(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2)).error().kind,
+            ErrorKind::kConflict);
+  Must(store_->AddEventTypeVersion(MakeStoredType(7, "HealthRecordCounter", 2)));  // built-in
+  EXPECT_TRUE(store_->ArchiveEventType(14).ok());
+  EXPECT_EQ(store_->ArchiveEventType(14).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store_->ArchiveEventType(99).error().kind, ErrorKind::kNotFound);
+
+  const std::vector<StoredEventType> all = Must(store_->ListEventTypes());
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0].id, 7);
+  EXPECT_EQ(all[0].version, 2);
+  EXPECT_EQ(all[1].id, 13);
+  EXPECT_EQ(all[1].version, 1);
+  EXPECT_EQ(all[2].version, 2);
+  EXPECT_EQ(all[2].description, "version 2");
+  EXPECT_EQ(all[2].sample_headers_json, R"({"x-webhook-event":"VitalSignRecorded"})");
+  EXPECT_FALSE(all[2].archived);
+  EXPECT_EQ(all[3].id, 14);
+  EXPECT_TRUE(all[3].archived);
+  EXPECT_EQ(all[4].id, 40);
+}
+
+TEST_P(StoreContractTest, AnEventKeepsTheVersionOfItsType) {
+  NewEvent event = MakeEvent(kOrgA, 5, clock_.Now());
+  event.event_type_version = 3;
+  std::vector<Result<IngestedEvent>> results = store_->IngestEvents({event});
+  ASSERT_TRUE(results.front().ok()) << results.front().error().message;
+  EXPECT_EQ(results.front()->event.event_type_version, 3);
+  EXPECT_EQ(Must(store_->GetEvent(event.id, std::nullopt)).event_type_version, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,

@@ -1,0 +1,138 @@
+// Deliveries: find them by event, configuration, status and time; an event with its payload,
+// deliveries and attempts; retry.
+import { api, query } from "./api.js";
+import { html, useState } from "./lib.js";
+import { Empty, ErrorMessage, Headers, JsonView, Loading, StatusBadge, time, useLoad } from "./ui.js";
+
+const statuses = ["pending", "delivering", "succeeded", "failed"];
+const open = (d) => d.status === "pending" || d.status === "delivering";
+
+function hashWith(params) {
+  const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
+  return "#/deliveries?" + new URLSearchParams(clean);
+}
+
+// <input type=datetime-local> shows local time; the API takes RFC 3339.
+function toLocalInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+export function DeliveryList({ params, org }) {
+  const [eventId, setEventId] = useState(params.eventId || "");
+  const { data, error, loading } = useLoad(
+    () => api("GET", "/deliveries" + query({
+      organizationId: org, eventId: params.eventId, externalEventId: params.externalEventId,
+      status: params.status, since: params.since, cursor: params.cursor, limit: 50,
+    })),
+    [org, params.eventId, params.externalEventId, params.status, params.since, params.cursor],
+  );
+  const set = (name, value) => (location.hash = hashWith({ ...params, [name]: value, cursor: "" }));
+  const findEvent = (e) => {
+    e.preventDefault();
+    if (eventId.trim()) location.hash = "#/events/" + encodeURIComponent(eventId.trim());
+  };
+  return html`<section>
+    <h1>Deliveries</h1>
+    <form class="filters" onSubmit=${findEvent}>
+      <label>Event id<input value=${eventId} onInput=${(e) => setEventId(e.target.value)} placeholder="evt_…" /></label>
+      <button type="submit" class="secondary">Open event</button>
+    </form>
+    <form class="filters" onSubmit=${(e) => e.preventDefault()}>
+      <label>Configuration id<input type="number" min="1" value=${params.externalEventId || ""}
+        onChange=${(e) => set("externalEventId", e.target.value)} /></label>
+      <label>Status<select value=${params.status || ""} onChange=${(e) => set("status", e.target.value)}>
+        <option value="">any</option>${statuses.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
+      </select></label>
+      <label>Created since<input type="datetime-local" value=${toLocalInput(params.since)}
+        onChange=${(e) => set("since", e.target.value ? new Date(e.target.value).toISOString() : "")} /></label>
+    </form>
+    <${ErrorMessage} error=${error} />
+    ${loading ? html`<${Loading} what="deliveries" />` : null}
+    ${data && data.data.length === 0 ? html`<${Empty}>No delivery matches.</${Empty}>` : null}
+    ${data && data.data.length > 0
+      ? html`<div class="table-wrap"><table>
+        <thead><tr><th>Event</th><th>Configuration</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Created</th></tr></thead>
+        <tbody>${data.data.map((d) => html`<tr key=${d.id}>
+          <td><a href=${"#/events/" + d.eventId}>${d.eventId}</a></td>
+          <td><a href=${"#/configs/" + d.externalEventId}>${d.externalEventId}</a></td>
+          <td><${StatusBadge} status=${d.status} /></td><td>${d.attemptCount}</td>
+          <td>${d.lastStatusCode ?? d.lastError ?? "—"}</td><td>${time(d.createdAt)}</td></tr>`)}</tbody>
+      </table></div>`
+      : null}
+    ${data?.nextCursor ? html`<a class="button secondary" href=${hashWith({ ...params, cursor: data.nextCursor })}>Next page</a>` : null}
+  </section>`;
+}
+
+function Attempt({ attempt }) {
+  return html`<li class="attempt">
+    <p><strong>${attempt.statusCode ?? "no response"}</strong>${` · ${time(attempt.attemptedAt)} · ${attempt.durationMs} ms · ${attempt.trigger}`}
+      ${attempt.error ? html`<span class="error-text">${" · " + attempt.error}</span>` : null}</p>
+    <details><summary>Request headers</summary><${Headers} headers=${attempt.requestHeaders} /></details>
+    <details><summary>Response headers</summary><${Headers} headers=${attempt.responseHeaders} /></details>
+    <details open><summary>Response body</summary><pre>${attempt.responseBody || "(empty)"}</pre></details>
+  </li>`;
+}
+
+function Delivery({ delivery, onRetried }) {
+  const [error, setError] = useState(null);
+  const attempts = useLoad(() => api("GET", `/deliveries/${delivery.id}/attempts`), [delivery.id, delivery.updatedAt]);
+  const retry = async () => {
+    setError(null);
+    try {
+      await api("POST", `/deliveries/${delivery.id}/retry`, {});
+      onRetried();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<article class="card delivery" id=${delivery.id}>
+    <div class="title-row">
+      <h3>To <a href=${"#/configs/" + delivery.externalEventId}>configuration ${delivery.externalEventId}</a></h3>
+      <${StatusBadge} status=${delivery.status} />
+    </div>
+    <p class="muted">${`${delivery.id} · ${delivery.attemptCount} attempts`}${delivery.nextAttemptAt ? " · next " + time(delivery.nextAttemptAt) : ""}</p>
+    ${delivery.status !== "delivering" ? html`<button type="button" class="secondary" onClick=${retry}>Retry now</button>` : null}
+    <${ErrorMessage} error=${error} />
+    <${ErrorMessage} error=${attempts.error} />
+    ${attempts.data && attempts.data.data.length === 0 ? html`<${Empty}>No attempt yet.</${Empty}>` : null}
+    ${attempts.data ? html`<ol class="attempts">${attempts.data.data.map((a) => html`<${Attempt} key=${a.id} attempt=${a} />`)}</ol>` : null}
+  </article>`;
+}
+
+function InferenceResult({ id }) {
+  const { data, error } = useLoad(() => api("GET", `/events/${id}/result`), [id]);
+  if (error) return html`<${ErrorMessage} error=${error} />`;
+  if (!data) return null;
+  return html`<section><h2>Inference result</h2>
+    ${(data.results || []).map((r, i) => html`<div key=${i} class="card">
+      ${r.resultError ? html`<p class="error">${r.resultError}</p>` : null}
+      ${r.result !== null && r.result !== undefined ? html`<${JsonView} value=${r.result} />` : html`<p class="muted">No result yet.</p>`}
+    </div>`)}
+  </section>`;
+}
+
+export function EventPage({ id }) {
+  const { data, error, loading, reload } = useLoad(() => api("GET", "/events/" + encodeURIComponent(id)), [id], {
+    refreshMs: 1500,
+    keepRefreshing: (event) => Boolean(event && event.deliveries.some(open)),
+  });
+  if (loading && !data) return html`<${Loading} what="the event" />`;
+  if (error) return html`<section><h1>Event ${id}</h1><${ErrorMessage} error=${error} /></section>`;
+  return html`<section>
+    <h1>${data.eventName} event</h1>
+    <dl class="facts">
+      <div><dt>Id</dt><dd>${data.id}</dd></div>
+      <div><dt>Organization</dt><dd>${data.organizationId}</dd></div>
+      <div><dt>Accepted</dt><dd>${time(data.createdAt)}</dd></div>
+      <div><dt>Idempotency key</dt><dd>${data.idempotencyKey ?? "—"}</dd></div>
+    </dl>
+    <h2>Payload</h2>
+    <div class="card"><${JsonView} value=${data.payload} /></div>
+    <h2>Deliveries${data.deliveries.some(open) ? html` <span class="muted">(refreshing)</span>` : null}</h2>
+    ${data.deliveries.length === 0 ? html`<${Empty}>No active configuration subscribed to this event.</${Empty}>` : null}
+    ${data.deliveries.map((d) => html`<${Delivery} key=${d.id} delivery=${d} onRetried=${reload} />`)}
+    ${data.eventName.startsWith("InferenceTo") ? html`<${InferenceResult} id=${data.id} />` : null}
+  </section>`;
+}

@@ -1,0 +1,54 @@
+// API keys (admin): create (the key is shown once), list, revoke.
+import { api } from "./api.js";
+import { html, useState } from "./lib.js";
+import { CopyButton, ErrorMessage, Loading, time, useLoad } from "./ui.js";
+
+export function KeyList() {
+  const { data, error, loading, reload } = useLoad(() => api("GET", "/api-keys"), []);
+  const [name, setName] = useState("");
+  const [organizationId, setOrganizationId] = useState("");
+  const [created, setCreated] = useState(null);
+  const [actionError, setActionError] = useState(null);
+  const create = async (e) => {
+    e.preventDefault();
+    setActionError(null);
+    try {
+      const body = { name };
+      if (organizationId) body.organizationId = Number(organizationId);
+      setCreated(await api("POST", "/api-keys", body));
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const revoke = async (key) => {
+    setActionError(null);
+    try {
+      await api("DELETE", "/api-keys/" + key.id);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  return html`<section>
+    <h1>API keys</h1>
+    <form class="inline card" onSubmit=${create}>
+      <label>Name <input required value=${name} onInput=${(e) => setName(e.target.value)} /></label>
+      <label>Organization <input type="number" min="1" placeholder="none: admin key" value=${organizationId}
+        onInput=${(e) => setOrganizationId(e.target.value)} /></label>
+      <button type="submit">Create key</button>
+    </form>
+    <${ErrorMessage} error=${actionError} />
+    ${created ? html`<div class="notice" role="status"><p>Key “${created.name}”, shown only now:</p>
+      <p class="secret"><code>${created.key}</code> <${CopyButton} text=${created.key} label="Copy key" /></p></div>` : null}
+    <${ErrorMessage} error=${error} />
+    ${loading && !data ? html`<${Loading} what="API keys" />` : null}
+    ${data ? html`<div class="table-wrap"><table>
+      <thead><tr><th>Name</th><th>Prefix</th><th>Organization</th><th>Created</th><th></th></tr></thead>
+      <tbody>${data.data.map((k) => html`<tr key=${k.id}>
+        <td>${k.name}</td><td><code>${k.prefix}…</code></td><td>${k.organizationId ?? "all (admin)"}</td>
+        <td>${time(k.createdAt)}</td>
+        <td><button type="button" class="secondary danger" onClick=${() => revoke(k)} aria-label=${"Revoke " + k.name}>Revoke</button></td></tr>`)}
+      </tbody></table></div>` : null}
+  </section>`;
+}

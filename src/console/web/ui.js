@@ -1,0 +1,94 @@
+// Small pieces shared by the pages.
+import { html, useEffect, useState } from "./lib.js";
+
+export function Loading({ what }) {
+  return html`<p class="loading" role="status">Loading ${what}…</p>`;
+}
+
+export function ErrorMessage({ error }) {
+  if (!error) return null;
+  return html`<p class="error" role="alert">${error.message}</p>`;
+}
+
+export function Empty({ children }) {
+  return html`<p class="empty">${children}</p>`;
+}
+
+// Runs `load` when `deps` change (and every `refreshMs` while `keepRefreshing(data)`).
+export function useLoad(load, deps, { refreshMs = 0, keepRefreshing = () => false } = {}) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (data) => live && setState({ data, error: null, loading: false }),
+      (error) => live && setState({ data: null, error, loading: false }),
+    );
+    return () => (live = false);
+  }, [...deps, tick]);
+  useEffect(() => {
+    if (!refreshMs || !keepRefreshing(state.data)) return undefined;
+    const timer = setTimeout(() => setTick((t) => t + 1), refreshMs);
+    return () => clearTimeout(timer);
+  }, [state.data]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+export function time(text) {
+  if (!text) return "—";
+  const d = new Date(text);
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function StatusBadge({ status }) {
+  return html`<span class=${"badge badge-" + status}>${status}</span>`;
+}
+
+// JSON, pretty-printed, objects and arrays collapsible.
+export function JsonView({ value, open = true }) {
+  if (value === null || typeof value !== "object") {
+    return html`<span class=${"json-" + (value === null ? "null" : typeof value)}>${JSON.stringify(value)}</span>`;
+  }
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  const [openL, closeL] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+  if (entries.length === 0) return html`<span>${openL}${closeL}</span>`;
+  return html`<details class="json" open=${open}>
+    <summary>${openL} <span class="muted">${entries.length} ${entries.length === 1 ? "item" : "items"}</span></summary>
+    <ul>
+      ${entries.map(([k, v]) => html`<li key=${k}>
+        ${Array.isArray(value) ? null : html`<span class="json-key">${JSON.stringify(k)}</span>: `}
+        <${JsonView} value=${v} open=${true} />
+      </li>`)}
+    </ul>
+    <span>${closeL}</span>
+  </details>`;
+}
+
+export function Headers({ headers }) {
+  const entries = headers && typeof headers === "object" ? Object.entries(headers) : [];
+  if (entries.length === 0) return html`<span class="muted">none</span>`;
+  return html`<dl class="headers">
+    ${entries.map(([k, v]) => html`<div key=${k}><dt>${k}</dt><dd>${String(v)}</dd></div>`)}
+  </dl>`;
+}
+
+export function CopyButton({ text, label = "Copy" }) {
+  const [done, setDone] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone(true);
+    } catch {
+      setDone(false);
+    }
+  };
+  return html`<button type="button" class="secondary" onClick=${copy}>${done ? "Copied" : label}</button>`;
+}
+
+// The text of a field's error among an ApiError's errors, for forms.
+export function fieldError(error, field) {
+  if (!error) return null;
+  if (error.field === field || (error.field || "").startsWith(field + "/")) return error.message;
+  const other = (error.errors || []).find((e) => e.field === field);
+  return other ? other.detail : null;
+}

@@ -1,0 +1,33 @@
+// The stored part of the event-type catalog: types created through the API and new versions of
+// any type (the built-in types' first versions are compiled in, see catalog/catalog.hpp). The
+// catalog keeps every version in memory; this is its durable copy, shared by every node.
+// Same contract as Store (store.hpp): thread-safe, committed before success, nothing changed
+// on failure. The caller validates names, schemas and samples.
+#pragma once
+
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+
+namespace webhookd {
+
+class EventTypeStore {
+ public:
+  virtual ~EventTypeStore() = default;
+
+  // Every stored version of every stored type, ordered by id, then version.
+  virtual Result<std::vector<StoredEventType>> ListEventTypes() = 0;
+  // Stores a new type as `type.version` (1) and returns it as stored. `type.id` 0 takes the
+  // next id above every stored one and above 12 (the built-in types). kConflict when the id or
+  // the name is taken.
+  virtual Result<StoredEventType> CreateEventType(const StoredEventType& type) = 0;
+  // Stores `version` of an existing type, or of a built-in one (id 1..12), whose stored row is
+  // created with it. kConflict when that version is stored already (another request, or node,
+  // changed the type at the same time).
+  virtual Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) = 0;
+  // Marks a stored type archived. kNotFound when it is not stored or archived already.
+  virtual Status ArchiveEventType(int id) = 0;
+};
+
+}  // namespace webhookd

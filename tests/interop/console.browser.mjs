@@ -1,0 +1,249 @@
+// The web console in a real browser (issue 12): Debian's chromium, driven by playwright-core,
+// against the real webhookd binary and real receivers on 127.0.0.1. Every page visited is
+// saved as a screenshot under $CONSOLE_SCREENSHOTS (ctest: <build>/console-screenshots).
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { apiClient, startReceiver, startServer, waitFor } from "./harness.mjs";
+
+const { chromium } = await import("playwright-core");
+
+const screenshots = process.env.CONSOLE_SCREENSHOTS || join(process.cwd(), "console-screenshots");
+mkdirSync(screenshots, { recursive: true });
+
+// A receiver that answers 500 until `fixed` is set, then 200.
+async function startFlakyReceiver() {
+  const state = { fixed: false, count: 0 };
+  const server = http.createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      state.count += 1;
+      response.writeHead(state.fixed ? 200 : 500, { "content-type": "text/plain" });
+      response.end(state.fixed ? "fixed now" : "receiver is down");
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, state, stop: () => new Promise((r) => server.close(r)) };
+}
+
+let server, receiver, flaky, browser, admin;
+// What the browser saw go wrong: console errors, failed requests, HTTP errors.
+const problems = [];
+// HTTP errors the scenario causes on purpose: the bad URL of the form, a wrong key, the other
+// organization's configuration opened with an organization key.
+const expectedErrors = [];
+
+before(async () => {
+  server = await startServer();
+  receiver = await startReceiver();
+  flaky = await startFlakyReceiver();
+  admin = apiClient(server.baseUrl, server.adminKey);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await flaky?.stop();
+  await receiver?.stop();
+  await server?.stop();
+});
+
+async function newPage(width = 1280, height = 900) {
+  const page = await browser.newPage({ viewport: { width, height } });
+  page.setDefaultTimeout(10000);
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on("response", (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.request().method()} ${new URL(response.url()).pathname}`);
+  });
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, key) {
+  await page.goto(server.baseUrl + "/");
+  assert.equal(new URL(page.url()).pathname, "/console/", "/ redirects to the console");
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Configurations" }).waitFor();
+}
+
+// The deliveries of an event as the API reports them.
+async function deliveriesOf(eventId) {
+  return (await admin("GET", `/events/${eventId}`, undefined, 200)).deliveries;
+}
+
+test("an admin operates configurations, events and deliveries from the console", async () => {
+  const page = await newPage();
+  const consoleResponse = await page.request.get(server.baseUrl + "/console/");
+  const csp = consoleResponse.headers()["content-security-policy"];
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /style-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+
+  await signIn(page, server.adminKey);
+  assert.equal(await page.evaluate(() => document.cookie), "", "no cookie");
+  assert.ok(!page.url().includes(server.adminKey), "the key is not in the URL");
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  await shot(page, "overview-empty");
+
+  // Create through the form: a bad URL first, answered next to its field.
+  await page.getByRole("link", { name: "Configurations" }).click();
+  await page.getByText("No configuration matches.").waitFor();
+  await page.getByRole("link", { name: "New configuration" }).click();
+  await page.getByLabel("Organization", { exact: true }).fill("1");
+  await page.getByLabel("Name").fill("Front desk");
+  await page.getByLabel("URL").fill("ftp://example.com/hook");
+  await page.getByLabel("Event type").selectOption("BookAppointment");
+  expectedErrors.push("HTTP 400: POST /external-events/");
+  await page.getByRole("button", { name: "Create configuration" }).click();
+  const urlError = page.locator(".field.invalid #e-url");
+  await urlError.waitFor();
+  assert.match(await urlError.textContent(), /url/i);
+  await shot(page, "config-form-field-error");
+
+  await page.getByLabel("URL").fill(receiver.url + "/hook");
+  await page.getByRole("button", { name: "Create configuration" }).click();
+  await page.getByRole("heading", { name: "Configuration created" }).waitFor();
+  const firstSecret = await page.locator(".secret code").textContent();
+  assert.match(firstSecret, /^whsec_/);
+  await page.getByRole("link", { name: "Open Front desk" }).click();
+  await page.getByRole("heading", { name: "Front desk" }).waitFor();
+
+  // Send a test event: the receiver's status, headers and body.
+  await page.getByRole("button", { name: "Send test event" }).click();
+  await page.getByText("The receiver accepted the test event").waitFor();
+  assert.match(await page.locator(".notice.ok").textContent(), /status 200[\s\S]*"received":true/);
+
+  // Rotate the secret: a new one, shown once.
+  await page.getByRole("button", { name: "Rotate secret" }).click();
+  await page.getByText("New secret; the previous one keeps signing for 24 hours.").waitFor();
+  const rotated = await page.locator(".secret code").textContent();
+  assert.match(rotated, /^whsec_/);
+  assert.notEqual(rotated, firstSecret);
+  await shot(page, "config-page");
+
+  // Trigger an event from its event type's page, open it: the delivery and its attempt.
+  await page.getByRole("link", { name: "Event types" }).click();
+  await page.getByRole("link", { name: "BookAppointment" }).click();
+  await page.getByLabel("Organization", { exact: true }).last().fill("1");
+  await page.getByRole("button", { name: "Send the sample as an event" }).click();
+  await page.getByText("Accepted:").waitFor();
+  await shot(page, "event-type");
+  await page.locator(".notice.ok a").click();
+  await page.getByRole("heading", { name: "BookAppointment event" }).waitFor();
+  await page.locator(".delivery .badge-succeeded").waitFor();
+  await page.locator(".attempt").getByText("200", { exact: true }).waitFor();
+  assert.match(await page.locator(".attempt pre").first().textContent(), /"received":true/);
+  await shot(page, "event-succeeded");
+
+  // A delivery that fails, retried from the console once the receiver is fixed.
+  await admin("POST", "/external-events/", {
+    organizationId: 1, name: "Flaky", url: flaky.url + "/flaky", eventName: "Notification", retrySchedule: [0],
+  }, 201);
+  const sample = await admin("GET", "/event-types/Notification", undefined, 200);
+  const event = await admin("POST", "/events", { organizationId: 1, eventName: "Notification", payload: sample.sample }, 202);
+  await waitFor("the Notification delivery to fail", async () => (await deliveriesOf(event.id))[0].status === "failed");
+  await page.goto(`${server.baseUrl}/console/#/events/${event.id}`);
+  await page.locator(".delivery .badge-failed").waitFor();
+  await page.locator(".attempt").getByText("500", { exact: true }).waitFor();
+  await shot(page, "event-failed");
+  flaky.state.fixed = true;
+  await page.getByRole("button", { name: "Retry now" }).click();
+  await page.locator(".delivery .badge-succeeded").waitFor();
+  await page.locator(".attempt").filter({ hasText: "manual" }).getByText("200", { exact: true }).waitFor();
+  assert.equal(flaky.state.count, 2);
+  await shot(page, "event-retried");
+
+  // The lists and the overview with data in them.
+  await page.getByRole("link", { name: "Deliveries" }).click();
+  await page.locator("table .badge-succeeded").first().waitFor();
+  await page.getByLabel("Status").selectOption("succeeded");
+  await page.waitForURL(/status=succeeded/);
+  await shot(page, "deliveries");
+  // The organization switch narrows the list: organization 2 has no delivery yet.
+  const organization = page.getByLabel("Organization (empty: all)");
+  await organization.fill("2");
+  await organization.blur();
+  await page.waitForURL(/org=2/);
+  await page.getByText("No delivery matches.").waitFor();
+  await organization.fill("");
+  await organization.blur();
+  await page.locator("table .badge-succeeded").first().waitFor();
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.locator(".chart rect").first().waitFor();
+  await page.getByRole("link", { name: "Last day" }).click();
+  await page.waitForURL(/window=day/);
+  await page.locator(".chart rect").first().waitFor();
+  await shot(page, "overview");
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("button", { name: "Create key" }).waitFor();
+  await shot(page, "api-keys");
+  await page.getByRole("link", { name: "Event types" }).click();
+  await page.getByRole("link", { name: "InferenceToObservations" }).waitFor();
+  await shot(page, "event-types");
+
+  const narrow = await newPage(390, 844);
+  await signIn(narrow, server.adminKey);
+  await narrow.locator(".chart").waitFor();
+  await shot(narrow, "overview-390");
+  await narrow.goto(`${server.baseUrl}/console/#/events/${event.id}`);
+  await narrow.locator(".delivery .badge-succeeded").waitFor();
+  await shot(narrow, "event-390");
+  await narrow.close();
+  await page.close();
+});
+
+test("an organization key never sees another organization's configuration", async () => {
+  const other = await admin("POST", "/external-events/", {
+    organizationId: 2, name: "Other organization hook", url: receiver.url + "/other", eventName: "BookAppointment",
+  }, 201);
+  const orgKey = (await admin("POST", "/api-keys", { name: "org one", organizationId: 1 }, 201)).key;
+  const page = await newPage();
+  await page.goto(server.baseUrl + "/console/");
+  await page.getByLabel("API key").fill("whk_not_a_key");
+  expectedErrors.push("HTTP 401: GET /api-keys");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").getByText("unknown or revoked API key").waitFor();
+  await signIn(page, orgKey);
+  await page.getByText("Organization 1").waitFor();
+  assert.equal(await page.getByRole("link", { name: "API keys" }).count(), 0, "no key management");
+  await page.getByRole("link", { name: "Configurations" }).click();
+  await page.getByRole("link", { name: "Front desk" }).waitFor();
+  assert.equal(await page.getByText("Other organization hook").count(), 0);
+  await shot(page, "org-key-configs");
+
+  expectedErrors.push(`HTTP 404: GET /external-events/${other.id}`);
+  await page.goto(`${server.baseUrl}/console/#/configs/${other.id}`);
+  await page.getByRole("alert").getByText(`webhook configuration ${other.id} not found`).waitFor();
+  assert.equal(await page.getByText("Other organization hook").count(), 0);
+
+  await page.goto(`${server.baseUrl}/console/#/deliveries`);
+  await page.locator("table").waitFor();
+  const configColumn = await page.locator("tbody tr td:nth-child(2)").allTextContents();
+  assert.ok(!configColumn.includes(String(other.id)));
+  await page.close();
+});
+
+test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
+  const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
+  const others = problems.filter((p) => !p.startsWith("HTTP "));
+  assert.deepEqual(httpErrors.sort(), [...expectedErrors].sort());
+  // Chromium logs every fetch answered with an error status as a console error.
+  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|401|404)/.test(p));
+  assert.equal(others.length - unexpected.length, expectedErrors.length);
+  assert.deepEqual(unexpected, []);
+});
