@@ -178,7 +178,10 @@ TEST_F(DeliveryIngestTest, MetricsCountIngestedEventsDeliveriesAndTheStoreWriter
   ASSERT_TRUE(WaitUntil(
       [&] {
         metrics = admin.Get("/metrics").body;
-        return MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})") == 5.0;
+        // The recorder counts an outcome just after its commit, which /metrics may see first.
+        return MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})") == 5.0 &&
+               MetricValue(metrics, R"(webhookd_delivery_results_total{result="succeeded"})") ==
+                   5.0;
       },
       10s, 50ms))
       << metrics;

@@ -57,9 +57,13 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
     if (*replayed) return std::move(**replayed);
   }
   IngestedEvent result;
-  result.event =
-      Event{in.id, in.organization_id,   in.event_type_id, in.payload_json, in.idempotency_key,
-            now,   in.event_type_version};
+  result.event = Event{.id = in.id,
+                       .organization_id = in.organization_id,
+                       .event_type_id = in.event_type_id,
+                       .payload_json = in.payload_json,
+                       .idempotency_key = in.idempotency_key,
+                       .created_at = now,
+                       .event_type_version = in.event_type_version};
   if (Status s = steps.InsertEvent(result.event); !s.ok()) {
     if (s.error().kind == ErrorKind::kConflict) {
       return Error::Conflict("event " + result.event.id + " already exists");
