@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <tuple>
 #include <utility>
 
 namespace webhookd {
@@ -32,10 +33,10 @@ AttemptOutcome UnreadableOutcome(const DeliveryJob& job, const Error& error, Uni
   return outcome;
 }
 
-// Payload retention (docs/security.md#retention) writes these plain values in place of the
-// erased payload ("null"), attempt headers ("{}") and bodies (""); they hold no patient data.
-bool IsErasureMarker(std::string_view stored) {
-  return stored.empty() || stored == "{}" || stored == "null";
+// Payload retention (docs/security.md#retention) writes a plain "null" over an erased payload.
+std::optional<std::string_view> ErasedPayload(const Event& event) {
+  if (event.payload_erased_at == 0) return std::nullopt;
+  return "null";
 }
 
 }  // namespace
@@ -82,10 +83,10 @@ std::string EncryptingStore::Seal(std::string_view plain, const std::string& con
   return cipher_->Seal(plain, context);
 }
 
-Result<std::string> EncryptingStore::Open(std::string_view stored,
-                                          const std::string& context) const {
+Result<std::string> EncryptingStore::Open(std::string_view stored, const std::string& context,
+                                          std::optional<std::string_view> erased) const {
   if (crypto::FieldCipher::IsSealed(stored)) return cipher_->Open(stored, context);
-  if (options_.accept_plain || IsErasureMarker(stored)) return std::string(stored);
+  if (options_.accept_plain || stored == erased) return std::string(stored);
   return Error::Unreadable(context +
                            " is stored unencrypted in a database whose values are all encrypted");
 }
@@ -161,7 +162,8 @@ void EncryptingStore::IngestEventsAsync(std::vector<NewEvent> events, IngestLimi
             event.payload_json = std::move(payloads[i]);
             continue;
           }
-          Result<std::string> plain = Open(event.payload_json, EventContext(event.id));
+          Result<std::string> plain =
+              Open(event.payload_json, EventContext(event.id), ErasedPayload(event));
           if (!plain.ok()) {
             results[i] = Error::Unreadable("event " + event.id + ": " + plain.error().message);
             continue;
@@ -175,7 +177,8 @@ void EncryptingStore::IngestEventsAsync(std::vector<NewEvent> events, IngestLimi
 Result<Event> EncryptingStore::GetEvent(const std::string& id, OrgScope scope) {
   Result<Event> event = inner_.GetEvent(id, scope);
   if (!event.ok()) return event;
-  Result<std::string> plain = Open(event->payload_json, EventContext(event->id));
+  Result<std::string> plain =
+      Open(event->payload_json, EventContext(event->id), ErasedPayload(*event));
   if (!plain.ok()) return Error::Unreadable("event " + id + ": " + plain.error().message);
   event->payload_json = std::move(*plain);
   return event;
@@ -186,9 +189,11 @@ Result<std::vector<Attempt>> EncryptingStore::ListAttempts(const std::string& de
   Result<std::vector<Attempt>> attempts = inner_.ListAttempts(delivery_id, scope);
   if (!attempts.ok()) return attempts;
   for (Attempt& attempt : *attempts) {
-    for (auto [column, field] : {std::pair{kResponseHeaders, &attempt.response_headers_json},
-                                 std::pair{kResponseBody, &attempt.response_body}}) {
-      Result<std::string> plain = Open(*field, AttemptContext(column, delivery_id));
+    for (auto [column, field, erased] :
+         {std::tuple{kResponseHeaders, &attempt.response_headers_json, "{}"},
+          std::tuple{kResponseBody, &attempt.response_body, ""}}) {
+      Result<std::string> plain =
+          Open(*field, AttemptContext(column, delivery_id), std::string_view(erased));
       if (!plain.ok()) {
         return Error::Unreadable("attempt " + std::to_string(attempt.id) + " of delivery " +
                                  delivery_id + ": " + plain.error().message);
@@ -200,7 +205,8 @@ Result<std::vector<Attempt>> EncryptingStore::ListAttempts(const std::string& de
 }
 
 Status EncryptingStore::OpenJob(DeliveryJob& job) const {
-  Result<std::string> payload = Open(job.event.payload_json, EventContext(job.event.id));
+  Result<std::string> payload =
+      Open(job.event.payload_json, EventContext(job.event.id), ErasedPayload(job.event));
   if (!payload.ok())
     return Error::Unreadable("event " + job.event.id + ": " + payload.error().message);
   job.event.payload_json = std::move(*payload);

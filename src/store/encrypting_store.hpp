@@ -16,6 +16,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -130,9 +131,7 @@ class EncryptingStore final : public Store {
     return inner_.PurgeAuditBefore(cutoff, max_entries);
   }
   // The catalog (schemas and samples) is the platform's, not patient data.
-  Result<std::vector<StoredEventType>> ListEventTypes() override {
-    return inner_.ListEventTypes();
-  }
+  Result<std::vector<StoredEventType>> ListEventTypes() override { return inner_.ListEventTypes(); }
   Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
     return inner_.CreateEventType(type);
   }
@@ -149,7 +148,9 @@ class EncryptingStore final : public Store {
   class OpeningHandoff;
 
   std::string Seal(std::string_view plain, const std::string& context) const;
-  Result<std::string> Open(std::string_view stored, const std::string& context) const;
+  // `erased`: the plain value payload retention leaves in place of this one, if it may have.
+  Result<std::string> Open(std::string_view stored, const std::string& context,
+                           std::optional<std::string_view> erased = std::nullopt) const;
   WebhookConfig SealConfig(WebhookConfig config) const;
   Result<WebhookConfig> OpenConfig(WebhookConfig config) const;
   Status OpenJob(DeliveryJob& job) const;
