@@ -63,10 +63,12 @@ class EncryptingStore::OpeningHandoff final : public DeliveryHandoff {
   std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
     return inner_->LeaseFor(config, now);
   }
-  // Take runs on a store thread, where recording an attempt could wait for that very thread: a
-  // job that does not open is left leased, and fails at its claim once the lease has run out.
+  // The jobs carry the plain payload already (NewEvent::handed_off_payload_json): only their
+  // configurations are opened. Take runs on a store thread, where recording an attempt could
+  // wait for that very thread: a job that does not open is left leased, and fails at its claim
+  // once the lease has run out.
   void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
-    OpenedJobs opened = store_.OpenJobs(std::move(jobs));
+    OpenedJobs opened = store_.OpenJobs(std::move(jobs), PayloadState::kPlain);
     if (!opened.readable.empty()) inner_->Take(std::move(opened.readable), lease_until);
   }
 
@@ -77,7 +79,7 @@ class EncryptingStore::OpeningHandoff final : public DeliveryHandoff {
 
 EncryptingStore::EncryptingStore(Store& inner, std::shared_ptr<const crypto::FieldCipher> cipher,
                                  const Clock& clock, EncryptionOptions options)
-    : inner_(inner), cipher_(std::move(cipher)), clock_(clock), options_(options) {}
+    : ForwardingStore(inner), cipher_(std::move(cipher)), clock_(clock), options_(options) {}
 
 std::string EncryptingStore::Seal(std::string_view plain, const std::string& context) const {
   return cipher_->Seal(plain, context);
@@ -100,6 +102,8 @@ WebhookConfig EncryptingStore::SealConfig(WebhookConfig c) const {
 }
 
 Result<WebhookConfig> EncryptingStore::OpenConfig(WebhookConfig c) const {
+  if (OpenFromCache(c)) return c;
+  const WebhookConfig sealed = c;
   const std::string row = "configuration " + std::to_string(c.id) + ": ";
   for (auto [column, field] :
        {std::pair{"attributes_json", &c.attributes_json},
@@ -109,7 +113,32 @@ Result<WebhookConfig> EncryptingStore::OpenConfig(WebhookConfig c) const {
     if (!plain.ok()) return Error::Unreadable(row + plain.error().message);
     *field = std::move(*plain);
   }
+  RememberOpened(sealed, c);
   return c;
+}
+
+bool EncryptingStore::OpenFromCache(WebhookConfig& config) const {
+  std::lock_guard lock(opened_mutex_);
+  auto it = opened_.find(config.id);
+  if (it == opened_.end() || !it->second.OpensFrom(config)) return false;
+  config.attributes_json = it->second.plain.attributes_json;
+  config.headers_json = it->second.plain.headers_json;
+  config.secret = it->second.plain.secret;
+  config.previous_secret = it->second.plain.previous_secret;
+  return true;
+}
+
+void EncryptingStore::RememberOpened(const WebhookConfig& sealed,
+                                     const WebhookConfig& plain) const {
+  std::lock_guard lock(opened_mutex_);
+  if (opened_.size() >= kOpenedConfigsKept && !opened_.contains(sealed.id)) opened_.clear();
+  opened_.insert_or_assign(sealed.id, OpenedConfig{sealed, plain});
+}
+
+bool EncryptingStore::OpenedConfig::OpensFrom(const WebhookConfig& c) const {
+  return c.organization_id == sealed.organization_id && c.secret == sealed.secret &&
+         c.previous_secret == sealed.previous_secret &&
+         c.attributes_json == sealed.attributes_json && c.headers_json == sealed.headers_json;
 }
 
 Result<WebhookConfig> EncryptingStore::CreateConfig(const WebhookConfig& config,
@@ -149,6 +178,7 @@ void EncryptingStore::IngestEventsAsync(std::vector<NewEvent> events, IngestLimi
   payloads.reserve(events.size());
   for (NewEvent& event : events) {
     std::string sealed = Seal(event.payload_json, EventContext(event.id));
+    event.handed_off_payload_json = event.payload_json;
     payloads.push_back(std::exchange(event.payload_json, std::move(sealed)));
   }
   inner_.IngestEventsAsync(
@@ -204,24 +234,27 @@ Result<std::vector<Attempt>> EncryptingStore::ListAttempts(const std::string& de
   return attempts;
 }
 
-Status EncryptingStore::OpenJob(DeliveryJob& job) const {
-  Result<std::string> payload =
-      Open(job.event.payload_json, EventContext(job.event.id), ErasedPayload(job.event));
-  if (!payload.ok())
-    return Error::Unreadable("event " + job.event.id + ": " + payload.error().message);
-  job.event.payload_json = std::move(*payload);
+Status EncryptingStore::OpenJob(DeliveryJob& job, PayloadState payload_state) const {
+  if (payload_state == PayloadState::kSealed) {
+    Result<std::string> payload =
+        Open(job.event.payload_json, EventContext(job.event.id), ErasedPayload(job.event));
+    if (!payload.ok())
+      return Error::Unreadable("event " + job.event.id + ": " + payload.error().message);
+    job.event.payload_json = std::move(*payload);
+  }
   Result<WebhookConfig> config = OpenConfig(std::move(job.config));
   if (!config.ok()) return config.error();
   job.config = std::move(*config);
   return Status::Ok();
 }
 
-EncryptingStore::OpenedJobs EncryptingStore::OpenJobs(std::vector<DeliveryJob> jobs) const {
+EncryptingStore::OpenedJobs EncryptingStore::OpenJobs(std::vector<DeliveryJob> jobs,
+                                                      PayloadState payload_state) const {
   OpenedJobs out;
   out.readable.reserve(jobs.size());
   for (DeliveryJob& job : jobs) {
     const WebhookConfig sealed_config = job.config;
-    if (Status s = OpenJob(job); !s.ok()) {
+    if (Status s = OpenJob(job, payload_state); !s.ok()) {
       spdlog::error("delivery {} cannot be sent: {}", job.delivery.id, s.error().message);
       job.config = sealed_config;
       out.unreadable.push_back(UnreadableOutcome(job, s.error(), clock_.Now()));
@@ -237,7 +270,7 @@ Result<std::vector<DeliveryJob>> EncryptingStore::ClaimDue(
     const std::vector<std::int64_t>& skip_config_ids) {
   Result<std::vector<DeliveryJob>> jobs = inner_.ClaimDue(now, limit, lease_until, skip_config_ids);
   if (!jobs.ok()) return jobs;
-  OpenedJobs opened = OpenJobs(std::move(*jobs));
+  OpenedJobs opened = OpenJobs(std::move(*jobs), PayloadState::kSealed);
   // If this fails, the leases run out and a later claim fails them again.
   if (!opened.unreadable.empty()) {
     if (Status s = RecordAttempts(opened.unreadable); !s.ok()) {
@@ -253,7 +286,10 @@ Status EncryptingStore::RecordAttempts(const std::vector<AttemptOutcome>& outcom
     Attempt& a = outcome.attempt;
     a.response_headers_json =
         Seal(a.response_headers_json, AttemptContext(kResponseHeaders, a.delivery_id));
-    a.response_body = Seal(a.response_body, AttemptContext(kResponseBody, a.delivery_id));
+    // An empty body holds nothing to protect, and reads back as the "" that retention leaves.
+    if (!a.response_body.empty()) {
+      a.response_body = Seal(a.response_body, AttemptContext(kResponseBody, a.delivery_id));
+    }
   }
   return inner_.RecordAttempts(sealed);
 }

@@ -15,14 +15,19 @@
 // and a delivery whose event or configuration does not open fails with an attempt saying so.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "crypto/field_cipher.hpp"
-#include "store/store.hpp"
+#include "store/forwarding_store.hpp"
 
 namespace webhookd {
 
@@ -37,111 +42,27 @@ struct EncryptionOptions {
   bool accept_plain = false;
 };
 
-class EncryptingStore final : public Store {
+class EncryptingStore final : public ForwardingStore {
  public:
-  // `inner` and `clock` must outlive this store.
   EncryptingStore(Store& inner, std::shared_ptr<const crypto::FieldCipher> cipher,
                   const Clock& clock, EncryptionOptions options);
 
-  Status Ping() override { return inner_.Ping(); }
+  // What holds sealed values; every other call passes through (the catalog's schemas and
+  // samples, ids, times, statuses and audit entries are not patient data).
   Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
                                      std::int64_t max_per_organization) override;
   Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override;
   Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override;
   Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override;
-  Status DeleteConfig(std::int64_t id, OrgScope scope) override {
-    return inner_.DeleteConfig(id, scope);
-  }
-
-  Result<ApiKey> CreateApiKey(const ApiKey& key) override { return inner_.CreateApiKey(key); }
-  Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
-    return inner_.FindApiKeyByHash(hash);
-  }
-  Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
-    return inner_.ListApiKeys(scope);
-  }
-  Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
-    return inner_.RevokeApiKey(id, scope);
-  }
-  Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
-
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
                          IngestDone done) override;
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override;
-  Result<std::vector<Delivery>> DeliveriesOfEvent(const std::string& event_id,
-                                                  OrgScope scope) override {
-    return inner_.DeliveriesOfEvent(event_id, scope);
-  }
-
-  Result<Delivery> GetDelivery(const std::string& id, OrgScope scope) override {
-    return inner_.GetDelivery(id, scope);
-  }
-  Result<Page<Delivery>> ListDeliveries(const DeliveryFilter& filter, OrgScope scope) override {
-    return inner_.ListDeliveries(filter, scope);
-  }
   Result<std::vector<Attempt>> ListAttempts(const std::string& delivery_id,
                                             OrgScope scope) override;
   Result<std::vector<DeliveryJob>> ClaimDue(
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override;
-  Result<std::optional<UnixMillis>> NextDueAt() override { return inner_.NextDueAt(); }
-  Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) override {
-    return inner_.ReleaseExpiredLeases(now);
-  }
-  Result<std::int64_t> ReleaseOwnLeases() override { return inner_.ReleaseOwnLeases(); }
   Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override;
-  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) override {
-    return inner_.RetryDelivery(id, scope);
-  }
-  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
-                                     OrgScope scope) override {
-    return inner_.RecoverConfig(config_id, since, scope);
-  }
-  Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
-  WriterStats GetWriterStats() const override { return inner_.GetWriterStats(); }
-  Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
-    return inner_.Stats(query, scope);
-  }
-  Result<std::int64_t> PurgeBefore(UnixMillis cutoff, int max_events,
-                                   RetentionScope scope) override {
-    return inner_.PurgeBefore(cutoff, max_events, scope);
-  }
-  Result<std::int64_t> ErasePayloadsBefore(UnixMillis cutoff, int max_events,
-                                           RetentionScope scope) override {
-    return inner_.ErasePayloadsBefore(cutoff, max_events, scope);
-  }
-  Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
-    return inner_.GetOrganizationSettings(organization_id);
-  }
-  Result<OrganizationSettings> PutOrganizationSettings(
-      const OrganizationSettings& settings) override {
-    return inner_.PutOrganizationSettings(settings);
-  }
-  Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
-    return inner_.ListOrganizationOverrides();
-  }
-  // Audit entries name who did what to which object; they hold no patient data.
-  void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) override {
-    inner_.AppendAuditAsync(std::move(entry), std::move(done));
-  }
-  Result<Page<AuditEntry>> ListAudit(const AuditFilter& filter, OrgScope scope) override {
-    return inner_.ListAudit(filter, scope);
-  }
-  Result<std::int64_t> PurgeAuditBefore(UnixMillis cutoff, int max_entries) override {
-    return inner_.PurgeAuditBefore(cutoff, max_entries);
-  }
-  // The catalog (schemas and samples) is the platform's, not patient data.
-  Result<std::vector<StoredEventType>> ListEventTypes() override { return inner_.ListEventTypes(); }
-  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
-    return inner_.CreateEventType(type);
-  }
-  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
-    return inner_.AddEventTypeVersion(version);
-  }
-  Status ArchiveEventType(int id) override { return inner_.ArchiveEventType(id); }
-  void SetWorkListener(std::function<void()> listener) override {
-    inner_.SetWorkListener(std::move(listener));
-  }
   void SetDeliveryHandoff(std::shared_ptr<DeliveryHandoff> handoff) override;
 
  private:
@@ -153,17 +74,31 @@ class EncryptingStore final : public Store {
                            std::optional<std::string_view> erased = std::nullopt) const;
   WebhookConfig SealConfig(WebhookConfig config) const;
   Result<WebhookConfig> OpenConfig(WebhookConfig config) const;
-  Status OpenJob(DeliveryJob& job) const;
+  // A configuration opened earlier from the same sealed values: every delivery carries its
+  // configuration, which is opened once per change of the row rather than once per delivery.
+  struct OpenedConfig {
+    WebhookConfig sealed;
+    WebhookConfig plain;
+    bool OpensFrom(const WebhookConfig& config) const;
+  };
+  static constexpr std::size_t kOpenedConfigsKept = 4'096;
+  bool OpenFromCache(WebhookConfig& config) const;
+  void RememberOpened(const WebhookConfig& sealed, const WebhookConfig& plain) const;
+
+  // Whether a job's payload is as stored, or already plain (handed off at ingestion).
+  enum class PayloadState { kSealed, kPlain };
+  Status OpenJob(DeliveryJob& job, PayloadState payload_state) const;
   struct OpenedJobs {
     std::vector<DeliveryJob> readable;
     std::vector<AttemptOutcome> unreadable;  // failing each job that does not open, saying why
   };
-  OpenedJobs OpenJobs(std::vector<DeliveryJob> jobs) const;
+  OpenedJobs OpenJobs(std::vector<DeliveryJob> jobs, PayloadState payload_state) const;
 
-  Store& inner_;
   const std::shared_ptr<const crypto::FieldCipher> cipher_;
   const Clock& clock_;
   const EncryptionOptions options_;
+  mutable std::mutex opened_mutex_;
+  mutable std::unordered_map<std::int64_t, OpenedConfig> opened_;  // by configuration id
 };
 
 }  // namespace webhookd

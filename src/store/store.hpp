@@ -38,6 +38,10 @@ struct NewEvent {
   std::string payload_json;
   std::string idempotency_key;  // empty: none
   int event_type_version = 1;   // the version whose schema the payload passed
+  // What deliveries handed off at ingestion (DeliveryHandoff) carry as the payload, when that is
+  // not what is stored: EncryptingStore stores the sealed payload and hands off the plain one,
+  // so that nothing opens again what was sealed a moment before. Empty: `payload_json`.
+  std::string handed_off_payload_json;
 };
 
 // What one ingestion request (one IngestEventsAsync call) may do.

@@ -37,6 +37,14 @@ Result<std::optional<IngestedEvent>> Replay(IngestSteps& steps, const NewEvent& 
   return std::optional<IngestedEvent>(std::move(replayed));
 }
 
+// The event as a delivery handed off at ingestion carries it.
+Event HandedOffEvent(const Event& stored, const NewEvent& in) {
+  if (in.handed_off_payload_json.empty()) return stored;
+  Event event = stored;
+  event.payload_json = in.handed_off_payload_json;
+  return event;
+}
+
 }  // namespace
 
 Status DeliveryBudget::Spend(std::int64_t deliveries) {
@@ -82,7 +90,8 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
     if (lease) {
       delivery.status = DeliveryStatus::kDelivering;
       result.lease_until = *lease;
-      result.handed_off.push_back(DeliveryJob{delivery, result.event, std::move(config)});
+      result.handed_off.push_back(
+          DeliveryJob{delivery, HandedOffEvent(result.event, in), std::move(config)});
     }
     result.deliveries.push_back(std::move(delivery));
   }
