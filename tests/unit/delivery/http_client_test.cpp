@@ -51,6 +51,21 @@ struct Reply {
   bool hang_up = false;
 };
 
+// A listening socket on 127.0.0.1 at a port the kernel picks, which goes to `port`.
+int ListenOnLoopback(int& port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd, 16) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ADD_FAILURE() << "cannot listen on 127.0.0.1";
+  }
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
 // A one-thread HTTP/1.1 server on 127.0.0.1 for these tests: one connection at a time, each
 // request answered as the handler's Reply says.
 class TinyHttpServer {
@@ -58,17 +73,7 @@ class TinyHttpServer {
   using Handler = std::function<Reply(const ReceivedRequest&)>;
 
   explicit TinyHttpServer(Handler handler) : handler_(std::move(handler)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        listen(listen_fd_, 16) != 0 ||
-        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1";
-    }
-    port_ = ntohs(address.sin_port);
+    listen_fd_ = ListenOnLoopback(port_);
     thread_ = std::thread([this] { Serve(); });
   }
 
@@ -232,17 +237,7 @@ class TinyTlsServer {
             1) {
       ADD_FAILURE() << "cannot load the server certificate";
     }
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        listen(listen_fd_, 16) != 0 ||
-        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1";
-    }
-    port_ = ntohs(address.sin_port);
+    listen_fd_ = ListenOnLoopback(port_);
     thread_ = std::thread([this] { Serve(); });
   }
 
