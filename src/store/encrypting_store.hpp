@@ -44,24 +44,27 @@ class EncryptingStore final : public Store {
                   const Clock& clock, EncryptionOptions options);
 
   Status Ping() override { return inner_.Ping(); }
-  Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
-                                     std::int64_t max_per_organization) override;
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config, std::int64_t max_per_organization,
+                                     const AuditEntry* audit = nullptr) override;
   Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override;
   Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override;
-  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override;
-  Status DeleteConfig(std::int64_t id, OrgScope scope) override {
-    return inner_.DeleteConfig(id, scope);
+  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override;
+  Status DeleteConfig(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
+    return inner_.DeleteConfig(id, scope, audit);
   }
 
-  Result<ApiKey> CreateApiKey(const ApiKey& key) override { return inner_.CreateApiKey(key); }
+  Result<ApiKey> CreateApiKey(const ApiKey& key, const AuditEntry* audit = nullptr) override {
+    return inner_.CreateApiKey(key, audit);
+  }
   Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
     return inner_.FindApiKeyByHash(hash);
   }
   Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
     return inner_.ListApiKeys(scope);
   }
-  Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
-    return inner_.RevokeApiKey(id, scope);
+  Status RevokeApiKey(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
+    return inner_.RevokeApiKey(id, scope, audit);
   }
   Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
 
@@ -90,12 +93,13 @@ class EncryptingStore final : public Store {
   }
   Result<std::int64_t> ReleaseOwnLeases() override { return inner_.ReleaseOwnLeases(); }
   Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override;
-  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) override {
-    return inner_.RetryDelivery(id, scope);
+  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope,
+                                 const AuditEntry* audit = nullptr) override {
+    return inner_.RetryDelivery(id, scope, audit);
   }
-  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
-                                     OrgScope scope) override {
-    return inner_.RecoverConfig(config_id, since, scope);
+  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override {
+    return inner_.RecoverConfig(config_id, since, scope, audit);
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
   WriterStats GetWriterStats() const override { return inner_.GetWriterStats(); }
@@ -113,9 +117,9 @@ class EncryptingStore final : public Store {
   Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
     return inner_.GetOrganizationSettings(organization_id);
   }
-  Result<OrganizationSettings> PutOrganizationSettings(
-      const OrganizationSettings& settings) override {
-    return inner_.PutOrganizationSettings(settings);
+  Result<OrganizationSettings> PutOrganizationSettings(const OrganizationSettings& settings,
+                                                       const AuditEntry* audit = nullptr) override {
+    return inner_.PutOrganizationSettings(settings, audit);
   }
   Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
     return inner_.ListOrganizationOverrides();
@@ -132,13 +136,17 @@ class EncryptingStore final : public Store {
   }
   // The catalog (schemas and samples) is the platform's, not patient data.
   Result<std::vector<StoredEventType>> ListEventTypes() override { return inner_.ListEventTypes(); }
-  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
-    return inner_.CreateEventType(type);
+  Result<StoredEventType> CreateEventType(const StoredEventType& type,
+                                          const AuditEntry* audit = nullptr) override {
+    return inner_.CreateEventType(type, audit);
   }
-  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
-    return inner_.AddEventTypeVersion(version);
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version,
+                                              const AuditEntry* audit = nullptr) override {
+    return inner_.AddEventTypeVersion(version, audit);
   }
-  Status ArchiveEventType(int id) override { return inner_.ArchiveEventType(id); }
+  Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) override {
+    return inner_.ArchiveEventType(id, audit);
+  }
   void SetWorkListener(std::function<void()> listener) override {
     inner_.SetWorkListener(std::move(listener));
   }
