@@ -147,6 +147,7 @@ class EncryptingStore final : public Store {
   Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) override {
     return inner_.ArchiveEventType(id, audit);
   }
+  Result<std::int64_t> CatalogVersion() override { return inner_.CatalogVersion(); }
   void SetWorkListener(std::function<void()> listener) override {
     inner_.SetWorkListener(std::move(listener));
   }

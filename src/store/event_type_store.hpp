@@ -6,6 +6,7 @@
 // schemas and samples.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "core/model.hpp"
@@ -31,6 +32,9 @@ class EventTypeStore {
                                                       const AuditEntry* audit = nullptr) = 0;
   // Marks a stored type archived. kNotFound when it is not stored or archived already.
   virtual Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) = 0;
+  // A number that every change above moves on, in the change's transaction: a node that saw
+  // it unchanged need not read ListEventTypes again. 0 for a catalog never changed.
+  virtual Result<std::int64_t> CatalogVersion() = 0;
 };
 
 }  // namespace webhookd

@@ -100,17 +100,20 @@ class GroupCommitStore : public Store {
   }
   Result<StoredEventType> CreateEventType(const StoredEventType& type,
                                           const AuditEntry* audit = nullptr) override {
-    return WriteAudited<Result<StoredEventType>>(
+    return WriteCatalogChange<Result<StoredEventType>>(
         audit, [&](Context& c) { return Ops::CreateEventType(c.db(), type, Now()); });
   }
   Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version,
                                               const AuditEntry* audit = nullptr) override {
-    return WriteAudited<Result<StoredEventType>>(
+    return WriteCatalogChange<Result<StoredEventType>>(
         audit, [&](Context& c) { return Ops::AddEventTypeVersion(c.db(), version, Now()); });
   }
   Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) override {
-    return WriteAudited<Status>(
+    return WriteCatalogChange<Status>(
         audit, [&](Context& c) { return Ops::ArchiveEventType(c.db(), id, Now()); });
+  }
+  Result<std::int64_t> CatalogVersion() override {
+    return Read([](Connection& db) { return Ops::CatalogVersion(db); });
   }
 
   // One job per event, all in the same batch and group: an event over the request's delivery
@@ -329,6 +332,17 @@ class GroupCommitStore : public Store {
       entry.at = Now();
       CompleteAuditEntry(entry, changed);
       if (Status s = Ops::AppendAudit(c.db(), entry); !s.ok()) return s.error();
+      return changed;
+    });
+  }
+
+  // WriteAudited of a change to the stored catalog, which moves the catalog's version with it.
+  template <class R, class F>
+  R WriteCatalogChange(const AuditEntry* audit, F change) {
+    return WriteAudited<R>(audit, [&](Context& c) -> R {
+      R changed = change(c);
+      if (!changed.ok()) return changed;
+      if (Status s = Ops::BumpCatalogVersion(c.db()); !s.ok()) return s.error();
       return changed;
     });
   }

@@ -147,6 +147,7 @@ class ForwardingStore : public Store {
   webhookd::Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) override {
     return inner_.ArchiveEventType(id, audit);
   }
+  Result<std::int64_t> CatalogVersion() override { return inner_.CatalogVersion(); }
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
                          IngestDone done) override {
     inner_.IngestEventsAsync(std::move(events), limits, std::move(done));

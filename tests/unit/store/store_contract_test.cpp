@@ -1749,6 +1749,7 @@ TEST_P(StoreContractTest, AChangeWhoseAuditEntryCannotBeWrittenIsUndone) {
   const WebhookConfig config = Create(NewConfig(kOrgA, 1));
   const Delivery delivery = IngestFor(config);
   FailDue();
+  const std::int64_t catalog_version = Must(store_->CatalogVersion());
   GetParam().refuse_audit_inserts(dir_.path());
   AuditEntry entry = ChangeEntry("POST", "/anything");
 
@@ -1776,8 +1777,34 @@ TEST_P(StoreContractTest, AChangeWhoseAuditEntryCannotBeWrittenIsUndone) {
   EXPECT_EQ(Must(store_->CountApiKeys()), 0);
   EXPECT_TRUE(Must(store_->ListOrganizationOverrides()).empty());
   EXPECT_TRUE(Must(store_->ListEventTypes()).empty());
+  EXPECT_EQ(Must(store_->CatalogVersion()), catalog_version);
   // Without an entry to write, the same change goes through.
   EXPECT_TRUE(store_->UpdateConfig(renamed, std::nullopt).ok());
+}
+
+TEST_P(StoreContractTest, EveryKindOfCatalogChangeMovesTheCatalogVersion) {
+  const std::int64_t start = Must(store_->CatalogVersion());
+  EXPECT_EQ(start, 0);
+  Must(store_->CreateEventType(MakeStoredType(0, "Vital", 1)));
+  const std::int64_t created = Must(store_->CatalogVersion());
+  EXPECT_GT(created, start);
+  Must(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2)));
+  const std::int64_t versioned = Must(store_->CatalogVersion());
+  EXPECT_GT(versioned, created);
+  Must(store_->AddEventTypeVersion(MakeStoredType(7, "HealthRecordCounter", 2)));  // built-in
+  const std::int64_t builtin_versioned = Must(store_->CatalogVersion());
+  EXPECT_GT(builtin_versioned, versioned);
+  ASSERT_TRUE(store_->ArchiveEventType(13).ok());
+  const std::int64_t archived = Must(store_->CatalogVersion());
+  EXPECT_GT(archived, builtin_versioned);
+
+  // A refused change moves nothing; other writes do not touch the catalog's version.
+  EXPECT_FALSE(store_->CreateEventType(MakeStoredType(0, "Vital", 1)).ok());
+  EXPECT_FALSE(store_->ArchiveEventType(13).ok());
+  Create(NewConfig(kOrgA, 1));
+  EXPECT_EQ(Must(store_->CatalogVersion()), archived);
+  Reopen();
+  EXPECT_EQ(Must(store_->CatalogVersion()), archived);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
