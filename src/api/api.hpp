@@ -3,12 +3,11 @@
 
 #include <array>
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 #include "api/rate_limiter.hpp"
 #include "api/router.hpp"
@@ -104,8 +103,9 @@ struct IssuedKey {
   ApiKey record;
   std::string key;
 };
-// Makes and stores a key for one organization, or an admin key when `organization` is empty.
+// Makes and stores a key for one organization, or an admin key when `organization` is empty;
+// `audit` as Store::CreateApiKey takes it.
 Result<IssuedKey> IssueApiKey(Store& store, std::optional<std::int64_t> organization,
-                              std::string name);
+                              std::string name, const AuditEntry* audit = nullptr);
 
 }  // namespace webhookd::api

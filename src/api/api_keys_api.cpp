@@ -34,9 +34,9 @@ Response Create(Store& store, Call& call) {
       OptionalInteger(*body, "organizationId", kPositiveIntegers);
   if (!org.ok()) return ProblemResponse(org.error());
   call.audit.organization_id = *org;
-  Result<IssuedKey> issued = IssueApiKey(store, *org, name->value_or("api key"));
+  Result<IssuedKey> issued =
+      IssueApiKey(store, *org, name->value_or("api key"), call.AuditChange(201));
   if (!issued.ok()) return ProblemResponse(issued.error());
-  call.audit.object_id = std::to_string(issued->record.id);
   boost::json::object out = KeyToJson(issued->record);
   out["key"] = issued->key;
   return JsonResponse(201, out);
@@ -53,7 +53,7 @@ Response List(Store& store, Call& call) {
 Response Revoke(Store& store, Call& call) {
   const std::optional<std::int64_t> id = call.IdParam("id");
   if (!id) return ProblemResponse(Error::NotFound("no API key " + call.Param("id")));
-  if (Status s = store.RevokeApiKey(*id, call.principal.scope); !s.ok()) {
+  if (Status s = store.RevokeApiKey(*id, call.principal.scope, call.AuditChange(204)); !s.ok()) {
     return ProblemResponse(s.error());
   }
   return NoContent();
@@ -62,14 +62,14 @@ Response Revoke(Store& store, Call& call) {
 }  // namespace
 
 Result<IssuedKey> IssueApiKey(Store& store, std::optional<std::int64_t> organization,
-                              std::string name) {
+                              std::string name, const AuditEntry* audit) {
   IssuedKey issued;
   issued.key = crypto::GenerateApiKey();
   issued.record.organization_id = organization;
   issued.record.name = std::move(name);
   issued.record.hash = crypto::HashApiKey(issued.key);
   issued.record.prefix = issued.key.substr(0, kPrefixLength);
-  Result<ApiKey> stored = store.CreateApiKey(issued.record);
+  Result<ApiKey> stored = store.CreateApiKey(issued.record, audit);
   if (!stored.ok()) return stored.error();
   issued.record = *stored;
   return issued;

@@ -70,11 +70,20 @@ void CatalogRefresher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+Status CatalogRefresher::Refresh() {
+  Result<std::int64_t> version = store_.CatalogVersion();
+  if (!version.ok()) return version.error();
+  if (synced_version_ == *version) return Status::Ok();
+  if (Status s = SyncCatalog(store_, catalog_); !s.ok()) return s;
+  synced_version_ = *version;
+  return Status::Ok();
+}
+
 void CatalogRefresher::Loop() {
   std::unique_lock lock(mu_);
   while (!stop_requested_.wait_for(lock, interval_, [this] { return stopping_; })) {
     lock.unlock();
-    if (Status s = SyncCatalog(store_, catalog_); !s.ok()) {
+    if (Status s = Refresh(); !s.ok()) {
       spdlog::warn("cannot refresh the event-type catalog: {}", s.error().message);
     }
     lock.lock();

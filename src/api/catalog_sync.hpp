@@ -1,12 +1,15 @@
 // Keeps a node's Catalog in step with the stored catalog (store/event_type_store.hpp): at start,
 // and, where several nodes share the store, every second, so that a type created or changed
-// through one node is used by every node within 5 s. Schemas are compiled here, on the syncing
-// thread, never by a request.
+// through one node is used by every node within 5 s. Each second reads the catalog's version
+// (one row); the stored types are read again only when it moved. Schemas are compiled here, on
+// the syncing thread, never by a request.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "catalog/catalog.hpp"
@@ -30,8 +33,14 @@ class CatalogRefresher {
   CatalogRefresher(const CatalogRefresher&) = delete;
   CatalogRefresher& operator=(const CatalogRefresher&) = delete;
 
-  void Start();  // a thread that syncs every `interval`; call once
+  void Start();  // a thread that calls Refresh every `interval`; call once
   void Stop();   // ends the thread and waits for it; safe to call more than once
+
+  // Reads the stored catalog's version and, unless this refresher has synced that version
+  // already, syncs the catalog (SyncCatalog). The version is read first, so that a change
+  // committed during the sync moves it past what is recorded as synced. Not thread-safe: the
+  // refresher's thread calls it, or a test instead of Start.
+  Status Refresh();
 
  private:
   void Loop();
@@ -41,7 +50,8 @@ class CatalogRefresher {
   const std::chrono::milliseconds interval_;
   std::mutex mu_;
   std::condition_variable stop_requested_;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ = false;                       // guarded by mu_
+  std::optional<std::int64_t> synced_version_;  // none until the first sync
   std::thread thread_;
 };
 

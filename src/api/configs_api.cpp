@@ -50,12 +50,11 @@ class ConfigsApi {
       return ProblemResponse(s.error());
     }
     if (config.secret.empty()) config.secret = crypto::GenerateSecret();
-    Result<WebhookConfig> stored =
-        context_.store.CreateConfig(config, context_.options.max_configs_per_org);
+    Result<WebhookConfig> stored = context_.store.CreateConfig(
+        config, context_.options.max_configs_per_org, call.AuditChange(201));
     if (!stored.ok()) {
       return ProblemResponse(WithLimitFlag(stored.error(), "--max-configs-per-org"));
     }
-    call.audit.object_id = std::to_string(stored->id);
     Response response = JsonResponse(201, ConfigToJson(*stored, context_.catalog));
     response.headers.emplace_back("location", "/external-events/" + std::to_string(stored->id));
     return response;
@@ -102,7 +101,9 @@ class ConfigsApi {
     Result<WebhookConfig> current = Load(call);
     if (!current.ok()) return ProblemResponse(current.error());
     call.audit.organization_id = current->organization_id;
-    if (Status s = context_.store.DeleteConfig(current->id, call.principal.scope); !s.ok()) {
+    if (Status s =
+            context_.store.DeleteConfig(current->id, call.principal.scope, call.AuditChange(204));
+        !s.ok()) {
       return ProblemResponse(s.error());
     }
     return NoContent();
@@ -175,7 +176,8 @@ class ConfigsApi {
 
   Response Save(const WebhookConfig& config, Call& call) {
     call.audit.organization_id = config.organization_id;
-    Result<WebhookConfig> stored = context_.store.UpdateConfig(config, call.principal.scope);
+    Result<WebhookConfig> stored =
+        context_.store.UpdateConfig(config, call.principal.scope, call.AuditChange(200));
     if (!stored.ok()) return ProblemResponse(stored.error());
     return JsonResponse(200, ConfigToJson(*stored, context_.catalog));
   }

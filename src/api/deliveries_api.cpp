@@ -118,9 +118,9 @@ class DeliveriesApi {
   }
 
   Response Retry(Call& call) {
-    Result<Delivery> d = context_.store.RetryDelivery(call.Param("id"), call.principal.scope);
+    Result<Delivery> d =
+        context_.store.RetryDelivery(call.Param("id"), call.principal.scope, call.AuditChange(202));
     if (!d.ok()) return ProblemResponse(d.error());
-    call.audit.organization_id = d->organization_id;
     return JsonResponse(202, DeliveryToJson(*d));
   }
 
@@ -141,7 +141,8 @@ class DeliveriesApi {
       return ProblemResponse(
           Error::Invalid("since must be an RFC 3339 time, e.g. 2026-11-27T00:00:00Z", "/since"));
     }
-    Result<std::int64_t> count = context_.store.RecoverConfig(*id, *since, call.principal.scope);
+    Result<std::int64_t> count =
+        context_.store.RecoverConfig(*id, *since, call.principal.scope, call.AuditChange(202));
     if (!count.ok()) return ProblemResponse(count.error());
     return JsonResponse(202, {{"externalEventId", *id}, {"requeued", *count}});
   }

@@ -198,9 +198,11 @@ class EventTypesApi {
     if (!body.ok()) return ProblemResponse(body.error());
     Result<EventType> type = NewType(*body);
     if (!type.ok()) return ProblemResponse(type.error());
+    call.audit.object_id = type->name;
     Result<EventType> prepared = Catalog::Prepare(std::move(*type));
     if (!prepared.ok()) return ProblemResponse(prepared.error());
-    Result<StoredEventType> stored = context_.store.CreateEventType(ToStored(*prepared));
+    Result<StoredEventType> stored =
+        context_.store.CreateEventType(ToStored(*prepared), call.AuditChange(201));
     if (!stored.ok()) return ProblemResponse(stored.error());
     prepared->id = stored->id;
     context_.catalog.Install(*prepared);
@@ -209,6 +211,7 @@ class EventTypesApi {
 
   // PUT (`replace`) or PATCH: a new version when the definition changes.
   Response Change(Call& call, bool replace) {
+    call.audit.object_id = call.Param("name");
     const EventType* current = FindByNameOrId(context_.catalog, call.Param("name"));
     if (current == nullptr) return ProblemResponse(NoSuchType(call.Param("name")));
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
@@ -219,13 +222,15 @@ class EventTypesApi {
     changed->version = current->version + 1;
     Result<EventType> prepared = Catalog::Prepare(std::move(*changed));
     if (!prepared.ok()) return ProblemResponse(prepared.error());
-    Result<StoredEventType> stored = context_.store.AddEventTypeVersion(ToStored(*prepared));
+    Result<StoredEventType> stored =
+        context_.store.AddEventTypeVersion(ToStored(*prepared), call.AuditChange(200));
     if (!stored.ok()) return ProblemResponse(stored.error());
     context_.catalog.Install(*prepared);
     return JsonResponse(200, EventTypeToJson(*context_.catalog.Find(prepared->id)));
   }
 
   Response Archive(Call& call) {
+    call.audit.object_id = call.Param("name");
     const EventType* type = FindByNameOrId(context_.catalog, call.Param("name"));
     if (type == nullptr) return ProblemResponse(NoSuchType(call.Param("name")));
     if (type->builtin) {
@@ -237,7 +242,7 @@ class EventTypesApi {
     if (type->archived) {
       return ProblemResponse(Error::Conflict(type->name + " is archived already"));
     }
-    if (Status s = context_.store.ArchiveEventType(type->id); !s.ok()) {
+    if (Status s = context_.store.ArchiveEventType(type->id, call.AuditChange(204)); !s.ok()) {
       return ProblemResponse(s.error());
     }
     context_.catalog.SetArchived(type->id, true);

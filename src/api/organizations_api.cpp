@@ -72,8 +72,8 @@ class OrganizationsApi {
     if (!retention.ok()) return ProblemResponse(retention.error());
     Result<std::int64_t> payload_retention = PeriodMember(*body, "payloadRetention");
     if (!payload_retention.ok()) return ProblemResponse(payload_retention.error());
-    Result<OrganizationSettings> stored =
-        context_.store.PutOrganizationSettings({*org, *retention, *payload_retention});
+    Result<OrganizationSettings> stored = context_.store.PutOrganizationSettings(
+        {*org, *retention, *payload_retention}, call.AuditChange(200));
     if (!stored.ok()) return ProblemResponse(stored.error());
     return JsonResponse(200, SettingsToJson(*stored, context_.options));
   }

@@ -45,6 +45,19 @@ std::string_view Request::Header(std::string_view lowercase_name) const {
   return {};
 }
 
+void AuditNote::ApplyTo(AuditEntry& entry) const {
+  if (organization_id) entry.organization_id = organization_id;
+  if (!object_id.empty()) entry.object_id = object_id;
+}
+
+const AuditEntry* Call::AuditChange(int status) {
+  if (!audit_entry) return nullptr;
+  audit.ApplyTo(*audit_entry);
+  audit_entry->status = status;
+  audit_committed_status = status;
+  return &*audit_entry;
+}
+
 const std::string& Call::Param(std::string_view name) const {
   static const std::string kEmpty;
   const auto it = params.find(name);
@@ -143,15 +156,14 @@ void Router::DispatchAsync(const Request& request, const BlockingRunner& run_blo
   if (route == nullptr) {
     reply(std::move(unrouted));
   } else if (route->async_handler) {
-    Call call{request, std::move(params), {}, {}};
+    Call call{request, std::move(params), {}, {}, {}, {}};
     InvokeAsync(*route, call, std::move(reply));
   } else {
     run_blocking(
         [this, route, &request, params = std::move(params), reply = std::move(reply)]() mutable {
-          Call call{request, std::move(params), {}, {}};
+          Call call{request, std::move(params), {}, {}, {}, {}};
           Response response = Invoke(*route, call);
-          if (Audited(*route, call)) return Record(*route, EntryFor(*route, call), response, reply);
-          reply(std::move(response));
+          Answer(*route, call, std::move(response), reply);
         });
   }
 }
@@ -160,10 +172,10 @@ std::optional<Response> Router::Authenticate(const Route& route, Call& call) con
   if (route.access == Access::kPublic) return std::nullopt;
   Result<Principal> principal = authenticator_(call.request);
   if (!principal.ok()) return ProblemResponse(principal.error());
+  call.principal = *principal;
   if (route.access == Access::kAdminKey && !principal->is_admin()) {
     return ProblemResponse(Error::Forbidden("this endpoint needs an admin API key"));
   }
-  call.principal = *principal;
   return std::nullopt;
 }
 
@@ -177,13 +189,21 @@ AuditEntry Router::EntryFor(const Route& route, const Call& call) {
   AuditEntry entry;
   entry.key_id = call.principal.key_id;
   entry.key_name = call.principal.key_name;
-  entry.organization_id =
-      call.audit.organization_id ? call.audit.organization_id : call.principal.scope;
+  entry.organization_id = call.principal.scope;
   entry.method = call.request.method;
   entry.route = route.pattern;
-  entry.object_id = call.audit.object_id.empty() ? call.Param("id") : call.audit.object_id;
+  entry.object_id = call.Param("id");
   entry.address = call.request.remote_address;
+  call.audit.ApplyTo(entry);
   return entry;
+}
+
+void Router::Answer(const Route& route, const Call& call, Response response,
+                    const Reply& reply) const {
+  if (!Audited(route, call) || call.audit_committed_status == response.status) {
+    return reply(std::move(response));
+  }
+  Record(route, EntryFor(route, call), std::move(response), reply);
 }
 
 void Router::Record(const Route& route, AuditEntry entry, Response response,
@@ -203,6 +223,7 @@ void Router::Record(const Route& route, AuditEntry entry, Response response,
 
 Response Router::Invoke(const Route& route, Call& call) const {
   if (std::optional<Response> refused = Authenticate(route, call)) return std::move(*refused);
+  if (Audited(route, call)) call.audit_entry = EntryFor(route, call);
   try {
     return route.handler(call);
   } catch (const std::exception& e) {
@@ -214,7 +235,7 @@ Response Router::Invoke(const Route& route, Call& call) const {
 
 void Router::InvokeAsync(const Route& route, Call& call, Reply reply) const {
   if (std::optional<Response> refused = Authenticate(route, call)) {
-    reply(std::move(*refused));
+    Answer(route, call, std::move(*refused), reply);
     return;
   }
   if (Audited(route, call)) {

@@ -29,6 +29,8 @@ struct AuditNote {
   // The object's organization; unset: the caller's (an organization key's), or none (admin).
   std::optional<std::int64_t> organization_id;
   std::string object_id;  // "": the path's {id}, if any
+  // Sets in `entry` what this note knows.
+  void ApplyTo(AuditEntry& entry) const;
 };
 
 struct Call {
@@ -36,6 +38,17 @@ struct Call {
   std::map<std::string, std::string, std::less<>> params;  // "{id}" segments of the pattern
   Principal principal;  // meaningful for routes that require a key
   AuditNote audit;      // set by handlers of audited routes when they know more
+  // Set by the router before the handler of an audited request runs (routes added with Add):
+  // the request's audit entry, but for what `audit` and the status add.
+  std::optional<AuditEntry> audit_entry;
+  // The status answered if the change whose Store call took AuditChange's entry succeeded: the
+  // entry committed with the change, and the router does not write it again.
+  std::optional<int> audit_committed_status;
+  // For the Store call that makes this request's change: the entry to write in the change's own
+  // transaction, saying `status`, the answer if the change succeeds (store.hpp, `audit`);
+  // nullptr when the request is not audited. If the change fails, the router records the
+  // entry with the error's status instead.
+  const AuditEntry* AuditChange(int status);
   const std::string& Param(std::string_view name) const;
   // A numeric path id (positive); nullopt for anything else, which names no object.
   std::optional<std::int64_t> IdParam(std::string_view name) const;
@@ -106,13 +119,17 @@ class Router {
   const Route* Resolve(const Request& request, Params& params, Response& unrouted) const;
   static bool Match(const Route& route, const std::vector<std::string_view>& path, Params& params);
   static std::size_t Specificity(const Route& route);
-  // Sets call.principal, or returns the error answer.
+  // Sets call.principal, or returns the error answer (a key refused for lacking admin rights
+  // leaves call.principal set, so that the refusal is audited).
   std::optional<Response> Authenticate(const Route& route, Call& call) const;
   Response Invoke(const Route& route, Call& call) const;
   void InvokeAsync(const Route& route, Call& call, Reply reply) const;
   bool Audited(const Route& route, const Call& call) const;
   // The audit entry of an audited call, but for `at` and `status`.
   static AuditEntry EntryFor(const Route& route, const Call& call);
+  // Answers `response` to an authenticated or refused call, recording its audit entry first
+  // unless the call's change committed it (Call::AuditChange).
+  void Answer(const Route& route, const Call& call, Response response, const Reply& reply) const;
   // Answers `response` once the audit log has recorded `entry` with its status.
   void Record(const Route& route, AuditEntry entry, Response response, const Reply& reply) const;
 

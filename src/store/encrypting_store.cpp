@@ -142,8 +142,10 @@ bool EncryptingStore::OpenedConfig::OpensFrom(const WebhookConfig& c) const {
 }
 
 Result<WebhookConfig> EncryptingStore::CreateConfig(const WebhookConfig& config,
-                                                    std::int64_t max_per_organization) {
-  Result<WebhookConfig> stored = inner_.CreateConfig(SealConfig(config), max_per_organization);
+                                                    std::int64_t max_per_organization,
+                                                    const AuditEntry* audit) {
+  Result<WebhookConfig> stored =
+      inner_.CreateConfig(SealConfig(config), max_per_organization, audit);
   if (!stored.ok()) return stored;
   return OpenConfig(std::move(*stored));
 }
@@ -166,8 +168,9 @@ Result<Page<WebhookConfig>> EncryptingStore::ListConfigs(const ConfigFilter& fil
   return page;
 }
 
-Result<WebhookConfig> EncryptingStore::UpdateConfig(const WebhookConfig& config, OrgScope scope) {
-  Result<WebhookConfig> stored = inner_.UpdateConfig(SealConfig(config), scope);
+Result<WebhookConfig> EncryptingStore::UpdateConfig(const WebhookConfig& config, OrgScope scope,
+                                                    const AuditEntry* audit) {
+  Result<WebhookConfig> stored = inner_.UpdateConfig(SealConfig(config), scope, audit);
   if (!stored.ok()) return stored;
   return OpenConfig(std::move(*stored));
 }

@@ -49,11 +49,12 @@ class EncryptingStore final : public ForwardingStore {
 
   // What holds sealed values; every other call passes through (the catalog's schemas and
   // samples, ids, times, statuses and audit entries are not patient data).
-  Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
-                                     std::int64_t max_per_organization) override;
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config, std::int64_t max_per_organization,
+                                     const AuditEntry* audit = nullptr) override;
   Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override;
   Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override;
-  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override;
+  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override;
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
                          IngestDone done) override;
   Result<Event> GetEvent(const std::string& id, OrgScope scope) override;

@@ -19,9 +19,9 @@ class ForwardingStore : public Store {
   explicit ForwardingStore(Store& inner) : inner_(inner) {}
 
   Status Ping() override { return inner_.Ping(); }
-  Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
-                                     std::int64_t max_per_organization) override {
-    return inner_.CreateConfig(config, max_per_organization);
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config, std::int64_t max_per_organization,
+                                     const AuditEntry* audit = nullptr) override {
+    return inner_.CreateConfig(config, max_per_organization, audit);
   }
   Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) override {
     return inner_.GetConfig(id, scope);
@@ -29,31 +29,39 @@ class ForwardingStore : public Store {
   Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override {
     return inner_.ListConfigs(filter, scope);
   }
-  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override {
-    return inner_.UpdateConfig(config, scope);
+  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override {
+    return inner_.UpdateConfig(config, scope, audit);
   }
-  Status DeleteConfig(std::int64_t id, OrgScope scope) override {
-    return inner_.DeleteConfig(id, scope);
+  Status DeleteConfig(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
+    return inner_.DeleteConfig(id, scope, audit);
   }
-  Result<ApiKey> CreateApiKey(const ApiKey& key) override { return inner_.CreateApiKey(key); }
+  Result<ApiKey> CreateApiKey(const ApiKey& key, const AuditEntry* audit = nullptr) override {
+    return inner_.CreateApiKey(key, audit);
+  }
   Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
     return inner_.FindApiKeyByHash(hash);
   }
   Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
     return inner_.ListApiKeys(scope);
   }
-  Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
-    return inner_.RevokeApiKey(id, scope);
+  Status RevokeApiKey(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
+    return inner_.RevokeApiKey(id, scope, audit);
   }
   Result<std::int64_t> CountApiKeys() override { return inner_.CountApiKeys(); }
   Result<std::vector<StoredEventType>> ListEventTypes() override { return inner_.ListEventTypes(); }
-  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
-    return inner_.CreateEventType(type);
+  Result<StoredEventType> CreateEventType(const StoredEventType& type,
+                                          const AuditEntry* audit = nullptr) override {
+    return inner_.CreateEventType(type, audit);
   }
-  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
-    return inner_.AddEventTypeVersion(version);
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version,
+                                              const AuditEntry* audit = nullptr) override {
+    return inner_.AddEventTypeVersion(version, audit);
   }
-  Status ArchiveEventType(int id) override { return inner_.ArchiveEventType(id); }
+  Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) override {
+    return inner_.ArchiveEventType(id, audit);
+  }
+  Result<std::int64_t> CatalogVersion() override { return inner_.CatalogVersion(); }
   void IngestEventsAsync(std::vector<NewEvent> events, IngestLimits limits,
                          IngestDone done) override {
     inner_.IngestEventsAsync(std::move(events), limits, std::move(done));
@@ -88,12 +96,13 @@ class ForwardingStore : public Store {
   Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
     return inner_.RecordAttempts(outcomes);
   }
-  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) override {
-    return inner_.RetryDelivery(id, scope);
+  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope,
+                                 const AuditEntry* audit = nullptr) override {
+    return inner_.RetryDelivery(id, scope, audit);
   }
-  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
-                                     OrgScope scope) override {
-    return inner_.RecoverConfig(config_id, since, scope);
+  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override {
+    return inner_.RecoverConfig(config_id, since, scope, audit);
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
   Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
@@ -111,9 +120,9 @@ class ForwardingStore : public Store {
   Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
     return inner_.GetOrganizationSettings(organization_id);
   }
-  Result<OrganizationSettings> PutOrganizationSettings(
-      const OrganizationSettings& settings) override {
-    return inner_.PutOrganizationSettings(settings);
+  Result<OrganizationSettings> PutOrganizationSettings(const OrganizationSettings& settings,
+                                                       const AuditEntry* audit = nullptr) override {
+    return inner_.PutOrganizationSettings(settings, audit);
   }
   Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
     return inner_.ListOrganizationOverrides();

@@ -9,6 +9,12 @@
 //  - `scope` is the caller's organization: nullopt for an admin (sees everything), or an
 //    organization id, in which case objects of other organizations behave exactly as if
 //    they did not exist (Error::NotFound, absent from lists).
+//  - `audit`: a method that changes state takes the audit entry of the request that asks for
+//    the change (docs/security.md, "Audit log"), or nullptr for none, and appends it in the
+//    change's own transaction: both commit or neither does (an entry that cannot be written
+//    fails the change). The entry's `at` becomes the store clock's time; an empty `object_id`
+//    becomes the id of the row a create made, and an unset `organization_id` the organization
+//    of the row a change read, where the method says so.
 //  - Errors: kNotFound, kConflict (e.g. duplicate key), kLimitExceeded (a tenant limit the
 //    caller passed), kUnavailable (database unreachable or busy beyond its timeout), kInternal
 //    (anything else). Input is validated by the caller.
@@ -183,26 +189,32 @@ class Store : public EventTypeStore {
   // Stores `config` (its id, created_at and updated_at are assigned) and returns the stored row.
   // kLimitExceeded, storing nothing, when its organization already has `max_per_organization`
   // configurations that are not deleted; concurrent creates (on any node) cannot pass it.
+  // `audit`: its object id is the new configuration's.
   virtual Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
-                                             std::int64_t max_per_organization) = 0;
+                                             std::int64_t max_per_organization,
+                                             const AuditEntry* audit = nullptr) = 0;
   // Deleted configurations are returned too (is_deleted = true).
   virtual Result<WebhookConfig> GetConfig(std::int64_t id, OrgScope scope) = 0;
   // Ordered by id. `filter.organization_id` is ANDed with scope.
   virtual Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) = 0;
   // Replaces every stored field of the row `config.id` (except id, organization_id and
   // created_at) and sets updated_at. NotFound if it does not exist in scope or is deleted.
-  virtual Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) = 0;
+  virtual Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope,
+                                             const AuditEntry* audit = nullptr) = 0;
   // Soft delete: is_deleted = true, active = false. NotFound if absent or already deleted.
-  virtual Status DeleteConfig(std::int64_t id, OrgScope scope) = 0;
+  virtual Status DeleteConfig(std::int64_t id, OrgScope scope,
+                              const AuditEntry* audit = nullptr) = 0;
 
   // ---- API keys ----
-  virtual Result<ApiKey> CreateApiKey(const ApiKey& key) = 0;
+  // `audit`: its object id is the new key's.
+  virtual Result<ApiKey> CreateApiKey(const ApiKey& key, const AuditEntry* audit = nullptr) = 0;
   // NotFound for unknown or revoked keys. May answer from a cache: a key revoked by another
   // store (process or node) may still be found for up to 5 s; one revoked here is not.
   virtual Result<ApiKey> FindApiKeyByHash(const std::string& hash) = 0;
   // Active keys only, ordered by id; an organization scope sees only its own keys.
   virtual Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) = 0;
-  virtual Status RevokeApiKey(std::int64_t id, OrgScope scope) = 0;
+  virtual Status RevokeApiKey(std::int64_t id, OrgScope scope,
+                              const AuditEntry* audit = nullptr) = 0;
   // Every key ever created, revoked ones included: 0 means a brand-new database.
   virtual Result<std::int64_t> CountApiKeys() = 0;
 
@@ -255,12 +267,14 @@ class Store : public EventTypeStore {
   // Records attempts and their effects on deliveries and configurations, in one transaction.
   virtual Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) = 0;
   // Manual retry: the delivery (any status but kDelivering) becomes kPending, due now, and its
-  // next attempt is recorded as manual. Conflict while it is being delivered.
-  virtual Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) = 0;
+  // next attempt is recorded as manual. Conflict while it is being delivered. `audit`: its
+  // organization is the delivery's.
+  virtual Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope,
+                                         const AuditEntry* audit = nullptr) = 0;
   // Re-queues every kFailed delivery of the configuration created at or after `since`, as
   // manual retries. Returns how many.
   virtual Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
-                                             OrgScope scope) = 0;
+                                             OrgScope scope, const AuditEntry* audit = nullptr) = 0;
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
   // What the console's overview shows (see StatsQuery), in `scope`.
   virtual Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) = 0;
@@ -284,14 +298,15 @@ class Store : public EventTypeStore {
   virtual Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) = 0;
   // Stores every field of `settings` (a zero period goes back to the server's default).
   virtual Result<OrganizationSettings> PutOrganizationSettings(
-      const OrganizationSettings& settings) = 0;
+      const OrganizationSettings& settings, const AuditEntry* audit = nullptr) = 0;
   // The organizations with a period of their own, of either kind, by id.
   virtual Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() = 0;
 
   // ---- Audit log (append-only) ----
   // Appends `entry` (its id assigned, `at` kept as given) in the writer's next batch, together
-  // with whatever else commits then. Returns at once; `done` gets the outcome after the commit,
-  // on a store thread, where it must not block.
+  // with whatever else commits then: the entry of a request that changed nothing (refused, or
+  // a read of patient data); a change passes its entry to the method that makes it. Returns at
+  // once; `done` gets the outcome after the commit, on a store thread, where it must not block.
   virtual void AppendAuditAsync(AuditEntry entry, std::function<void(Status)> done) = 0;
   // AppendAuditAsync, waiting for the commit.
   Status AppendAudit(AuditEntry entry);

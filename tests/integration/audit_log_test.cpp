@@ -201,5 +201,88 @@ TEST_F(AuditLogTest, FiltersAndCursorsAreValidated) {
   EXPECT_EQ(Entries(admin, "&since=2000-01-01T00:00:00Z").size(), 2u);
 }
 
+TEST_F(AuditLogTest, AForeignOrganizationsReadOfAPayloadIsRefusedAndTheAdminSeesTheRefusal) {
+  HttpClient admin = Admin();
+  const std::string event_id = DeliveredEvent(admin, kClinic);
+  ASSERT_FALSE(HasFailure());
+  const std::string key = CreateOrgKey(kOtherClinic, "other clinic");
+  const std::int64_t key_id = KeyId("other clinic");
+  const HttpResponse refused = WithKey(key).Get("/events/" + event_id);
+  ASSERT_TRUE(IsProblem(refused, 404, "not-found"));
+  EXPECT_EQ(refused.body.find("patient"), std::string::npos) << refused.body;
+
+  const json::array entries = Entries(admin, "&objectId=" + event_id);
+  ASSERT_EQ(entries.size(), 1u) << json::serialize(entries);
+  const json::value& entry = entries[0];
+  EXPECT_EQ(entry.at("status"), json::value(404));
+  EXPECT_EQ(entry.at("method"), "GET");
+  EXPECT_EQ(entry.at("route"), "/events/{id}");
+  EXPECT_EQ(entry.at("keyId"), json::value(key_id));
+  EXPECT_EQ(entry.at("keyName"), "other clinic");
+  // The caller's organization: the event's is not disclosed to it, even through the log.
+  EXPECT_EQ(entry.at("organizationId"), json::value(kOtherClinic));
+  EXPECT_EQ(entry.at("address"), "127.0.0.1");
+  EXPECT_EQ(json::serialize(Entries(admin)).find(key), std::string::npos);
+}
+
+TEST_F(AuditLogTest, RefusedChangesAreRecordedWithTheirStatusAndChangeNothing) {
+  HttpClient admin = Admin();
+  const std::string key = CreateOrgKey(kClinic, "clinic");
+  const std::int64_t key_id = KeyId("clinic");
+  HttpClient clinic = WithKey(key);
+  const json::object type_body = {
+      {"name", "VitalSignRecorded"},
+      {"description", "A vital sign was recorded for a patient."},
+      {"schema", json::parse(R"({"type": "object", "required": ["value"]})")},
+      {"sample", json::object{{"value", 72}}}};
+  // Needs an admin key: 403, recorded with the key that asked.
+  ASSERT_TRUE(IsProblem(clinic.Post("/event-types", type_body), 403, "forbidden"));
+  // Created, then refused as a duplicate: 409.
+  ASSERT_TRUE(IsJson(admin.Post("/event-types", type_body), 201));
+  ASSERT_TRUE(IsProblem(admin.Post("/event-types", type_body), 409, "conflict"));
+  // Another organization's configuration, and one that does not exist: 404.
+  const json::object config =
+      CreateConfig(admin, HookBody(kOtherClinic, "BookAppointment", receiver_->Url("/hook")));
+  ASSERT_FALSE(config.empty());
+  const std::string config_id = std::to_string(IdOf(config));
+  ASSERT_TRUE(IsProblem(clinic.Delete("/external-events/" + config_id), 404, "not-found"));
+  ASSERT_TRUE(IsProblem(admin.Delete("/external-events/999999"), 404, "not-found"));
+  // Invalid: 400 naming the field.
+  ASSERT_TRUE(IsProblem(admin.Put("/organizations/1/settings", json::object{{"retention", "x"}}),
+                        400, "invalid-request", "/retention"));
+  // Without a key nobody is named: not recorded (the server log has it).
+  ASSERT_EQ(WithKey("whk_not_a_key").Post("/event-types", type_body).status, 401);
+
+  std::vector<std::string> recorded;
+  for (const json::value& e : Entries(admin)) {
+    recorded.push_back(
+        std::string(e.at("method").as_string()) + " " + std::string(e.at("route").as_string()) +
+        " " + (e.at("objectId").is_null() ? "-" : std::string(e.at("objectId").as_string())) + " " +
+        json::serialize(e.at("status")) + " " + std::string(e.at("keyName").as_string()));
+  }
+  EXPECT_EQ(recorded, (std::vector<std::string>{
+                          "POST /api-keys " + std::to_string(key_id) + " 201 first admin key",
+                          "POST /event-types - 403 clinic",
+                          "POST /event-types VitalSignRecorded 201 first admin key",
+                          "POST /event-types - 409 first admin key",
+                          "POST /external-events " + config_id + " 201 first admin key",
+                          "DELETE /external-events/{id} " + config_id + " 404 clinic",
+                          "DELETE /external-events/{id} 999999 404 first admin key",
+                          "PUT /organizations/{id}/settings 1 400 first admin key",
+                      }))
+      << json::serialize(Entries(admin));
+
+  // Nothing refused changed anything.
+  const HttpResponse kept = admin.Get("/external-events/" + config_id);
+  ASSERT_TRUE(IsJson(kept, 200));
+  EXPECT_EQ(kept.json.at("isDeleted"), json::value(false));
+  const HttpResponse type = admin.Get("/event-types/VitalSignRecorded");
+  ASSERT_TRUE(IsJson(type, 200));
+  EXPECT_EQ(type.json.at("version"), json::value(1));
+  const HttpResponse settings = admin.Get("/organizations/1/settings");
+  ASSERT_TRUE(IsJson(settings, 200));
+  EXPECT_TRUE(settings.json.at("retention").is_null()) << settings.body;
+}
+
 }  // namespace
 }  // namespace webhookd::itest

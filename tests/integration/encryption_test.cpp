@@ -312,7 +312,8 @@ TEST_F(EncryptionTest, ADatabaseFromBeforeEncryptionIsReadThenEncryptedByRewrap)
   const std::optional<ProcessExit> stopped = server_->Terminate();
   ASSERT_TRUE(stopped && stopped->Clean());
 
-  // The database as the previous schema had it: no key registry, every value in the clear.
+  // The database as the schema before encryption had it: no key registry, every value in the
+  // clear, and none of the migrations after it (catalog_version).
   const bool sqlite = database_->backend() == Backend::kSqlite;
   const std::string secret = NewSecret();
   const std::string api_key = UniqueMarker("APIKEY");
@@ -320,7 +321,9 @@ TEST_F(EncryptionTest, ADatabaseFromBeforeEncryptionIsReadThenEncryptedByRewrap)
   const std::string answer = UniqueMarker("ANSWER");
   payload["patient"].as_object()["firstName"] = patient;
   Sql(*database_, "DROP TABLE encryption_keys");
-  Sql(*database_, std::string("DELETE FROM schema_migrations WHERE name = 'encryption_keys'"));
+  Sql(*database_, "DROP TABLE catalog_version");
+  Sql(*database_,
+      "DELETE FROM schema_migrations WHERE name IN ('encryption_keys', 'catalog_version')");
   Sql(*database_, "UPDATE webhook_configs SET secret = '" + secret +
                       "', previous_secret = '', headers_json = '{}', attributes_json = "
                       "'{\"apiKey\":\"" +

@@ -41,9 +41,9 @@ class GroupCommitStore : public Store {
     return Read([](Connection& db) { return Ops::Ping(db); });
   }
 
-  Result<WebhookConfig> CreateConfig(const WebhookConfig& config,
-                                     std::int64_t max_per_organization) override {
-    return Write<Result<WebhookConfig>>([&](Context& c) -> Result<WebhookConfig> {
+  Result<WebhookConfig> CreateConfig(const WebhookConfig& config, std::int64_t max_per_organization,
+                                     const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Result<WebhookConfig>>(audit, [&](Context& c) -> Result<WebhookConfig> {
       Result<std::int64_t> live = Ops::LockAndCountLiveConfigs(c.db(), config.organization_id);
       if (!live.ok()) return live.error();
       if (*live >= max_per_organization) {
@@ -61,16 +61,19 @@ class GroupCommitStore : public Store {
   Result<Page<WebhookConfig>> ListConfigs(const ConfigFilter& filter, OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::ListConfigs(db, filter, scope); });
   }
-  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope) override {
-    return Write<Result<WebhookConfig>>(
-        [&](Context& c) { return Ops::UpdateConfig(c.db(), config, scope, Now()); });
+  Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Result<WebhookConfig>>(
+        audit, [&](Context& c) { return Ops::UpdateConfig(c.db(), config, scope, Now()); });
   }
-  Status DeleteConfig(std::int64_t id, OrgScope scope) override {
-    return Write<Status>([&](Context& c) { return Ops::DeleteConfig(c.db(), id, scope, Now()); });
+  Status DeleteConfig(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Status>(
+        audit, [&](Context& c) { return Ops::DeleteConfig(c.db(), id, scope, Now()); });
   }
 
-  Result<ApiKey> CreateApiKey(const ApiKey& key) override {
-    return Write<Result<ApiKey>>([&](Context& c) { return Ops::CreateApiKey(c.db(), key, Now()); });
+  Result<ApiKey> CreateApiKey(const ApiKey& key, const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Result<ApiKey>>(
+        audit, [&](Context& c) { return Ops::CreateApiKey(c.db(), key, Now()); });
   }
   Result<ApiKey> FindApiKeyByHash(const std::string& hash) override {
     if (std::optional<ApiKey> cached = key_cache_.Find(hash, Now())) return *cached;
@@ -82,9 +85,9 @@ class GroupCommitStore : public Store {
   Result<std::vector<ApiKey>> ListApiKeys(OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::ListApiKeys(db, scope); });
   }
-  Status RevokeApiKey(std::int64_t id, OrgScope scope) override {
-    Status revoked =
-        Write<Status>([&](Context& c) { return Ops::RevokeApiKey(c.db(), id, scope, Now()); });
+  Status RevokeApiKey(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
+    Status revoked = WriteAudited<Status>(
+        audit, [&](Context& c) { return Ops::RevokeApiKey(c.db(), id, scope, Now()); });
     key_cache_.Clear();
     return revoked;
   }
@@ -95,16 +98,22 @@ class GroupCommitStore : public Store {
   Result<std::vector<StoredEventType>> ListEventTypes() override {
     return Read([](Connection& db) { return Ops::ListEventTypes(db); });
   }
-  Result<StoredEventType> CreateEventType(const StoredEventType& type) override {
-    return Write<Result<StoredEventType>>(
-        [&](Context& c) { return Ops::CreateEventType(c.db(), type, Now()); });
+  Result<StoredEventType> CreateEventType(const StoredEventType& type,
+                                          const AuditEntry* audit = nullptr) override {
+    return WriteCatalogChange<Result<StoredEventType>>(
+        audit, [&](Context& c) { return Ops::CreateEventType(c.db(), type, Now()); });
   }
-  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version) override {
-    return Write<Result<StoredEventType>>(
-        [&](Context& c) { return Ops::AddEventTypeVersion(c.db(), version, Now()); });
+  Result<StoredEventType> AddEventTypeVersion(const StoredEventType& version,
+                                              const AuditEntry* audit = nullptr) override {
+    return WriteCatalogChange<Result<StoredEventType>>(
+        audit, [&](Context& c) { return Ops::AddEventTypeVersion(c.db(), version, Now()); });
   }
-  Status ArchiveEventType(int id) override {
-    return Write<Status>([&](Context& c) { return Ops::ArchiveEventType(c.db(), id, Now()); });
+  Status ArchiveEventType(int id, const AuditEntry* audit = nullptr) override {
+    return WriteCatalogChange<Status>(
+        audit, [&](Context& c) { return Ops::ArchiveEventType(c.db(), id, Now()); });
+  }
+  Result<std::int64_t> CatalogVersion() override {
+    return Read([](Connection& db) { return Ops::CatalogVersion(db); });
   }
 
   // One job per event, all in the same batch and group: an event over the request's delivery
@@ -168,8 +177,9 @@ class GroupCommitStore : public Store {
   Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
     return Write<Status>([&](Context& c) { return Ops::RecordAttempts(c, outcomes, Now()); });
   }
-  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope) override {
-    return Write<Result<Delivery>>([&](Context& c) -> Result<Delivery> {
+  Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope,
+                                 const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Result<Delivery>>(audit, [&](Context& c) -> Result<Delivery> {
       Result<Delivery> current = Ops::GetDelivery(c.db(), id, scope);
       if (!current.ok()) return current.error();
       const Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
@@ -188,9 +198,9 @@ class GroupCommitStore : public Store {
       return Ops::GetDelivery(c.db(), id, scope);
     });
   }
-  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
-                                     OrgScope scope) override {
-    return Write<Result<std::int64_t>>([&](Context& c) -> Result<std::int64_t> {
+  Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since, OrgScope scope,
+                                     const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Result<std::int64_t>>(audit, [&](Context& c) -> Result<std::int64_t> {
       Result<bool> exists = Ops::ConfigInScope(c.db(), config_id, scope);
       if (!exists.ok()) return exists.error();
       if (!*exists) return ConfigNotFound(config_id);
@@ -223,10 +233,10 @@ class GroupCommitStore : public Store {
   Result<OrganizationSettings> GetOrganizationSettings(std::int64_t organization_id) override {
     return Read([&](Connection& db) { return Ops::GetOrganizationSettings(db, organization_id); });
   }
-  Result<OrganizationSettings> PutOrganizationSettings(
-      const OrganizationSettings& settings) override {
-    return Write<Result<OrganizationSettings>>(
-        [&](Context& c) { return Ops::PutOrganizationSettings(c.db(), settings, Now()); });
+  Result<OrganizationSettings> PutOrganizationSettings(const OrganizationSettings& settings,
+                                                       const AuditEntry* audit = nullptr) override {
+    return WriteAudited<Result<OrganizationSettings>>(
+        audit, [&](Context& c) { return Ops::PutOrganizationSettings(c.db(), settings, Now()); });
   }
   Result<std::vector<OrganizationSettings>> ListOrganizationOverrides() override {
     return Read([](Connection& db) { return Ops::ListOrganizationOverrides(db); });
@@ -309,6 +319,32 @@ class GroupCommitStore : public Store {
   template <class R, class F>
   R Write(F fn) {
     return writer_->template Run<R>(std::function<R(Context&)>(std::move(fn)));
+  }
+
+  // Write, appending `audit` (if any) in the same job once `change` has succeeded: an entry
+  // that cannot be written fails the job, whose savepoint then undoes the change with it.
+  template <class R, class F>
+  R WriteAudited(const AuditEntry* audit, F change) {
+    return Write<R>([&](Context& c) -> R {
+      R changed = change(c);
+      if (!changed.ok() || audit == nullptr) return changed;
+      AuditEntry entry = *audit;
+      entry.at = Now();
+      CompleteAuditEntry(entry, changed);
+      if (Status s = Ops::AppendAudit(c.db(), entry); !s.ok()) return s.error();
+      return changed;
+    });
+  }
+
+  // WriteAudited of a change to the stored catalog, which moves the catalog's version with it.
+  template <class R, class F>
+  R WriteCatalogChange(const AuditEntry* audit, F change) {
+    return WriteAudited<R>(audit, [&](Context& c) -> R {
+      R changed = change(c);
+      if (!changed.ok()) return changed;
+      if (Status s = Ops::BumpCatalogVersion(c.db()); !s.ok()) return s.error();
+      return changed;
+    });
   }
 
  private:

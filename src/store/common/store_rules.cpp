@@ -18,6 +18,28 @@ std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope 
   return scope ? scope : filter.organization_id;
 }
 
+namespace {
+
+void FillAuditEntry(AuditEntry& entry, const std::string& object_id,
+                    std::optional<std::int64_t> organization_id) {
+  if (entry.object_id.empty()) entry.object_id = object_id;
+  if (!entry.organization_id) entry.organization_id = organization_id;
+}
+
+}  // namespace
+
+void CompleteAuditEntry(AuditEntry& entry, const Result<WebhookConfig>& changed) {
+  FillAuditEntry(entry, std::to_string(changed->id), changed->organization_id);
+}
+
+void CompleteAuditEntry(AuditEntry& entry, const Result<ApiKey>& created) {
+  FillAuditEntry(entry, std::to_string(created->id), created->organization_id);
+}
+
+void CompleteAuditEntry(AuditEntry& entry, const Result<Delivery>& retried) {
+  FillAuditEntry(entry, retried->id, retried->organization_id);
+}
+
 std::string UndeliverableReason(const WebhookConfig& config) {
   if (config.is_deleted) return "configuration deleted";
   if (!config.active) return "configuration inactive";

@@ -22,6 +22,15 @@ Error DeliveryNotFound(const std::string& id);
 // nothing at all when the filter names another organization than the caller's scope.
 std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope scope);
 
+// What only the change knows of its audit entry (store.hpp, `audit`): an empty object id
+// becomes the id of the row made, an unset organization the organization of the row changed.
+void CompleteAuditEntry(AuditEntry& entry, const Result<WebhookConfig>& changed);
+void CompleteAuditEntry(AuditEntry& entry, const Result<ApiKey>& created);
+void CompleteAuditEntry(AuditEntry& entry, const Result<Delivery>& retried);
+// Any other change adds nothing to its entry.
+template <class R>
+void CompleteAuditEntry(AuditEntry&, const R&) {}
+
 // Why a due delivery cannot be sent, or "" if it can.
 std::string UndeliverableReason(const WebhookConfig& config);
 

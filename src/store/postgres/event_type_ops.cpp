@@ -80,4 +80,17 @@ Status Operations::ArchiveEventType(Connection& db, int id, UnixMillis now) {
   return Status::Ok();
 }
 
+Result<std::int64_t> Operations::CatalogVersion(Connection& db) {
+  Result<Rows> rows = db.Run(kCatalogVersion);
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return Error::Internal("catalog_version has no row");
+  return rows->Int(0, 0);
+}
+
+Status Operations::BumpCatalogVersion(Connection& db) {
+  Result<Rows> updated = db.Run(kBumpCatalogVersion);
+  if (!updated.ok()) return updated.error();
+  return Status::Ok();
+}
+
 }  // namespace webhookd::postgres

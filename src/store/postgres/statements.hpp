@@ -66,6 +66,11 @@ inline constexpr Statement kInsertEventTypeVersion{
 inline constexpr Statement kArchiveEventType{
     "archive_event_type",
     "UPDATE event_types SET archived_at = $2::bigint WHERE id = $1::integer AND archived_at = 0"};
+// One row: what a node polls to learn whether the stored catalog moved.
+inline constexpr Statement kCatalogVersion{"catalog_version",
+                                           "SELECT version FROM catalog_version WHERE id = 1"};
+inline constexpr Statement kBumpCatalogVersion{
+    "bump_catalog_version", "UPDATE catalog_version SET version = version + 1 WHERE id = 1"};
 
 // ---- Webhook configurations ----
 // $1..$21: every field but id, in WEBHOOKD_CONFIG_COLUMNS order (see BindConfigFields).

@@ -93,4 +93,20 @@ Status Operations::ArchiveEventType(Connection& db, int id, UnixMillis now) {
   return Status::Ok();
 }
 
+Result<std::int64_t> Operations::CatalogVersion(Connection& db) {
+  Result<Query> query = db.Prepare(kCatalogVersion);
+  if (!query.ok()) return query.error();
+  Result<std::optional<std::int64_t>> version =
+      ReadFirst<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
+  if (!version.ok()) return version.error();
+  if (!version->has_value()) return Error::Internal("catalog_version has no row");
+  return **version;
+}
+
+Status Operations::BumpCatalogVersion(Connection& db) {
+  Result<Query> update = db.Prepare(kBumpCatalogVersion);
+  if (!update.ok()) return update.error();
+  return update->Run();
+}
+
 }  // namespace webhookd::sqlite

@@ -48,6 +48,9 @@ struct Operations {
   static Result<StoredEventType> AddEventTypeVersion(Connection& db, const StoredEventType& version,
                                                      UnixMillis now);
   static Status ArchiveEventType(Connection& db, int id, UnixMillis now);
+  static Result<std::int64_t> CatalogVersion(Connection& db);
+  // Moves the catalog's version on, in the transaction of the change to the catalog.
+  static Status BumpCatalogVersion(Connection& db);
 
   // ---- event_ops.cpp ----
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,

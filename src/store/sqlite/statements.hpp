@@ -53,6 +53,11 @@ inline constexpr std::string_view kInsertEventTypeVersion =
     "sample_headers, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 inline constexpr std::string_view kArchiveEventType =
     "UPDATE event_types SET archived_at = ?2 WHERE id = ?1 AND archived_at = 0";
+// One row: what a node polls to learn whether the stored catalog moved.
+inline constexpr std::string_view kCatalogVersion =
+    "SELECT version FROM catalog_version WHERE id = 1";
+inline constexpr std::string_view kBumpCatalogVersion =
+    "UPDATE catalog_version SET version = version + 1 WHERE id = 1";
 
 // ---- Webhook configurations ----
 // Parameters ?1..?22 follow WEBHOOKD_CONFIG_COLUMNS; ?1 (id) is assigned by SQLite.

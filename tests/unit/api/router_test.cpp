@@ -193,6 +193,16 @@ class AuditedRouter {
         Audit::kPatientData);
     router_.Add("GET", "/lists", Access::kAnyKey, [](Call&) { return WithStatus(200, "[]"); });
     router_.Add("PUT", "/settings/{id}", Access::kAnyKey, [](Call&) { return WithStatus(200); });
+    // Hands its entry to the "store", as the handlers of changes do, then answers as told.
+    router_.Add("POST", "/changes", Access::kAnyKey, [this](Call& call) {
+      call.audit.object_id = "chg_1";
+      const AuditEntry* entry = call.AuditChange(201);
+      std::lock_guard lock(mu_);
+      if (entry != nullptr) handed_.push_back(*entry);
+      return WithStatus(change_status_);
+    });
+    router_.Add("DELETE", "/admin-only/{id}", Access::kAdminKey,
+                [](Call&) { return WithStatus(204); });
     router_.AddAsync(
         "POST", "/ingest", Access::kAnyKey,
         [](Call&, const Reply& reply) { reply(WithStatus(202)); }, Audit::kNever);
@@ -211,11 +221,22 @@ class AuditedRouter {
     std::lock_guard lock(mu_);
     return entries_;
   }
+  // The entries handlers handed over with their changes.
+  std::vector<AuditEntry> handed() {
+    std::lock_guard lock(mu_);
+    return handed_;
+  }
+  void set_change_status(int status) {
+    std::lock_guard lock(mu_);
+    change_status_ = status;
+  }
 
  private:
   std::mutex mu_;
   bool fail_ = false;                // guarded by mu_
   std::vector<AuditEntry> entries_;  // guarded by mu_
+  std::vector<AuditEntry> handed_;   // guarded by mu_
+  int change_status_ = 201;          // guarded by mu_
   Router router_;
 };
 
@@ -255,6 +276,46 @@ TEST(RouterAudit, PatientDataIsNotDisclosedWhenItsReadCannotBeRecorded) {
   EXPECT_NE(Problem(read).at("detail").as_string().find("audit log"), std::string::npos);
   // A change has happened: it is answered as such.
   EXPECT_EQ(router.Send("PUT", "/settings/5").status, 200);
+}
+
+TEST(RouterAudit, AChangeHandsItsEntryToItsStoreCallAndIsNotRecordedAgain) {
+  AuditedRouter router;
+  EXPECT_EQ(router.Send("POST", "/changes").status, 201);
+  const std::vector<AuditEntry> handed = router.handed();
+  ASSERT_EQ(handed.size(), 1u);
+  EXPECT_EQ(handed[0].key_id, 2);
+  EXPECT_EQ(handed[0].key_name, "org7 reader");
+  EXPECT_EQ(handed[0].organization_id, 7);
+  EXPECT_EQ(handed[0].method, "POST");
+  EXPECT_EQ(handed[0].route, "/changes");
+  EXPECT_EQ(handed[0].object_id, "chg_1");
+  EXPECT_EQ(handed[0].address, "10.1.2.3");
+  EXPECT_EQ(handed[0].status, 201);
+  EXPECT_TRUE(router.entries().empty()) << "the entry was written twice";
+}
+
+TEST(RouterAudit, AChangeThatFailsIsRecordedWithTheStatusItWasAnswered) {
+  AuditedRouter router;
+  router.set_change_status(409);
+  EXPECT_EQ(router.Send("POST", "/changes").status, 409);
+  const std::vector<AuditEntry> entries = router.entries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].status, 409);
+  EXPECT_EQ(entries[0].object_id, "chg_1");
+  EXPECT_EQ(entries[0].route, "/changes");
+}
+
+TEST(RouterAudit, AKeyRefusedForLackingAdminRightsIsRecordedWithThe403) {
+  AuditedRouter router;
+  const Response refused = router.Send("DELETE", "/admin-only/5");
+  EXPECT_EQ(refused.status, 403);
+  const std::vector<AuditEntry> entries = router.entries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].status, 403);
+  EXPECT_EQ(entries[0].key_id, 2);
+  EXPECT_EQ(entries[0].organization_id, 7);
+  EXPECT_EQ(entries[0].route, "/admin-only/{id}");
+  EXPECT_EQ(entries[0].object_id, "5");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "store/encrypting_store.hpp"
 #include "store/open_store.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 #include "store_test_util.hpp"
 
@@ -47,6 +48,10 @@ struct StoreBackend {
   std::function<std::string()> unavailable = [] { return std::string(); };
   // Removes what `open` created outside `dir` (called after the store is closed).
   std::function<void(const std::filesystem::path& dir)> cleanup = [](const auto&) {};
+  // Makes every later insert into the audit log of the store under `dir` fail (a trigger).
+  std::function<void(const std::filesystem::path& dir)> refuse_audit_inserts = [](const auto&) {
+    throw std::logic_error("this backend cannot refuse audit entries");
+  };
 };
 
 void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
@@ -141,6 +146,17 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
 
   std::vector<DeliveryJob> ClaimAll() {
     return Must(store_->ClaimDue(clock_.Now(), 100, clock_.Now() + 60'000, {}));
+  }
+
+  // Claims every due delivery and gives it up after a failed attempt.
+  void FailDue() {
+    std::vector<AttemptOutcome> outcomes;
+    for (const DeliveryJob& job : ClaimAll()) {
+      outcomes.push_back(Outcome(job, DeliveryStatus::kFailed, 500));
+    }
+    if (Status s = store_->RecordAttempts(outcomes); !s.ok()) {
+      throw std::runtime_error(s.error().message);
+    }
   }
 
   TempDir dir_;
@@ -1535,10 +1551,20 @@ TEST_P(StoreContractTest, AuditEntriesAreListedInOrderFilteredScopedAndPurgedWhe
 // ---------------------------------------------------------------- backends
 
 StoreBackend SqliteBackend() {
-  return {"sqlite",
-          [](const std::filesystem::path& dir, const Clock& clock, const StoreOptions& options) {
-            return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock, options);
-          }};
+  StoreBackend backend{
+      "sqlite",
+      [](const std::filesystem::path& dir, const Clock& clock, const StoreOptions& options) {
+        return OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock, options);
+      }};
+  backend.refuse_audit_inserts = [](const std::filesystem::path& dir) {
+    auto db = Must(sqlite::Connection::Open((dir / "webhookd.db").string(), false));
+    if (Status s = db->Exec("CREATE TRIGGER audit_log_refused BEFORE INSERT ON audit_log "
+                            "BEGIN SELECT RAISE(ABORT, 'the test refuses audit entries'); END");
+        !s.ok()) {
+      throw std::runtime_error(s.error().message);
+    }
+  };
+  return backend;
 }
 
 // The SQLite store behind EncryptingStore, as `webhookd serve` runs it by default: every part of
@@ -1554,20 +1580,21 @@ class EncryptedStore final : public ForwardingStore {
 };
 
 StoreBackend EncryptedSqliteBackend() {
-  return {"sqlite_encrypted",
-          [](const std::filesystem::path& dir, const Clock& clock,
-             const StoreOptions& options) -> Result<std::unique_ptr<Store>> {
-            Result<std::unique_ptr<Store>> plain =
-                OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock, options);
-            if (!plain.ok()) return plain.error();
-            crypto::Keyring keyring;
-            keyring.Add(crypto::NamedKey{"contract-key", std::string(32, 'k')});
-            auto cipher = std::make_shared<const crypto::FieldCipher>(std::move(keyring));
-            auto sealed =
-                std::make_unique<EncryptingStore>(**plain, cipher, clock, EncryptionOptions{});
-            return std::unique_ptr<Store>(
-                std::make_unique<EncryptedStore>(std::move(*plain), std::move(sealed)));
-          }};
+  StoreBackend backend = SqliteBackend();
+  backend.name = "sqlite_encrypted";
+  backend.open = [](const std::filesystem::path& dir, const Clock& clock,
+                    const StoreOptions& options) -> Result<std::unique_ptr<Store>> {
+    Result<std::unique_ptr<Store>> plain =
+        OpenStore("sqlite:" + (dir / "webhookd.db").string(), clock, options);
+    if (!plain.ok()) return plain.error();
+    crypto::Keyring keyring;
+    keyring.Add(crypto::NamedKey{"contract-key", std::string(32, 'k')});
+    auto cipher = std::make_shared<const crypto::FieldCipher>(std::move(keyring));
+    auto sealed = std::make_unique<EncryptingStore>(**plain, cipher, clock, EncryptionOptions{});
+    return std::unique_ptr<Store>(
+        std::make_unique<EncryptedStore>(std::move(*plain), std::move(sealed)));
+  };
+  return backend;
 }
 
 // PostgreSQL at WEBHOOKD_TEST_PG_URL (scripts/with-postgres sets it), one schema per test so
@@ -1606,6 +1633,14 @@ StoreBackend PostgresBackend() {
   };
   backend.cleanup = [](const std::filesystem::path& dir) {
     PgExec("DROP SCHEMA IF EXISTS " + PgSchemaFor(dir) + " CASCADE");
+  };
+  backend.refuse_audit_inserts = [](const std::filesystem::path& dir) {
+    const std::string schema = PgSchemaFor(dir);
+    PgExec("CREATE FUNCTION " + schema +
+           ".refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "RAISE EXCEPTION 'the test refuses audit entries'; END $$");
+    PgExec("CREATE TRIGGER audit_log_refused BEFORE INSERT ON " + schema +
+           ".audit_log FOR EACH ROW EXECUTE FUNCTION " + schema + ".refuse_audit()");
   };
   return backend;
 }
@@ -1664,6 +1699,162 @@ TEST_P(StoreContractTest, AnEventKeepsTheVersionOfItsType) {
   ASSERT_TRUE(results.front().ok()) << results.front().error().message;
   EXPECT_EQ(results.front()->event.event_type_version, 3);
   EXPECT_EQ(Must(store_->GetEvent(event.id, std::nullopt)).event_type_version, 3);
+}
+
+// ---------------------------------------------------------------- audit entries of changes
+
+AuditEntry ChangeEntry(std::string method, std::string route, std::int64_t key_id = 5) {
+  AuditEntry entry;
+  entry.key_id = key_id;
+  entry.key_name = "operator";
+  entry.method = std::move(method);
+  entry.route = std::move(route);
+  entry.address = "10.0.0.9";
+  entry.status = 200;
+  return entry;
+}
+
+TEST_P(StoreContractTest, EveryChangeCommitsItsAuditEntryWithIt) {
+  clock_.Advance(1000);
+  AuditEntry create = ChangeEntry("POST", "/external-events");
+  create.organization_id = kOrgA;
+  create.status = 201;
+  const WebhookConfig config =
+      Must(store_->CreateConfig(NewConfig(kOrgA, 1), kNoConfigLimit, &create));
+  WebhookConfig changed = config;
+  changed.name = "renamed";
+  AuditEntry update = ChangeEntry("PUT", "/external-events/{id}");
+  update.object_id = std::to_string(config.id);
+  Must(store_->UpdateConfig(changed, std::nullopt, &update));
+  const Delivery delivery = IngestFor(config);
+  FailDue();
+  AuditEntry retry = ChangeEntry("POST", "/deliveries/{id}/retry");  // an admin's: no organization
+  retry.object_id = delivery.id;
+  Must(store_->RetryDelivery(delivery.id, std::nullopt, &retry));
+  AuditEntry recover = ChangeEntry("POST", "/external-events/{id}/recover");
+  Must(store_->RecoverConfig(config.id, 0, std::nullopt, &recover));
+  AuditEntry remove = ChangeEntry("DELETE", "/external-events/{id}");
+  ASSERT_TRUE(store_->DeleteConfig(config.id, kOrgA, &remove).ok());
+  ApiKey key;
+  key.organization_id = kOrgB;
+  key.name = "reader";
+  key.hash = "hash-of-reader";
+  key.prefix = "whk_read";
+  AuditEntry issue = ChangeEntry("POST", "/api-keys");
+  const ApiKey issued = Must(store_->CreateApiKey(key, &issue));
+  AuditEntry revoke = ChangeEntry("DELETE", "/api-keys/{id}");
+  ASSERT_TRUE(store_->RevokeApiKey(issued.id, std::nullopt, &revoke).ok());
+  AuditEntry settings = ChangeEntry("PUT", "/organizations/{id}/settings");
+  Must(store_->PutOrganizationSettings({kOrgA, 0, kHour}, &settings));
+  AuditEntry type = ChangeEntry("POST", "/event-types");
+  Must(store_->CreateEventType(MakeStoredType(0, "Vital", 1), &type));
+  AuditEntry version = ChangeEntry("PUT", "/event-types/{name}");
+  Must(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2), &version));
+  AuditEntry archive = ChangeEntry("DELETE", "/event-types/{name}");
+  ASSERT_TRUE(store_->ArchiveEventType(13, &archive).ok());
+
+  AuditFilter all;
+  all.limit = 100;
+  const std::vector<AuditEntry> entries = Must(store_->ListAudit(all, std::nullopt)).items;
+  std::vector<std::string> routes;
+  for (const AuditEntry& e : entries) routes.push_back(e.method + " " + e.route);
+  EXPECT_EQ(routes,
+            (std::vector<std::string>{
+                "POST /external-events", "PUT /external-events/{id}", "POST /deliveries/{id}/retry",
+                "POST /external-events/{id}/recover", "DELETE /external-events/{id}",
+                "POST /api-keys", "DELETE /api-keys/{id}", "PUT /organizations/{id}/settings",
+                "POST /event-types", "PUT /event-types/{name}", "DELETE /event-types/{name}"}));
+  ASSERT_EQ(entries.size(), 11u);
+  EXPECT_EQ(entries[0].object_id, std::to_string(config.id));  // the created row's
+  EXPECT_EQ(entries[0].organization_id, kOrgA);
+  EXPECT_EQ(entries[0].status, 201);
+  EXPECT_EQ(entries[0].at, clock_.Now());
+  EXPECT_EQ(entries[0].key_name, "operator");
+  EXPECT_EQ(entries[0].address, "10.0.0.9");
+  EXPECT_EQ(entries[1].organization_id, kOrgA);  // the configuration's
+  EXPECT_EQ(entries[2].object_id, delivery.id);
+  EXPECT_EQ(entries[2].organization_id, kOrgA);  // the delivery's
+  EXPECT_EQ(entries[5].object_id, std::to_string(issued.id));
+  EXPECT_EQ(entries[5].organization_id, kOrgB);  // the key's
+}
+
+TEST_P(StoreContractTest, AChangeThatFailsWritesNoEntry) {
+  AuditEntry update = ChangeEntry("PUT", "/external-events/{id}");
+  WebhookConfig missing = NewConfig(kOrgA, 1);
+  missing.id = 404;
+  EXPECT_EQ(store_->UpdateConfig(missing, std::nullopt, &update).error().kind,
+            ErrorKind::kNotFound);
+  Must(store_->CreateEventType(MakeStoredType(0, "Vital", 1)));
+  AuditEntry duplicate = ChangeEntry("POST", "/event-types");
+  EXPECT_EQ(store_->CreateEventType(MakeStoredType(0, "Vital", 1), &duplicate).error().kind,
+            ErrorKind::kConflict);
+  AuditEntry archive = ChangeEntry("DELETE", "/event-types/{name}");
+  EXPECT_EQ(store_->ArchiveEventType(99, &archive).error().kind, ErrorKind::kNotFound);
+  EXPECT_TRUE(Must(store_->ListAudit(AuditFilter{}, std::nullopt)).items.empty());
+}
+
+// The entry is written in the change's own transaction: when it cannot be written, the change
+// is undone with it, on every kind of change.
+TEST_P(StoreContractTest, AChangeWhoseAuditEntryCannotBeWrittenIsUndone) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const Delivery delivery = IngestFor(config);
+  FailDue();
+  const std::int64_t catalog_version = Must(store_->CatalogVersion());
+  GetParam().refuse_audit_inserts(dir_.path());
+  AuditEntry entry = ChangeEntry("POST", "/anything");
+
+  EXPECT_FALSE(store_->CreateConfig(NewConfig(kOrgA, 2, "second"), kNoConfigLimit, &entry).ok());
+  WebhookConfig renamed = config;
+  renamed.name = "renamed";
+  EXPECT_FALSE(store_->UpdateConfig(renamed, std::nullopt, &entry).ok());
+  EXPECT_FALSE(store_->DeleteConfig(config.id, std::nullopt, &entry).ok());
+  EXPECT_FALSE(store_->RetryDelivery(delivery.id, std::nullopt, &entry).ok());
+  EXPECT_FALSE(store_->RecoverConfig(config.id, 0, std::nullopt, &entry).ok());
+  ApiKey key;
+  key.name = "admin";
+  key.hash = "hash-of-admin";
+  key.prefix = "whk_admn";
+  EXPECT_FALSE(store_->CreateApiKey(key, &entry).ok());
+  EXPECT_FALSE(store_->PutOrganizationSettings({kOrgA, kHour, kHour}, &entry).ok());
+  EXPECT_FALSE(store_->CreateEventType(MakeStoredType(0, "Vital", 1), &entry).ok());
+
+  const std::vector<WebhookConfig> configs =
+      Must(store_->ListConfigs(ConfigFilter{}, std::nullopt)).items;
+  ASSERT_EQ(configs.size(), 1u);
+  EXPECT_EQ(configs[0].name, config.name);
+  EXPECT_FALSE(configs[0].is_deleted);
+  EXPECT_EQ(Must(store_->GetDelivery(delivery.id, std::nullopt)).status, DeliveryStatus::kFailed);
+  EXPECT_EQ(Must(store_->CountApiKeys()), 0);
+  EXPECT_TRUE(Must(store_->ListOrganizationOverrides()).empty());
+  EXPECT_TRUE(Must(store_->ListEventTypes()).empty());
+  EXPECT_EQ(Must(store_->CatalogVersion()), catalog_version);
+  // Without an entry to write, the same change goes through.
+  EXPECT_TRUE(store_->UpdateConfig(renamed, std::nullopt).ok());
+}
+
+TEST_P(StoreContractTest, EveryKindOfCatalogChangeMovesTheCatalogVersion) {
+  const std::int64_t start = Must(store_->CatalogVersion());
+  EXPECT_EQ(start, 0);
+  Must(store_->CreateEventType(MakeStoredType(0, "Vital", 1)));
+  const std::int64_t created = Must(store_->CatalogVersion());
+  EXPECT_GT(created, start);
+  Must(store_->AddEventTypeVersion(MakeStoredType(13, "Vital", 2)));
+  const std::int64_t versioned = Must(store_->CatalogVersion());
+  EXPECT_GT(versioned, created);
+  Must(store_->AddEventTypeVersion(MakeStoredType(7, "HealthRecordCounter", 2)));  // built-in
+  const std::int64_t builtin_versioned = Must(store_->CatalogVersion());
+  EXPECT_GT(builtin_versioned, versioned);
+  ASSERT_TRUE(store_->ArchiveEventType(13).ok());
+  const std::int64_t archived = Must(store_->CatalogVersion());
+  EXPECT_GT(archived, builtin_versioned);
+
+  // A refused change moves nothing; other writes do not touch the catalog's version.
+  EXPECT_FALSE(store_->CreateEventType(MakeStoredType(0, "Vital", 1)).ok());
+  EXPECT_FALSE(store_->ArchiveEventType(13).ok());
+  Create(NewConfig(kOrgA, 1));
+  EXPECT_EQ(Must(store_->CatalogVersion()), archived);
+  Reopen();
+  EXPECT_EQ(Must(store_->CatalogVersion()), archived);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
