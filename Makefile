@@ -10,7 +10,8 @@ DB ?=
 RUN_FLAGS = $(if $(LISTEN),--listen $(LISTEN)) \
             $(if $(DB),--db $(DB),$(if $(WEBHOOKD_DB),,--db sqlite:$(DATA_DIR)/webhookd.db))
 
-.PHONY: run test build bootstrap clean format interop-deps demo asan tsan fuzz
+.PHONY: run test build bootstrap clean format interop-deps demo sanitize asan asan-build asan-suite \
+        tsan fuzz fuzz-run
 
 run: build
 	mkdir -p $(DATA_DIR)
@@ -31,9 +32,12 @@ build: bootstrap
 bootstrap:
 	scripts/bootstrap
 
-# The suite under sanitizers (docs/testing.md). GCC, the compiler of `make build`, instruments it.
+# The suite under sanitizers (docs/testing.md). One clang build serves ASan + UBSan and the
+# fuzzers: every library is instrumented for both, and the fuzz targets link libFuzzer.
 # install_example is left out: it builds another project against the installed library, which
 # would carry the instrumentation without the sanitizer's runtime.
+# -O1 and line tables only (clang's -gline-tables-only, GCC's -g1): symbolized stacks at a
+# fraction of RelWithDebInfo's compile time.
 SANITIZED_BUILD = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBHOOKD_BENCH=OFF
 # The instrumented binaries run several times slower: the integration harness waits longer.
 SANITIZED_CTEST = WEBHOOKD_TEST_TIMEOUT_SCALE=3 \
@@ -41,30 +45,50 @@ SANITIZED_CTEST = WEBHOOKD_TEST_TIMEOUT_SCALE=3 \
                   -E '^install_example$$'
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
+SANITIZE_CXX ?= clang++-14
+FUZZ_SECONDS ?= 60
 
-asan: bootstrap interop-deps
-	cmake -S . -B $(ASAN_DIR) $(SANITIZED_BUILD) -DWEBHOOKD_SANITIZE=address,undefined
+# `make sanitize` is CI's second step: the suite under ASan + UBSan, then every fuzz target for
+# FUZZ_SECONDS on its corpus, from one build.
+sanitize: asan-build interop-deps
+	$(MAKE) --no-print-directory asan-suite fuzz-run
+
+asan: asan-build interop-deps
+	$(MAKE) --no-print-directory asan-suite
+
+# Every libFuzzer target (fuzz/) for FUZZ_SECONDS each; crashes are kept in
+# $(ASAN_DIR)/crashes/<target>/ with the command that reproduces them.
+fuzz: bootstrap
+	$(ASAN_CONFIGURE)
+	cmake --build $(ASAN_DIR) --target fuzz_targets
+	$(MAKE) --no-print-directory fuzz-run
+
+ASAN_CONFIGURE = cmake -S . -B $(ASAN_DIR) $(SANITIZED_BUILD) \
+                 -DCMAKE_CXX_FLAGS_RELWITHDEBINFO='-O1 -gline-tables-only -DNDEBUG' \
+                 -DCMAKE_CXX_COMPILER=$(SANITIZE_CXX) -DWEBHOOKD_SANITIZE=address,undefined \
+                 -DWEBHOOKD_FUZZ=ON
+
+asan-build: bootstrap
+	$(ASAN_CONFIGURE)
 	cmake --build $(ASAN_DIR)
-	ASAN_OPTIONS=detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  $(SANITIZED_CTEST) --test-dir $(ASAN_DIR)
 
+# Any report stops the process with its stack, symbolized by Debian's llvm-14 (bootstrap).
+SYMBOLIZER = external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer
+ASAN_ENV = ASAN_OPTIONS=detect_stack_use_after_return=1:$(SYMBOLIZER) \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:$(SYMBOLIZER)
+
+asan-suite:
+	$(ASAN_ENV) $(SANITIZED_CTEST) --test-dir $(ASAN_DIR)
+
+fuzz-run:
+	$(ASAN_ENV) scripts/run-fuzzers $(ASAN_DIR) $(FUZZ_SECONDS)
+
+# TSan stays on GCC, the compiler of `make build`; it cannot be combined with ASan.
 tsan: bootstrap interop-deps
-	cmake -S . -B $(TSAN_DIR) $(SANITIZED_BUILD) -DWEBHOOKD_SANITIZE=thread
+	cmake -S . -B $(TSAN_DIR) $(SANITIZED_BUILD) -DCMAKE_CXX_FLAGS_RELWITHDEBINFO='-O1 -g1 -DNDEBUG' \
+	  -DWEBHOOKD_SANITIZE=thread
 	cmake --build $(TSAN_DIR)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(SANITIZED_CTEST) --test-dir $(TSAN_DIR)
-
-# Every libFuzzer target (fuzz/) for FUZZ_SECONDS each, under ASan and UBSan; crashes are kept
-# in build-fuzz/crashes/<target>/ with the command that reproduces them.
-FUZZ_DIR ?= build-fuzz
-FUZZ_SECONDS ?= 60
-FUZZ_CXX ?= clang++-14
-
-fuzz: bootstrap
-	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) \
-	  -DWEBHOOKD_FUZZ=ON -DWEBHOOKD_SANITIZE=address,undefined -DWEBHOOKD_TESTS=OFF \
-	  -DWEBHOOKD_BENCH=OFF
-	cmake --build $(FUZZ_DIR) --target fuzz_targets
-	scripts/run-fuzzers $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # The interop tests' npm packages, exactly as pinned in tests/interop/package-lock.json.
 interop-deps: bootstrap

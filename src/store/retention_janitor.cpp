@@ -100,9 +100,9 @@ Result<std::int64_t> RetentionJanitor::DrainEachPeriod(
   std::int64_t total = 0;
   for (std::size_t i = 0; i < periods.size(); ++i) {
     if (i > 0 && StopRequested()) break;
-    const auto& [scope, period] = periods[i];
+    const auto& entry = periods[i];
     Result<std::int64_t> drained =
-        Drain([&](int max_rows) { return apply(now - period, max_rows, scope); });
+        Drain([&](int max_rows) { return apply(now - entry.second, max_rows, entry.first); });
     if (!drained.ok()) return drained.error();
     total += *drained;
   }

@@ -760,7 +760,8 @@ HttpResponse HttpClient::Request(std::string_view method, std::string_view path,
   if (!body.empty()) all.emplace_back("Content-Type", "application/json");
   all.emplace_back("Expect", "");  // send bodies at once, never wait for "100 Continue"
   for (const auto& [name, value] : headers) {
-    std::erase_if(all, [&](const auto& h) { return ToLower(h.first) == ToLower(name); });
+    const std::string lowered = ToLower(name);
+    std::erase_if(all, [&](const auto& h) { return ToLower(h.first) == lowered; });
     all.emplace_back(name, value);
   }
   curl_slist* list = nullptr;
