@@ -19,6 +19,18 @@
 namespace webhookd {
 namespace {
 
+// An event of type 1 for organization 1.
+NewEvent EventForOrgOne(std::string id, std::string payload_json,
+                        std::string idempotency_key = {}) {
+  NewEvent event;
+  event.id = std::move(id);
+  event.organization_id = 1;
+  event.event_type_id = 1;
+  event.payload_json = std::move(payload_json);
+  event.idempotency_key = std::move(idempotency_key);
+  return event;
+}
+
 using test::Must;
 using test::TempDir;
 
@@ -170,7 +182,7 @@ TEST_F(SqliteStoreTest, ADatabaseOfThePreviousSchemaUpgradesInPlace) {
   EXPECT_EQ(old.name, "old");
   EXPECT_EQ(old.rate_limit, 0);
   EXPECT_EQ(old.ordering, DeliveryOrdering::kNone);
-  NewEvent event{"evt_01M8QSA1PN7CGZE2B5F17KHSVA", 1, 1, "{}", ""};
+  NewEvent event = EventForOrgOne("evt_01M8QSA1PN7CGZE2B5F17KHSVA", "{}");
   std::vector<Result<IngestedEvent>> ingested = store->IngestEvents({event});
   ASSERT_EQ(ingested.size(), 1u);
   ASSERT_TRUE(ingested[0].ok()) << ingested[0].error().message;
@@ -249,7 +261,7 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaBeforeTheLeanHotPathUpgradesInPlace)
   // pending, the FIFO configuration sends its oldest open delivery first, a new attempt gets
   // a new id.
   clock_.Advance(1'000);
-  NewEvent again{"evt_3", 1, 1, "{}", "key-1"};
+  NewEvent again = EventForOrgOne("evt_3", "{}", "key-1");
   std::vector<Result<IngestedEvent>> replayed = store->IngestEvents({again});
   ASSERT_TRUE(replayed[0].ok()) << replayed[0].error().message;
   EXPECT_TRUE(replayed[0]->replayed);
@@ -317,7 +329,7 @@ TEST_F(SqliteStoreTest, AnEventDeliveredAtTheFirstAttemptWritesTenPages) {
   const std::int64_t before = WalFrames(file());
   for (int i = 0; i < kEvents; ++i) {
     clock_.Advance(1);
-    NewEvent event{NewSortableId("evt", clock_.Now()), 1, 1, R"({"patientId":"p-1"})", ""};
+    NewEvent event = EventForOrgOne(NewSortableId("evt", clock_.Now()), R"({"patientId":"p-1"})");
     std::vector<Result<IngestedEvent>> ingested = store->IngestEvents({event});
     ASSERT_TRUE(ingested[0].ok()) << ingested[0].error().message;
     ASSERT_EQ(handoff->taken.size(), static_cast<std::size_t>(i + 1));
