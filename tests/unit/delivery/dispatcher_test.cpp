@@ -267,8 +267,11 @@ class DispatcherTest : public ::testing::Test {
   std::vector<Delivery> Ingest(std::int64_t organization, int count, int type = kPlainType) {
     std::vector<NewEvent> events;
     for (int i = 0; i < count; ++i) {
-      events.push_back({NewSortableId("evt", clock_.Now()), organization, type,
-                        R"({"n":)" + std::to_string(i) + "}", ""});
+      NewEvent& event = events.emplace_back();
+      event.id = NewSortableId("evt", clock_.Now());
+      event.organization_id = organization;
+      event.event_type_id = type;
+      event.payload_json = R"({"n":)" + std::to_string(i) + "}";
     }
     std::vector<Delivery> deliveries;
     for (Result<IngestedEvent>& result : store_->IngestEvents(events)) {
