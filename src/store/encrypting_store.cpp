@@ -21,15 +21,27 @@ std::string AttemptContext(std::string_view column, const std::string& delivery_
 }
 
 // A delivery whose event or configuration does not open cannot be sent; retrying would not help.
-AttemptOutcome UnreadableOutcome(const DeliveryJob& job, const Error& error, UnixMillis now) {
+// What failing a job needs of it, kept before opening moves its configuration away.
+struct JobIdentity {
+  std::string delivery_id;
+  bool manual = false;
+  std::int64_t config_id = 0;
+  DeliveryOrdering ordering = DeliveryOrdering::kNone;
+};
+
+JobIdentity IdentityOf(const DeliveryJob& job) {
+  return {job.delivery.id, job.manual, job.config.id, job.config.ordering};
+}
+
+AttemptOutcome UnreadableOutcome(JobIdentity job, const Error& error, UnixMillis now) {
   AttemptOutcome outcome;
-  outcome.attempt.delivery_id = job.delivery.id;
+  outcome.attempt.delivery_id = std::move(job.delivery_id);
   outcome.attempt.attempted_at = now;
   outcome.attempt.error = "not sent: " + error.message;
   outcome.attempt.manual = job.manual;
   outcome.new_status = DeliveryStatus::kFailed;
-  outcome.config_id = job.config.id;
-  outcome.ends_fifo_turn = job.config.ordering == DeliveryOrdering::kFifo;
+  outcome.config_id = job.config_id;
+  outcome.ends_fifo_turn = job.ordering == DeliveryOrdering::kFifo;
   return outcome;
 }
 
@@ -256,11 +268,10 @@ EncryptingStore::OpenedJobs EncryptingStore::OpenJobs(std::vector<DeliveryJob> j
   OpenedJobs out;
   out.readable.reserve(jobs.size());
   for (DeliveryJob& job : jobs) {
-    const WebhookConfig sealed_config = job.config;
+    JobIdentity identity = IdentityOf(job);
     if (Status s = OpenJob(job, payload_state); !s.ok()) {
-      spdlog::error("delivery {} cannot be sent: {}", job.delivery.id, s.error().message);
-      job.config = sealed_config;
-      out.unreadable.push_back(UnreadableOutcome(job, s.error(), clock_.Now()));
+      spdlog::error("delivery {} cannot be sent: {}", identity.delivery_id, s.error().message);
+      out.unreadable.push_back(UnreadableOutcome(std::move(identity), s.error(), clock_.Now()));
       continue;
     }
     out.readable.push_back(std::move(job));
@@ -283,17 +294,38 @@ Result<std::vector<DeliveryJob>> EncryptingStore::ClaimDue(
   return std::move(opened.readable);
 }
 
+// Built field by field: copying the outcome first would copy a body of up to 64 KiB only to
+// replace it.
+AttemptOutcome EncryptingStore::SealedOutcome(const AttemptOutcome& outcome) const {
+  const Attempt& a = outcome.attempt;
+  // An empty body holds nothing to protect, and reads back as the "" that retention leaves.
+  std::string body = a.response_body.empty()
+                         ? std::string()
+                         : Seal(a.response_body, AttemptContext(kResponseBody, a.delivery_id));
+  return AttemptOutcome{.attempt = Attempt{.id = a.id,
+                                           .delivery_id = a.delivery_id,
+                                           .attempted_at = a.attempted_at,
+                                           .duration_ms = a.duration_ms,
+                                           .request_headers_json = a.request_headers_json,
+                                           .status_code = a.status_code,
+                                           .response_headers_json = Seal(
+                                               a.response_headers_json,
+                                               AttemptContext(kResponseHeaders, a.delivery_id)),
+                                           .response_body = std::move(body),
+                                           .error = a.error,
+                                           .manual = a.manual},
+                        .new_status = outcome.new_status,
+                        .next_attempt_at = outcome.next_attempt_at,
+                        .config_id = outcome.config_id,
+                        .config_effect = outcome.config_effect,
+                        .disable_reason = outcome.disable_reason,
+                        .ends_fifo_turn = outcome.ends_fifo_turn};
+}
+
 Status EncryptingStore::RecordAttempts(const std::vector<AttemptOutcome>& outcomes) {
-  std::vector<AttemptOutcome> sealed = outcomes;
-  for (AttemptOutcome& outcome : sealed) {
-    Attempt& a = outcome.attempt;
-    a.response_headers_json =
-        Seal(a.response_headers_json, AttemptContext(kResponseHeaders, a.delivery_id));
-    // An empty body holds nothing to protect, and reads back as the "" that retention leaves.
-    if (!a.response_body.empty()) {
-      a.response_body = Seal(a.response_body, AttemptContext(kResponseBody, a.delivery_id));
-    }
-  }
+  std::vector<AttemptOutcome> sealed;
+  sealed.reserve(outcomes.size());
+  for (const AttemptOutcome& outcome : outcomes) sealed.push_back(SealedOutcome(outcome));
   return inner_.RecordAttempts(sealed);
 }
 

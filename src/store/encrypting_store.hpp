@@ -73,6 +73,7 @@ class EncryptingStore final : public ForwardingStore {
   // `erased`: the plain value payload retention leaves in place of this one, if it may have.
   Result<std::string> Open(std::string_view stored, const std::string& context,
                            std::optional<std::string_view> erased = std::nullopt) const;
+  AttemptOutcome SealedOutcome(const AttemptOutcome& outcome) const;
   WebhookConfig SealConfig(WebhookConfig config) const;
   Result<WebhookConfig> OpenConfig(WebhookConfig config) const;
   // A configuration opened earlier from the same sealed values: every delivery carries its

@@ -38,11 +38,18 @@ Result<std::optional<IngestedEvent>> Replay(IngestSteps& steps, const NewEvent& 
 }
 
 // The event as a delivery handed off at ingestion carries it.
+// The event as the dispatcher gets it: with the plain payload when the store keeps it sealed,
+// built field by field so that the sealed payload is not copied only to be replaced.
 Event HandedOffEvent(const Event& stored, const NewEvent& in) {
   if (in.handed_off_payload_json.empty()) return stored;
-  Event event = stored;
-  event.payload_json = in.handed_off_payload_json;
-  return event;
+  return Event{.id = stored.id,
+               .organization_id = stored.organization_id,
+               .event_type_id = stored.event_type_id,
+               .payload_json = in.handed_off_payload_json,
+               .idempotency_key = stored.idempotency_key,
+               .created_at = stored.created_at,
+               .payload_erased_at = stored.payload_erased_at,
+               .event_type_version = stored.event_type_version};
 }
 
 }  // namespace

@@ -597,7 +597,9 @@ TEST_P(StoreContractTest, IngestOverTheDeliveryLimitStoresNothingOfTheRequest) {
               "create at most 9");
   }
   for (const NewEvent& event : request) {
-    if (event.idempotency_key.empty()) EXPECT_FALSE(store_->GetEvent(event.id, std::nullopt).ok());
+    if (event.idempotency_key.empty()) {
+      EXPECT_FALSE(store_->GetEvent(event.id, std::nullopt).ok());
+    }
   }
   EXPECT_EQ(Must(store_->CountDeliveries()).pending, 3);
 
