@@ -1,5 +1,6 @@
 // bench_loadgen: posts one event payload over and over with N concurrent keep-alive
-// connections, until a duration or a request count is reached, whichever comes first.
+// connections (paced to --rate requests per second if given), until a duration or a request count
+// is reached, whichever comes first.
 //
 //   --mode webhookd  POST {organizationId, eventName, payload} to URL/events with an API key;
 //                    a 202 is an accepted event, logged with its time to --sent-log.
@@ -53,6 +54,7 @@ struct Options {
   int connections = 16;
   double duration_s = 20;
   std::int64_t max_requests = 5'000'000;
+  double rate = 0;  // requests per second in all; 0: as fast as the connections go
   std::string sent_log;
   std::string summary_file;
 };
@@ -64,6 +66,7 @@ struct Run {
   std::vector<tcp::endpoint> endpoints;  // of targets[i]
   std::string body;
   bool direct = false;
+  std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point deadline;
 
   std::int64_t issued = 0;
@@ -80,6 +83,15 @@ struct Run {
     }
     ++issued;
     return true;
+  }
+
+  // With --rate, when the request of ticket `issued` (the last taken) may be sent: tickets are
+  // spread evenly from the start, so the load is paced rather than sent in bursts.
+  std::chrono::steady_clock::time_point SendAt() const {
+    if (options.rate <= 0) return started;
+    return started +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               std::chrono::duration<double>(static_cast<double>(issued - 1) / options.rate));
   }
 };
 
@@ -140,6 +152,12 @@ asio::awaitable<void> Pause(std::chrono::milliseconds wait) {
   co_await timer.async_wait(kAwait);
 }
 
+asio::awaitable<void> PauseUntil(std::chrono::steady_clock::time_point at) {
+  if (std::chrono::steady_clock::now() >= at) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, at);
+  co_await timer.async_wait(kAwait);
+}
+
 // One keep-alive connection posting requests back to back.
 asio::awaitable<void> Drive(Run& run, int connection) {
   beast::tcp_stream stream(co_await asio::this_coro::executor);
@@ -147,6 +165,7 @@ asio::awaitable<void> Drive(Run& run, int connection) {
   bool connected = false;
   std::int64_t seq = 0;
   while (run.TakeTicket()) {
+    co_await PauseUntil(run.SendAt());
     if (!connected) {
       stream.expires_after(kIoTimeout);
       auto [error] =
@@ -248,6 +267,7 @@ int Main(Options options) {
   run.response_ns.reserve(1'000'000);
   asio::io_context io(1);
   const auto started = std::chrono::steady_clock::now();
+  run.started = started;
   run.deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                std::chrono::duration<double>(run.options.duration_s));
   for (int c = 0; c < run.options.connections; ++c) {
@@ -291,6 +311,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--max-requests", o.max_requests, "Requests to send at most")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{100'000'000}))
+      ->capture_default_str();
+  cli.add_option("--rate", o.rate,
+                 "Requests per second in all, spread evenly (0: as fast as the connections go)")
+      ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   cli.add_option("--sent-log", o.sent_log, "Write \"EVENT_ID NS\" per 202 here (mode webhookd)");
   cli.add_option("--summary-file", o.summary_file, "Also write the summary JSON here");

@@ -1,12 +1,15 @@
 // bench_receiver: a fast webhook receiver for the benchmark. It answers every request with an
 // empty 200 at once and records when each one arrived and its webhook-id header. With
-// --blackhole it accepts connections and reads requests but never answers.
+// --blackhole it accepts connections and reads requests but never answers; with --hold-prefix P
+// it answers every request except those whose path starts with P, which it reads and never
+// answers (a black hole on the same origin as the healthy routes).
 //
 // On SIGTERM or SIGINT it stops and prints its statistics as one JSON line (also written to
 // --stats-file): request count and rate, duplicate arrivals (the same webhook-id at the same
 // path twice) and, given the load generator's --sent-log, the latency from each event's 202 to
 // its arrival here.
 #include <CLI/CLI.hpp>
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -40,6 +43,7 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 struct Options {
   std::string listen = "127.0.0.1:0";
   bool blackhole = false;
+  std::string hold_prefix;  // "" : answer every path
   int threads = 1;
   std::string sent_log;
   std::string stats_file;
@@ -68,9 +72,11 @@ class Recorder {
     }
   }
   void AddConnection() { connections_.fetch_add(1, std::memory_order_relaxed); }
+  void AddHeld() { held_.fetch_add(1, std::memory_order_relaxed); }
 
   std::int64_t count() const { return count_.load(); }
   std::int64_t connections() const { return connections_.load(); }
+  std::int64_t held() const { return held_.load(); }
   // Call only after every thread that calls Add() has stopped.
   const std::vector<Arrival>& arrivals() const { return arrivals_; }
 
@@ -78,12 +84,23 @@ class Recorder {
   const std::size_t max_records_;
   std::atomic<std::int64_t> count_{0};
   std::atomic<std::int64_t> connections_{0};
+  std::atomic<std::int64_t> held_{0};
   std::mutex mutex_;
   std::vector<Arrival> arrivals_;  // guarded by mutex_
 };
 
-// One coroutine per connection: read a request, record it, answer 200, repeat.
-asio::awaitable<void> Answer(tcp::socket socket, Recorder& recorder) {
+// Reads whatever else comes so that the sender's writes complete, until it hangs up.
+asio::awaitable<void> ReadUntilClosed(tcp::socket& socket) {
+  std::array<char, 16 * 1024> sink;
+  for (;;) {
+    auto [error, bytes] = co_await socket.async_read_some(asio::buffer(sink), kAwait);
+    if (error) co_return;
+  }
+}
+
+// One coroutine per connection: read a request, record it, answer 200, repeat. A request
+// under `hold_prefix` is counted as held and never answered.
+asio::awaitable<void> Answer(tcp::socket socket, Recorder& recorder, std::string_view hold_prefix) {
   boost::beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -92,6 +109,11 @@ asio::awaitable<void> Answer(tcp::socket socket, Recorder& recorder) {
     if (read_error) co_return;
     const std::int64_t arrived = MonotonicNs();
     const http::request<http::string_body>& request = parser.get();
+    if (!hold_prefix.empty() && request.target().starts_with(hold_prefix)) {
+      recorder.AddHeld();
+      co_await ReadUntilClosed(socket);
+      co_return;
+    }
     recorder.Add(request["webhook-id"], request.target(), arrived);
     http::response<http::empty_body> response{http::status::ok, request.version()};
     response.keep_alive(request.keep_alive());
@@ -103,19 +125,14 @@ asio::awaitable<void> Answer(tcp::socket socket, Recorder& recorder) {
 
 // The black hole: reads whatever comes so that the sender's writes complete, never answers.
 asio::awaitable<void> Swallow(tcp::socket socket, Recorder& recorder) {
-  std::array<char, 16 * 1024> sink;
-  bool counted_request = false;
-  for (;;) {
-    auto [error, bytes] = co_await socket.async_read_some(asio::buffer(sink), kAwait);
-    if (error) co_return;
-    if (!counted_request && bytes > 0) {
-      recorder.Add("", "", MonotonicNs());
-      counted_request = true;
-    }
-  }
+  std::array<char, 1> first;
+  auto [error, bytes] = co_await socket.async_read_some(asio::buffer(first), kAwait);
+  if (error) co_return;
+  recorder.Add("", "", MonotonicNs());
+  co_await ReadUntilClosed(socket);
 }
 
-asio::awaitable<void> Accept(tcp::acceptor& acceptor, Recorder& recorder, bool blackhole) {
+asio::awaitable<void> Accept(tcp::acceptor& acceptor, Recorder& recorder, const Options& options) {
   for (;;) {
     auto [error, socket] = co_await acceptor.async_accept(kAwait);
     if (error) {
@@ -125,10 +142,11 @@ asio::awaitable<void> Accept(tcp::acceptor& acceptor, Recorder& recorder, bool b
     socket.set_option(tcp::no_delay(true));
     recorder.AddConnection();
     auto executor = socket.get_executor();
-    if (blackhole) {
+    if (options.blackhole) {
       asio::co_spawn(executor, Swallow(std::move(socket), recorder), asio::detached);
     } else {
-      asio::co_spawn(executor, Answer(std::move(socket), recorder), asio::detached);
+      asio::co_spawn(executor, Answer(std::move(socket), recorder, options.hold_prefix),
+                     asio::detached);
     }
   }
 }
@@ -180,6 +198,7 @@ boost::json::object Statistics(const Options& options, const Recorder& recorder)
   boost::json::object stats{{"mode", options.blackhole ? "blackhole" : "answer"},
                             {"requests", recorder.count()},
                             {"connections", recorder.connections()},
+                            {"heldRequests", recorder.held()},
                             {"recorded", arrivals.size()},
                             {"duplicateArrivals", CountDuplicates(arrivals)}};
   if (arrivals.size() >= 2) {
@@ -229,7 +248,7 @@ int Run(const Options& options) {
     return 1;
   }
   Recorder recorder(options.max_records);
-  asio::co_spawn(io, Accept(acceptor, recorder, options.blackhole), asio::detached);
+  asio::co_spawn(io, Accept(acceptor, recorder, options), asio::detached);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
 
@@ -257,6 +276,9 @@ int main(int argc, char** argv) {
   cli.add_option("--listen", options.listen, "Loopback HOST:PORT (port 0 picks a free one)")
       ->capture_default_str();
   cli.add_flag("--blackhole", options.blackhole, "Accept and read requests but never answer");
+  cli.add_option("--hold-prefix", options.hold_prefix,
+                 "Read requests whose path starts with this prefix but never answer them "
+                 "(the other paths are answered as usual)");
   cli.add_option("--threads", options.threads, "Threads serving connections")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
