@@ -24,17 +24,6 @@ boost::json::object EntryToJson(const AuditEntry& e) {
   return out;
 }
 
-// An optional RFC 3339 query parameter.
-Result<std::optional<UnixMillis>> QueryTime(const Request& request, const std::string& name) {
-  const auto it = request.query.find(name);
-  if (it == request.query.end() || it->second.empty()) return std::optional<UnixMillis>();
-  const std::optional<UnixMillis> time = ParseRfc3339(it->second);
-  if (!time) {
-    return Error::Invalid(name + " must be an RFC 3339 time, e.g. 2026-11-27T00:00:00Z", name);
-  }
-  return time;
-}
-
 Result<AuditFilter> FilterFromQuery(const Request& request) {
   AuditFilter filter;
   Result<std::optional<std::int64_t>> org =

@@ -10,6 +10,8 @@ namespace webhookd::api {
 namespace {
 
 constexpr std::int64_t kMaxRotationGraceSeconds = 7 * 24 * 3600;
+// A search longer than the longest URL a configuration may have cannot match.
+constexpr std::size_t kMaxSearchLength = 2048;
 
 // Path ids are the numbers the API returned; anything else names no configuration.
 Result<std::int64_t> ConfigIdParam(const Call& call) {
@@ -188,12 +190,15 @@ class ConfigsApi {
         QueryInteger(request, "organizationId", kPositiveIntegers);
     if (!org.ok()) return org.error();
     filter.organization_id = *org;
-    if (auto it = request.query.find("eventName"); it != request.query.end()) {
-      const EventType* type = context_.catalog.Find(it->second);
-      if (type == nullptr) {
-        return Error::Invalid("unknown eventName '" + it->second + "'", "eventName");
+    Result<std::optional<int>> type = QueryEventType(request, "eventName", context_.catalog);
+    if (!type.ok()) return type.error();
+    filter.event_type_id = *type;
+    if (auto it = request.query.find("q"); it != request.query.end()) {
+      if (it->second.size() > kMaxSearchLength) {
+        return Error::Invalid(
+            "q must be at most " + std::to_string(kMaxSearchLength) + " characters", "q");
       }
-      filter.event_type_id = type->id;
+      filter.search = it->second;
     }
     Result<std::optional<bool>> active = QueryBool(request, "active");
     if (!active.ok()) return active.error();

@@ -18,7 +18,7 @@ Result<std::int64_t> ConfigId(const Call& call) {
   return *id;
 }
 
-Result<DeliveryFilter> FilterFromQuery(const Request& request) {
+Result<DeliveryFilter> FilterFromQuery(const Request& request, const Catalog& catalog) {
   DeliveryFilter filter;
   Result<std::optional<std::int64_t>> config =
       QueryInteger(request, "externalEventId", kPositiveIntegers);
@@ -27,18 +27,21 @@ Result<DeliveryFilter> FilterFromQuery(const Request& request) {
   if (auto it = request.query.find("eventId"); it != request.query.end() && !it->second.empty()) {
     filter.event_id = it->second;
   }
+  Result<std::optional<int>> type = QueryEventType(request, "eventName", catalog);
+  if (!type.ok()) return type.error();
+  filter.event_type_id = *type;
   if (auto it = request.query.find("status"); it != request.query.end() && !it->second.empty()) {
     filter.status = ParseDeliveryStatus(it->second);
     if (!filter.status) {
       return Error::Invalid("status must be pending, delivering, succeeded or failed", "status");
     }
   }
-  if (auto it = request.query.find("since"); it != request.query.end() && !it->second.empty()) {
-    filter.since = ParseRfc3339(it->second);
-    if (!filter.since) {
-      return Error::Invalid("since must be an RFC 3339 time, e.g. 2026-11-27T00:00:00Z", "since");
-    }
-  }
+  Result<std::optional<UnixMillis>> since = QueryTime(request, "since");
+  if (!since.ok()) return since.error();
+  filter.since = *since;
+  Result<std::optional<UnixMillis>> until = QueryTime(request, "until");
+  if (!until.ok()) return until.error();
+  filter.until = *until;
   Result<int> limit = QueryLimit(request, 50, 250);
   if (!limit.ok()) return limit.error();
   filter.limit = *limit;
@@ -87,7 +90,7 @@ class DeliveriesApi {
   explicit DeliveriesApi(ApiContext& context) : context_(context) {}
 
   Response List(Call& call) {
-    Result<DeliveryFilter> filter = FilterFromQuery(call.request);
+    Result<DeliveryFilter> filter = FilterFromQuery(call.request, context_.catalog);
     if (!filter.ok()) return ProblemResponse(filter.error());
     Result<std::optional<OrgScope>> scope = ListedScope(call.request, call.principal);
     if (!scope.ok()) return ProblemResponse(scope.error());

@@ -7,6 +7,7 @@
 #include "core/json_kind.hpp"
 #include "core/json_parse.hpp"
 #include "core/json_pointer.hpp"
+#include "core/time_format.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -179,6 +180,31 @@ Result<int> QueryLimit(const Request& request, int default_limit, int max_limit)
   Result<std::optional<std::int64_t>> limit = QueryInteger(request, "limit", {1, max_limit});
   if (!limit.ok()) return limit.error();
   return static_cast<int>(limit->value_or(default_limit));
+}
+
+Result<std::optional<UnixMillis>> QueryTime(const Request& request, std::string_view name) {
+  const std::optional<std::string_view> text = QueryText(request, name);
+  if (!text) return std::optional<UnixMillis>();
+  const std::optional<UnixMillis> time = ParseRfc3339(*text);
+  if (!time) {
+    return Error::Invalid(
+        std::string(name) + " must be an RFC 3339 time, e.g. 2026-11-27T00:00:00Z",
+        std::string(name));
+  }
+  return time;
+}
+
+Result<std::optional<int>> QueryEventType(const Request& request, std::string_view name,
+                                          const Catalog& catalog) {
+  const std::optional<std::string_view> text = QueryText(request, name);
+  if (!text) return std::optional<int>();
+  const EventType* type = catalog.Find(*text);
+  if (type == nullptr) {
+    return Error::Invalid(
+        "unknown " + std::string(name) + " '" + std::string(*text) + "' (see GET /event-types)",
+        std::string(name));
+  }
+  return std::optional<int>(type->id);
 }
 
 Result<std::optional<std::int64_t>> QueryIntegerCursor(const Request& request,

@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "api/http_message.hpp"
+#include "catalog/catalog.hpp"
+#include "core/model.hpp"
 #include "core/result.hpp"
 
 namespace webhookd::api {
@@ -66,6 +68,11 @@ Result<std::optional<std::int64_t>> QueryInteger(const Request& request, std::st
 Result<std::optional<bool>> QueryBool(const Request& request, std::string_view name);
 // limit: 1..max, default when absent.
 Result<int> QueryLimit(const Request& request, int default_limit, int max_limit);
+// An RFC 3339 time.
+Result<std::optional<UnixMillis>> QueryTime(const Request& request, std::string_view name);
+// The id of the event type named `name` in `catalog`; an unknown name is Invalid.
+Result<std::optional<int>> QueryEventType(const Request& request, std::string_view name,
+                                          const Catalog& catalog);
 
 // A list's `cursor`: the nextCursor of its previous page, which is the id of the last item that
 // page showed. Absent or empty -> nullopt (the first page). Anything that is not such an id is

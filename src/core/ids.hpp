@@ -13,13 +13,13 @@ namespace webhookd {
 // Thread-safe.
 std::string NewSortableId(std::string_view prefix, UnixMillis now);
 
+// The smallest id NewSortableId(prefix, t) can give for any t >= `time`: ids at or above it
+// were made at or after `time`. Its random part is zero, so its last digit is '0'.
+std::string SortableIdLowerBound(std::string_view prefix, UnixMillis time);
+
 // Whether `text` has the form NewSortableId(prefix, ...) gives: "<prefix>_" and 26 Crockford
 // base32 digits (upper case), the first of them 0 to 7 (the 128-bit value's top two bits of
 // 130 are zero).
-// The smallest id NewSortableId(prefix, t) can give for any t >= `time`: ids at or above it
-// were made at or after `time`.
-std::string SortableIdLowerBound(std::string_view prefix, UnixMillis time);
-
 bool IsSortableId(std::string_view text, std::string_view prefix);
 
 }  // namespace webhookd

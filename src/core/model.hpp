@@ -51,6 +51,9 @@ struct ConfigFilter {
   std::optional<int> event_type_id;
   std::optional<bool> active;
   bool include_deleted = false;
+  // "": any; else only configurations whose name or URL contains it, ASCII letters matched
+  // without regard to case.
+  std::string search;
   int limit = 50;
   std::int64_t after_id = 0;  // cursor: ids strictly greater than this
 };

@@ -124,8 +124,12 @@ struct AttemptOutcome {
 struct DeliveryFilter {
   std::optional<std::string> event_id;
   std::optional<std::int64_t> config_id;
+  std::optional<int> event_type_id;  // the type of the delivery's event
   std::optional<DeliveryStatus> status;
   std::optional<UnixMillis> since;  // created_at >= since
+  // created_at < until. A delivery made while the clock stood behind the time of an earlier id
+  // (it stepped back) carries that later time in its id, and counts at that time here.
+  std::optional<UnixMillis> until;
   int limit = 50;
   std::string after_id;  // cursor: ids strictly greater than this
 };
@@ -241,6 +245,9 @@ class Store : public EventTypeStore {
 
   // ---- Deliveries and attempts ----
   virtual Result<Delivery> GetDelivery(const std::string& id, OrgScope scope) = 0;
+  // Ordered by id. The walk reads the primary key between the ids `since` and `until` allow
+  // (ids sort by creation time), checking the other filters on each row: a page costs the
+  // deliveries passed over to fill it, however large the table.
   virtual Result<Page<Delivery>> ListDeliveries(const DeliveryFilter& filter, OrgScope scope) = 0;
   // Oldest first.
   virtual Result<std::vector<Attempt>> ListAttempts(const std::string& delivery_id,

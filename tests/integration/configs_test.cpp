@@ -567,6 +567,43 @@ TEST_F(ConfigsTest, ListFiltersByOrganizationEventNameAndActive) {
   EXPECT_EQ(ids("?organizationId=1&eventName=BookAppointment&active=true"), (V{a}));
 }
 
+// The console's search box: q finds configurations by name or URL, combined with the other
+// filters and with paging.
+TEST_F(ConfigsTest, ListSearchesNamesAndUrls) {
+  HttpClient admin = Admin();
+  json::object front = ConfigBody(1, "Front desk", 5);
+  front["url"] = "https://care.example.com/intake";
+  const auto a = IdOf(CreateConfig(admin, front));
+  json::object lab = ConfigBody(1, "Lab results", 5);
+  lab["url"] = "https://lab.example.com/FRONT-door";
+  const auto b = IdOf(CreateConfig(admin, lab));
+  const auto c = IdOf(CreateConfig(admin, ConfigBody(2, "Billing", 12)));
+
+  const auto ids = [&](const std::string& query) {
+    const HttpResponse r = admin.Get("/external-events/" + query);
+    EXPECT_TRUE(IsJson(r, 200)) << query << ": " << r.Summary();
+    return r.is_json ? Ids(r.json) : std::vector<std::int64_t>{};
+  };
+  using V = std::vector<std::int64_t>;
+  EXPECT_EQ(ids("?q=front"), (V{a, b}));
+  EXPECT_EQ(ids("?q=FRONT%20DESK"), V{a});
+  EXPECT_EQ(ids("?q=lab.example.com%2Ffront"), V{b});
+  EXPECT_EQ(ids("?q=billing"), V{c});
+  EXPECT_EQ(ids("?q="), (V{a, b, c}));
+  EXPECT_EQ(ids("?q=front&organizationId=2"), V{});
+  EXPECT_EQ(ids("?q=front&limit=1&cursor=" + std::to_string(a)), V{b});
+  EXPECT_EQ(ids("?q=nothing-like-it"), V{});
+
+  HttpClient org2 = WithKey(CreateOrgKey(2));
+  const HttpResponse theirs = org2.Get("/external-events/?q=front");
+  ASSERT_TRUE(IsJson(theirs, 200));
+  EXPECT_TRUE(Ids(theirs.json).empty());
+
+  const HttpResponse too_long = admin.Get("/external-events/?q=" + std::string(2049, 'x'));
+  ASSERT_TRUE(IsProblem(too_long, 400, "invalid-request", "q")) << too_long.Summary();
+  EXPECT_EQ(too_long.json.at("detail"), "q must be at most 2048 characters");
+}
+
 TEST_F(ConfigsTest, PaginationWalksSevenConfigsThreeAtATime) {
   HttpClient admin = Admin();
   std::vector<std::int64_t> created;

@@ -141,5 +141,51 @@ TEST_F(ListQueriesTest, DeliveriesFilterByOrganization) {
   ExpectRefused(admin, "/deliveries?organizationId=0", "organizationId", "organizationId");
 }
 
+// The console's event type and time filters: only the deliveries of events of that type, paged
+// by their cursors; a window of creation times; unknown types and bad times named.
+TEST_F(ListQueriesTest, DeliveriesFilterByEventTypeAndCreationTime) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  const std::vector<std::string> appointments = ThreeDeliveries(admin, receiver);
+  ASSERT_EQ(appointments.size(), 3u);
+  const json::object notify = CreateConfig(admin, HookBody(1, "Notification", receiver.Url()));
+  std::vector<std::string> notifications;
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(5ms);  // distinct creation times, for the window below
+    const HttpResponse accepted =
+        PostEvent(admin, "Notification", 1, SamplePayload(admin, "Notification"));
+    ASSERT_TRUE(IsJson(accepted, 202)) << accepted.Summary();
+    notifications.push_back(AcceptedDeliveries(accepted).at(IdOf(notify)));
+  }
+
+  EXPECT_EQ(WalkPages(admin, "/deliveries?eventName=Notification&limit=1"), notifications);
+  EXPECT_EQ(WalkPages(admin, "/deliveries?eventName=BookAppointment&limit=2"), appointments);
+  EXPECT_TRUE(WalkPages(admin, "/deliveries?eventName=InferenceToObservations").empty());
+  const HttpResponse page = admin.Get("/deliveries?eventName=Notification&limit=2");
+  ASSERT_TRUE(IsJson(page, 200));
+  for (const json::value& d : page.json.at("data").as_array()) {
+    EXPECT_EQ(d.at("externalEventId"), json::value(IdOf(notify))) << d;
+  }
+  HttpClient org2 = WithKey(CreateOrgKey(2));
+  EXPECT_TRUE(WalkPages(org2, "/deliveries?eventName=Notification").empty());
+
+  // From the second notification's creation time (included) to the third's (excluded).
+  const auto created = [&](const std::string& id) {
+    return std::string(GetDelivery(admin, id).at("createdAt").as_string());
+  };
+  EXPECT_EQ(WalkPages(admin, "/deliveries?since=" + created(notifications[1]) +
+                                 "&until=" + created(notifications[2])),
+            std::vector<std::string>{notifications[1]});
+  EXPECT_EQ(WalkPages(admin, "/deliveries?eventName=Notification&since=" +
+                                 created(notifications[1]) + "&limit=1"),
+            (std::vector<std::string>{notifications[1], notifications[2]}));
+  EXPECT_TRUE(WalkPages(admin, "/deliveries?until=" + created(appointments[0])).empty());
+
+  ExpectRefused(admin, "/deliveries?eventName=NoSuchType", "eventName",
+                "unknown eventName 'NoSuchType' (see GET /event-types)");
+  ExpectRefused(admin, "/deliveries?until=yesterday", "until",
+                "until must be an RFC 3339 time, e.g. 2026-11-27T00:00:00Z");
+}
+
 }  // namespace
 }  // namespace webhookd::itest

@@ -29,7 +29,22 @@ async function startFlakyReceiver() {
   return { url: `http://127.0.0.1:${server.address().port}`, state, stop: () => new Promise((r) => server.close(r)) };
 }
 
-let server, receiver, flaky, browser, admin;
+// A receiver that answers every request with `body` as JSON: an inference service.
+async function startJsonReceiver(body) {
+  const server = http.createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(body));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, stop: () => new Promise((r) => server.close(r)) };
+}
+
+const observations = { observations: [{ code: "8867-4", display: "Heart rate", value: 72, unit: "/min" }] };
+
+let server, receiver, flaky, inference, browser, admin;
 // What the browser saw go wrong: console errors, failed requests, HTTP errors.
 const problems = [];
 // HTTP errors the scenario causes on purpose: the bad URL of the form, a wrong key, the other
@@ -40,6 +55,7 @@ before(async () => {
   server = await startServer();
   receiver = await startReceiver();
   flaky = await startFlakyReceiver();
+  inference = await startJsonReceiver(observations);
   admin = apiClient(server.baseUrl, server.adminKey);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -51,6 +67,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await flaky?.stop();
+  await inference?.stop();
   await receiver?.stop();
   await server?.stop();
 });
@@ -168,12 +185,40 @@ test("an admin operates configurations, events and deliveries from the console",
   assert.equal(flaky.state.count, 2);
   await shot(page, "event-retried");
 
+  // An inference event: the receiver's JSON answer is the result, shown on the event's page
+  // once the delivery succeeds (the page may open before it does).
+  const inferenceConfig = await admin("POST", "/external-events/", {
+    organizationId: 1, name: "Vitals inference", url: inference.url + "/infer", eventName: "InferenceToObservations",
+  }, 201);
+  const inferenceType = await admin("GET", "/event-types/InferenceToObservations", undefined, 200);
+  const inferred = await admin("POST", "/events", {
+    organizationId: 1, eventName: "InferenceToObservations", payload: inferenceType.sample,
+  }, 202);
+  await page.goto(`${server.baseUrl}/console/#/events/${inferred.id}`);
+  await page.getByRole("heading", { name: "Inference result" }).waitFor();
+  const result = page.locator(".inference .card");
+  await result.getByText('"Heart rate"').waitFor();
+  assert.match(await result.textContent(), /"observations"[\s\S]*"8867-4"[\s\S]*72/);
+  assert.match(await result.textContent(), new RegExp(`configuration ${inferenceConfig.id}`));
+  await shot(page, "event-inference");
+
   // The lists and the overview with data in them.
   await page.getByRole("link", { name: "Deliveries" }).click();
   await page.locator("table .badge-succeeded").first().waitFor();
   await page.getByLabel("Status").selectOption("succeeded");
   await page.waitForURL(/status=succeeded/);
   await shot(page, "deliveries");
+  // By event type: only the inference delivery; the filter is in the URL.
+  await page.getByLabel("Event type").selectOption("InferenceToObservations");
+  await page.waitForURL(/eventName=InferenceToObservations/);
+  await page.locator("tbody tr").first().waitFor();
+  await waitFor("the list to show only the inference delivery", async () =>
+    (await page.locator("tbody tr td:nth-child(2)").allTextContents()).join() === String(inferenceConfig.id));
+  assert.ok(page.url().includes("status=succeeded"), "the filters combine");
+  await page.getByLabel("Event type").selectOption("AppointmentToCareTaskActivityLog");
+  await page.getByText("No delivery matches.").waitFor();
+  await page.getByLabel("Event type").selectOption("");
+  await page.locator("table .badge-succeeded").first().waitFor();
   // The organization switch narrows the list: organization 2 has no delivery yet.
   const organization = page.getByLabel("Organization (empty: all)");
   await organization.fill("2");
@@ -183,6 +228,21 @@ test("an admin operates configurations, events and deliveries from the console",
   await organization.fill("");
   await organization.blur();
   await page.locator("table .badge-succeeded").first().waitFor();
+  // Searching configurations by name or URL, from the server, kept in the URL.
+  await page.getByRole("link", { name: "Configurations" }).click();
+  await page.getByRole("link", { name: "Vitals inference" }).waitFor();
+  const search = page.getByLabel("Search name or URL");
+  await search.fill("FLAKY");
+  await search.press("Enter");
+  await page.waitForURL(/q=FLAKY/);
+  await page.getByRole("link", { name: "Front desk" }).waitFor({ state: "detached" });
+  assert.deepEqual(await page.locator("tbody tr td:first-child").allTextContents(), ["Flaky"]);
+  await shot(page, "configs-search");
+  await search.fill("/infer");
+  await search.press("Enter");
+  await page.waitForURL(/q=%2Finfer/);
+  await page.getByRole("link", { name: "Vitals inference" }).waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 1);
   await page.getByRole("link", { name: "Overview" }).click();
   await page.locator(".chart rect").first().waitFor();
   await page.getByRole("link", { name: "Last day" }).click();
@@ -203,6 +263,18 @@ test("an admin operates configurations, events and deliveries from the console",
   await narrow.goto(`${server.baseUrl}/console/#/events/${event.id}`);
   await narrow.locator(".delivery .badge-succeeded").waitFor();
   await shot(narrow, "event-390");
+  await narrow.goto(`${server.baseUrl}/console/#/deliveries`);
+  await narrow.locator("table .badge-succeeded").first().waitFor();
+  await shot(narrow, "deliveries-390");
+  await narrow.goto(`${server.baseUrl}/console/#/configs`);
+  await narrow.getByRole("link", { name: "Front desk" }).waitFor();
+  await shot(narrow, "configs-390");
+  for (const path of ["#/deliveries", "#/configs", `#/events/${inferred.id}`]) {
+    await narrow.goto(`${server.baseUrl}/console/${path}`);
+    await narrow.locator("main h1").waitFor();
+    const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${path} is ${overflow} px wider than a 390 px screen`);
+  }
   await narrow.close();
   await page.close();
 });

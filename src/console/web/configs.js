@@ -1,7 +1,7 @@
 // Configurations: list with filters and search, create and edit, and the actions on one.
 import { api, query } from "./api.js";
 import { html, useState } from "./lib.js";
-import { CopyButton, Empty, ErrorMessage, Headers, Loading, fieldError, time, useLoad } from "./ui.js";
+import { CopyButton, Empty, ErrorMessage, Headers, Loading, Pager, fieldError, time, useEventTypes, useLoad } from "./ui.js";
 
 function hashWith(path, params) {
   const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
@@ -9,31 +9,24 @@ function hashWith(path, params) {
   return "#" + path + (search ? "?" + search : "");
 }
 
-function useEventTypes() {
-  return useLoad(() => api("GET", "/event-types").then((r) => r.data.map((t) => t.name)), []);
-}
-
 export function ConfigList({ params, org }) {
   const types = useEventTypes();
   const { data, error, loading } = useLoad(
     () => api("GET", "/external-events/" + query({
-      organizationId: org, eventName: params.eventName, active: params.active, cursor: params.cursor, limit: 50,
+      organizationId: org, q: params.q, eventName: params.eventName, active: params.active, cursor: params.cursor, limit: 50,
     })),
-    [org, params.eventName, params.active, params.cursor],
+    [org, params.q, params.eventName, params.active, params.cursor],
   );
   const set = (name) => (e) => {
     location.hash = hashWith("/configs", { ...params, [name]: e.target.value, cursor: "" });
   };
-  const search = (params.q || "").toLowerCase();
-  const shown = (data?.data || []).filter(
-    (c) => !search || c.name.toLowerCase().includes(search) || c.url.toLowerCase().includes(search),
-  );
+  const shown = data?.data || [];
   return html`<section>
     <div class="title-row">
       <h1>Configurations</h1>
       <a class="button" href=${hashWith("/configs/new", { org: params.org })}>New configuration</a>
     </div>
-    <form class="filters" onSubmit=${(e) => e.preventDefault()}>
+    <form class="filters" role="search" onSubmit=${(e) => e.preventDefault()}>
       <label>Search name or URL<input type="search" value=${params.q || ""} onChange=${set("q")} /></label>
       <label>Event type
         <select value=${params.eventName || ""} onChange=${set("eventName")}>
@@ -49,7 +42,7 @@ export function ConfigList({ params, org }) {
     </form>
     <${ErrorMessage} error=${error} />
     ${loading ? html`<${Loading} what="configurations" />` : null}
-    ${data && shown.length === 0 ? html`<${Empty}>No configuration matches.</${Empty}>` : null}
+    ${data && shown.length === 0 ? html`<${Empty}>No configuration matches${params.q ? ` "${params.q}"` : ""}.</${Empty}>` : null}
     ${shown.length > 0
       ? html`<div class="table-wrap"><table>
         <thead><tr><th>Name</th><th>Event type</th><th>URL</th><th>Org</th><th>State</th></tr></thead>
@@ -59,7 +52,8 @@ export function ConfigList({ params, org }) {
           <td>${c.active ? "active" : html`<span class="muted">inactive</span>`}</td></tr>`)}</tbody>
       </table></div>`
       : null}
-    ${data?.nextCursor ? html`<a class="button secondary" href=${hashWith("/configs", { ...params, cursor: data.nextCursor })}>Next page</a>` : null}
+    <${Pager} first=${params.cursor ? hashWith("/configs", { ...params, cursor: "" }) : null}
+      next=${data?.nextCursor ? hashWith("/configs", { ...params, cursor: data.nextCursor }) : null} />
   </section>`;
 }
 
@@ -265,7 +259,8 @@ export function ConfigPage({ id, who }) {
       <div><dt>Updated</dt><dd>${time(config.updatedAt)}</dd></div>
       <div><dt>Headers</dt><dd><${Headers} headers=${config.headers} /></dd></div>
     </dl>
-    <p><a href=${"#/deliveries?externalEventId=" + config.id}>Deliveries to this configuration</a></p>
+    <p><a href=${"#/deliveries?externalEventId=" + config.id}>Deliveries to this configuration</a>
+      · <a href=${"#/deliveries?externalEventId=" + config.id + "&status=failed"}>failed ones</a></p>
     <${Actions} config=${config} onChanged=${setOverride} />
     <h2>Edit</h2>
     ${editing

@@ -2,7 +2,7 @@
 // deliveries and attempts; retry.
 import { api, query } from "./api.js";
 import { html, useState } from "./lib.js";
-import { Empty, ErrorMessage, Headers, JsonView, Loading, StatusBadge, time, useLoad } from "./ui.js";
+import { Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, time, useEventTypes, useLoad } from "./ui.js";
 
 const statuses = ["pending", "delivering", "succeeded", "failed"];
 const open = (d) => d.status === "pending" || d.status === "delivering";
@@ -19,14 +19,21 @@ function toLocalInput(iso) {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
+// A datetime-local input for the RFC 3339 time in params[name].
+function TimeFilter({ label, name, params, set }) {
+  return html`<label>${label}<input type="datetime-local" value=${toLocalInput(params[name])}
+    onChange=${(e) => set(name, e.target.value ? new Date(e.target.value).toISOString() : "")} /></label>`;
+}
+
 export function DeliveryList({ params, org }) {
   const [eventId, setEventId] = useState(params.eventId || "");
+  const types = useEventTypes();
+  const filters = ["eventId", "externalEventId", "eventName", "status", "since", "until", "cursor"];
   const { data, error, loading } = useLoad(
     () => api("GET", "/deliveries" + query({
-      organizationId: org, eventId: params.eventId, externalEventId: params.externalEventId,
-      status: params.status, since: params.since, cursor: params.cursor, limit: 50,
+      organizationId: org, ...Object.fromEntries(filters.map((f) => [f, params[f]])), limit: 50,
     })),
-    [org, params.eventId, params.externalEventId, params.status, params.since, params.cursor],
+    [org, ...filters.map((f) => params[f])],
   );
   const set = (name, value) => (location.hash = hashWith({ ...params, [name]: value, cursor: "" }));
   const findEvent = (e) => {
@@ -42,11 +49,14 @@ export function DeliveryList({ params, org }) {
     <form class="filters" onSubmit=${(e) => e.preventDefault()}>
       <label>Configuration id<input type="number" min="1" value=${params.externalEventId || ""}
         onChange=${(e) => set("externalEventId", e.target.value)} /></label>
+      <label>Event type<select value=${params.eventName || ""} onChange=${(e) => set("eventName", e.target.value)}>
+        <option value="">any</option>${(types.data || []).map((t) => html`<option key=${t} value=${t}>${t}</option>`)}
+      </select></label>
       <label>Status<select value=${params.status || ""} onChange=${(e) => set("status", e.target.value)}>
         <option value="">any</option>${statuses.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
       </select></label>
-      <label>Created since<input type="datetime-local" value=${toLocalInput(params.since)}
-        onChange=${(e) => set("since", e.target.value ? new Date(e.target.value).toISOString() : "")} /></label>
+      <${TimeFilter} label="Created since" name="since" params=${params} set=${set} />
+      <${TimeFilter} label="Created before" name="until" params=${params} set=${set} />
     </form>
     <${ErrorMessage} error=${error} />
     ${loading ? html`<${Loading} what="deliveries" />` : null}
@@ -55,13 +65,14 @@ export function DeliveryList({ params, org }) {
       ? html`<div class="table-wrap"><table>
         <thead><tr><th>Event</th><th>Configuration</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Created</th></tr></thead>
         <tbody>${data.data.map((d) => html`<tr key=${d.id}>
-          <td><a href=${"#/events/" + d.eventId}>${d.eventId}</a></td>
+          <td class="id"><a href=${"#/events/" + d.eventId}>${d.eventId}</a></td>
           <td><a href=${"#/configs/" + d.externalEventId}>${d.externalEventId}</a></td>
           <td><${StatusBadge} status=${d.status} /></td><td>${d.attemptCount}</td>
           <td>${d.lastStatusCode ?? d.lastError ?? "—"}</td><td>${time(d.createdAt)}</td></tr>`)}</tbody>
       </table></div>`
       : null}
-    ${data?.nextCursor ? html`<a class="button secondary" href=${hashWith({ ...params, cursor: data.nextCursor })}>Next page</a>` : null}
+    <${Pager} first=${params.cursor ? hashWith({ ...params, cursor: "" }) : null}
+      next=${data?.nextCursor ? hashWith({ ...params, cursor: data.nextCursor }) : null} />
   </section>`;
 }
 
@@ -92,7 +103,7 @@ function Delivery({ delivery, onRetried }) {
       <h3>To <a href=${"#/configs/" + delivery.externalEventId}>configuration ${delivery.externalEventId}</a></h3>
       <${StatusBadge} status=${delivery.status} />
     </div>
-    <p class="muted">${`${delivery.id} · ${delivery.attemptCount} attempts`}${delivery.nextAttemptAt ? " · next " + time(delivery.nextAttemptAt) : ""}</p>
+    <p class="muted">${`${delivery.id} · ${delivery.attemptCount} ${delivery.attemptCount === 1 ? "attempt" : "attempts"}`}${delivery.nextAttemptAt ? " · next " + time(delivery.nextAttemptAt) : ""}</p>
     ${delivery.status !== "delivering" ? html`<button type="button" class="secondary" onClick=${retry}>Retry now</button>` : null}
     <${ErrorMessage} error=${error} />
     <${ErrorMessage} error=${attempts.error} />
@@ -101,15 +112,25 @@ function Delivery({ delivery, onRetried }) {
   </article>`;
 }
 
-function InferenceResult({ id }) {
-  const { data, error } = useLoad(() => api("GET", `/events/${id}/result`), [id]);
-  if (error) return html`<${ErrorMessage} error=${error} />`;
-  if (!data) return null;
-  return html`<section><h2>Inference result</h2>
-    ${(data.results || []).map((r, i) => html`<div key=${i} class="card">
+// The receivers' answers to an InferenceTo* event: each succeeded delivery's response body.
+// `version` changes whenever a delivery's state does, so a result shows up once it arrives.
+function InferenceResult({ id, version }) {
+  const { data, error, loading } = useLoad(() => api("GET", `/events/${id}/result`), [id, version]);
+  return html`<section class="inference">
+    <h2>Inference result</h2>
+    <${ErrorMessage} error=${error} />
+    ${loading && !data ? html`<${Loading} what="the result" />` : null}
+    ${data && data.results.length === 0 ? html`<${Empty}>No delivery, so no result.</${Empty}>` : null}
+    ${(data?.results || []).map((r) => html`<article key=${r.deliveryId} class="card">
+      <div class="title-row">
+        <h3>From <a href=${"#/configs/" + r.externalEventId}>configuration ${r.externalEventId}</a></h3>
+        <${StatusBadge} status=${r.status} />
+      </div>
       ${r.resultError ? html`<p class="error">${r.resultError}</p>` : null}
-      ${r.result !== null && r.result !== undefined ? html`<${JsonView} value=${r.result} />` : html`<p class="muted">No result yet.</p>`}
-    </div>`)}
+      ${r.result !== null && r.result !== undefined
+        ? html`<${JsonView} value=${r.result} />`
+        : r.resultError ? null : html`<${Empty}>No result yet: the delivery has not succeeded.</${Empty}>`}
+    </article>`)}
   </section>`;
 }
 
@@ -128,11 +149,13 @@ export function EventPage({ id }) {
       <div><dt>Accepted</dt><dd>${time(data.createdAt)}</dd></div>
       <div><dt>Idempotency key</dt><dd>${data.idempotencyKey ?? "—"}</dd></div>
     </dl>
+    ${data.eventName.startsWith("InferenceTo")
+      ? html`<${InferenceResult} id=${data.id} version=${data.deliveries.map((d) => d.status + d.updatedAt).join()} />`
+      : null}
     <h2>Payload</h2>
     <div class="card"><${JsonView} value=${data.payload} /></div>
     <h2>Deliveries${data.deliveries.some(open) ? html` <span class="muted">(refreshing)</span>` : null}</h2>
     ${data.deliveries.length === 0 ? html`<${Empty}>No active configuration subscribed to this event.</${Empty}>` : null}
     ${data.deliveries.map((d) => html`<${Delivery} key=${d.id} delivery=${d} onRetried=${reload} />`)}
-    ${data.eventName.startsWith("InferenceTo") ? html`<${InferenceResult} id=${data.id} />` : null}
   </section>`;
 }

@@ -49,6 +49,8 @@ export function EventTypePage({ name, org }) {
   return html`<section>
     <h1>${data.name}</h1>
     <p>${data.description}</p>
+    <p><a href=${"#/deliveries?eventName=" + encodeURIComponent(data.name)}>Deliveries of ${data.name} events</a>
+      · <a href=${"#/configs?eventName=" + encodeURIComponent(data.name)}>configurations</a></p>
     <${SendSample} type=${data} org=${org} />
     <h2>Sample payload</h2><div class="card"><${JsonView} value=${data.sample} /></div>
     <h2>Sample headers</h2><div class="card"><${JsonView} value=${data.sampleHeaders} /></div>

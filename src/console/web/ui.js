@@ -1,4 +1,5 @@
 // Small pieces shared by the pages.
+import { api } from "./api.js";
 import { html, useEffect, useState } from "./lib.js";
 
 export function Loading({ what }) {
@@ -34,10 +35,24 @@ export function useLoad(load, deps, { refreshMs = 0, keepRefreshing = () => fals
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
+// The catalog's event type names, for filters and forms.
+export function useEventTypes() {
+  return useLoad(() => api("GET", "/event-types").then((r) => r.data.map((t) => t.name)), []);
+}
+
 export function time(text) {
   if (!text) return "—";
   const d = new Date(text);
   return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+// Cursor paging: back to the first page, on to the next (links, so the URL holds the page).
+export function Pager({ first, next }) {
+  if (!first && !next) return null;
+  return html`<div class="pager">
+    ${first ? html`<a class="button secondary" href=${first}>First page</a>` : null}
+    ${next ? html`<a class="button secondary" href=${next}>Next page</a>` : null}
+  </div>`;
 }
 
 export function StatusBadge({ status }) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "core/ids.hpp"
+
 namespace webhookd::store_common {
 
 Error ConfigNotFound(std::int64_t id) {
@@ -16,6 +18,20 @@ Error DeliveryNotFound(const std::string& id) {
 std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope scope) {
   if (scope && filter.organization_id && *scope != *filter.organization_id) return std::nullopt;
   return scope ? scope : filter.organization_id;
+}
+
+DeliveryIdRange IdRangeOf(const DeliveryFilter& filter) {
+  // "dlv_8" sorts above every delivery id: their first digit is 0 to 7.
+  DeliveryIdRange range{filter.after_id, "dlv_8"};
+  if (filter.since) {
+    // The bound ends in '0', the smallest digit: the ids at or above it are exactly those above
+    // it without that digit.
+    std::string bound = SortableIdLowerBound("dlv", *filter.since);
+    bound.pop_back();
+    range.after = std::max(range.after, bound);
+  }
+  if (filter.until) range.before = SortableIdLowerBound("dlv", *filter.until);
+  return range;
 }
 
 namespace {

@@ -22,6 +22,17 @@ Error DeliveryNotFound(const std::string& id);
 // nothing at all when the filter names another organization than the caller's scope.
 std::optional<OrgScope> ListedOrganization(const ConfigFilter& filter, OrgScope scope);
 
+// The part of the deliveries' primary key a listing walks: ids above `after` and below
+// `before`. Delivery ids sort by creation time (core/ids.hpp), so `since` and `until` bound the
+// walk itself, not only the rows it keeps; the statements still test created_at, so a row is
+// never shown outside them. An id made while the clock stood behind an earlier id's time
+// carries that later time (core/ids.hpp), so `until` leaves it out if that time is not before.
+struct DeliveryIdRange {
+  std::string after;
+  std::string before;
+};
+DeliveryIdRange IdRangeOf(const DeliveryFilter& filter);
+
 // What only the change knows of its audit entry (store.hpp, `audit`): an empty object id
 // becomes the id of the row made, an unset organization the organization of the row changed.
 void CompleteAuditEntry(AuditEntry& entry, const Result<WebhookConfig>& changed);

@@ -48,7 +48,7 @@ Result<Page<WebhookConfig>> Operations::ListConfigs(Connection& db, const Config
   } else {
     params.Null();
   }
-  params.Bool(filter.include_deleted).Int(page_size + 1);
+  params.Bool(filter.include_deleted).Int(page_size + 1).Text(filter.search);
   Result<Rows> rows = db.Run(kListConfigs, params);
   if (!rows.ok()) return rows.error();
   return store_common::MakePage(ReadAll<WebhookConfig>(*rows, ReadConfigRow), page_size,

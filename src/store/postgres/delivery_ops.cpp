@@ -150,14 +150,16 @@ Result<Delivery> Operations::GetDelivery(Connection& db, const std::string& id, 
 Result<Page<Delivery>> Operations::ListDeliveries(Connection& db, const DeliveryFilter& filter,
                                                   OrgScope scope) {
   const int page_size = store_common::ClampPageSize(filter.limit);
+  const store_common::DeliveryIdRange range = store_common::IdRangeOf(filter);
   Params params;
-  params.Text(filter.after_id).OptInt(scope).OptText(filter.event_id).OptInt(filter.config_id);
+  params.Text(range.after).OptInt(scope).OptText(filter.event_id).OptInt(filter.config_id);
   if (filter.status) {
     params.Text(DeliveryStatusName(*filter.status));
   } else {
     params.Null();
   }
-  params.OptInt(filter.since).Int(page_size + 1);
+  params.OptInt(filter.since).Int(page_size + 1).Text(range.before).OptInt(filter.until);
+  params.OptInt(filter.event_type_id);
   Result<Rows> rows = db.Run(ListStatementFor(filter), params);
   if (!rows.ok()) return rows.error();
   return store_common::MakePage(ReadAll<Delivery>(*rows, ReadDeliveryRow), page_size,

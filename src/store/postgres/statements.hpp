@@ -105,13 +105,19 @@ inline constexpr Statement kUpdateConfig{
 inline constexpr Statement kGetConfig{
     "get_config", "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id = $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
-// $1 after_id, $2 organization, $3 event type, $4 active, $5 include deleted, $6 limit.
+// $1 after_id, $2 organization, $3 event type, $4 active, $5 include deleted, $6 limit,
+// $7 searched text ('': any). lower() under COLLATE "C" folds ASCII letters only, as SQLite's
+// does. Configurations are few per organization (a tenant limit), so this walks them.
+#define WEBHOOKD_PG_CONTAINS(COLUMN) \
+  "strpos(lower(" COLUMN " COLLATE \"C\"), lower($7::text COLLATE \"C\")) > 0"
 inline constexpr Statement kListConfigs{
     "list_configs", "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id > $1::bigint AND ($2::bigint IS NULL OR organization_id = $2::bigint) "
     "AND ($3::integer IS NULL OR event_type_id = $3::integer) "
-    "AND ($4::boolean IS NULL OR active = $4::boolean) "
-    "AND ($5::boolean OR NOT is_deleted) ORDER BY id LIMIT $6::bigint"};
+    "AND ($4::boolean IS NULL OR active = $4::boolean) AND ($5::boolean OR NOT is_deleted) "
+    "AND ($7::text = '' OR " WEBHOOKD_PG_CONTAINS("name") " OR " WEBHOOKD_PG_CONTAINS("url") ") "
+    "ORDER BY id LIMIT $6::bigint"};
+#undef WEBHOOKD_PG_CONTAINS
 // Held until the transaction ends, so that concurrent creates in one organization (on any node)
 // count one after another. The key's text cannot equal an idempotency key's ("org:key").
 inline constexpr Statement kLockOrganizationConfigs{
@@ -204,12 +210,19 @@ inline constexpr Statement kGetDelivery{
     "get_delivery", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 // Three variants of one listing so that each can use the event or configuration index:
-// $1 after_id, $2 organization, $3 event, $4 configuration, $5 status, $6 since, $7 limit.
+// $1 ids above, $2 organization, $3 event, $4 configuration, $5 status, $6 created since,
+// $7 limit, $8 ids below, $9 created before, $10 event type. $1 and $8 bound the walk
+// (store_common::IdRangeOf); the event's type is read through the events' primary key, a
+// subquery per row rather than a join the planner could turn into a scan of the events.
 #define WEBHOOKD_PG_LIST_DELIVERIES(EVENT, CONFIG) \
-  "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "                               \
-  "WHERE id > $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint) AND " EVENT  \
-  " AND " CONFIG " AND ($5::text IS NULL OR status = $5::text) "                              \
-  "AND ($6::bigint IS NULL OR created_at >= $6::bigint) ORDER BY id LIMIT $7::bigint"
+  "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "                                 \
+  "WHERE id > $1::text AND id < $8::text "                                                    \
+  "AND ($2::bigint IS NULL OR organization_id = $2::bigint) AND " EVENT " AND " CONFIG        \
+  " AND ($5::text IS NULL OR status = $5::text) "                                             \
+  "AND ($6::bigint IS NULL OR created_at >= $6::bigint) "                                     \
+  "AND ($9::bigint IS NULL OR created_at < $9::bigint) AND ($10::integer IS NULL OR "         \
+  "(SELECT e.event_type_id FROM events e WHERE e.id = deliveries.event_id) = $10::integer) "  \
+  "ORDER BY id LIMIT $7::bigint"
 inline constexpr Statement kListDeliveries{
     "list_deliveries",
     WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",

@@ -49,7 +49,8 @@ Result<Page<WebhookConfig>> Operations::ListConfigs(Connection& db, const Config
       .BindOptionalInt(
           4, filter.active ? std::optional<std::int64_t>(*filter.active ? 1 : 0) : std::nullopt)
       .BindInt(5, filter.include_deleted ? 1 : 0)
-      .BindInt(6, page_size + 1);
+      .BindInt(6, page_size + 1)
+      .BindText(7, filter.search);
   Result<std::vector<WebhookConfig>> rows = ReadAll<WebhookConfig>(*query, ReadConfigRow);
   if (!rows.ok()) return rows.error();
   return store_common::MakePage(std::move(*rows), page_size,

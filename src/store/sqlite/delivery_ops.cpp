@@ -110,7 +110,8 @@ Result<Page<Delivery>> Operations::ListDeliveries(Connection& db, const Delivery
   const int page_size = store_common::ClampPageSize(filter.limit);
   Result<Query> query = db.Prepare(ListStatementFor(filter));
   if (!query.ok()) return query.error();
-  query->BindText(1, filter.after_id)
+  const store_common::DeliveryIdRange range = store_common::IdRangeOf(filter);
+  query->BindText(1, range.after)
       .BindOptionalInt(2, scope)
       .BindOptionalText(3, filter.event_id)
       .BindOptionalInt(4, filter.config_id);
@@ -119,7 +120,11 @@ Result<Page<Delivery>> Operations::ListDeliveries(Connection& db, const Delivery
   } else {
     query->BindNull(5);
   }
-  query->BindOptionalInt(6, filter.since).BindInt(7, page_size + 1);
+  query->BindOptionalInt(6, filter.since)
+      .BindInt(7, page_size + 1)
+      .BindText(8, range.before)
+      .BindOptionalInt(9, filter.until)
+      .BindOptionalInt(10, filter.event_type_id);
   Result<std::vector<Delivery>> rows = ReadAll<Delivery>(*query, ReadDeliveryRow);
   if (!rows.ok()) return rows.error();
   return store_common::MakePage(std::move(*rows), page_size,

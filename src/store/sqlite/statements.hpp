@@ -83,11 +83,14 @@ inline constexpr std::string_view kGetConfig =
     "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
 // ?1 after_id, ?2 organization, ?3 event type, ?4 active, ?5 include deleted, ?6 limit.
+// ?7 searched text ('': any): lower() folds ASCII letters only, as PostgreSQL's does under
+// COLLATE "C". Configurations are few per organization (a tenant limit), so this walks them.
 inline constexpr std::string_view kListConfigs =
     "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs "
     "WHERE id > ?1 AND (?2 IS NULL OR organization_id = ?2) "
     "AND (?3 IS NULL OR event_type_id = ?3) AND (?4 IS NULL OR active = ?4) "
-    "AND (?5 = 1 OR is_deleted = 0) ORDER BY id LIMIT ?6";
+    "AND (?5 = 1 OR is_deleted = 0) AND (?7 = '' OR instr(lower(name), lower(?7)) > 0 "
+    "OR instr(lower(url), lower(?7)) > 0) ORDER BY id LIMIT ?6";
 // Served by webhook_configs_by_org; an organization has at most --max-configs-per-org rows.
 inline constexpr std::string_view kCountLiveConfigs =
     "SELECT COUNT(*) FROM webhook_configs WHERE organization_id = ?1 AND is_deleted = 0";
@@ -146,11 +149,16 @@ inline constexpr std::string_view kGetDelivery =
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)";
 // Three variants of one listing so that SQLite can use the event or configuration index:
-// ?1 after_id, ?2 organization, ?3 event, ?4 configuration, ?5 status, ?6 since, ?7 limit.
+// ?1 ids above, ?2 organization, ?3 event, ?4 configuration, ?5 status, ?6 created since,
+// ?7 limit, ?8 ids below, ?9 created before, ?10 event type. ?1 and ?8 bound the walk
+// (store_common::IdRangeOf); the event's type is read through the events' primary key.
 #define WEBHOOKD_LIST_DELIVERIES(EVENT, CONFIG) \
   "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "                                  \
-  "WHERE id > ?1 AND (?2 IS NULL OR organization_id = ?2) AND " EVENT " AND " CONFIG          \
-  " AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR created_at >= ?6) ORDER BY id LIMIT ?7"
+  "WHERE id > ?1 AND id < ?8 AND (?2 IS NULL OR organization_id = ?2) AND " EVENT " AND " CONFIG \
+  " AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR created_at >= ?6) "                     \
+  "AND (?9 IS NULL OR created_at < ?9) AND (?10 IS NULL OR "                                   \
+  "(SELECT e.event_type_id FROM events e WHERE e.id = deliveries.event_id) = ?10) "            \
+  "ORDER BY id LIMIT ?7"
 inline constexpr std::string_view kListDeliveries =
     WEBHOOKD_LIST_DELIVERIES("(?3 IS NULL OR event_id = ?3)", "(?4 IS NULL OR config_id = ?4)");
 inline constexpr std::string_view kListDeliveriesOfEvent =

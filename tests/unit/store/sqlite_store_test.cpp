@@ -391,5 +391,26 @@ TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
   }
 }
 
+// GET /deliveries walks a range of the primary key (or of the event's or configuration's
+// index), bounded by the cursor or `since` and by `until`, and reads an event's type through
+// the events' primary key: never a scan of a table.
+TEST_F(SqliteStoreTest, DeliveryListingsWalkABoundedRangeOfAnIndex) {
+  Must(OpenStore(url(), clock_)).reset();
+  const std::pair<std::string_view, std::string_view> expected[] = {
+      {sqlite::kListDeliveries, "SEARCH deliveries USING PRIMARY KEY (id>? AND id<?)"},
+      {sqlite::kListDeliveriesOfEvent,
+       "SEARCH deliveries USING INDEX deliveries_by_event (event_id=? AND id>? AND id<?)"},
+      {sqlite::kListDeliveriesOfConfig,
+       "SEARCH deliveries USING INDEX deliveries_by_config (config_id=? AND id>? AND id<?)"}};
+  for (const auto& [sql, walk] : expected) {
+    std::string text;
+    for (const std::string& line : QueryPlan(file(), sql)) text += line + "\n";
+    EXPECT_NE(text.find(walk), std::string::npos) << sql << "\n" << text;
+    EXPECT_NE(text.find("SEARCH e USING PRIMARY KEY (id=?)"), std::string::npos) << text;
+    EXPECT_EQ(text.find("SCAN"), std::string::npos) << sql << "\n" << text;
+    EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << sql << "\n" << text;
+  }
+}
+
 }  // namespace
 }  // namespace webhookd

@@ -86,6 +86,11 @@ std::vector<std::string> IdsOf(const std::vector<Delivery>& deliveries) {
   return ids;
 }
 
+std::vector<std::string> Sorted(std::vector<std::string> ids) {
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 std::vector<std::int64_t> IdsOf(const std::vector<WebhookConfig>& configs) {
   std::vector<std::int64_t> ids;
   for (const WebhookConfig& c : configs) ids.push_back(c.id);
@@ -356,6 +361,38 @@ TEST_P(StoreContractTest, ListConfigsFiltersAndClampsTheLimit) {
   EXPECT_EQ(one.next_cursor, std::to_string(a1.id));
   filter.limit = 100000;  // clamped to 250
   EXPECT_EQ(Must(store_->ListConfigs(filter, std::nullopt)).items.size(), 4u);
+}
+
+// The search matches names and URLs as text: ASCII letters without regard to case, every other
+// character (LIKE's % and _ too) as itself.
+TEST_P(StoreContractTest, ListConfigsSearchesNamesAndUrls) {
+  WebhookConfig front = NewConfig(kOrgA, 1, "Front desk");
+  front.url = "https://Receiver.example/front";
+  front = Create(front);
+  WebhookConfig percent = NewConfig(kOrgA, 1, "100%_sure");
+  percent.url = "https://other.example/x";
+  percent = Create(percent);
+  WebhookConfig accented = NewConfig(kOrgB, 2, "Ärzte");
+  accented.url = "https://aerzte.example/hook";
+  accented = Create(accented);
+
+  auto search = [&](const std::string& text, OrgScope scope = std::nullopt) {
+    ConfigFilter filter;
+    filter.search = text;
+    return IdsOf(Must(store_->ListConfigs(filter, scope)).items);
+  };
+  using V = std::vector<std::int64_t>;
+  EXPECT_EQ(search(""), (V{front.id, percent.id, accented.id}));
+  EXPECT_EQ(search("FRONT DESK"), V{front.id});
+  EXPECT_EQ(search("receiver.EXAMPLE"), V{front.id});
+  EXPECT_EQ(search("%_"), V{percent.id});
+  EXPECT_TRUE(search("100%x").empty());
+  EXPECT_TRUE(search("_sure_").empty());
+  EXPECT_EQ(search("Ä"), V{accented.id});
+  EXPECT_TRUE(search("ä").empty());
+  EXPECT_EQ(search(".example/"), (V{front.id, percent.id, accented.id}));
+  EXPECT_EQ(search(".example/", kOrgB), V{accented.id});
+  EXPECT_TRUE(search("nowhere").empty());
 }
 
 // ---------------------------------------------------------------- API keys
@@ -741,6 +778,76 @@ TEST_P(StoreContractTest, ListDeliveriesFilters) {
   EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, two.id), of_config(later, two.id)}));
   f.status = DeliveryStatus::kPending;
   EXPECT_TRUE(list(f).empty());
+}
+
+// The event type is the event's: a configuration whose type changed keeps its earlier
+// deliveries under their events' type. `since` and `until` bound the primary-key walk, so the
+// edges are exact: a delivery created at `since` is in, one created at `until` is out.
+TEST_P(StoreContractTest, ListDeliveriesFiltersByEventTypeAndTimeRange) {
+  // This process's ids carry the latest time it made one at (core/ids.hpp), and earlier tests'
+  // clocks ran ahead of this one's start: catch up, so that the ids carry this clock's times.
+  while (NewSortableId("dlv", clock_.Now()) >= SortableIdLowerBound("dlv", clock_.Now() + 1)) {
+    clock_.Advance(24 * 3'600'000);
+  }
+  WebhookConfig changing = Create(NewConfig(kOrgA, 1, "changing"));
+  Create(NewConfig(kOrgA, 2, "other"));
+  const Delivery first = IngestFor(changing);  // type 1
+  clock_.Advance(10'000);
+  const UnixMillis middle = clock_.Now();
+  changing.event_type_id = 2;
+  changing = Must(store_->UpdateConfig(changing, std::nullopt));
+  // Type 2 from here on: a delivery to each configuration per event.
+  const std::vector<std::string> second =
+      Sorted(IdsOf(Ingest(MakeEvent(kOrgA, 2, middle)).deliveries));
+  clock_.Advance(10'000);
+  const UnixMillis last_start = clock_.Now();
+  const std::vector<std::string> last =
+      Sorted(IdsOf(Ingest(MakeEvent(kOrgA, 2, last_start)).deliveries));
+  ASSERT_EQ(second.size(), 2u);
+  ASSERT_EQ(last.size(), 2u);
+  const std::vector<std::string> type2 = {second[0], second[1], last[0], last[1]};
+
+  auto list = [&](const DeliveryFilter& f) {
+    return IdsOf(Must(store_->ListDeliveries(f, std::nullopt)).items);
+  };
+  DeliveryFilter f;
+  f.event_type_id = 1;
+  EXPECT_EQ(list(f), std::vector<std::string>{first.id});
+  f.event_type_id = 2;
+  EXPECT_EQ(list(f), type2);
+  f.event_type_id = 1;
+  f.config_id = changing.id;
+  EXPECT_EQ(list(f), std::vector<std::string>{first.id});
+  f = DeliveryFilter{};
+  f.event_type_id = 3;
+  EXPECT_TRUE(list(f).empty());
+
+  f = DeliveryFilter{};
+  f.since = middle;
+  f.until = last_start;
+  EXPECT_EQ(list(f), second);
+  f.since = last_start;
+  f.until = std::nullopt;
+  EXPECT_EQ(list(f), last);
+  f.since = std::nullopt;
+  f.until = middle;
+  EXPECT_EQ(list(f), std::vector<std::string>{first.id});
+  f.until = first.created_at;
+  EXPECT_TRUE(list(f).empty());
+
+  // Paging within a type and a window: the cursor and the window's start combine.
+  f = DeliveryFilter{};
+  f.event_type_id = 2;
+  f.since = middle;
+  f.limit = 1;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    const Page<Delivery> p = Must(store_->ListDeliveries(f, kOrgA));
+    for (const Delivery& d : p.items) seen.push_back(d.id);
+    if (p.next_cursor.empty()) break;
+    f.after_id = p.next_cursor;
+  }
+  EXPECT_EQ(seen, type2);
 }
 
 TEST_P(StoreContractTest, ClaimDueTakesDueDeliveriesOldestFirstUpToLimitWithLease) {
