@@ -88,7 +88,8 @@ tsan: bootstrap interop-deps
 	cmake -S . -B $(TSAN_DIR) $(SANITIZED_BUILD) -DCMAKE_CXX_FLAGS_RELWITHDEBINFO='-O1 -g1 -DNDEBUG' \
 	  -DWEBHOOKD_SANITIZE=thread
 	cmake --build $(TSAN_DIR)
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(SANITIZED_CTEST) --test-dir $(TSAN_DIR)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  $(SANITIZED_CTEST) --test-dir $(TSAN_DIR)
 
 # The interop tests' npm packages, exactly as pinned in tests/interop/package-lock.json.
 interop-deps: bootstrap
