@@ -104,6 +104,12 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
     return now + lease_ms_;
   }
 
+  bool HoldsBack(const WebhookConfig& config) override {
+    if (!any_held_back_.load(std::memory_order_acquire)) return false;
+    std::lock_guard lock(mutex_);
+    return std::binary_search(held_back_.begin(), held_back_.end(), config.id);
+  }
+
   void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
     inbox_->PushHandedOff(std::move(jobs), lease_until);
   }
@@ -209,6 +215,13 @@ void Dispatcher::Run() {
       SweepLeasesIfDue(now);
       Pump(now);
       const HeldBack held_back = FindHeldBack(now);
+      // A configuration no longer held back may have deliveries pending in the store that
+      // woke nobody when they were stored (DeliveryHandoff::HoldsBack).
+      if (!std::includes(held_back.config_ids.begin(), held_back.config_ids.end(),
+                         held_back_ids_.begin(), held_back_ids_.end())) {
+        maybe_due_ = true;
+      }
+      held_back_ids_ = held_back.config_ids;
       // Ingestion hands new deliveries over only while the held set is below the claims'
       // low-water mark (a backlog waits in the store, pending, not in memory), and never a
       // held-back configuration's.

@@ -75,6 +75,7 @@ class EncryptingStore::OpeningHandoff final : public DeliveryHandoff {
   std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
     return inner_->LeaseFor(config, now);
   }
+  bool HoldsBack(const WebhookConfig& config) override { return inner_->HoldsBack(config); }
   // The jobs carry the plain payload already (NewEvent::handed_off_payload_json): only their
   // configurations are opened. Take runs on a store thread, where recording an attempt could
   // wait for that very thread: a job that does not open is left leased, and fails at its claim

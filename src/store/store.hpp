@@ -83,6 +83,9 @@ struct IngestedEvent {
   // the store passes them to DeliveryHandoff::Take after the commit.
   std::vector<DeliveryJob> handed_off;
   UnixMillis lease_until = 0;
+  // Of the deliveries left kPending, those whose configuration the handoff holds back
+  // (DeliveryHandoff::HoldsBack): they are not work a claim would take now.
+  int pending_held_back = 0;
 };
 
 // Lets the dispatcher take the deliveries of a new event at ingestion: they are stored
@@ -95,6 +98,12 @@ class DeliveryHandoff {
   // On the store's writer thread, inside the ingest transaction; quick, never blocks on I/O.
   // The lease for a new delivery of `config` created at `now`, or nullopt to leave it pending.
   virtual std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) = 0;
+  // Whether the dispatcher holds `config` back (its receiver stalled, or enough held for its
+  // rate limit), asked when LeaseFor refused. Such deliveries are left pending without waking
+  // the dispatcher: its claims skip that configuration until it stops holding it back, and a
+  // wake per commit would only make it search the store, again and again, past deliveries it
+  // skips (docs/benchmarks.md, "A black hole on the same origin").
+  virtual bool HoldsBack(const WebhookConfig& /*config*/) { return false; }
   // After the commit, on a store thread; must not block. `lease_until` is the earliest lease
   // among `jobs`.
   virtual void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) = 0;

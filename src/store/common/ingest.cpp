@@ -99,6 +99,8 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
       result.lease_until = *lease;
       result.handed_off.push_back(
           DeliveryJob{delivery, HandedOffEvent(result.event, in), std::move(config)});
+    } else if (handoff != nullptr && handoff->HoldsBack(config)) {
+      ++result.pending_held_back;
     }
     result.deliveries.push_back(std::move(delivery));
   }
@@ -112,8 +114,10 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
 
 bool LeftWorkDue(const IngestedEvent& ingested) {
   if (ingested.replayed) return false;
-  return std::any_of(ingested.deliveries.begin(), ingested.deliveries.end(),
-                     [](const Delivery& d) { return d.status == DeliveryStatus::kPending; });
+  const auto pending =
+      std::count_if(ingested.deliveries.begin(), ingested.deliveries.end(),
+                    [](const Delivery& d) { return d.status == DeliveryStatus::kPending; });
+  return pending > ingested.pending_held_back;
 }
 
 void HandedOffCollector::Add(const std::shared_ptr<DeliveryHandoff>& handoff,

@@ -57,7 +57,8 @@ class DeliveryBudget {
 Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMillis now,
                                   DeliveryHandoff* handoff, DeliveryBudget& budget);
 
-// True if ingesting left a new delivery pending (work for a claim).
+// True if ingesting left a new delivery pending (work for a claim), other than ones whose
+// configuration the dispatcher holds back.
 bool LeftWorkDue(const IngestedEvent& ingested);
 
 // Gathers what the ingest requests of the batches being completed pass on: their handed-off

@@ -940,6 +940,13 @@ TEST_F(DispatcherTest, StalledEndpointsDeliveriesAreNotHandedOff) {
   EXPECT_EQ(to_alive[0].status, DeliveryStatus::kDelivering);
   ASSERT_TRUE(WaitForAttempts(to_alive[0].id, 1));
   EXPECT_EQ(Get(to_alive[0].id).status, DeliveryStatus::kSucceeded);
+
+  // The receiver answers again: the configuration is no longer held back, and the delivery
+  // left pending while it was (stored without waking the dispatcher) is claimed and sent.
+  client_.SetScript([](const HttpRequest&) -> std::optional<HttpResponse> { return Status(200); });
+  client_.ReleaseHeld(Status(200));
+  ASSERT_TRUE(WaitForAttempts(to_dead[0].id, 1));
+  EXPECT_EQ(Get(to_dead[0].id).status, DeliveryStatus::kSucceeded);
 }
 
 TEST_F(DispatcherTest, StoppedDispatcherTakesNoHandoff) {

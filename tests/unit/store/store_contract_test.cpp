@@ -1288,15 +1288,18 @@ TEST_P(StoreContractTest, WorkListenerFiresWhenACommitMakesWorkDue) {
   EXPECT_EQ(calls.load(), 4);
 }
 
-// Takes the deliveries of one configuration (leased for 30 s) and keeps what it is given.
+// Takes the deliveries of one configuration (leased for 30 s) and keeps what it is given; holds
+// another back, as the dispatcher does a stalled receiver's.
 class RecordingHandoff final : public DeliveryHandoff {
  public:
-  explicit RecordingHandoff(std::int64_t taken_config_id) : taken_config_id_(taken_config_id) {}
+  explicit RecordingHandoff(std::int64_t taken_config_id, std::int64_t held_back_config_id = 0)
+      : taken_config_id_(taken_config_id), held_back_config_id_(held_back_config_id) {}
 
   std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
     if (config.id != taken_config_id_) return std::nullopt;
     return now + 30'000;
   }
+  bool HoldsBack(const WebhookConfig& config) override { return config.id == held_back_config_id_; }
   void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
     std::lock_guard lock(mutex_);
     for (DeliveryJob& job : jobs) given_.push_back(std::move(job));
@@ -1313,6 +1316,7 @@ class RecordingHandoff final : public DeliveryHandoff {
 
  private:
   const std::int64_t taken_config_id_;
+  const std::int64_t held_back_config_id_;
   std::mutex mutex_;
   std::vector<DeliveryJob> given_;  // guarded by mutex_
   std::vector<UnixMillis> leases_;  // guarded by mutex_
@@ -1354,6 +1358,31 @@ TEST_P(StoreContractTest, HandoffTakesNewDeliveriesLeasedAndLeavesTheRestPending
   Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
   EXPECT_EQ(handoff->given().size(), 1u);
   EXPECT_EQ(ClaimAll().size(), 2u);
+}
+
+// The dispatcher's claims skip a configuration it holds back (a stalled receiver): a wake for its
+// new pending deliveries would only make it search the store past them after every commit.
+TEST_P(StoreContractTest, AHeldBackConfigurationsNewDeliveriesArePendingWithoutAWake) {
+  const WebhookConfig held = Create(NewConfig(kOrgA, 1, "held back"));
+  auto handoff = std::make_shared<RecordingHandoff>(/*taken_config_id=*/0, held.id);
+  store_->SetDeliveryHandoff(handoff);
+  std::atomic<int> wakes{0};
+  store_->SetWorkListener([&] { ++wakes; });
+  ASSERT_EQ(Ingest(MakeEvent(kOrgA, 1, clock_.Now())).deliveries.size(), 1u);
+  EXPECT_EQ(wakes.load(), 0);
+
+  Create(NewConfig(kOrgA, 1, "refused"));
+  const int before = wakes.load();
+  ASSERT_EQ(Ingest(MakeEvent(kOrgA, 1, clock_.Now())).deliveries.size(), 2u);
+  EXPECT_EQ(wakes.load(), before + 1);  // the refused configuration's delivery is work due
+
+  // Both held-back deliveries are stored pending, and claimed as usual when asked for.
+  const std::vector<DeliveryJob> claimed = ClaimAll();
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_EQ(std::count_if(claimed.begin(), claimed.end(),
+                          [&](const DeliveryJob& job) { return job.config.id == held.id; }),
+            2);
+  EXPECT_TRUE(handoff->given().empty());
 }
 
 TEST_P(StoreContractTest, ClosingTheStoreAnswersEveryQueuedIngestion) {
