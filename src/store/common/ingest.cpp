@@ -37,7 +37,6 @@ Result<std::optional<IngestedEvent>> Replay(IngestSteps& steps, const NewEvent& 
   return std::optional<IngestedEvent>(std::move(replayed));
 }
 
-// The event as a delivery handed off at ingestion carries it.
 // The event as the dispatcher gets it: with the plain payload when the store keeps it sealed,
 // built field by field so that the sealed payload is not copied only to be replaced.
 Event HandedOffEvent(const Event& stored, const NewEvent& in) {
