@@ -196,9 +196,10 @@ class EventTypesApi {
   Response Create(Call& call) {
     Result<boost::json::object> body = ParseJsonObject(call.request.body);
     if (!body.ok()) return ProblemResponse(body.error());
+    // Named before validation, so that a refused creation is recorded under the name it asked for.
+    call.audit.object_id = NameAskedFor(*body);
     Result<EventType> type = NewType(*body);
     if (!type.ok()) return ProblemResponse(type.error());
-    call.audit.object_id = type->name;
     Result<EventType> prepared = Catalog::Prepare(std::move(*type));
     if (!prepared.ok()) return ProblemResponse(prepared.error());
     Result<StoredEventType> stored =
@@ -250,6 +251,15 @@ class EventTypesApi {
   }
 
  private:
+  // The body's "name" if it is a string of an acceptable length, else "".
+  static std::string NameAskedFor(const boost::json::object& body) {
+    const boost::json::value* name = body.if_contains("name");
+    if (name == nullptr || !name->is_string() || name->as_string().size() > kMaxNameLength) {
+      return {};
+    }
+    return std::string(name->as_string());
+  }
+
   Result<EventType> NewType(const boost::json::object& body) {
     if (Status s = RejectUnknownFields(body, {"name", "webhookEventId", "description", "schema",
                                               "sample", "sampleHeaders", "isInference"});

@@ -240,6 +240,11 @@ TEST_F(AuditLogTest, RefusedChangesAreRecordedWithTheirStatusAndChangeNothing) {
   // Created, then refused as a duplicate: 409.
   ASSERT_TRUE(IsJson(admin.Post("/event-types", type_body), 201));
   ASSERT_TRUE(IsProblem(admin.Post("/event-types", type_body), 409, "conflict"));
+  // Refused as invalid: recorded under the name it asked for.
+  json::object bad_schema = type_body;
+  bad_schema["name"] = "HeartRateRecorded";
+  bad_schema["schema"] = json::object{{"type", 5}};
+  ASSERT_TRUE(IsProblem(admin.Post("/event-types", bad_schema), 400, "invalid-request"));
   // Another organization's configuration, and one that does not exist: 404.
   const json::object config =
       CreateConfig(admin, HookBody(kOtherClinic, "BookAppointment", receiver_->Url("/hook")));
@@ -264,7 +269,8 @@ TEST_F(AuditLogTest, RefusedChangesAreRecordedWithTheirStatusAndChangeNothing) {
                           "POST /api-keys " + std::to_string(key_id) + " 201 first admin key",
                           "POST /event-types - 403 clinic",
                           "POST /event-types VitalSignRecorded 201 first admin key",
-                          "POST /event-types - 409 first admin key",
+                          "POST /event-types VitalSignRecorded 409 first admin key",
+                          "POST /event-types HeartRateRecorded 400 first admin key",
                           "POST /external-events " + config_id + " 201 first admin key",
                           "DELETE /external-events/{id} " + config_id + " 404 clinic",
                           "DELETE /external-events/{id} 999999 404 first admin key",
@@ -279,6 +285,7 @@ TEST_F(AuditLogTest, RefusedChangesAreRecordedWithTheirStatusAndChangeNothing) {
   const HttpResponse type = admin.Get("/event-types/VitalSignRecorded");
   ASSERT_TRUE(IsJson(type, 200));
   EXPECT_EQ(type.json.at("version"), json::value(1));
+  EXPECT_EQ(admin.Get("/event-types/HeartRateRecorded").status, 404);
   const HttpResponse settings = admin.Get("/organizations/1/settings");
   ASSERT_TRUE(IsJson(settings, 200));
   EXPECT_TRUE(settings.json.at("retention").is_null()) << settings.body;
