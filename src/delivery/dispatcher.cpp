@@ -115,14 +115,18 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
   }
 
   // Dispatcher thread only (the only writer of held_back_, so it may read it unlocked).
-  void Set(bool open, std::vector<std::int64_t> held_back_config_ids) {
-    std::sort(held_back_config_ids.begin(), held_back_config_ids.end());
+  // `held_back_config_ids` ascending. True if a configuration left the held-back set.
+  bool Set(bool open, const std::vector<std::int64_t>& held_back_config_ids) {
+    bool one_left = false;
     if (held_back_config_ids != held_back_) {
+      one_left = !std::includes(held_back_config_ids.begin(), held_back_config_ids.end(),
+                                held_back_.begin(), held_back_.end());
       std::lock_guard lock(mutex_);
-      held_back_ = std::move(held_back_config_ids);
+      held_back_ = held_back_config_ids;
       any_held_back_.store(!held_back_.empty(), std::memory_order_release);
     }
     open_.store(open, std::memory_order_release);
+    return one_left;
   }
 
  private:
@@ -215,17 +219,11 @@ void Dispatcher::Run() {
       SweepLeasesIfDue(now);
       Pump(now);
       const HeldBack held_back = FindHeldBack(now);
-      // A configuration no longer held back may have deliveries pending in the store that
-      // woke nobody when they were stored (DeliveryHandoff::HoldsBack).
-      if (!std::includes(held_back.config_ids.begin(), held_back.config_ids.end(),
-                         held_back_ids_.begin(), held_back_ids_.end())) {
-        maybe_due_ = true;
-      }
-      held_back_ids_ = held_back.config_ids;
       // Ingestion hands new deliveries over only while the held set is below the claims'
       // low-water mark (a backlog waits in the store, pending, not in memory), and never a
-      // held-back configuration's.
-      handoff_->Set(BelowLowWater(held_back), held_back.config_ids);
+      // held-back configuration's. A configuration no longer held back may have deliveries
+      // pending in the store that woke nobody when they were stored (DeliveryHandoff::HoldsBack).
+      if (handoff_->Set(BelowLowWater(held_back), held_back.config_ids)) maybe_due_ = true;
       RequestClaimIfUseful(now, held_back);
     }
     WaitForWork(taken.stopping, now, stop_deadline);

@@ -243,7 +243,6 @@ class Dispatcher {
   std::uint64_t wakes_seen_ = 0;
   std::uint64_t wakes_at_claim_ = 0;
   bool maybe_due_ = true;  // the store may hold due deliveries we have not claimed
-  std::vector<std::int64_t> held_back_ids_;  // FindHeldBack's last answer, ascending
   UnixMillis due_check_at_ = 0;              // while !maybe_due_: look again at this time
   UnixMillis claim_retry_at_ = 0;            // after a failed claim, not before this
   UnixMillis next_sweep_at_ = 0;

@@ -20,28 +20,24 @@ std::string AttemptContext(std::string_view column, const std::string& delivery_
   return SealedContext("attempts", column, delivery_id);
 }
 
-// A delivery whose event or configuration does not open cannot be sent; retrying would not help.
-// What failing a job needs of it, kept before opening moves its configuration away.
-struct JobIdentity {
-  std::string delivery_id;
-  bool manual = false;
-  std::int64_t config_id = 0;
+// What failing a job needs of its configuration, kept before opening moves the configuration
+// away; the job's delivery id and `manual` are read from the job itself, which opening leaves.
+struct ConfigIdentity {
+  std::int64_t id = 0;
   DeliveryOrdering ordering = DeliveryOrdering::kNone;
 };
 
-JobIdentity IdentityOf(const DeliveryJob& job) {
-  return {job.delivery.id, job.manual, job.config.id, job.config.ordering};
-}
-
-AttemptOutcome UnreadableOutcome(JobIdentity job, const Error& error, UnixMillis now) {
+// A delivery whose event or configuration does not open cannot be sent; retrying would not help.
+AttemptOutcome UnreadableOutcome(const DeliveryJob& job, ConfigIdentity config, const Error& error,
+                                 UnixMillis now) {
   AttemptOutcome outcome;
-  outcome.attempt.delivery_id = std::move(job.delivery_id);
+  outcome.attempt.delivery_id = job.delivery.id;
   outcome.attempt.attempted_at = now;
   outcome.attempt.error = "not sent: " + error.message;
   outcome.attempt.manual = job.manual;
   outcome.new_status = DeliveryStatus::kFailed;
-  outcome.config_id = job.config_id;
-  outcome.ends_fifo_turn = job.ordering == DeliveryOrdering::kFifo;
+  outcome.config_id = config.id;
+  outcome.ends_fifo_turn = config.ordering == DeliveryOrdering::kFifo;
   return outcome;
 }
 
@@ -269,10 +265,10 @@ EncryptingStore::OpenedJobs EncryptingStore::OpenJobs(std::vector<DeliveryJob> j
   OpenedJobs out;
   out.readable.reserve(jobs.size());
   for (DeliveryJob& job : jobs) {
-    JobIdentity identity = IdentityOf(job);
+    const ConfigIdentity config{job.config.id, job.config.ordering};
     if (Status s = OpenJob(job, payload_state); !s.ok()) {
-      spdlog::error("delivery {} cannot be sent: {}", identity.delivery_id, s.error().message);
-      out.unreadable.push_back(UnreadableOutcome(std::move(identity), s.error(), clock_.Now()));
+      spdlog::error("delivery {} cannot be sent: {}", job.delivery.id, s.error().message);
+      out.unreadable.push_back(UnreadableOutcome(job, config, s.error(), clock_.Now()));
       continue;
     }
     out.readable.push_back(std::move(job));
