@@ -37,6 +37,18 @@ Status ApplyPending(Connection& db, std::span<const Migration> migrations, const
   return Status::Ok();
 }
 
+// The first row that references a missing one, if any: a migration that copied a table
+// without all of its rows.
+Status CheckForeignKeys(Connection& db) {
+  Result<Query> check = db.Prepare(kForeignKeyCheck);
+  if (!check.ok()) return check.error();
+  Result<bool> row = check->Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return Status::Ok();
+  return Error::Internal("the migrations left a row of " + check->Text(0) +
+                         " that references a missing row of " + check->Text(2));
+}
+
 }  // namespace
 
 std::span<const Migration> EmbeddedMigrations() {
@@ -45,12 +57,19 @@ std::span<const Migration> EmbeddedMigrations() {
   return migrations;
 }
 
+// A migration may rebuild a table that others reference (SQLite's procedure for the changes
+// ALTER TABLE cannot make: https://sqlite.org/lang_altertable.html#otheralter). Dropping the
+// old table would fail on the references, so foreign keys are off while the migrations run
+// (the pragma does nothing inside a transaction) and checked as a whole before the commit.
 Status ApplyMigrations(Connection& db, std::span<const Migration> migrations, const Clock& clock) {
   if (Status s = store_common::CheckMigrationOrder(migrations); !s.ok()) return s;
+  if (Status s = db.Exec(kForeignKeysOff); !s.ok()) return s;
   if (Status s = db.Run(kBeginImmediate); !s.ok()) return s;
-  if (Status s = ApplyPending(db, migrations, clock); !s.ok()) {
+  Status applied = ApplyPending(db, migrations, clock);
+  if (applied.ok()) applied = CheckForeignKeys(db);
+  if (!applied.ok()) {
     (void)db.Run(kRollback);
-    return s;
+    return applied;
   }
   return db.Run(kCommit);
 }

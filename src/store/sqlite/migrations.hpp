@@ -19,7 +19,8 @@ std::span<const Migration> EmbeddedMigrations();
 
 // Applies the migrations in `migrations` that `db` has not seen yet, all in one transaction
 // (so a failure leaves the database as it was). Refuses, with kInvalid, a database whose
-// schema is newer than the newest migration known here.
+// schema is newer than the newest migration known here. Leaves foreign keys off: the caller's
+// connection pragmas say whether it wants them.
 Status ApplyMigrations(Connection& db, std::span<const Migration> migrations, const Clock& clock);
 
 }  // namespace webhookd::sqlite

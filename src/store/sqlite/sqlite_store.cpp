@@ -27,8 +27,9 @@ Result<std::unique_ptr<Connection>> OpenWriteConnection(const std::string& path,
   Result<std::unique_ptr<Connection>> db = Connection::Open(path, /*create=*/true);
   if (!db.ok()) return db.error();
   if (Status s = EnableWal(**db); !s.ok()) return s.error();
-  if (Status s = (*db)->Exec(kWriterPragmas); !s.ok()) return s.error();
+  // Migrations first: they leave foreign keys off, which the writer's pragmas turn on.
   if (Status s = ApplyMigrations(**db, EmbeddedMigrations(), clock); !s.ok()) return s.error();
+  if (Status s = (*db)->Exec(kWriterPragmas); !s.ok()) return s.error();
   return db;
 }
 

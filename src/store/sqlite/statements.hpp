@@ -29,6 +29,8 @@ inline constexpr std::string_view kCreateMigrationsTable =
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
 inline constexpr std::string_view kMaxMigrationVersion =
     "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+inline constexpr std::string_view kForeignKeysOff = "PRAGMA foreign_keys = OFF";
+inline constexpr std::string_view kForeignKeyCheck = "PRAGMA foreign_key_check";
 inline constexpr std::string_view kInsertMigration =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
 
