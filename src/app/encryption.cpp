@@ -96,6 +96,7 @@ Result<Encryption> SetUpEncryption(const std::string& db_url, const std::string&
   const RegisteredKey entry{newest, cipher->Seal(kCheckPlain, CheckContext(newest))};
   if (Status s = (*rows)->RegisterKey(entry, clock.Now()); !s.ok()) return s.error();
   Encryption out;
+  out.store_options.payload_form = (*rows)->FormOf(SealedTable::kEvents, 0);
   out.store_options.accept_plain =
       std::any_of(registered->begin(), registered->end(),
                   [](const RegisteredKey& key) { return key.name.empty(); });

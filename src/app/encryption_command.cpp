@@ -51,7 +51,7 @@ Result<std::optional<std::vector<std::string>>> RewrapRow(const Rewrap& r, Seale
                                " is unencrypted in a database whose values are all "
                                "encrypted");
     }
-    values[c] = r.cipher.Seal(plain, context);
+    values[c] = r.cipher.Seal(plain, context, r.rows.FormOf(table, c));
     changed = true;
   }
   if (!changed) return std::optional<std::vector<std::string>>();

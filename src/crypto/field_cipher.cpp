@@ -19,7 +19,9 @@
 namespace webhookd::crypto {
 namespace {
 
-constexpr std::string_view kPrefix = "$wk1$";
+constexpr std::string_view kTextPrefix = "$wk1$";
+constexpr std::string_view kBytesPrefix = "$wk2$";
+constexpr std::size_t kPrefixLength = 5;
 constexpr std::size_t kKeyBytes = 32;
 constexpr std::size_t kNonceBytes = 12;
 constexpr std::size_t kTagBytes = 16;
@@ -222,14 +224,21 @@ Result<std::string> AddKeyToFile(const std::string& path) {
   return key.name;
 }
 
-std::string FieldCipher::Seal(std::string_view plain, std::string_view context) const {
+std::string FieldCipher::Seal(std::string_view plain, std::string_view context,
+                              SealedForm form) const {
   const NamedKey& key = keyring_.newest();
   const std::string nonce = NewNonce();
   std::string body = nonce;
   body += Encrypt(key, nonce, plain, context);
+  if (form == SealedForm::kBytes) {
+    std::string out;
+    out.reserve(kPrefixLength + key.name.size() + 1 + body.size());
+    out.append(kBytesPrefix).append(key.name).append(1, '$').append(body);
+    return out;
+  }
   std::string out;
-  out.reserve(kPrefix.size() + key.name.size() + 1 + 4 * (body.size() + 2) / 3);
-  out.append(kPrefix).append(key.name).append(1, '$').append(Base64Encode(body));
+  out.reserve(kPrefixLength + key.name.size() + 1 + 4 * (body.size() + 2) / 3);
+  out.append(kTextPrefix).append(key.name).append(1, '$').append(Base64Encode(body));
   return out;
 }
 
@@ -241,14 +250,17 @@ Result<std::string> FieldCipher::Open(std::string_view sealed, std::string_view 
     return Error::Unreadable(std::string(context) + " is encrypted under key '" +
                              std::string(name) + "', which the key file lacks");
   }
-  const std::optional<std::string> body =
-      Base64Decode(sealed.substr(kPrefix.size() + name.size() + 1));
-  if (!body || body->size() < kNonceBytes + kTagBytes) {
+  const std::string_view encoded = sealed.substr(kPrefixLength + name.size() + 1);
+  std::optional<std::string> decoded;
+  if (sealed.starts_with(kTextPrefix)) decoded = Base64Decode(encoded);
+  const std::string_view body = sealed.starts_with(kTextPrefix)
+                                    ? (decoded ? std::string_view(*decoded) : std::string_view())
+                                    : encoded;
+  if (body.size() < kNonceBytes + kTagBytes) {
     return Error::Unreadable(std::string(context) + " is damaged: its ciphertext is malformed");
   }
-  const std::string_view view(*body);
   std::optional<std::string> plain =
-      Decrypt(*key, view.substr(0, kNonceBytes), view.substr(kNonceBytes), context);
+      Decrypt(*key, body.substr(0, kNonceBytes), body.substr(kNonceBytes), context);
   if (!plain) {
     return Error::Unreadable(std::string(context) +
                              " cannot be decrypted: it was altered or belongs to another row");
@@ -259,8 +271,8 @@ Result<std::string> FieldCipher::Open(std::string_view sealed, std::string_view 
 bool FieldCipher::IsSealed(std::string_view stored) { return !KeyNameOf(stored).empty(); }
 
 std::string_view FieldCipher::KeyNameOf(std::string_view stored) {
-  if (!stored.starts_with(kPrefix)) return {};
-  const std::string_view rest = stored.substr(kPrefix.size());
+  if (!stored.starts_with(kTextPrefix) && !stored.starts_with(kBytesPrefix)) return {};
+  const std::string_view rest = stored.substr(kPrefixLength);
   const std::size_t dollar = rest.find('$');
   if (dollar == std::string_view::npos || !ValidName(rest.substr(0, dollar))) return {};
   return rest.substr(0, dollar);

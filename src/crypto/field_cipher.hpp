@@ -1,10 +1,11 @@
 // Encryption at rest of single database values (docs/security.md): AES-256-GCM under named keys.
 //
-// A sealed value is text, so that it fits the existing TEXT (and bytea) columns of both
-// backends without a change of column type:
+// A sealed value has one of two forms (SealedForm): text, which fits any column,
 //   "$wk1$" KEY-NAME "$" base64(nonce[12] || ciphertext || tag[16])
-// "wk1" is the format's version; the key name says which key opens it, so that old values stay
-// readable after a rotation. Each value has its own 96-bit nonce (a random 64-bit prefix per
+// or bytes, a third shorter, for the columns a backend stores as bytes (BLOB, bytea):
+//   "$wk2$" KEY-NAME "$" nonce[12] || ciphertext || tag[16]
+// "wk1" and "wk2" name the form; the key name says which key opens it, so that old values stay
+// readable after a rotation. Both forms open whichever a column holds. Each value has its own 96-bit nonce (a random 64-bit prefix per
 // thread and a counter), and is bound to a `context` (its table, column and row) given as
 // associated data: a value copied to another row or column does not open.
 #pragma once
@@ -51,13 +52,16 @@ class Keyring {
 // Returns the new key's name. Fails, writing nothing, if the existing file does not parse.
 Result<std::string> AddKeyToFile(const std::string& path);
 
+enum class SealedForm { kText, kBytes };
+
 // Seals and opens values with a Keyring. Thread-safe (only reads).
 class FieldCipher {
  public:
   explicit FieldCipher(Keyring keyring) : keyring_(std::move(keyring)) {}
 
-  // `plain` under the newest key, bound to `context`.
-  std::string Seal(std::string_view plain, std::string_view context) const;
+  // `plain` under the newest key, bound to `context`, in `form`.
+  std::string Seal(std::string_view plain, std::string_view context,
+                   SealedForm form = SealedForm::kText) const;
   // The plain value. kUnreadable with a message naming `context` and what failed (unknown key,
   // damaged value, wrong context), never key or value bytes.
   Result<std::string> Open(std::string_view sealed, std::string_view context) const;

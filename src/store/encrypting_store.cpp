@@ -189,7 +189,8 @@ void EncryptingStore::IngestEventsAsync(std::vector<NewEvent> events, IngestLimi
   std::vector<std::string> payloads;
   payloads.reserve(events.size());
   for (NewEvent& event : events) {
-    std::string sealed = Seal(event.payload_json, EventContext(event.id));
+    std::string sealed =
+        cipher_->Seal(event.payload_json, EventContext(event.id), options_.payload_form);
     event.handed_off_payload_json = event.payload_json;
     payloads.push_back(std::exchange(event.payload_json, std::move(sealed)));
   }

@@ -40,6 +40,9 @@ struct EncryptionOptions {
   // encryption rewrap` has not finished) are read as they are; otherwise a value that is not
   // sealed is kUnreadable, so that nobody can slip a plain value in.
   bool accept_plain = false;
+  // How event payloads are sealed: as bytes where the backend stores them as bytes
+  // (SealedRows::FormOf).
+  crypto::SealedForm payload_form = crypto::SealedForm::kText;
 };
 
 class EncryptingStore final : public ForwardingStore {

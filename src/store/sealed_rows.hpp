@@ -11,6 +11,7 @@
 
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "crypto/field_cipher.hpp"
 
 namespace webhookd {
 
@@ -58,6 +59,12 @@ class SealedRows {
   // Returns how many rows it replaced.
   virtual Result<int> ReplaceBatch(SealedTable table, const std::vector<SealedRow>& before,
                                    const std::vector<std::vector<std::string>>& after_values) = 0;
+
+  // The form values of `column` (its index in SealedColumns) are sealed in: bytes where this
+  // backend stores them as bytes and it saves space that matters, text elsewhere.
+  virtual crypto::SealedForm FormOf(SealedTable /*table*/, std::size_t /*column*/) const {
+    return crypto::SealedForm::kText;
+  }
 };
 
 // The SealedRows of the database at `url` (as OpenStore), which must be migrated already.

@@ -33,7 +33,7 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     insert->BindText(1, event.id)
         .BindInt(2, event.organization_id)
         .BindInt(3, event.event_type_id)
-        .BindText(4, event.payload_json)
+        .BindBlob(4, event.payload_json)  // sealed as bytes (SqliteSealedRows::FormOf)
         .BindText(5, event.idempotency_key)
         .BindInt(6, event.created_at)
         .BindInt(7, event.event_type_version);

@@ -16,7 +16,7 @@ constexpr std::string_view kReadAttempts =
     "WHERE id > ?1 ORDER BY id LIMIT ?2";
 // ?1: the id; then the new values; then the values read, which must not have changed since.
 constexpr std::string_view kReplaceEvent =
-    "UPDATE events SET payload = ?2 WHERE id = ?1 AND payload = ?3";
+    "UPDATE events SET payload = ?2 WHERE id = ?1 AND CAST(payload AS BLOB) = ?3";
 constexpr std::string_view kReplaceConfig =
     "UPDATE webhook_configs SET attributes_json = ?2, headers_json = ?3, secret = ?4, "
     "previous_secret = ?5 WHERE id = ?1 AND attributes_json = ?6 AND headers_json = ?7 "
@@ -34,9 +34,12 @@ constexpr std::string_view kForgetKeysExcept = "DELETE FROM encryption_keys WHER
 
 bool IntegerIds(SealedTable table) { return table != SealedTable::kEvents; }
 
-// A response body is a BLOB (as the store writes it), and SQLite never finds a BLOB equal to TEXT.
+// Bound as BLOBs: a response body and an event payload (as the store writes them; an older
+// payload may be TEXT, which kReplaceEvent reads as a BLOB: SQLite never finds a BLOB equal to
+// TEXT).
 bool IsBlobColumn(SealedTable table, std::size_t column) {
-  return table == SealedTable::kAttempts && column == 1;
+  return (table == SealedTable::kAttempts && column == 1) ||
+         (table == SealedTable::kEvents && column == 0);
 }
 
 std::string_view ReadStatement(SealedTable table) {
@@ -81,6 +84,11 @@ void BindValue(Query& query, SealedTable table, int index, std::size_t column,
 }
 
 }  // namespace
+
+crypto::SealedForm SqliteSealedRows::FormOf(SealedTable table, std::size_t column) const {
+  return table == SealedTable::kEvents && column == 0 ? crypto::SealedForm::kBytes
+                                                      : crypto::SealedForm::kText;
+}
 
 Result<std::unique_ptr<SqliteSealedRows>> SqliteSealedRows::Open(const std::string& path) {
   Result<std::unique_ptr<Connection>> db = Connection::Open(path, /*create=*/false);

@@ -96,6 +96,34 @@ TEST(FieldCipherTest, RefusesAnotherRowAFlippedByteAndAnUnknownKey) {
             "c is encrypted under key 'elsewhere', which the key file lacks");
 }
 
+// The bytes form (for BLOB columns): a third shorter than the text form, bound to its row and
+// checked as strictly; either form opens, whichever a column holds.
+TEST(FieldCipherTest, TheBytesFormIsShorterAndOpensAndFailsAsTheTextFormDoes) {
+  const FieldCipher cipher(TwoKeys());
+  const std::string plain(900, 'p');
+  const std::string text = cipher.Seal(plain, "events.payload/evt_1");
+  const std::string bytes = cipher.Seal(plain, "events.payload/evt_1", SealedForm::kBytes);
+  EXPECT_TRUE(bytes.starts_with("$wk2$new$"));
+  EXPECT_EQ(bytes.size(), std::string("$wk2$new$").size() + 12 + plain.size() + 16);
+  EXPECT_LT(bytes.size() * 4, text.size() * 3 + 100);
+  EXPECT_EQ(FieldCipher::KeyNameOf(bytes), "new");
+  EXPECT_TRUE(FieldCipher::IsSealed(bytes));
+  EXPECT_EQ(cipher.Open(bytes, "events.payload/evt_1").value(), plain);
+  EXPECT_EQ(cipher.Open(text, "events.payload/evt_1").value(), plain);
+
+  Result<std::string> moved = cipher.Open(bytes, "events.payload/evt_2");
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().message,
+            "events.payload/evt_2 cannot be decrypted: it was altered or belongs to another row");
+  std::string flipped = bytes;
+  flipped[flipped.size() - 3] ^= 0x01;
+  EXPECT_EQ(cipher.Open(flipped, "events.payload/evt_1").error().kind, ErrorKind::kUnreadable);
+  Result<std::string> truncated = cipher.Open(bytes.substr(0, 20), "events.payload/evt_1");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.error().message,
+            "events.payload/evt_1 is damaged: its ciphertext is malformed");
+}
+
 TEST(FieldCipherTest, AddKeyToFileCreatesAPrivateFileThenAppends) {
   const std::filesystem::path path = std::filesystem::temp_directory_path() /
                                      ("field_cipher_test_" + std::to_string(::getpid()) + ".key");
