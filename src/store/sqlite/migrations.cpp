@@ -21,20 +21,24 @@ Result<std::int64_t> CurrentVersion(Connection& db) {
   return query->Int(0);
 }
 
-Status ApplyPending(Connection& db, std::span<const Migration> migrations, const Clock& clock) {
-  if (Status s = db.Exec(kCreateMigrationsTable); !s.ok()) return s;
+// Returns how many migrations it applied.
+Result<int> ApplyPending(Connection& db, std::span<const Migration> migrations,
+                         const Clock& clock) {
+  if (Status s = db.Exec(kCreateMigrationsTable); !s.ok()) return s.error();
   Result<std::int64_t> current = CurrentVersion(db);
   if (!current.ok()) return current.error();
-  if (Status s = store_common::CheckNotNewer(*current, migrations); !s.ok()) return s;
+  if (Status s = store_common::CheckNotNewer(*current, migrations); !s.ok()) return s.error();
+  int applied = 0;
   for (const Migration& m : migrations) {
     if (m.version <= *current) continue;
     if (Status s = db.Exec(m.sql); !s.ok()) return store_common::MigrationFailed(m, s.error());
     Result<Query> insert = db.Prepare(kInsertMigration);
     if (!insert.ok()) return insert.error();
     insert->BindInt(1, m.version).BindText(2, m.name).BindInt(3, clock.Now());
-    if (Status s = insert->Run(); !s.ok()) return s;
+    if (Status s = insert->Run(); !s.ok()) return s.error();
+    ++applied;
   }
-  return Status::Ok();
+  return applied;
 }
 
 // The first row that references a missing one, if any: a migration that copied a table
@@ -65,11 +69,14 @@ Status ApplyMigrations(Connection& db, std::span<const Migration> migrations, co
   if (Status s = store_common::CheckMigrationOrder(migrations); !s.ok()) return s;
   if (Status s = db.Exec(kForeignKeysOff); !s.ok()) return s;
   if (Status s = db.Run(kBeginImmediate); !s.ok()) return s;
-  Status applied = ApplyPending(db, migrations, clock);
-  if (applied.ok()) applied = CheckForeignKeys(db);
-  if (!applied.ok()) {
+  Result<int> applied = ApplyPending(db, migrations, clock);
+  Status status = applied.ok() ? Status::Ok() : Status(applied.error());
+  // Checked only after a change: the check reads every reference, which takes seconds on a
+  // large database.
+  if (status.ok() && *applied > 0) status = CheckForeignKeys(db);
+  if (!status.ok()) {
     (void)db.Run(kRollback);
-    return applied;
+    return status;
   }
   return db.Run(kCommit);
 }
