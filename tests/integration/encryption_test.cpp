@@ -340,6 +340,10 @@ TEST_F(EncryptionTest, ADatabaseFromBeforeEncryptionIsReadThenEncryptedByRewrap)
                       (sqlite ? "CAST('" + answer + "' AS BLOB)" : "'" + answer + "'::bytea"));
 
   StartServer();
+  // The upgrade says so in the log, naming what it runs.
+  const std::string log = server_->ReadStdout() + server_->ReadStderr();
+  EXPECT_NE(log.find("database schema: upgrading from version"), std::string::npos) << log;
+  EXPECT_NE(log.find(" encryption_keys, "), std::string::npos) << log;
   ExpectApiReturns(stored, secret, api_key, patient, answer);
   EXPECT_EQ(Sql(*database_, "SELECT name FROM encryption_keys ORDER BY name"),
             (std::vector<std::string>{"", sqlite ? "key-1" : "test-key-1"}));

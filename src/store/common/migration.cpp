@@ -1,5 +1,7 @@
 #include "store/common/migration.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <string>
 
@@ -36,6 +38,21 @@ Status CheckNotNewer(std::int64_t current, std::span<const Migration> migrations
   return Error::Invalid("the database schema is version " + std::to_string(current) +
                         ", newer than this webhookd supports (" + std::to_string(newest) +
                         "); use a newer webhookd");
+}
+
+void LogUpgrade(std::int64_t current, std::span<const Migration> migrations) {
+  if (current == 0) return;
+  std::string pending;
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    pending +=
+        (pending.empty() ? "" : ", ") + std::to_string(m.version) + " " + std::string(m.name);
+  }
+  if (pending.empty()) return;
+  spdlog::info(
+      "database schema: upgrading from version {} to {} (migrations {}), once; a large "
+      "database takes a while",
+      current, migrations.back().version, pending);
 }
 
 Error MigrationFailed(const Migration& m, const Error& failure) {

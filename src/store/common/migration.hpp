@@ -29,6 +29,11 @@ Status CheckMigrationOrder(std::span<const Migration> migrations);
 // Error::Invalid for a database whose schema `current` is newer than anything known here.
 Status CheckNotNewer(std::int64_t current, std::span<const Migration> migrations);
 
+// Says in the log that an existing database (schema `current` > 0) is being upgraded, and to
+// what, before the migrations run: one of them may copy a large table (SQLite's migration 9),
+// and a start that says nothing for minutes looks like a hang. Nothing for a new database.
+void LogUpgrade(std::int64_t current, std::span<const Migration> migrations);
+
 // `failure` of migration `m`, saying which one it was.
 Error MigrationFailed(const Migration& m, const Error& failure);
 

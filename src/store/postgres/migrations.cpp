@@ -21,6 +21,7 @@ Result<int> ApplyPending(Connection& db, std::span<const Migration> migrations,
   if (!current.ok()) return current.error();
   const std::int64_t version = current->Int(0, 0);
   if (Status s = store_common::CheckNotNewer(version, migrations); !s.ok()) return s.error();
+  store_common::LogUpgrade(version, migrations);
   int applied = 0;
   for (const Migration& m : migrations) {
     if (m.version <= version) continue;

@@ -28,6 +28,7 @@ Result<int> ApplyPending(Connection& db, std::span<const Migration> migrations,
   Result<std::int64_t> current = CurrentVersion(db);
   if (!current.ok()) return current.error();
   if (Status s = store_common::CheckNotNewer(*current, migrations); !s.ok()) return s.error();
+  store_common::LogUpgrade(*current, migrations);
   int applied = 0;
   for (const Migration& m : migrations) {
     if (m.version <= *current) continue;
