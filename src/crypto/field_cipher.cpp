@@ -250,12 +250,12 @@ Result<std::string> FieldCipher::Open(std::string_view sealed, std::string_view 
     return Error::Unreadable(std::string(context) + " is encrypted under key '" +
                              std::string(name) + "', which the key file lacks");
   }
-  const std::string_view encoded = sealed.substr(kPrefixLength + name.size() + 1);
+  std::string_view body = sealed.substr(kPrefixLength + name.size() + 1);
   std::optional<std::string> decoded;
-  if (sealed.starts_with(kTextPrefix)) decoded = Base64Decode(encoded);
-  const std::string_view body = sealed.starts_with(kTextPrefix)
-                                    ? (decoded ? std::string_view(*decoded) : std::string_view())
-                                    : encoded;
+  if (sealed.starts_with(kTextPrefix)) {
+    decoded = Base64Decode(body);
+    body = decoded ? std::string_view(*decoded) : std::string_view();
+  }
   if (body.size() < kNonceBytes + kTagBytes) {
     return Error::Unreadable(std::string(context) + " is damaged: its ciphertext is malformed");
   }

@@ -95,12 +95,7 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
   std::optional<UnixMillis> LeaseFor(const WebhookConfig& config, UnixMillis now) override {
     if (!open_.load(std::memory_order_acquire)) return std::nullopt;
     if (config.ordering == DeliveryOrdering::kFifo || config.rate_limit > 0) return std::nullopt;
-    if (any_held_back_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(mutex_);
-      if (std::binary_search(held_back_.begin(), held_back_.end(), config.id)) {
-        return std::nullopt;
-      }
-    }
+    if (HoldsBack(config)) return std::nullopt;
     return now + lease_ms_;
   }
 

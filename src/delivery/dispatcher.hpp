@@ -242,9 +242,9 @@ class Dispatcher {
   // it was asked for (the commit that woke us may have missed the claim).
   std::uint64_t wakes_seen_ = 0;
   std::uint64_t wakes_at_claim_ = 0;
-  bool maybe_due_ = true;  // the store may hold due deliveries we have not claimed
-  UnixMillis due_check_at_ = 0;              // while !maybe_due_: look again at this time
-  UnixMillis claim_retry_at_ = 0;            // after a failed claim, not before this
+  bool maybe_due_ = true;          // the store may hold due deliveries we have not claimed
+  UnixMillis due_check_at_ = 0;    // while !maybe_due_: look again at this time
+  UnixMillis claim_retry_at_ = 0;  // after a failed claim, not before this
   UnixMillis next_sweep_at_ = 0;
 };
 
