@@ -1,6 +1,7 @@
 #include "catalog/catalog.hpp"
 
 #include "catalog/pattern_checks.hpp"
+#include "catalog/schema_decider.hpp"
 #include "core/json_kind.hpp"
 #include "core/json_pointer.hpp"
 
@@ -417,11 +418,14 @@ void CheckHeaders(const boost::json::object& headers, std::size_t index) {
 
 // A draft-07 schema compiled once; Validate may be called from any number of threads.
 //
-// It is compiled twice. The accepting path, which nearly every event takes, asks only whether
-// the document is valid, of `decider_`: the schema with its patterns checked by
-// FastPatternConstraint. Only a rejected document is validated again, against `reporter_`,
-// valijson's own compilation of the schema, whose first error becomes the message. Both accept
-// exactly the same documents (catalog_differential_test.cpp), so messages are valijson's.
+// It is compiled up to three times. The accepting path, which nearly every event takes, asks
+// only whether the document is valid: of `fast_` (SchemaDecider, plain checks) when the schema
+// uses only the keywords it covers, else of `decider_`: valijson with the patterns checked by
+// FastPatternConstraint. Only a document they do not accept is validated again, against
+// `reporter_`, valijson's own compilation of the schema, which gives the verdict and whose first
+// error becomes the message. Neither accepts a document valijson rejects
+// (catalog_differential_test.cpp, schema_decider_test.cpp), so verdicts and messages are
+// valijson's.
 class CompiledSchema {
  public:
   enum class Patterns { kStdRegex, kCompiled };
@@ -439,7 +443,9 @@ class CompiledSchema {
       valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
       parser.populateSchema(valijson::adapters::BoostJsonAdapter(compiled->source_),
                             compiled->reporter_);
-      if (patterns == Patterns::kCompiled) {
+      if (patterns == Patterns::kCompiled)
+        compiled->fast_ = SchemaDecider::Compile(compiled->source_);
+      if (patterns == Patterns::kCompiled && compiled->fast_ == nullptr) {
         boost::json::value renamed = compiled->source_;
         RenamePatternsIn(renamed);
         valijson::SchemaParser fast_parser(valijson::SchemaParser::kDraft7);
@@ -461,11 +467,13 @@ class CompiledSchema {
     try {
       // Stops at the first failure, so valid documents (the common case) are checked cheaply;
       // only a failure pays for the full report.
-      if (validator.validate(decider_ ? *decider_ : reporter_, target, nullptr)) {
+      if (fast_ != nullptr) {
+        if (fast_->Accepts(document)) return Status::Ok();
+      } else if (validator.validate(decider_ ? *decider_ : reporter_, target, nullptr)) {
         return Status::Ok();
       }
       valijson::ValidationResults results;
-      validator.validate(reporter_, target, &results);
+      if (validator.validate(reporter_, target, &results)) return Status::Ok();
       return DescribeErrors(results, source_, document);
     } catch (const std::exception& e) {
       return Error::Invalid(std::string("cannot be validated: ") + e.what(), "");
@@ -477,7 +485,8 @@ class CompiledSchema {
 
   boost::json::value source_;  // kept for error messages that quote the schema
   valijson::Schema reporter_;
-  std::optional<valijson::Schema> decider_;  // nullopt: reporter_ decides too
+  std::unique_ptr<const SchemaDecider> fast_;  // nullptr: a keyword it does not cover
+  std::optional<valijson::Schema> decider_;    // when there is no fast_; nullopt: reporter_
 };
 
 struct Catalog::Impl {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,12 +34,20 @@ std::vector<json::value> LeafReplacements(const json::value& leaf) {
                                   "2024-05-01T10:00:00.Z",
                                   "a@b",
                                   "a b@c.de",
-                                  "a@b.c"};
+                                  "a@b.c",
+                                  "é",
+                                  "😀",
+                                  1.0,
+                                  std::uint64_t{18'446'744'073'709'551'615U},
+                                  std::int64_t{-9'223'372'036'854'775'807}};
   if (const auto* text = leaf.if_string()) {
     const std::string value(*text);
     out.emplace_back(value + "x");
     out.emplace_back(" " + value);
     if (!value.empty()) out.emplace_back(value.substr(0, value.size() - 1));
+    // valijson reads strings up to their first NUL.
+    out.emplace_back(value + std::string(1, '\0') + "x");
+    out.emplace_back(std::string(1, '\0') + value);
   }
   return out;
 }
