@@ -1,6 +1,6 @@
 // Turns one finished attempt into what the store records: the attempt row, the delivery's
 // next status (retry time, success, dead letter) and the effect on its configuration.
-// Pure decisions, no I/O: the dispatcher thread calls it for each completion of a batch.
+// Pure decisions, no I/O: the dispatcher's loop calls it for each completion of a batch.
 #pragma once
 
 #include <cstdint>

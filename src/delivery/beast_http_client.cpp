@@ -27,6 +27,7 @@
 #include <variant>
 
 #include "core/thread_name.hpp"
+#include "delivery/event_loop.hpp"
 
 namespace webhookd::delivery {
 namespace {
@@ -704,9 +705,35 @@ struct BeastHttpClient::Impl {
     return "Failure when receiving data from the peer: " + ec.message();
   }
 
+  // Lends this thread to the dispatcher (HttpClient::loop()).
+  class Loop final : public EventLoop {
+   public:
+    explicit Loop(Impl& impl) : impl_(impl) {}
+    void Post(Work work) override { asio::post(impl_.io, std::move(work)); }
+    void PostAt(TimePoint when, Work work) override {
+      asio::post(impl_.io, [impl = &impl_, when, work = std::move(work)]() mutable {
+        impl->StartTimedWork(when, std::move(work));
+      });
+    }
+
+   private:
+    Impl& impl_;
+  };
+
+  void StartTimedWork(EventLoop::TimePoint when, EventLoop::Work work) {
+    if (shutting_down) return;
+    auto timer = std::make_shared<asio::steady_timer>(io, when);
+    timed_work.insert(timer.get());
+    timer->async_wait([this, timer, work = std::move(work)](const beast::error_code& ec) {
+      timed_work.erase(timer.get());
+      if (!ec) work();
+    });
+  }
+
   void BeginShutdown() {
     shutting_down = true;
     work.reset();
+    for (asio::steady_timer* timer : timed_work) timer->cancel();
     for (auto& [key, origin] : origins) {
       for (auto& connection : origin->idle) connection->Close();
       total_open -= static_cast<int>(origin->idle.size());
@@ -726,6 +753,7 @@ struct BeastHttpClient::Impl {
   ssl::context tls{ssl::context::tls_client};
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   asio::steady_timer grace_timer{io};
+  Loop loop{*this};
   std::thread thread;
   std::mutex stop_mutex;  // serialises Stop() callers
   std::mutex mutex;
@@ -737,6 +765,7 @@ struct BeastHttpClient::Impl {
   std::list<Waiter*> waiters;  // in arrival order
   std::unordered_map<std::string, CachedAddresses> dns_cache;
   std::unordered_set<Exchange*> active;
+  std::unordered_set<asio::steady_timer*> timed_work;  // the loop's PostAt work, waiting
   bool shutting_down = false;
 };
 
@@ -773,6 +802,8 @@ void BeastHttpClient::Send(HttpRequest request, Callback done) {
   response.duration_ms = MillisSince(exchange->started);
   exchange->done(std::move(response));
 }
+
+EventLoop* BeastHttpClient::loop() { return &impl_->loop; }
 
 void BeastHttpClient::Stop() {
   std::lock_guard stop_lock(impl_->stop_mutex);

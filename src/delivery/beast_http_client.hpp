@@ -1,5 +1,6 @@
 // HttpClient on Boost.Beast and asio::ssl: one asio::io_context thread drives every request,
-// one coroutine each, over HTTP/1.1 keep-alive connections pooled per origin. Certificates are
+// one coroutine each, over HTTP/1.1 keep-alive connections pooled per origin, and lends itself
+// to the dispatcher (loop()). Certificates are
 // verified (OpenSSL 3, with SNI and a host name check), TLS sessions are resumed per origin,
 // redirects are never followed, and the SSRF guard judges every resolved address before a
 // socket is connected to it. Beast and Asio stay out of this header.
@@ -50,6 +51,9 @@ class BeastHttpClient final : public HttpClient {
   // Thread-safe; only posts to the client's thread, which calls `done`. After Stop() has begun,
   // `done` runs at once on the calling thread with a cancelled response.
   void Send(HttpRequest request, Callback done) override;
+  // The client's thread, lent to the dispatcher: its work runs between the client's I/O. The
+  // loop stops with the client (stop the dispatcher first).
+  EventLoop* loop() override;
 
   // Stops accepting requests, lets in-flight ones finish within the grace period, then
   // cancels the rest (their `done` gets a cancelled response) and joins the client's thread.

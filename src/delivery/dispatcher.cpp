@@ -43,46 +43,69 @@ OutcomeSettings WithRandom(OutcomeSettings settings) {
 
 }  // namespace
 
-// Where HttpClient callbacks leave their responses and the claimer its results. Shared with
-// the callbacks so that a response arriving after the dispatcher is gone lands here harmlessly.
-struct Dispatcher::Inbox {
+// Where HttpClient callbacks leave their responses, the claimer its results and ingestion its
+// deliveries; each arrival posts one iteration of the dispatcher to its loop (one at a time:
+// arrivals before it runs share it). Shared with the callbacks, so that a response arriving
+// after the dispatcher is gone lands here harmlessly: the loop's last iteration clears `owner`.
+struct Dispatcher::Inbox : std::enable_shared_from_this<Dispatcher::Inbox> {
   std::mutex mutex;
-  std::condition_variable changed;
   std::vector<Completion> completions;    // guarded by mutex
   std::optional<ClaimResult> claimed;     // guarded by mutex
   std::vector<DeliveryJob> handed_off;    // guarded by mutex
   UnixMillis handed_off_lease_until = 0;  // guarded by mutex; the earliest of their leases
   bool wake = false;                      // guarded by mutex
   bool stopping = false;                  // guarded by mutex
+  Dispatcher* owner = nullptr;            // guarded by mutex; set while the loop runs it
+  EventLoop* loop = nullptr;              // guarded by mutex
+  bool iteration_posted = false;          // guarded by mutex
+  bool let_go = false;                    // guarded by mutex; owner cleared for good
+  std::condition_variable let_go_changed;
 
   void Push(Completion completion) {
-    {
-      std::lock_guard lock(mutex);
-      completions.push_back(std::move(completion));
-    }
-    changed.notify_one();
+    std::lock_guard lock(mutex);
+    completions.push_back(std::move(completion));
+    PostIteration();
   }
 
   void PushClaimed(ClaimResult result) {
-    {
-      std::lock_guard lock(mutex);
-      claimed = std::move(result);
-    }
-    changed.notify_one();
+    std::lock_guard lock(mutex);
+    claimed = std::move(result);
+    PostIteration();
   }
 
   void PushHandedOff(std::vector<DeliveryJob> jobs, UnixMillis lease_until) {
+    std::lock_guard lock(mutex);
+    handed_off_lease_until =
+        handed_off.empty() ? lease_until : std::min(handed_off_lease_until, lease_until);
+    std::move(jobs.begin(), jobs.end(), std::back_inserter(handed_off));
+    PostIteration();
+  }
+
+  void Notify() {
+    std::lock_guard lock(mutex);
+    PostIteration();
+  }
+
+  // With mutex held.
+  void PostIteration() {
+    if (owner == nullptr || iteration_posted) return;
+    iteration_posted = true;
+    loop->Post([inbox = shared_from_this()] { inbox->RunIteration(); });
+  }
+
+  // On the loop's thread, the only one that clears `owner`, so it cannot go while it runs.
+  void RunIteration() {
+    Dispatcher* dispatcher = nullptr;
     {
       std::lock_guard lock(mutex);
-      handed_off_lease_until =
-          handed_off.empty() ? lease_until : std::min(handed_off_lease_until, lease_until);
-      std::move(jobs.begin(), jobs.end(), std::back_inserter(handed_off));
+      iteration_posted = false;
+      dispatcher = owner;
     }
-    changed.notify_one();
+    if (dispatcher != nullptr) dispatcher->Iterate();
   }
 };
 
-// The store's end of the hand-off (see Store::SetDeliveryHandoff). The dispatcher thread opens
+// The store's end of the hand-off (see Store::SetDeliveryHandoff). The dispatcher's loop opens
 // and closes it; the store's writer asks it inside ingest transactions, so asking takes no lock
 // unless some configuration is held back. Closed for good once the dispatcher stops. FIFO and
 // rate-limited configurations are never taken: the claim alone knows which of a FIFO one's
@@ -109,7 +132,7 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
     inbox_->PushHandedOff(std::move(jobs), lease_until);
   }
 
-  // Dispatcher thread only (the only writer of held_back_, so it may read it unlocked).
+  // The dispatcher's loop only (the only writer of held_back_, so it may read it unlocked).
   // `held_back_config_ids` ascending. True if a configuration left the held-back set.
   bool Set(bool open, const std::vector<std::int64_t>& held_back_config_ids) {
     bool one_left = false;
@@ -130,7 +153,7 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
   std::atomic<bool> open_{false};
   std::atomic<bool> any_held_back_{false};
   std::mutex mutex_;
-  std::vector<std::int64_t> held_back_;  // sorted; written under mutex_ by the dispatcher thread
+  std::vector<std::int64_t> held_back_;  // sorted; written under mutex_ by the dispatcher's loop
 };
 
 Dispatcher::Dispatcher(Store& store, HttpClient& client, const Clock& clock, const Catalog& catalog,
@@ -157,79 +180,120 @@ Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Start() {
   std::lock_guard lock(lifecycle_mutex_);
-  if (thread_.joinable()) return;
+  if (started_) return;
+  started_ = true;
+  loop_ = client_.loop();
+  if (loop_ == nullptr) {
+    own_loop_ = std::make_unique<ThreadEventLoop>("dispatcher");
+    loop_ = own_loop_.get();
+  }
   recorder_.Start();
   claimer_.Start();
-  thread_ = NamedThread("dispatcher", [this] { Run(); });
+  std::lock_guard inbox_lock(inbox_->mutex);
+  inbox_->loop = loop_;
+  inbox_->owner = this;
+  inbox_->PostIteration();
 }
 
 void Dispatcher::Stop() {
   std::lock_guard lock(lifecycle_mutex_);
+  if (!started_ || stopped_) return;
+  stopped_ = true;
   {
     std::lock_guard inbox_lock(inbox_->mutex);
     inbox_->stopping = true;
+    inbox_->PostIteration();
   }
-  inbox_->changed.notify_one();
-  if (thread_.joinable()) thread_.join();
+  // The loop lets go of the dispatcher once its requests are answered or the grace period is
+  // over; what is left to do blocks, so it is done here rather than on the loop's thread.
+  {
+    std::unique_lock inbox_lock(inbox_->mutex);
+    inbox_->let_go_changed.wait(inbox_lock, [this] { return inbox_->let_go; });
+  }
+  claimer_.Stop();
+  recorder_.Finish(stop_deadline_.value_or(SteadyClock::now()));
+  UpdateGauges();
+  own_loop_.reset();
 }
 
 std::shared_ptr<DeliveryHandoff> Dispatcher::handoff() const { return handoff_; }
 
 void Dispatcher::Wake() {
-  {
-    std::lock_guard lock(inbox_->mutex);
-    inbox_->wake = true;
-  }
-  inbox_->changed.notify_one();
+  std::lock_guard lock(inbox_->mutex);
+  inbox_->wake = true;
+  inbox_->PostIteration();
 }
 
-// Each iteration turns completions into outcomes (handed to the recorder) and, from memory,
-// into the next requests of the same configurations; the store is never waited for here except for
-// the lease sweep, every fallback_wakeup_ms.
-void Dispatcher::Run() {
-  ReleaseInterrupted();
-  std::optional<SteadyClock::time_point> stop_deadline;
-  for (;;) {
-    Taken taken = TakeInbox();
-    UnixMillis now = clock_.Now();
-    Complete(std::move(taken.completions), now);
-    // Claimed while stopping: not sent; they stay leased and are sent again later.
-    if (taken.claimed && !taken.stopping) AcceptClaimed(std::move(*taken.claimed), now);
-    if (!taken.handed_off.empty() && !taken.stopping) {
-      Hold(std::move(taken.handed_off), taken.handed_off_lease_until, now);
-    }
-    if (taken.woken) {
-      ++wakes_seen_;
-      maybe_due_ = true;
-    }
+// One iteration turns completions into outcomes (handed to the recorder) and, from memory, into
+// the next requests of the same configurations; the store is never waited for here except for
+// the lease sweep, every fallback_wakeup_ms. Then it sets a timer for the next thing it must do
+// unasked.
+void Dispatcher::Iterate() {
+  if (!released_interrupted_) {
+    released_interrupted_ = true;
+    ReleaseInterrupted();
+  }
+  if (armed_ && SteadyClock::now() >= armed_until_) armed_ = false;
+  Taken taken = TakeInbox();
+  UnixMillis now = clock_.Now();
+  Complete(std::move(taken.completions), now);
+  // Claimed while stopping: not sent; they stay leased and are sent again later.
+  if (taken.claimed && !taken.stopping) AcceptClaimed(std::move(*taken.claimed), now);
+  if (!taken.handed_off.empty() && !taken.stopping) {
+    Hold(std::move(taken.handed_off), taken.handed_off_lease_until, now);
+  }
+  if (taken.woken) {
+    ++wakes_seen_;
+    maybe_due_ = true;
+  }
 
-    if (taken.stopping && !stop_deadline) {
+  if (taken.stopping) {
+    if (!stop_deadline_) {
       handoff_->Set(/*open=*/false, {});
-      stop_deadline = SteadyClock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
+      stop_deadline_ = SteadyClock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
       DropWaiting();
     }
-    if (taken.stopping) {
-      if (in_flight_.empty() || SteadyClock::now() >= *stop_deadline) break;
-    } else {
-      SweepLeasesIfDue(now);
-      Pump(now);
-      const HeldBack held_back = FindHeldBack(now);
-      // Ingestion hands new deliveries over only while the held set is below the claims'
-      // low-water mark (a backlog waits in the store, pending, not in memory), and never a
-      // held-back configuration's. A configuration no longer held back may have deliveries
-      // pending in the store that woke nobody when they were stored (DeliveryHandoff::HoldsBack).
-      if (handoff_->Set(BelowLowWater(held_back), held_back.config_ids)) maybe_due_ = true;
-      RequestClaimIfUseful(now, held_back);
+    if (in_flight_.empty() || SteadyClock::now() >= *stop_deadline_) {
+      LetGo();
+      return;
     }
-    WaitForWork(taken.stopping, now, stop_deadline);
+    ArmWake(*stop_deadline_);
+    return;
   }
+  SweepLeasesIfDue(now);
+  Pump(now);
+  const HeldBack held_back = FindHeldBack(now);
+  // Ingestion hands new deliveries over only while the held set is below the claims'
+  // low-water mark (a backlog waits in the store, pending, not in memory), and never a
+  // held-back configuration's. A configuration no longer held back may have deliveries
+  // pending in the store that woke nobody when they were stored (DeliveryHandoff::HoldsBack).
+  if (handoff_->Set(BelowLowWater(held_back), held_back.config_ids)) maybe_due_ = true;
+  RequestClaimIfUseful(now, held_back);
+  const std::int64_t wait_ms = std::max<std::int64_t>(0, NextWakeAt(now) - clock_.Now());
+  ArmWake(SteadyClock::now() + std::chrono::milliseconds(wait_ms));
+}
+
+// Timers are not cancelled: one set for a later time than an armed one is not needed, and one
+// that fires when nothing is due costs an iteration that finds nothing to do.
+void Dispatcher::ArmWake(SteadyClock::time_point when) {
+  if (armed_ && when >= armed_until_) return;
+  armed_ = true;
+  armed_until_ = when;
+  loop_->PostAt(when, [inbox = inbox_] { inbox->Notify(); });
+}
+
+// The loop's last iteration: after it, nothing the loop runs reaches the dispatcher.
+void Dispatcher::LetGo() {
   if (!in_flight_.empty()) {
     spdlog::info("dispatcher stopped with {} requests unanswered; they will be sent again",
                  in_flight_.size());
   }
-  claimer_.Stop();
-  recorder_.Finish(stop_deadline.value_or(SteadyClock::now()));
-  UpdateGauges();
+  std::lock_guard lock(inbox_->mutex);
+  inbox_->owner = nullptr;
+  inbox_->let_go = true;
+  // Under the lock: Stop() may destroy the dispatcher as soon as it is released (the inbox, and
+  // so the mutex, live on: RunIteration holds them).
+  inbox_->let_go_changed.notify_all();
 }
 
 Dispatcher::Taken Dispatcher::TakeInbox() {
@@ -242,22 +306,6 @@ Dispatcher::Taken Dispatcher::TakeInbox() {
   taken.woken = std::exchange(inbox_->wake, false);
   taken.stopping = inbox_->stopping;
   return taken;
-}
-
-void Dispatcher::WaitForWork(bool stopping, UnixMillis now,
-                             std::optional<SteadyClock::time_point> stop_deadline) {
-  UnixMillis wake_at = stopping ? now : NextWakeAt(now);
-  std::unique_lock lock(inbox_->mutex);
-  auto ready = [&] {
-    return !inbox_->completions.empty() || inbox_->claimed || !inbox_->handed_off.empty() ||
-           inbox_->wake || inbox_->stopping != stopping;
-  };
-  if (stopping) {
-    inbox_->changed.wait_until(lock, *stop_deadline, ready);
-  } else {
-    std::int64_t wait_ms = std::max<std::int64_t>(0, wake_at - clock_.Now());
-    inbox_->changed.wait_for(lock, std::chrono::milliseconds(wait_ms), ready);
-  }
 }
 
 // This node's leases at start-up are a previous run's, interrupted (a crash, a kill -9) before

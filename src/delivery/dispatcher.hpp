@@ -12,12 +12,14 @@
 // than half of max_held_deliveries are held and their configuration is neither stalled, nor
 // holding enough for its rate limit, nor FIFO (whose deliveries go in order through the claim).
 //
-// Three threads, so that the sending loop does not wait for commits (its only store calls are
-// the lease releases at start and every fallback_wakeup_ms):
-//  - the dispatcher thread keeps the claimed deliveries in memory, sends them, decides each
-//    completion's outcome and at once sends the next waiting delivery of that configuration;
+// Its work runs on an EventLoop, as iterations that each arrival (a response, a claim, handed-off
+// deliveries, a Wake()) posts and a timer for the next thing due: on the HTTP client's own thread
+// when it lends one (BeastHttpClient::loop()), so that a response, its outcome and the next
+// request of that configuration need no hand-off between threads; else on a "dispatcher" thread
+// of its own. Two more threads keep the store's waits off that loop:
 //  - a DueClaimer thread claims more from the Store when the held set runs low;
 //  - an AttemptRecorder thread records the decided outcomes, many per RecordAttempts call.
+// The loop's only store calls are the lease releases at start and every fallback_wakeup_ms.
 //
 // Wiring (src/app):
 //   auto client = BeastHttpClient::Create({...}).value();  // or CurlHttpClient
@@ -26,7 +28,8 @@
 //   store->SetDeliveryHandoff(dispatcher.handoff());
 //   dispatcher.Start();
 //   ...serve...
-//   dispatcher.Stop();  // then client->Stop(), then destroy the dispatcher, then the store
+//   dispatcher.Stop();  // then client->Stop() (its loop must outlive the dispatcher's work),
+//                       // then destroy the dispatcher, then the store
 #pragma once
 
 #include <chrono>
@@ -38,7 +41,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +50,7 @@
 #include "delivery/attempt_recorder.hpp"
 #include "delivery/dispatcher_metrics.hpp"
 #include "delivery/due_claimer.hpp"
+#include "delivery/event_loop.hpp"
 #include "delivery/http_client.hpp"
 #include "delivery/prepared_config.hpp"
 #include "delivery/request_builder.hpp"
@@ -102,9 +105,9 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Starts the dispatcher's threads: it first returns interrupted deliveries to pending (this
-  // node's leases, whatever their end: Store::ReleaseOwnLeases, and every ended lease), then
-  // claims and sends until Stop(). Call once.
+  // Starts the dispatcher's threads (and its loop: the client's, or one of its own): it first
+  // returns interrupted deliveries to pending (this node's leases, whatever their end:
+  // Store::ReleaseOwnLeases, and every ended lease), then claims and sends until Stop().
   void Start();
   // Stops claiming, waits up to shutdown_grace_ms for in-flight requests, records every
   // outcome decided by then (each gets at least one try; store failures are retried until the
@@ -183,10 +186,12 @@ class Dispatcher {
     bool stopping = false;
   };
 
-  void Run();
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  void Iterate();
+  void ArmWake(SteadyTime when);
+  void LetGo();
   Taken TakeInbox();
-  void WaitForWork(bool stopping, UnixMillis now,
-                   std::optional<std::chrono::steady_clock::time_point> stop_deadline);
   void ReleaseInterrupted();
   void Complete(std::vector<Completion> completions, UnixMillis now);
   void AcceptClaimed(ClaimResult claimed, UnixMillis now);
@@ -228,10 +233,17 @@ class Dispatcher {
   std::shared_ptr<Handoff> handoff_;  // shared with the store
   AttemptRecorder recorder_;
   DueClaimer claimer_;
-  std::thread thread_;
   std::mutex lifecycle_mutex_;  // serialises Start() and Stop()
+  bool started_ = false;        // guarded by lifecycle_mutex_
+  bool stopped_ = false;        // guarded by lifecycle_mutex_
+  EventLoop* loop_ = nullptr;   // client_.loop(), or own_loop_
+  std::unique_ptr<ThreadEventLoop> own_loop_;
 
-  // Dispatcher thread only.
+  // The loop's thread only (and Stop(), once the loop has let go).
+  bool released_interrupted_ = false;
+  std::optional<SteadyTime> stop_deadline_;
+  bool armed_ = false;  // a timer is set for armed_until_
+  SteadyTime armed_until_;
   std::map<std::int64_t, ConfigQueue> queues_;  // by configuration id
   std::unordered_map<std::string, Origin> origins_;
   std::unordered_map<std::uint64_t, InFlight> in_flight_;

@@ -49,10 +49,17 @@ struct HttpResponse {
 std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
                                            std::string_view lowercase_name);
 
+class EventLoop;  // event_loop.hpp
+
 class HttpClient {
  public:
   using Callback = std::function<void(HttpResponse)>;
   virtual ~HttpClient() = default;
+
+  // The loop whose thread calls `done`, when the implementation runs on one it can lend to its
+  // caller (BeastHttpClient), so that the caller's work after each response needs no thread
+  // hand-off; nullptr otherwise.
+  virtual EventLoop* loop() { return nullptr; }
 
   // Starts sending `request` and returns without waiting. Thread-safe. `done` is called exactly
   // once, with the response or the reason there is none. Implementations document the thread

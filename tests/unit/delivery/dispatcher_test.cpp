@@ -9,9 +9,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/ids.hpp"
@@ -48,11 +50,16 @@ class FakeHttpClient final : public HttpClient {
     script_ = std::move(script);
   }
 
+  // From now on the dispatcher runs on `loop` (nullptr: its own), as with BeastHttpClient.
+  void Lend(EventLoop* loop) { lent_ = loop; }
+  EventLoop* loop() override { return lent_; }
+
   void Send(HttpRequest request, Callback done) override {
     std::optional<HttpResponse> response;
     {
       std::lock_guard lock(mutex_);
       sent_.push_back(request);
+      send_threads_.insert(std::this_thread::get_id());
       response = script_ ? script_(request) : Status(200);
       if (!response) {
         held_.push_back({std::move(request), std::move(done)});
@@ -77,6 +84,10 @@ class FakeHttpClient final : public HttpClient {
     std::lock_guard lock(mutex_);
     return sent_;
   }
+  std::set<std::thread::id> send_threads() {
+    std::lock_guard lock(mutex_);
+    return send_threads_;
+  }
   int HeldFor(const std::string& url) const {
     return static_cast<int>(std::count_if(held_.begin(), held_.end(),
                                           [&](const auto& h) { return h.first.url == url; }));
@@ -92,8 +103,10 @@ class FakeHttpClient final : public HttpClient {
 
  private:
   std::mutex mutex_;
-  Script script_;                                       // guarded by mutex_
-  std::vector<HttpRequest> sent_;                       // guarded by mutex_
+  Script script_;                           // guarded by mutex_
+  std::vector<HttpRequest> sent_;           // guarded by mutex_
+  std::set<std::thread::id> send_threads_;  // guarded by mutex_
+  EventLoop* lent_ = nullptr;
   std::vector<std::pair<HttpRequest, Callback>> held_;  // guarded by mutex_
   std::map<std::string, int> max_held_per_url_;         // guarded by mutex_
 };
@@ -316,6 +329,39 @@ class DispatcherTest : public ::testing::Test {
   std::mutex dispatcher_mutex_;
   std::unique_ptr<Dispatcher> dispatcher_;  // guarded by dispatcher_mutex_ while replaced
 };
+
+// As with BeastHttpClient: every request is sent from the client's loop, responses arriving
+// there are handled there, and a response after Stop() finds no dispatcher to reach.
+TEST_F(DispatcherTest, RunsOnTheLoopTheClientLends) {
+  ThreadEventLoop lent("lent-loop");
+  std::promise<std::thread::id> loop_thread;
+  lent.Post([&] { loop_thread.set_value(std::this_thread::get_id()); });
+  const std::thread::id lent_thread = loop_thread.get_future().get();
+  client_.Lend(&lent);
+  CreateConfig(1, "https://a.example/hook");
+  WebhookConfig held = CreateConfig(2, "https://b.example/hook");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://b.example/hook") return std::nullopt;
+    return Status(200);
+  });
+  StartDispatcher();
+  ConnectHandoff();
+  std::vector<Delivery> deliveries = Ingest(1, 5);
+  ASSERT_EQ(deliveries.size(), 5u);
+  for (const Delivery& delivery : deliveries) {
+    ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  std::vector<Delivery> unanswered = Ingest(2, 1);
+  ASSERT_EQ(unanswered.size(), 1u);
+  ASSERT_TRUE(Eventually([&] { return client_.held(held.url) == 1; }));
+  EXPECT_EQ(client_.send_threads(), std::set<std::thread::id>{lent_thread});
+
+  dispatcher_->Stop();  // the grace period (50 ms) ends with the request unanswered
+  client_.ReleaseHeld(Status(200));
+  EXPECT_EQ(Get(unanswered[0].id).status, DeliveryStatus::kDelivering);
+  EXPECT_EQ(Get(unanswered[0].id).attempt_count, 0);
+}
 
 TEST_F(DispatcherTest, RecordsASuccessfulAttempt) {
   WebhookConfig config = CreateConfig(1, "https://a.example/hook");
