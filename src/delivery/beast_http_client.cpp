@@ -360,9 +360,24 @@ struct BeastHttpClient::Impl {
     if (shutting_down && active.empty()) grace_timer.cancel();
   }
 
+  // A configuration's URL is parsed once, not per request. Shared, so that a request keeps its
+  // target while others change the cache; cleared when full (URLs come and go with
+  // configurations).
+  Result<std::shared_ptr<const Target>> TargetFor(const std::string& url) {
+    constexpr std::size_t kMaxCachedTargets = 4'096;
+    if (auto it = targets.find(url); it != targets.end()) return it->second;
+    Result<Target> parsed = ParseTarget(url);
+    if (!parsed.ok()) return parsed.error();
+    if (targets.size() >= kMaxCachedTargets) targets.clear();
+    auto target = std::make_shared<const Target>(std::move(*parsed));
+    targets.emplace(url, target);
+    return target;
+  }
+
   asio::awaitable<HttpResponse> Perform(Exchange& exchange) {
-    Result<Target> target = ParseTarget(exchange.request.url);
-    if (!target.ok()) co_return TransportError(target.error().message);
+    Result<std::shared_ptr<const Target>> cached = TargetFor(exchange.request.url);
+    if (!cached.ok()) co_return TransportError(cached.error().message);
+    const std::shared_ptr<const Target> target = *cached;
     Result<std::string> head = RequestHead(*target, exchange.request);
     if (!head.ok()) co_return TransportError(head.error().message);
     Origin& origin = OriginFor(target->origin);
@@ -766,6 +781,7 @@ struct BeastHttpClient::Impl {
   std::unordered_map<std::string, CachedAddresses> dns_cache;
   std::unordered_set<Exchange*> active;
   std::unordered_set<asio::steady_timer*> timed_work;  // the loop's PostAt work, waiting
+  std::unordered_map<std::string, std::shared_ptr<const Target>> targets;  // by URL
   bool shutting_down = false;
 };
 

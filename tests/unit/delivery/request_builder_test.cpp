@@ -269,6 +269,31 @@ TEST(HeadersToJsonTest, ObjectWithRepeatedNamesJoined) {
   EXPECT_EQ(HeadersToJson({}), "{}");
 }
 
+// Distinct names are written out directly; the text must be what serializing the object gives,
+// escapes included, in the headers' order.
+TEST(HeadersToJsonTest, DistinctNamesGiveTheObjectsTextExactly) {
+  const HttpHeaders headers = {
+      {"content-type", "application/json"},
+      {"x-quote", "say \"hi\"\\ now"},
+      {"x-controls", std::string("tab\tnew\nline\rbell\x07"
+                                 "del\x7f"
+                                 " nul") +
+                         std::string(1, '\0')},
+      {"X-Case", "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80"},
+      {"x-case", "differs only in case"},
+      {"", "empty name"},
+  };
+  json::object object;
+  for (const auto& [name, value] : headers) object.emplace(name, value);
+  EXPECT_EQ(HeadersToJson(headers), json::serialize(object));
+
+  HttpHeaders many;
+  for (int i = 0; i < 40; ++i) many.emplace_back("x-h" + std::to_string(i), std::to_string(i));
+  json::object many_object;
+  for (const auto& [name, value] : many) many_object.emplace(name, value);
+  EXPECT_EQ(HeadersToJson(many), json::serialize(many_object));
+}
+
 // Found by fuzz/delivery_outcome_fuzz: a receiver's header bytes that are not UTF-8 (Latin-1
 // text, binary) made the recorded headers invalid JSON, which PostgreSQL refuses to store.
 TEST(HeadersToJsonTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
