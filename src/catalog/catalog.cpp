@@ -307,21 +307,18 @@ std::optional<std::string> FirstBadPattern(const boost::json::value& schema) {
 // CompiledSchema): valijson hands it to FastPatternBuilder instead of its std::regex check.
 constexpr std::string_view kFastPatternKeyword = "$webhookd:pattern";
 
-// "pattern" checked by a compiled check (pattern_checks.hpp) when it is one of the catalog's,
-// else by a std::regex compiled once. It answers as valijson's PatternConstraint does with
-// strict types (our validators' mode): values that are not strings pass.
+// "pattern" checked by a PatternMatcher (pattern_checks.hpp). It answers as valijson's
+// PatternConstraint does with strict types (our validators' mode): values that are not strings
+// pass.
 class FastPatternConstraint final : public valijson::constraints::PolyConstraint {
  public:
-  explicit FastPatternConstraint(const std::string& pattern)
-      : check_(CompiledPatternCheck(pattern)) {
-    if (!check_) regex_.emplace(pattern);
-  }
+  explicit FastPatternConstraint(const std::string& pattern) : matcher_(pattern) {}
 
   bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
                 valijson::ValidationResults* results) const override {
     if (!target.isString()) return true;
     const std::string text = target.asString();
-    const bool matches = check_ ? (*check_)(text) : std::regex_search(text, *regex_);
+    const bool matches = matcher_.Matches(text);
     if (!matches && results != nullptr) {
       results->pushError(context, "Failed to match regex specified by 'pattern' constraint.");
     }
@@ -334,8 +331,7 @@ class FastPatternConstraint final : public valijson::constraints::PolyConstraint
   }
   std::size_t sizeOf() const override { return sizeof(FastPatternConstraint); }
 
-  std::optional<PatternCheck> check_;
-  std::optional<std::regex> regex_;  // when there is no compiled check
+  PatternMatcher matcher_;
 };
 
 class FastPatternBuilder final : public valijson::ConstraintBuilder {
@@ -443,17 +439,7 @@ class CompiledSchema {
       valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
       parser.populateSchema(valijson::adapters::BoostJsonAdapter(compiled->source_),
                             compiled->reporter_);
-      if (patterns == Patterns::kCompiled)
-        compiled->fast_ = SchemaDecider::Compile(compiled->source_);
-      if (patterns == Patterns::kCompiled && compiled->fast_ == nullptr) {
-        boost::json::value renamed = compiled->source_;
-        RenamePatternsIn(renamed);
-        valijson::SchemaParser fast_parser(valijson::SchemaParser::kDraft7);
-        fast_parser.addConstraintBuilder(std::string(kFastPatternKeyword), new FastPatternBuilder);
-        compiled->decider_.emplace();
-        fast_parser.populateSchema(valijson::adapters::BoostJsonAdapter(renamed),
-                                   *compiled->decider_);
-      }
+      if (patterns == Patterns::kCompiled) compiled->CompileDecider();
     } catch (const std::exception& e) {
       return Error::Invalid(std::string("invalid JSON Schema: ") + e.what(), "");
     }
@@ -482,6 +468,19 @@ class CompiledSchema {
 
  private:
   explicit CompiledSchema(boost::json::value source) : source_(std::move(source)) {}
+
+  // The accepting path's decider: plain checks when the schema allows, else valijson with
+  // compiled patterns. Throws what valijson's parser throws.
+  void CompileDecider() {
+    fast_ = SchemaDecider::Compile(source_);
+    if (fast_ != nullptr) return;
+    boost::json::value renamed = source_;
+    RenamePatternsIn(renamed);
+    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+    parser.addConstraintBuilder(std::string(kFastPatternKeyword), new FastPatternBuilder);
+    decider_.emplace();
+    parser.populateSchema(valijson::adapters::BoostJsonAdapter(renamed), *decider_);
+  }
 
   boost::json::value source_;  // kept for error messages that quote the schema
   valijson::Schema reporter_;

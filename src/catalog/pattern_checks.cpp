@@ -94,4 +94,13 @@ std::optional<PatternCheck> CompiledPatternCheck(std::string_view pattern) {
   return std::nullopt;
 }
 
+PatternMatcher::PatternMatcher(const std::string& pattern) : check_(CompiledPatternCheck(pattern)) {
+  if (!check_) regex_.emplace(pattern);
+}
+
+bool PatternMatcher::Matches(std::string_view text) const {
+  if (check_) return (*check_)(text);
+  return std::regex_search(text.begin(), text.end(), *regex_);
+}
+
 }  // namespace webhookd

@@ -95,22 +95,6 @@ bool SameLiteral(const json::value& literal, const json::value& value) {
          AsValijsonSees(value.get_string()) == AsValijsonSees(literal.get_string());
 }
 
-// "pattern" as CompiledSchema's FastPatternConstraint checks it.
-class Pattern {
- public:
-  explicit Pattern(const std::string& source) : check_(CompiledPatternCheck(source)) {
-    if (!check_) regex_.emplace(source);
-  }
-  bool Matches(std::string_view text) const {
-    if (check_) return (*check_)(text);
-    return std::regex_search(text.begin(), text.end(), *regex_);
-  }
-
- private:
-  std::optional<PatternCheck> check_;
-  std::optional<std::regex> regex_;  // when the pattern is not one of the catalog's
-};
-
 // Keywords that do not constrain values (valijson ignores them, or uses them only for "$ref",
 // which a decided schema does not have).
 constexpr std::array<std::string_view, 12> kAnnotations = {
@@ -140,7 +124,7 @@ struct SchemaDecider::Node {
   std::uint8_t types = kAnyType;
   std::optional<json::value> constant;
   std::optional<std::vector<json::value>> allowed;  // "enum"
-  std::optional<Pattern> pattern;
+  std::optional<PatternMatcher> pattern;            // as CompiledSchema's FastPatternConstraint
   std::optional<std::uint64_t> min_length;
   std::optional<std::uint64_t> max_length;
   std::optional<double> minimum;
