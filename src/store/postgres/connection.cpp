@@ -178,12 +178,18 @@ Status Connection::Prepare(const Statement& statement, int param_count) {
 }
 
 Result<Rows> Connection::Run(const Statement& statement, const Params& params) {
-  if (Status s = Prepare(statement, params.size()); !s.ok()) return s.error();
   const std::vector<const char*> values = params.Pointers();
   const std::vector<int> lengths = params.Lengths();
-  PGresult* raw = PQexecPrepared(conn_, std::string(statement.name).c_str(), params.size(),
-                                 values.data(), lengths.data(), params.formats().data(),
-                                 /*resultFormat=*/0);
+  PGresult* raw = nullptr;
+  if (statement.planning == Planning::kEachCall) {
+    raw = PQexecParams(conn_, std::string(statement.sql).c_str(), params.size(),
+                       /*paramTypes=*/nullptr, values.data(), lengths.data(),
+                       params.formats().data(), /*resultFormat=*/0);
+  } else {
+    if (Status s = Prepare(statement, params.size()); !s.ok()) return s.error();
+    raw = PQexecPrepared(conn_, std::string(statement.name).c_str(), params.size(), values.data(),
+                         lengths.data(), params.formats().data(), /*resultFormat=*/0);
+  }
   Rows rows(raw);
   const ExecStatusType status = PQresultStatus(raw);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

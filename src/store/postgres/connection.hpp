@@ -17,10 +17,16 @@
 
 namespace webhookd::postgres {
 
+// How often the server plans a statement. Once (prepared on first use) saves planning on every
+// call, but the plan may be made while a table is empty and kept as it grows; a statement whose
+// best plan depends on its arguments' size or the table's is planned with each call's values.
+enum class Planning { kOnce, kEachCall };
+
 // A named SQL statement with $n parameters (see statements.hpp).
 struct Statement {
   std::string_view name;
   std::string_view sql;
+  Planning planning = Planning::kOnce;
 };
 
 // Parameters of one statement, in order ($1, $2, ...). Everything is sent as text except
@@ -80,7 +86,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs `statement` (prepared on this connection the first time) with `params`.
+  // Runs `statement` (prepared on this connection the first time, unless planned on each call)
+  // with `params`.
   Result<Rows> Run(const Statement& statement, const Params& params = {});
   // Runs parameterless SQL text, possibly several statements (transactions, migrations).
   Status Exec(std::string_view sql);

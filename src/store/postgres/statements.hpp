@@ -268,12 +268,13 @@ inline constexpr Statement kLeaseDeliveries{
     "lease_deliveries",
     "UPDATE deliveries SET status = 'delivering', lease_owner = $2::text, "
     "lease_until = $3::bigint, updated_at = $4::bigint WHERE id = ANY($1::text[])"};
-// $1 ids, $2 reasons, $3 now.
+// $1 ids, $2 reasons, $3 now. Planned on each call, as kRecordDeliveryOutcomes.
 inline constexpr Statement kFailUndeliverable{
     "fail_undeliverable",
     "UPDATE deliveries d SET status = 'failed', last_error = u.reason, manual_pending = false, "
     "updated_at = $3::bigint FROM unnest($1::text[], $2::text[]) AS u (id, reason) "
-    "WHERE d.id = u.id"};
+    "WHERE d.id = u.id",
+    Planning::kEachCall};
 inline constexpr Statement kNextDueAt{
     "next_due_at", "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"};
 // $1 now (leases ending before it are released; due at it), $2 updated_at.
@@ -288,7 +289,10 @@ inline constexpr Statement kReleaseLeasesOf{
     "lease_until = 0, updated_at = $2::bigint "
     "WHERE status = 'delivering' AND lease_owner = $1::text"};
 // Every outcome of one RecordAttempts call: $1 ids, $2 new statuses, $3 status codes, $4 errors,
-// $5 next_attempt_at (kept unless pending); $6 now. Returns the ids it updated.
+// $5 next_attempt_at (kept unless pending); $6 now. Returns the ids it updated. Planned on each
+// call: a plan made once, while the table was small or not yet analyzed, joined the unnest to a
+// scan of every delivery (2.7 ms per call after 20 000 deliveries, growing with the table);
+// planned with the call's own arrays, the rows are found through the primary key.
 inline constexpr Statement kRecordDeliveryOutcomes{
     "record_delivery_outcomes",
     "UPDATE deliveries d SET status = u.status, attempt_count = d.attempt_count + 1, "
@@ -296,7 +300,8 @@ inline constexpr Statement kRecordDeliveryOutcomes{
     "next_attempt_at = CASE WHEN u.status = 'pending' THEN u.next_at ELSE d.next_attempt_at END, "
     "manual_pending = false, lease_owner = '', lease_until = 0, updated_at = $6::bigint "
     "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[]) "
-    "AS u (id, status, code, error, next_at) WHERE d.id = u.id RETURNING d.id"};
+    "AS u (id, status, code, error, next_at) WHERE d.id = u.id RETURNING d.id",
+    Planning::kEachCall};
 inline constexpr Statement kRetryDelivery{
     "retry_delivery",
     "UPDATE deliveries SET status = 'pending', next_attempt_at = $2::bigint, "

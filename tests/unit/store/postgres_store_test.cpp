@@ -16,6 +16,7 @@
 #include "core/ids.hpp"
 #include "store/open_store.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/statements.hpp"
 #include "store/store.hpp"
 #include "store_test_util.hpp"
 
@@ -199,6 +200,48 @@ TEST_F(PostgresStoreTest, OnlyEndedLeasesAreReleased) {
   clock_.Advance(5001);  // a died: its lease ended
   EXPECT_EQ(Must(b->ReleaseExpiredLeases(clock_.Now())), 1);
   EXPECT_EQ(Must(b->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {})).size(), 1u);
+}
+
+// Recording outcomes finds its deliveries by primary key once the table has grown, even on a
+// connection that first ran it while the table was nearly empty: a plan made then and kept (a
+// prepared statement's generic plan) joined the outcomes to a scan of every delivery, so each
+// call cost more as history grew.
+TEST_F(PostgresStoreTest, RecordingOutcomesFindsDeliveriesByKeyAfterTheTableGrew) {
+  std::unique_ptr<Store> a = Open("a");
+  Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  const IngestedEvent ingested = Must(std::move(a->IngestEvents({Event()}).at(0)));
+  const Delivery& delivery = ingested.deliveries.at(0);
+  auto db = Must(postgres::Connection::Open(Url()));
+  ASSERT_TRUE(db->Exec("BEGIN").ok());
+  auto record = [&] {
+    const std::string ids = postgres::ArrayLiteral({delivery.id});
+    return Must(db->Run(postgres::kRecordDeliveryOutcomes, postgres::Params()
+                                                               .Text(ids)
+                                                               .Text("{pending}")
+                                                               .Text("{500}")
+                                                               .Text("{\"HTTP 500\"}")
+                                                               .Text("{1000}")
+                                                               .Int(clock_.Now())));
+  };
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(record().size(), 1);
+  ASSERT_TRUE(
+      db->Exec(fmt::format("INSERT INTO deliveries (id, event_id, config_id, organization_id, "
+                           "status, attempt_count, next_attempt_at, last_status_code, last_error, "
+                           "manual_pending, lease_owner, lease_until, created_at, updated_at) "
+                           "SELECT 'dlv_bulk_' || g, '{}', {}, 1, 'succeeded', 1, 0, 200, '', "
+                           "false, '', 0, 0, 0 FROM generate_series(1, 20000) g",
+                           delivery.event_id, delivery.config_id))
+          .ok());
+  auto seq_scans = [&] {
+    return Must(db->Run({"test_seq_scans",
+                         "SELECT seq_scan FROM pg_stat_xact_user_tables "
+                         "WHERE relid = 'deliveries'::regclass"}))
+        .Int(0, 0);
+  };
+  const std::int64_t before = seq_scans();
+  EXPECT_EQ(record().Text(0, 0), delivery.id);
+  EXPECT_EQ(seq_scans(), before) << "recording one outcome scanned the whole deliveries table";
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
 }
 
 }  // namespace
