@@ -78,12 +78,6 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
                        .idempotency_key = in.idempotency_key,
                        .created_at = now,
                        .event_type_version = in.event_type_version};
-  if (Status s = steps.InsertEvent(result.event); !s.ok()) {
-    if (s.error().kind == ErrorKind::kConflict) {
-      return Error::Conflict("event " + result.event.id + " already exists");
-    }
-    return s.error();
-  }
   Result<std::vector<WebhookConfig>> configs = steps.FanOut(result.event);
   if (!configs.ok()) return configs.error();
   if (Status s = budget.Spend(static_cast<std::int64_t>(configs->size())); !s.ok()) {
@@ -103,10 +97,11 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
     }
     result.deliveries.push_back(std::move(delivery));
   }
-  if (!result.deliveries.empty()) {
-    if (Status s = steps.InsertDeliveries(result.deliveries, result.lease_until); !s.ok()) {
-      return s.error();
+  if (Status s = steps.InsertEvent(result.event, result.deliveries, result.lease_until); !s.ok()) {
+    if (s.error().kind == ErrorKind::kConflict) {
+      return Error::Conflict("event " + result.event.id + " already exists");
     }
+    return s.error();
   }
   return result;
 }

@@ -26,14 +26,13 @@ class IngestSteps {
   // key; SQLite has one writer).
   virtual Result<std::optional<Event>> FindIdempotent(const NewEvent& event, UnixMillis since) = 0;
   virtual Result<std::vector<Delivery>> DeliveriesOf(const std::string& event_id) = 0;
-  // kConflict if an event with this id exists.
-  virtual Status InsertEvent(const Event& event) = 0;
   // The active, non-deleted configurations of the event's organization and type, by id.
   virtual Result<std::vector<WebhookConfig>> FanOut(const Event& event) = 0;
-  // Called only with a non-empty list. Each is kPending, or kDelivering leased until
-  // `lease_until` (the same for all of them).
-  virtual Status InsertDeliveries(const std::vector<Delivery>& deliveries,
-                                  UnixMillis lease_until) = 0;
+  // Stores the event with its deliveries (none when no configuration matched; one round trip
+  // for both on PostgreSQL). Each delivery is kPending, or kDelivering leased until
+  // `lease_until` (the same for all of them). kConflict if an event with this id exists.
+  virtual Status InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
+                             UnixMillis lease_until) = 0;
 };
 
 // The deliveries one ingestion request may create (IngestLimits), counted over its events, which

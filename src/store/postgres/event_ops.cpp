@@ -16,12 +16,11 @@ Status RunStatus(Connection& db, const Statement& statement, const Params& param
   return Status::Ok();
 }
 
-// All of an event's deliveries go in one multi-row INSERT: each statement is a round trip.
+// An event and all its deliveries go in one statement: each statement is a round trip.
 class PostgresIngestSteps final : public store_common::IngestSteps {
  public:
   // Deliveries taken by a DeliveryHandoff are leased in `node_id`'s name, as its claims are.
-  PostgresIngestSteps(Connection& db, const std::string& node_id, UnixMillis now)
-      : db_(db), node_id_(node_id), now_(now) {}
+  PostgresIngestSteps(Connection& db, const std::string& node_id) : db_(db), node_id_(node_id) {}
 
   // Takes the key's advisory lock first, held until commit, so that concurrent ingestions of
   // one key (on any node) see each other.
@@ -43,18 +42,6 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
     return Operations::DeliveriesOf(db_, event_id);
   }
 
-  Status InsertEvent(const Event& event) override {
-    return RunStatus(db_, kInsertEvent,
-                     Params()
-                         .Text(event.id)
-                         .Int(event.organization_id)
-                         .Int(event.event_type_id)
-                         .Text(event.payload_json)
-                         .Text(event.idempotency_key)
-                         .Int(event.created_at)
-                         .Int(event.event_type_version));
-  }
-
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
     Result<Rows> rows =
         db_.Run(kFanOutConfigs, Params().Int(event.organization_id).Int(event.event_type_id));
@@ -62,31 +49,34 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
     return ReadAll<WebhookConfig>(*rows, ReadConfigRow);
   }
 
-  Status InsertDeliveries(const std::vector<Delivery>& deliveries,
-                          UnixMillis lease_until) override {
+  Status InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
+                     UnixMillis lease_until) override {
+    Params params;
+    params.Text(event.id)
+        .Int(event.organization_id)
+        .Int(event.event_type_id)
+        .Text(event.payload_json)
+        .Text(event.idempotency_key)
+        .Int(event.created_at)
+        .Int(event.event_type_version);
+    if (deliveries.empty()) return RunStatus(db_, kInsertEvent, params);
     std::vector<std::string> ids, config_ids, statuses;
     for (const Delivery& d : deliveries) {
       ids.push_back(d.id);
       config_ids.push_back(std::to_string(d.config_id));
       statuses.emplace_back(DeliveryStatusName(d.status));
     }
-    const Delivery& first = deliveries.front();
-    return RunStatus(db_, kInsertDeliveries,
-                     Params()
-                         .Text(ArrayLiteral(ids))
-                         .Text(ArrayLiteral(config_ids))
-                         .Text(first.event_id)
-                         .Int(first.organization_id)
-                         .Int(now_)
-                         .Text(ArrayLiteral(statuses))
-                         .Text(node_id_)
-                         .Int(lease_until));
+    params.Text(ArrayLiteral(ids))
+        .Text(ArrayLiteral(config_ids))
+        .Text(ArrayLiteral(statuses))
+        .Text(node_id_)
+        .Int(lease_until);
+    return RunStatus(db_, kInsertEventWithDeliveries, params);
   }
 
  private:
   Connection& db_;
   const std::string& node_id_;
-  const UnixMillis now_;
 };
 
 // Old events of `scope` that look finished, locked (an event another node is purging or erasing
@@ -133,7 +123,7 @@ Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEv
                                               DeliveryHandoff* handoff,
                                               store_common::DeliveryBudget& budget,
                                               const std::string& node_id, UnixMillis now) {
-  PostgresIngestSteps steps(context.db(), node_id, now);
+  PostgresIngestSteps steps(context.db(), node_id);
   Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff, budget);
   if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;

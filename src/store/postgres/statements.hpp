@@ -192,17 +192,23 @@ inline constexpr Statement kGetEvent{
     "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 
 // ---- Deliveries ----
-// All deliveries of one event in one statement: $1 ids, $2 configuration ids (arrays of the
-// same length), $3 event, $4 organization, $5 now (next_attempt_at = created_at = updated_at).
-inline constexpr Statement kInsertDeliveries{
-    "insert_deliveries",
+// An event and all its deliveries in one statement (one round trip): $1-$7 as kInsertEvent;
+// $8 delivery ids, $9 configuration ids, $10 statuses (arrays of the same length), $11 this node
+// (the lease owner of those delivering), $12 their lease_until. next_attempt_at, created_at and
+// updated_at are the event's created_at ($6). The deliveries' foreign key to the event is
+// checked at the end of the statement, when the event's row is there.
+inline constexpr Statement kInsertEventWithDeliveries{
+    "insert_event_with_deliveries",
+    "WITH event AS (INSERT INTO events (id, organization_id, event_type_id, payload, "
+    "idempotency_key, created_at, event_type_version) VALUES ($1::text, $2::bigint, "
+    "$3::integer, $4::text, NULLIF($5::text, ''), $6::bigint, $7::integer)) "
     "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
     "next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, lease_until, "
     "created_at, updated_at) "
-    "SELECT n.id, $3::text, n.config_id, $4::bigint, n.status, 0, $5::bigint, 0, '', false, "
-    "CASE WHEN n.status = 'delivering' THEN $7::text ELSE '' END, "
-    "CASE WHEN n.status = 'delivering' THEN $8::bigint ELSE 0 END, $5::bigint, $5::bigint "
-    "FROM unnest($1::text[], $2::bigint[], $6::text[]) AS n (id, config_id, status)"};
+    "SELECT n.id, $1::text, n.config_id, $2::bigint, n.status, 0, $6::bigint, 0, '', false, "
+    "CASE WHEN n.status = 'delivering' THEN $11::text ELSE '' END, "
+    "CASE WHEN n.status = 'delivering' THEN $12::bigint ELSE 0 END, $6::bigint, $6::bigint "
+    "FROM unnest($8::text[], $9::bigint[], $10::text[]) AS n (id, config_id, status)"};
 inline constexpr Statement kDeliveriesOfEvent{
     "deliveries_of_event", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE event_id = $1::text ORDER BY id"};

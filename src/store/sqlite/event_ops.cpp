@@ -27,7 +27,21 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return Operations::DeliveriesOf(db_, event_id);
   }
 
-  Status InsertEvent(const Event& event) override {
+  Status InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
+                     UnixMillis lease_until) override {
+    if (Status s = InsertEventRow(event); !s.ok()) return s;
+    return InsertDeliveries(deliveries, lease_until);
+  }
+
+  Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
+    Result<Query> query = db_.Prepare(kFanOutConfigs);
+    if (!query.ok()) return query.error();
+    query->BindInt(1, event.organization_id).BindInt(2, event.event_type_id);
+    return ReadAll<WebhookConfig>(*query, ReadConfigRow);
+  }
+
+ private:
+  Status InsertEventRow(const Event& event) {
     Result<Query> insert = db_.Prepare(kInsertEvent);
     if (!insert.ok()) return insert.error();
     insert->BindText(1, event.id)
@@ -40,15 +54,7 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return insert->Run();
   }
 
-  Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
-    Result<Query> query = db_.Prepare(kFanOutConfigs);
-    if (!query.ok()) return query.error();
-    query->BindInt(1, event.organization_id).BindInt(2, event.event_type_id);
-    return ReadAll<WebhookConfig>(*query, ReadConfigRow);
-  }
-
-  Status InsertDeliveries(const std::vector<Delivery>& deliveries,
-                          UnixMillis lease_until) override {
+  Status InsertDeliveries(const std::vector<Delivery>& deliveries, UnixMillis lease_until) {
     for (const Delivery& delivery : deliveries) {
       Result<Query> insert = db_.Prepare(kInsertDelivery);
       if (!insert.ok()) return insert.error();
@@ -65,7 +71,6 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return Status::Ok();
   }
 
- private:
   Connection& db_;
 };
 
