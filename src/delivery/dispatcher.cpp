@@ -51,6 +51,7 @@ struct Dispatcher::Inbox : std::enable_shared_from_this<Dispatcher::Inbox> {
   std::mutex mutex;
   std::vector<Completion> completions;    // guarded by mutex
   std::optional<ClaimResult> claimed;     // guarded by mutex
+  std::vector<SweepResult> swept;         // guarded by mutex
   std::vector<DeliveryJob> handed_off;    // guarded by mutex
   UnixMillis handed_off_lease_until = 0;  // guarded by mutex; the earliest of their leases
   bool wake = false;                      // guarded by mutex
@@ -70,6 +71,12 @@ struct Dispatcher::Inbox : std::enable_shared_from_this<Dispatcher::Inbox> {
   void PushClaimed(ClaimResult result) {
     std::lock_guard lock(mutex);
     claimed = std::move(result);
+    PostIteration();
+  }
+
+  void PushSwept(SweepResult result) {
+    std::lock_guard lock(mutex);
+    swept.push_back(result);
     PostIteration();
   }
 
@@ -168,8 +175,10 @@ Dispatcher::Dispatcher(Store& store, HttpClient& client, const Clock& clock, con
       inbox_(std::make_shared<Inbox>()),
       handoff_(std::make_shared<Handoff>(inbox_, lease_ms_)),
       recorder_(store_, clock_, metrics_, options_.store_retry_ms),
-      claimer_(store_, clock_, lease_ms_,
-               [inbox = inbox_](ClaimResult result) { inbox->PushClaimed(std::move(result)); }) {
+      claimer_(
+          store_, clock_, lease_ms_,
+          [inbox = inbox_](ClaimResult result) { inbox->PushClaimed(std::move(result)); },
+          [inbox = inbox_](SweepResult result) { inbox->PushSwept(result); }) {
   if (lease_ms_ != options_.lease_ms && options_.lease_ms != 0) {
     spdlog::warn("delivery lease raised from {} ms to {} ms: it must outlast the longest request",
                  options_.lease_ms, lease_ms_);
@@ -225,17 +234,14 @@ void Dispatcher::Wake() {
 }
 
 // One iteration turns completions into outcomes (handed to the recorder) and, from memory, into
-// the next requests of the same configurations; the store is never waited for here except for
-// the lease sweep, every fallback_wakeup_ms. Then it sets a timer for the next thing it must do
-// unasked.
+// the next requests of the same configurations; the store is never waited for here (claims and
+// lease sweeps run on the claimer's thread, outcomes are recorded on the recorder's). Then it
+// sets a timer for the next thing it must do unasked.
 void Dispatcher::Iterate() {
-  if (!released_interrupted_) {
-    released_interrupted_ = true;
-    ReleaseInterrupted();
-  }
   if (armed_ && SteadyClock::now() >= armed_until_) armed_ = false;
   Taken taken = TakeInbox();
   UnixMillis now = clock_.Now();
+  for (const SweepResult& swept : taken.swept) AfterSweep(swept, now);
   Complete(std::move(taken.completions), now);
   // Claimed while stopping: not sent; they stay leased and are sent again later.
   if (taken.claimed && !taken.stopping) AcceptClaimed(std::move(*taken.claimed), now);
@@ -267,7 +273,8 @@ void Dispatcher::Iterate() {
   // low-water mark (a backlog waits in the store, pending, not in memory), and never a
   // held-back configuration's. A configuration no longer held back may have deliveries
   // pending in the store that woke nobody when they were stored (DeliveryHandoff::HoldsBack).
-  if (handoff_->Set(BelowLowWater(held_back), held_back.config_ids)) maybe_due_ = true;
+  const bool open = released_interrupted_ && BelowLowWater(held_back);
+  if (handoff_->Set(open, held_back.config_ids)) maybe_due_ = true;
   RequestClaimIfUseful(now, held_back);
   const std::int64_t wait_ms = std::max<std::int64_t>(0, NextWakeAt(now) - clock_.Now());
   ArmWake(SteadyClock::now() + std::chrono::milliseconds(wait_ms));
@@ -301,6 +308,7 @@ Dispatcher::Taken Dispatcher::TakeInbox() {
   std::lock_guard lock(inbox_->mutex);
   taken.completions.swap(inbox_->completions);
   taken.claimed = std::exchange(inbox_->claimed, std::nullopt);
+  taken.swept.swap(inbox_->swept);
   taken.handed_off.swap(inbox_->handed_off);
   taken.handed_off_lease_until = inbox_->handed_off_lease_until;
   taken.woken = std::exchange(inbox_->wake, false);
@@ -308,33 +316,21 @@ Dispatcher::Taken Dispatcher::TakeInbox() {
   return taken;
 }
 
-// This node's leases at start-up are a previous run's, interrupted (a crash, a kill -9) before
-// it recorded them, whatever lease length that run used. Other nodes' ended leases go too.
-void Dispatcher::ReleaseInterrupted() {
-  UnixMillis now = clock_.Now();
-  Result<std::int64_t> released = store_.ReleaseOwnLeases();
-  if (released.ok()) {
-    if (*released > 0) spdlog::info("{} interrupted deliveries returned to pending", *released);
-    released = store_.ReleaseExpiredLeases(now);
+// Released deliveries are due now. A failed sweep is asked for again after store_retry_ms; a
+// failed start-up release is not repeated (its leases end and the sweeps take them then).
+void Dispatcher::AfterSweep(const SweepResult& swept, UnixMillis now) {
+  if (swept.released > 0) maybe_due_ = true;
+  if (swept.startup) {
+    released_interrupted_ = true;
+    next_sweep_at_ = now + (swept.ok ? options_.fallback_wakeup_ms : options_.store_retry_ms);
+  } else if (!swept.ok) {
+    next_sweep_at_ = std::min(next_sweep_at_, now + options_.store_retry_ms);
   }
-  if (!released.ok()) {
-    spdlog::error("releasing interrupted deliveries failed: {}", released.error().message);
-    next_sweep_at_ = now + options_.store_retry_ms;
-    return;
-  }
-  if (*released > 0) spdlog::info("{} deliveries with ended leases returned to pending", *released);
-  next_sweep_at_ = now + options_.fallback_wakeup_ms;
 }
 
 void Dispatcher::SweepLeasesIfDue(UnixMillis now) {
   if (now < next_sweep_at_) return;
-  Result<std::int64_t> released = store_.ReleaseExpiredLeases(now);
-  if (!released.ok()) {
-    spdlog::error("releasing ended leases failed: {}", released.error().message);
-    next_sweep_at_ = now + options_.store_retry_ms;
-    return;
-  }
-  if (*released > 0) spdlog::info("{} deliveries with ended leases returned to pending", *released);
+  claimer_.RequestSweep();
   next_sweep_at_ = now + options_.fallback_wakeup_ms;
 }
 

@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -182,6 +183,7 @@ class Dispatcher {
     std::optional<ClaimResult> claimed;
     std::vector<DeliveryJob> handed_off;
     UnixMillis handed_off_lease_until = 0;
+    std::vector<SweepResult> swept;
     bool woken = false;
     bool stopping = false;
   };
@@ -192,7 +194,7 @@ class Dispatcher {
   void ArmWake(SteadyTime when);
   void LetGo();
   Taken TakeInbox();
-  void ReleaseInterrupted();
+  void AfterSweep(const SweepResult& swept, UnixMillis now);
   void Complete(std::vector<Completion> completions, UnixMillis now);
   void AcceptClaimed(ClaimResult claimed, UnixMillis now);
   void Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, UnixMillis now);
@@ -240,6 +242,7 @@ class Dispatcher {
   std::unique_ptr<ThreadEventLoop> own_loop_;
 
   // The loop's thread only (and Stop(), once the loop has let go).
+  // The claimer has made its start-up release: the hand-off may open.
   bool released_interrupted_ = false;
   std::optional<SteadyTime> stop_deadline_;
   bool armed_ = false;  // a timer is set for armed_until_
@@ -257,7 +260,8 @@ class Dispatcher {
   bool maybe_due_ = true;          // the store may hold due deliveries we have not claimed
   UnixMillis due_check_at_ = 0;    // while !maybe_due_: look again at this time
   UnixMillis claim_retry_at_ = 0;  // after a failed claim, not before this
-  UnixMillis next_sweep_at_ = 0;
+  // Asks the claimer for a lease sweep at this time; none before the start-up release.
+  UnixMillis next_sweep_at_ = std::numeric_limits<UnixMillis>::max();
 };
 
 }  // namespace webhookd::delivery

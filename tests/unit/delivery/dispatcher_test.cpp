@@ -145,6 +145,42 @@ class InstrumentedStore final : public ForwardingStore {
     return recorded;
   }
 
+  // While held, the start-up release (ReleaseOwnLeases) waits.
+  Result<std::int64_t> ReleaseOwnLeases() override {
+    NoteReleaseThread();
+    {
+      std::unique_lock lock(mutex_);
+      ++own_releases_waiting_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return !hold_own_releases_; });
+      --own_releases_waiting_;
+    }
+    return ForwardingStore::ReleaseOwnLeases();
+  }
+
+  Result<std::int64_t> ReleaseExpiredLeases(UnixMillis now) override {
+    NoteReleaseThread();
+    expired_releases_.fetch_add(1);
+    return ForwardingStore::ReleaseExpiredLeases(now);
+  }
+
+  void HoldOwnReleases(bool hold) {
+    {
+      std::lock_guard lock(mutex_);
+      hold_own_releases_ = hold;
+    }
+    changed_.notify_all();
+  }
+  int own_releases_waiting() {
+    std::lock_guard lock(mutex_);
+    return own_releases_waiting_;
+  }
+  int expired_releases() const { return expired_releases_.load(); }
+  std::set<std::thread::id> release_threads() {
+    std::lock_guard lock(mutex_);
+    return release_threads_;
+  }
+
   void SetGateOpen(bool open) {
     {
       std::lock_guard lock(mutex_);
@@ -171,7 +207,16 @@ class InstrumentedStore final : public ForwardingStore {
   int claims() const { return claims_.load(); }
 
  private:
+  void NoteReleaseThread() {
+    std::lock_guard lock(mutex_);
+    release_threads_.insert(std::this_thread::get_id());
+  }
+
   std::atomic<int> claims_{0};
+  std::atomic<int> expired_releases_{0};
+  bool hold_own_releases_ = false;             // guarded by mutex_
+  int own_releases_waiting_ = 0;               // guarded by mutex_
+  std::set<std::thread::id> release_threads_;  // guarded by mutex_
   std::mutex mutex_;
   std::condition_variable changed_;
   bool gate_open_ = true;       // guarded by mutex_
@@ -211,7 +256,10 @@ class DispatcherTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (instrumented_) instrumented_->SetGateOpen(true);
+    if (instrumented_) {
+      instrumented_->SetGateOpen(true);
+      instrumented_->HoldOwnReleases(false);
+    }
     if (dispatcher_) dispatcher_->Stop();
     {
       std::lock_guard lock(dispatcher_mutex_);
@@ -230,6 +278,16 @@ class DispatcherTest : public ::testing::Test {
           std::make_unique<Dispatcher>(store, client_, clock_, Catalog::Builtin(), options_);
     }
     dispatcher_->Start();
+  }
+
+  // Lends the client a loop of its own, as the Beast client does (it outlives TearDown's
+  // Stop()); returns the loop's thread.
+  std::thread::id LendLoop() {
+    lent_loop_ = std::make_unique<ThreadEventLoop>("lent-loop");
+    std::promise<std::thread::id> loop_thread;
+    lent_loop_->Post([&] { loop_thread.set_value(std::this_thread::get_id()); });
+    client_.Lend(lent_loop_.get());
+    return loop_thread.get_future().get();
   }
 
   // As the serve command wires it: new deliveries go straight to the dispatcher when it takes them.
@@ -320,6 +378,7 @@ class DispatcherTest : public ::testing::Test {
     dispatcher_->Wake();
   }
 
+  std::unique_ptr<ThreadEventLoop> lent_loop_;  // declared first: destroyed after the dispatcher
   ManualClock clock_;
   std::string dir_;
   std::unique_ptr<Store> store_;
@@ -333,11 +392,7 @@ class DispatcherTest : public ::testing::Test {
 // As with BeastHttpClient: every request is sent from the client's loop, responses arriving
 // there are handled there, and a response after Stop() finds no dispatcher to reach.
 TEST_F(DispatcherTest, RunsOnTheLoopTheClientLends) {
-  ThreadEventLoop lent("lent-loop");
-  std::promise<std::thread::id> loop_thread;
-  lent.Post([&] { loop_thread.set_value(std::this_thread::get_id()); });
-  const std::thread::id lent_thread = loop_thread.get_future().get();
-  client_.Lend(&lent);
+  const std::thread::id lent_thread = LendLoop();
   CreateConfig(1, "https://a.example/hook");
   WebhookConfig held = CreateConfig(2, "https://b.example/hook");
   client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
@@ -361,6 +416,41 @@ TEST_F(DispatcherTest, RunsOnTheLoopTheClientLends) {
   client_.ReleaseHeld(Status(200));
   EXPECT_EQ(Get(unanswered[0].id).status, DeliveryStatus::kDelivering);
   EXPECT_EQ(Get(unanswered[0].id).attempt_count, 0);
+}
+
+// The lease releases are store calls: they run on the claimer's thread, never on the loop the
+// client lends (every request there would wait for their commit). Until the start-up release is
+// done the hand-off stays closed, since that release would take back a delivery handed off
+// meanwhile while it is being sent; what is ingested then waits, pending, for a claim.
+TEST_F(DispatcherTest, ReleasesLeasesOffTheLoopAndHandsOffOnlyAfterTheStartupRelease) {
+  const std::thread::id lent_thread = LendLoop();
+  const WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  InstrumentedStore& store = Instrument();
+  store.HoldOwnReleases(true);
+  StartDispatcher();
+  ConnectHandoff();
+  ASSERT_TRUE(Eventually([&] { return store.own_releases_waiting() == 1; }));
+
+  EXPECT_FALSE(HandoffTakes(config));
+  const std::vector<Delivery> early = Ingest(1, 1);
+  ASSERT_EQ(early.size(), 1u);
+  EXPECT_EQ(early[0].status, DeliveryStatus::kPending);
+  EXPECT_EQ(client_.sent().size(), 0u);
+
+  store.HoldOwnReleases(false);
+  ASSERT_TRUE(WaitForAttempts(early[0].id, 1));  // claimed once the release is done
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(config); }));
+  const std::vector<Delivery> later = Ingest(1, 1);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].status, DeliveryStatus::kDelivering);  // handed off
+  ASSERT_TRUE(WaitForAttempts(later[0].id, 1));
+
+  const int sweeps = store.expired_releases();
+  Advance(options_.fallback_wakeup_ms + 1);  // a lease sweep is due
+  ASSERT_TRUE(Eventually([&] { return store.expired_releases() > sweeps; }));
+  EXPECT_FALSE(store.release_threads().contains(lent_thread));
+  EXPECT_EQ(store.release_threads().size(), 1u);  // the claimer's
+  EXPECT_EQ(client_.sent().size(), 2u);
 }
 
 TEST_F(DispatcherTest, RecordsASuccessfulAttempt) {
