@@ -324,8 +324,8 @@ inline constexpr Statement kCountDeliveries{
     "count_deliveries", "SELECT status, COUNT(*) FROM deliveries GROUP BY status"};
 
 // ---- Statistics ----
-// The window's deliveries are a range of the primary key (or of deliveries_by_org): $1 the
-// window's lowest id (SortableIdLowerBound), $2 scope, $3 the window's start.
+// The window's deliveries are a range of the primary key: $1 the window's lowest id
+// (SortableIdLowerBound), $2 scope, $3 the window's start.
 #define WEBHOOKD_PG_STATS_WINDOW(D)                \
   D "id >= $1::text AND ($2::bigint IS NULL OR " D \
     "organization_id = $2::bigint) "               \

@@ -16,6 +16,7 @@
 #include "core/ids.hpp"
 #include "store/open_store.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/migrations.hpp"
 #include "store/postgres/statements.hpp"
 #include "store/store.hpp"
 #include "store_test_util.hpp"
@@ -242,6 +243,72 @@ TEST_F(PostgresStoreTest, RecordingOutcomesFindsDeliveriesByKeyAfterTheTableGrew
   EXPECT_EQ(record().Text(0, 0), delivery.id);
   EXPECT_EQ(seq_scans(), before) << "recording one outcome scanned the whole deliveries table";
   ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+}
+
+// Migration 8 replaces the delivery indexes of a database made by migrations 1 to 7 in place:
+// its rows stay, and the statements that read the replaced indexes (lease expiry, claims, the
+// open counts) go on working.
+TEST_F(PostgresStoreTest, ADatabaseOfTheSchemaBeforeTheLeanIndexesUpgradesInPlace) {
+  {
+    auto db = Must(postgres::Connection::Open(Url()));
+    ASSERT_EQ(Must(postgres::ApplyMigrations(*db, postgres::EmbeddedMigrations().first(7), clock_)),
+              7);
+    const std::string now = std::to_string(clock_.Now());
+    ASSERT_TRUE(
+        db->Exec("INSERT INTO webhook_configs (id, organization_id, name, url, "
+                 "event_type_id, attributes_json, headers_json, active, "
+                 "send_organization_code, version, secret, previous_secret, "
+                 "previous_secret_expires_at, is_deleted, created_at, updated_at, "
+                 "disabled_reason, timeout_ms, retry_schedule_json, failing_since, "
+                 "rate_limit, ordering) VALUES (1, 1, 'hook', "
+                 "'https://receiver.example/hook', 1, '{}', '{}', true, false, 1, "
+                 "'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', '', 0, false, 0, 0, '', 0, "
+                 "'', 0, 0, 'none');"
+                 "INSERT INTO events (id, organization_id, event_type_id, payload, "
+                 "created_at) VALUES ('evt_old', 1, 1, '{\"n\":1}', " +
+                 now +
+                 ");"
+                 "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
+                 "attempt_count, next_attempt_at, last_status_code, last_error, "
+                 "manual_pending, lease_owner, lease_until, created_at, updated_at) VALUES "
+                 "('dlv_1_pending', 'evt_old', 1, 1, 'pending', 0, " +
+                 now +
+                 ", 0, '', "
+                 "false, '', 0, " +
+                 now + ", " + now +
+                 "), "
+                 "('dlv_2_leased', 'evt_old', 1, 1, 'delivering', 0, " +
+                 now +
+                 ", 0, '', "
+                 "false, 'gone-node', " +
+                 std::to_string(clock_.Now() - 1) + ", " + now + ", " + now +
+                 "), "
+                 "('dlv_3_done', 'evt_old', 1, 1, 'succeeded', 1, " +
+                 now +
+                 ", 200, '', "
+                 "false, '', 0, " +
+                 now + ", " + now + ")")
+            .ok());
+  }
+  std::unique_ptr<Store> a = Open("a");
+  auto db = Must(postgres::Connection::Open(Url()));
+  postgres::Rows indexes = Must(db->Run({"test_delivery_indexes",
+                                         "SELECT string_agg(indexname, ',' ORDER BY indexname) "
+                                         "FROM pg_indexes WHERE tablename = 'deliveries' "
+                                         "AND schemaname = current_schema()"}));
+  EXPECT_EQ(indexes.Text(0, 0),
+            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_open,"
+            "deliveries_pkey");
+
+  EXPECT_EQ(Must(a->CountDeliveries()).delivering, 1);
+  EXPECT_EQ(Must(a->ReleaseExpiredLeases(clock_.Now())), 1);  // the ended lease
+  std::vector<DeliveryJob> claimed = Must(a->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {}));
+  std::set<std::string> ids;
+  for (const DeliveryJob& job : claimed) ids.insert(job.delivery.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"dlv_1_pending", "dlv_2_leased"}));
+  for (const DeliveryJob& job : claimed) EXPECT_EQ(job.event.payload_json, "{\"n\":1}");
+  EXPECT_EQ(Must(a->GetDelivery("dlv_3_done", std::nullopt)).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(Must(a->CountDeliveries()).delivering, 2);
 }
 
 }  // namespace
