@@ -5,7 +5,6 @@
 #include <array>
 #include <boost/url/parse.hpp>
 #include <charconv>
-#include <cmath>
 #include <set>
 
 #include "api/json_io.hpp"
@@ -161,30 +160,6 @@ Result<std::string> ReadHeaders(const boost::json::object& body) {
   return boost::json::serialize(**headers);
 }
 
-// The JSON pointer of the first number in `value` that is not finite, if any. Boost.JSON reads
-// 5e3000 as infinity and writes it back as `Infinity`, which no JSON parser (its own included)
-// reads: stored, it would make the configuration unreadable.
-std::optional<std::string> NonFiniteNumberIn(const boost::json::value& value,
-                                             const std::string& pointer) {
-  if (value.is_double()) {
-    if (std::isfinite(value.get_double())) return std::nullopt;
-    return pointer;
-  }
-  if (const boost::json::object* object = value.if_object()) {
-    for (const auto& [key, item] : *object) {
-      if (auto found = NonFiniteNumberIn(item, PointerTo(pointer, key))) return found;
-    }
-  }
-  if (const boost::json::array* array = value.if_array()) {
-    for (std::size_t i = 0; i < array->size(); ++i) {
-      if (auto found = NonFiniteNumberIn((*array)[i], pointer + "/" + std::to_string(i))) {
-        return found;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 Result<std::string> ReadAttributes(const boost::json::object& body) {
   Result<std::optional<boost::json::object>> attributes = OptionalObject(body, "attributes");
   if (!attributes.ok()) return attributes.error();
@@ -197,9 +172,6 @@ Result<std::string> ReadAttributes(const boost::json::object& body) {
     if (Status s = RejectControlCharacters(v->as_string(), known, field); !s.ok()) {
       return s.error();
     }
-  }
-  if (auto field = NonFiniteNumberIn(**attributes, "/attributes")) {
-    return Error::Invalid("numbers in attributes must be within the range of a double", *field);
   }
   std::string text = boost::json::serialize(**attributes);
   if (text.size() > kMaxAttributesBytes) {

@@ -42,6 +42,31 @@ Error InvalidCursor(std::string_view what) {
       "cursor");
 }
 
+// The JSON pointer of the first number in `value` that is not finite, if any. Boost.JSON reads
+// 5e3000 as infinity and writes it back as `Infinity`, which no JSON parser (its own included)
+// reads: stored, it would make an event's payload, a configuration or a schema unreadable, and
+// a delivered body that is not JSON.
+std::optional<std::string> NonFiniteNumberIn(const boost::json::value& value,
+                                             const std::string& pointer) {
+  if (value.is_double()) {
+    if (std::isfinite(value.get_double())) return std::nullopt;
+    return pointer;
+  }
+  if (const boost::json::object* object = value.if_object()) {
+    for (const auto& [key, item] : *object) {
+      if (auto found = NonFiniteNumberIn(item, PointerTo(pointer, key))) return found;
+    }
+  }
+  if (const boost::json::array* array = value.if_array()) {
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (auto found = NonFiniteNumberIn((*array)[i], pointer + "/" + std::to_string(i))) {
+        return found;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::int64_t> IntegerIn(const boost::json::value& value, IntegerRange range) {
@@ -81,6 +106,9 @@ Result<boost::json::object> ParseJsonObject(std::string_view body) {
   if (!value.is_object()) {
     return Error::Invalid(
         "the request body must be a JSON object, not " + std::string(JsonKindName(value)), "");
+  }
+  if (auto field = NonFiniteNumberIn(value, "")) {
+    return Error::Invalid("numbers must be within the range of a double (about ±1.8e308)", *field);
   }
   return std::move(value.as_object());
 }

@@ -63,6 +63,42 @@ TEST_F(DeliveryIngestTest, RejectsInvalidEventsBeforeStoringAnything) {
   EXPECT_EQ(receiver.Requests().front().Header("webhook-id"), accepted.json.at("id").as_string());
 }
 
+// 5e3000 is JSON but beyond a double: read as infinity, it would be stored and delivered as
+// `Infinity`, which no receiver can parse. Every body refuses it, naming the place.
+TEST_F(DeliveryIngestTest, NumbersBeyondADoubleAreRefusedWhereverTheyAre) {
+  HttpReceiver receiver;
+  HttpClient admin = Admin();
+  CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  ASSERT_FALSE(HasFailure());
+  json::object payload = Appointment(admin, 1);
+  payload["attributes"].as_object()["reading"] = 123456789;
+  const json::object event{
+      {"organizationId", 1}, {"eventName", "BookAppointment"}, {"payload", payload}};
+  std::string body = json::serialize(event);
+  body.replace(body.find("123456789"), 9, "5e3000");
+  const HttpResponse refused = admin.Request("POST", "/events", body);
+  EXPECT_TRUE(IsProblem(refused, 400, "invalid-request", "/payload/attributes/reading"))
+      << refused.Summary();
+  const std::string batch = "{\"events\": [" + body + "]}";
+  EXPECT_TRUE(IsProblem(admin.Request("POST", "/events/batch", batch), 400, "invalid-request",
+                        "/events/0/payload/attributes/reading"));
+
+  json::object type{{"name", "VitalSignRecorded"},
+                    {"description", "A vital sign."},
+                    {"schema", {{"type", "object"}, {"maximum", 123456789}}},
+                    {"sample", json::object{}}};
+  std::string type_body = json::serialize(type);
+  type_body.replace(type_body.find("123456789"), 9, "-1e999");
+  EXPECT_TRUE(IsProblem(admin.Request("POST", "/event-types", type_body), 400, "invalid-request",
+                        "/schema/maximum"));
+
+  const HttpResponse deliveries = admin.Get("/deliveries");
+  ASSERT_TRUE(IsJson(deliveries, 200));
+  EXPECT_TRUE(deliveries.json.at("data").as_array().empty()) << deliveries.Summary();
+  EXPECT_FALSE(IsJson(admin.Get("/event-types/VitalSignRecorded"), 200));
+  EXPECT_EQ(receiver.Count(), 0u);
+}
+
 // A payload wrong in several places gets every place at once, in `errors`, the first being
 // `field`; batch items' errors point into the batch body.
 TEST_F(DeliveryIngestTest, SchemaErrorsListEveryFailingField) {

@@ -114,9 +114,6 @@ TEST(ConfigJson, EachMistakeNamesItsField) {
       "attributes":{"apiKey":7}})"),
             "/attributes/apiKey");
   EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
-      "attributes":{"limits":{"a":[1,5e3000]}}})"),
-            "/attributes/limits/a/1");
-  EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,
       "retrySchedule":[1,-2]})"),
             "/retrySchedule/1");
   EXPECT_EQ(FieldOf(R"({"name":"n","url":"https://a.example","webhookEventId":1,"timeoutMs":5})"),
