@@ -51,6 +51,26 @@ Event HandedOffEvent(const Event& stored, const NewEvent& in) {
                .event_type_version = stored.event_type_version};
 }
 
+// `result`'s deliveries, one per configuration in `configs`: those `handoff` takes leased to it
+// and listed in `handed_off`, the others pending.
+void AddDeliveries(std::vector<WebhookConfig> configs, const NewEvent& in, UnixMillis now,
+                   DeliveryHandoff* handoff, IngestedEvent& result) {
+  for (WebhookConfig& config : configs) {
+    Delivery delivery = NewPendingDelivery(result.event, config.id, now);
+    std::optional<UnixMillis> lease =
+        handoff != nullptr ? handoff->LeaseFor(config, now) : std::nullopt;
+    if (lease) {
+      delivery.status = DeliveryStatus::kDelivering;
+      result.lease_until = *lease;
+      result.handed_off.push_back(
+          DeliveryJob{delivery, HandedOffEvent(result.event, in), std::move(config)});
+    } else if (handoff != nullptr && handoff->HoldsBack(config)) {
+      ++result.pending_held_back;
+    }
+    result.deliveries.push_back(std::move(delivery));
+  }
+}
+
 }  // namespace
 
 Status DeliveryBudget::Spend(std::int64_t deliveries) {
@@ -70,40 +90,32 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
     if (!replayed.ok()) return replayed.error();
     if (*replayed) return std::move(**replayed);
   }
-  IngestedEvent result;
-  result.event = Event{.id = in.id,
-                       .organization_id = in.organization_id,
-                       .event_type_id = in.event_type_id,
-                       .payload_json = in.payload_json,
-                       .idempotency_key = in.idempotency_key,
-                       .created_at = now,
-                       .event_type_version = in.event_type_version};
-  Result<std::vector<WebhookConfig>> configs = steps.FanOut(result.event);
-  if (!configs.ok()) return configs.error();
-  if (Status s = budget.Spend(static_cast<std::int64_t>(configs->size())); !s.ok()) {
-    return s.error();
-  }
-  for (WebhookConfig& config : *configs) {
-    Delivery delivery = NewPendingDelivery(result.event, config.id, now);
-    std::optional<UnixMillis> lease =
-        handoff != nullptr ? handoff->LeaseFor(config, now) : std::nullopt;
-    if (lease) {
-      delivery.status = DeliveryStatus::kDelivering;
-      result.lease_until = *lease;
-      result.handed_off.push_back(
-          DeliveryJob{delivery, HandedOffEvent(result.event, in), std::move(config)});
-    } else if (handoff != nullptr && handoff->HoldsBack(config)) {
-      ++result.pending_held_back;
+  // A second try follows a fan-out from a cache that was out of date; it reads the database.
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    IngestedEvent result;
+    result.event = Event{.id = in.id,
+                         .organization_id = in.organization_id,
+                         .event_type_id = in.event_type_id,
+                         .payload_json = in.payload_json,
+                         .idempotency_key = in.idempotency_key,
+                         .created_at = now,
+                         .event_type_version = in.event_type_version};
+    Result<std::vector<WebhookConfig>> configs = steps.FanOut(result.event);
+    if (!configs.ok()) return configs.error();
+    const auto spent = static_cast<std::int64_t>(configs->size());
+    if (Status s = budget.Spend(spent); !s.ok()) return s.error();
+    AddDeliveries(std::move(*configs), in, now, handoff, result);
+    Result<bool> inserted = steps.InsertEvent(result.event, result.deliveries, result.lease_until);
+    if (!inserted.ok()) {
+      if (inserted.error().kind == ErrorKind::kConflict) {
+        return Error::Conflict("event " + result.event.id + " already exists");
+      }
+      return inserted.error();
     }
-    result.deliveries.push_back(std::move(delivery));
+    if (*inserted) return result;
+    budget.Refund(spent);
   }
-  if (Status s = steps.InsertEvent(result.event, result.deliveries, result.lease_until); !s.ok()) {
-    if (s.error().kind == ErrorKind::kConflict) {
-      return Error::Conflict("event " + result.event.id + " already exists");
-    }
-    return s.error();
-  }
-  return result;
+  return Error::Internal("the fan-out read from the database was refused as out of date");
 }
 
 bool LeftWorkDue(const IngestedEvent& ingested) {

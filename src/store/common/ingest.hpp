@@ -26,13 +26,17 @@ class IngestSteps {
   // key; SQLite has one writer).
   virtual Result<std::optional<Event>> FindIdempotent(const NewEvent& event, UnixMillis since) = 0;
   virtual Result<std::vector<Delivery>> DeliveriesOf(const std::string& event_id) = 0;
-  // The active, non-deleted configurations of the event's organization and type, by id.
+  // The active, non-deleted configurations of the event's organization and type, by id. A
+  // backend may answer from a cache (PostgreSQL), which the InsertEvent after it checks.
   virtual Result<std::vector<WebhookConfig>> FanOut(const Event& event) = 0;
   // Stores the event with its deliveries (none when no configuration matched; one round trip
   // for both on PostgreSQL). Each delivery is kPending, or kDelivering leased until
   // `lease_until` (the same for all of them). kConflict if an event with this id exists.
-  virtual Status InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
-                             UnixMillis lease_until) = 0;
+  // False, storing nothing, if the configurations the last FanOut answered from its cache have
+  // changed since; the FanOut after that reads the database, and the InsertEvent after that
+  // does not answer false.
+  virtual Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
+                                   UnixMillis lease_until) = 0;
 };
 
 // The deliveries one ingestion request may create (IngestLimits), counted over its events, which
@@ -44,6 +48,8 @@ class DeliveryBudget {
   void Restart() { spent_ = 0; }
   // kLimitExceeded, counting nothing, if `deliveries` more would pass the limit.
   Status Spend(std::int64_t deliveries);
+  // Gives back what an event spent when it was not stored after all.
+  void Refund(std::int64_t deliveries) { spent_ -= deliveries; }
 
  private:
   const std::int64_t limit_;

@@ -1,3 +1,4 @@
+#include <optional>
 #include <set>
 #include <string>
 
@@ -16,11 +17,13 @@ Status RunStatus(Connection& db, const Statement& statement, const Params& param
   return Status::Ok();
 }
 
-// An event and all its deliveries go in one statement: each statement is a round trip.
+// An event and all its deliveries go in one statement, and the configurations usually come
+// from memory (FanOutCache): each statement is a round trip.
 class PostgresIngestSteps final : public store_common::IngestSteps {
  public:
   // Deliveries taken by a DeliveryHandoff are leased in `node_id`'s name, as its claims are.
-  PostgresIngestSteps(Connection& db, const std::string& node_id) : db_(db), node_id_(node_id) {}
+  PostgresIngestSteps(Connection& db, const std::string& node_id, FanOutCache& fan_outs)
+      : db_(db), node_id_(node_id), fan_outs_(fan_outs) {}
 
   // Takes the key's advisory lock first, held until commit, so that concurrent ingestions of
   // one key (on any node) see each other.
@@ -42,15 +45,30 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
     return Operations::DeliveriesOf(db_, event_id);
   }
 
+  // From memory, to be checked by InsertEvent; otherwise read (and remembered), and then the
+  // INSERT needs no check: it follows in the same transaction, as it always did.
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
+    if (std::optional<FanOutCache::Entry> cached =
+            fan_outs_.Find(event.organization_id, event.event_type_id)) {
+      read_at_version_ = cached->version;
+      return std::move(cached->configs);
+    }
+    read_at_version_.reset();
     Result<Rows> rows =
         db_.Run(kFanOutConfigs, Params().Int(event.organization_id).Int(event.event_type_id));
     if (!rows.ok()) return rows.error();
-    return ReadAll<WebhookConfig>(*rows, ReadConfigRow);
+    FanOutCache::Entry entry;
+    constexpr int kVersionColumn = store_common::kConfigColumnCount;
+    for (int row = 0; row < rows->size(); ++row) {
+      entry.version = rows->Int(row, kVersionColumn);
+      if (!rows->IsNull(row, 0)) entry.configs.push_back(ReadConfigRow(*rows, row));
+    }
+    fan_outs_.Put(event.organization_id, event.event_type_id, entry);
+    return std::move(entry.configs);
   }
 
-  Status InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
-                     UnixMillis lease_until) override {
+  Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
+                           UnixMillis lease_until) override {
     Params params;
     params.Text(event.id)
         .Int(event.organization_id)
@@ -59,7 +77,17 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
         .Text(event.idempotency_key)
         .Int(event.created_at)
         .Int(event.event_type_version);
-    if (deliveries.empty()) return RunStatus(db_, kInsertEvent, params);
+    Result<Rows> rows = deliveries.empty() ? db_.Run(kInsertEvent, params.OptInt(read_at_version_))
+                                           : InsertWithDeliveries(params, deliveries, lease_until);
+    if (!rows.ok()) return rows.error();
+    if (rows->Affected() > 0) return true;
+    fan_outs_.Forget(event.organization_id, event.event_type_id);
+    return false;
+  }
+
+ private:
+  Result<Rows> InsertWithDeliveries(Params& params, const std::vector<Delivery>& deliveries,
+                                    UnixMillis lease_until) {
     std::vector<std::string> ids, config_ids, statuses;
     for (const Delivery& d : deliveries) {
       ids.push_back(d.id);
@@ -70,13 +98,16 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
         .Text(ArrayLiteral(config_ids))
         .Text(ArrayLiteral(statuses))
         .Text(node_id_)
-        .Int(lease_until);
-    return RunStatus(db_, kInsertEventWithDeliveries, params);
+        .Int(lease_until)
+        .OptInt(read_at_version_);
+    return db_.Run(kInsertEventWithDeliveries, params);
   }
 
- private:
   Connection& db_;
   const std::string& node_id_;
+  FanOutCache& fan_outs_;
+  // The fan-out's version when the configurations came from memory.
+  std::optional<std::int64_t> read_at_version_;
 };
 
 // Old events of `scope` that look finished, locked (an event another node is purging or erasing
@@ -122,8 +153,9 @@ Result<std::vector<std::string>> FinishedRetentionCandidates(Connection& db,
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
                                               DeliveryHandoff* handoff,
                                               store_common::DeliveryBudget& budget,
-                                              const std::string& node_id, UnixMillis now) {
-  PostgresIngestSteps steps(context.db(), node_id);
+                                              const std::string& node_id, FanOutCache& fan_outs,
+                                              UnixMillis now) {
+  PostgresIngestSteps steps(context.db(), node_id, fan_outs);
   Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff, budget);
   if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;

@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 #include "store/common/ingest.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/fan_out_cache.hpp"
 #include "store/postgres/writer.hpp"
 #include "store/store.hpp"
 
@@ -52,11 +53,13 @@ struct Operations {
   static Status BumpCatalogVersion(Connection& db);
 
   // ---- event_ops.cpp ----
-  // Deliveries `handoff` takes are leased in `node_id`'s name.
+  // Deliveries `handoff` takes are leased in `node_id`'s name. The configurations come from
+  // `fan_outs` when it has them, checked by the INSERT.
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
                                            DeliveryHandoff* handoff,
                                            store_common::DeliveryBudget& budget,
-                                           const std::string& node_id, UnixMillis now);
+                                           const std::string& node_id, FanOutCache& fan_outs,
+                                           UnixMillis now);
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);

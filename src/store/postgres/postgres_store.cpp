@@ -97,7 +97,7 @@ Result<std::int64_t> PostgresStore::ReleaseOwnLeases() {
 Result<IngestedEvent> PostgresStore::IngestOne(Context& context, const NewEvent& event,
                                                DeliveryHandoff* handoff,
                                                store_common::DeliveryBudget& budget) {
-  return Operations::IngestEvent(context, event, handoff, budget, node_id_, Now());
+  return Operations::IngestEvent(context, event, handoff, budget, node_id_, fan_outs_, Now());
 }
 
 }  // namespace webhookd::postgres

@@ -57,6 +57,7 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
   PostgresStore(const std::string& conninfo, const Clock& clock, std::string node_id);
 
   const std::string node_id_;
+  FanOutCache fan_outs_;
   std::unique_ptr<NotificationListener> notifications_;
 };
 

@@ -133,10 +133,19 @@ inline constexpr Statement kDeleteConfig{
     "UPDATE webhook_configs SET is_deleted = true, active = false, updated_at = $3::bigint "
     "WHERE id = $1::bigint AND NOT is_deleted "
     "AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
+// The version of the fan-out of an organization and event type (migration 9): 0 until one of
+// their configurations is written.
+#define WEBHOOKD_PG_FAN_OUT_VERSION(ORGANIZATION, EVENT_TYPE)                            \
+  "COALESCE((SELECT version FROM fan_out_versions WHERE organization_id = " ORGANIZATION \
+  "::bigint AND event_type_id = " EVENT_TYPE "::integer), 0)"
+// The active configurations of $1's event type $2, each row ending with the fan-out's version;
+// one row of NULL configuration columns (and the version) when there are none.
 inline constexpr Statement kFanOutConfigs{
     "fan_out_configs",
-    "SELECT " WEBHOOKD_CONFIG_COLUMNS("") " FROM webhook_configs WHERE organization_id = $1::bigint "
-    "AND event_type_id = $2::integer AND active AND NOT is_deleted ORDER BY id"};
+    "SELECT " WEBHOOKD_CONFIG_COLUMNS("c.") ", v.version FROM (SELECT "
+    WEBHOOKD_PG_FAN_OUT_VERSION("$1", "$2") " AS version) v LEFT JOIN webhook_configs c "
+    "ON c.organization_id = $1::bigint AND c.event_type_id = $2::integer AND c.active "
+    "AND NOT c.is_deleted ORDER BY c.id"};
 inline constexpr Statement kConfigInScope{
     "config_in_scope",
     "SELECT 1 FROM webhook_configs WHERE id = $1::bigint "
@@ -177,11 +186,16 @@ inline constexpr Statement kCountApiKeys{"count_api_keys", "SELECT COUNT(*) FROM
 inline constexpr Statement kLockIdempotencyKey{
     "lock_idempotency_key",
     "SELECT pg_advisory_xact_lock(" WEBHOOKD_PG_LOCK_CLASS ", hashtext($1::text))"};
+// True when the parameter P, the fan-out version the event's configurations were read at, is
+// NULL (they were read by this transaction) or still the current one. Otherwise the INSERTs
+// below insert nothing (0 rows).
+#define WEBHOOKD_PG_FAN_OUT_UNCHANGED(P) \
+  "(" P "::bigint IS NULL OR " P "::bigint = " WEBHOOKD_PG_FAN_OUT_VERSION("$2", "$3") ")"
 inline constexpr Statement kInsertEvent{
     "insert_event",
     "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
-    "created_at, event_type_version) VALUES ($1::text, $2::bigint, $3::integer, $4::text, "
-    "NULLIF($5::text, ''), $6::bigint, $7::integer)"};
+    "created_at, event_type_version) SELECT $1::text, $2::bigint, $3::integer, $4::text, "
+    "NULLIF($5::text, ''), $6::bigint, $7::integer WHERE " WEBHOOKD_PG_FAN_OUT_UNCHANGED("$8")};
 // $3: the oldest created_at that still counts (now - 24 h).
 inline constexpr Statement kFindIdempotentEvent{
     "find_idempotent_event", "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
@@ -196,19 +210,24 @@ inline constexpr Statement kGetEvent{
 // $8 delivery ids, $9 configuration ids, $10 statuses (arrays of the same length), $11 this node
 // (the lease owner of those delivering), $12 their lease_until. next_attempt_at, created_at and
 // updated_at are the event's created_at ($6). The deliveries' foreign key to the event is
-// checked at the end of the statement, when the event's row is there.
+// checked at the end of the statement, when the event's row is there. $13 as kInsertEvent's $8:
+// nothing is inserted when the fan-out changed.
 inline constexpr Statement kInsertEventWithDeliveries{
     "insert_event_with_deliveries",
-    "WITH event AS (INSERT INTO events (id, organization_id, event_type_id, payload, "
-    "idempotency_key, created_at, event_type_version) VALUES ($1::text, $2::bigint, "
-    "$3::integer, $4::text, NULLIF($5::text, ''), $6::bigint, $7::integer)) "
+    "WITH unchanged AS (SELECT 1 WHERE " WEBHOOKD_PG_FAN_OUT_UNCHANGED("$13") "), "
+    "event AS (INSERT INTO events (id, organization_id, event_type_id, payload, "
+    "idempotency_key, created_at, event_type_version) SELECT $1::text, $2::bigint, "
+    "$3::integer, $4::text, NULLIF($5::text, ''), $6::bigint, $7::integer FROM unchanged) "
     "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
     "next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, lease_until, "
     "created_at, updated_at) "
     "SELECT n.id, $1::text, n.config_id, $2::bigint, n.status, 0, $6::bigint, 0, '', false, "
     "CASE WHEN n.status = 'delivering' THEN $11::text ELSE '' END, "
     "CASE WHEN n.status = 'delivering' THEN $12::bigint ELSE 0 END, $6::bigint, $6::bigint "
-    "FROM unnest($8::text[], $9::bigint[], $10::text[]) AS n (id, config_id, status)"};
+    "FROM unnest($8::text[], $9::bigint[], $10::text[]) AS n (id, config_id, status), "
+    "unchanged"};
+#undef WEBHOOKD_PG_FAN_OUT_UNCHANGED
+#undef WEBHOOKD_PG_FAN_OUT_VERSION
 inline constexpr Statement kDeliveriesOfEvent{
     "deliveries_of_event", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
     "WHERE event_id = $1::text ORDER BY id"};

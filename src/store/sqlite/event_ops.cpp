@@ -27,10 +27,12 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return Operations::DeliveriesOf(db_, event_id);
   }
 
-  Status InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
-                     UnixMillis lease_until) override {
-    if (Status s = InsertEventRow(event); !s.ok()) return s;
-    return InsertDeliveries(deliveries, lease_until);
+  // FanOut reads the database: the configurations it gave cannot have changed.
+  Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
+                           UnixMillis lease_until) override {
+    if (Status s = InsertEventRow(event); !s.ok()) return s.error();
+    if (Status s = InsertDeliveries(deliveries, lease_until); !s.ok()) return s.error();
+    return true;
   }
 
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {

@@ -309,6 +309,64 @@ TEST_F(PostgresStoreTest, ADatabaseOfTheSchemaBeforeTheLeanIndexesUpgradesInPlac
   for (const DeliveryJob& job : claimed) EXPECT_EQ(job.event.payload_json, "{\"n\":1}");
   EXPECT_EQ(Must(a->GetDelivery("dlv_3_done", std::nullopt)).status, DeliveryStatus::kSucceeded);
   EXPECT_EQ(Must(a->CountDeliveries()).delivering, 2);
+
+  // Migration 9: the configuration written before it, which has no fan-out version yet, gets
+  // new events.
+  const std::vector<Result<IngestedEvent>> ingested = a->IngestEvents({Event()});
+  ASSERT_TRUE(ingested.at(0).ok());
+  ASSERT_EQ(ingested.at(0)->deliveries.size(), 1u);
+  EXPECT_EQ(ingested.at(0)->deliveries.at(0).config_id, 1);
+}
+
+// The configuration ids of the deliveries stored for an event just ingested by `store`.
+std::set<std::int64_t> FannedOutTo(Store& store, NewEvent event, IngestLimits limits = {}) {
+  const std::string id = event.id;
+  std::vector<Result<IngestedEvent>> ingested = store.IngestEvents({std::move(event)}, limits);
+  EXPECT_TRUE(ingested.at(0).ok()) << ingested.at(0).error().message;
+  std::set<std::int64_t> ids;
+  for (const Delivery& d : Must(store.DeliveriesOfEvent(id, std::nullopt))) ids.insert(d.config_id);
+  if (ingested.at(0).ok()) {
+    std::set<std::int64_t> answered;
+    for (const Delivery& d : ingested.at(0)->deliveries) answered.insert(d.config_id);
+    EXPECT_EQ(answered, ids) << "the ingest answered other deliveries than it stored";
+  }
+  return ids;
+}
+
+// A node keeps the configurations an event fans out to in memory; the event's INSERT checks
+// the fan-out's version, which any write to one of them moves (a trigger, migration 9), so a
+// change made on any node counts from the next event on, as when each event read them.
+TEST_F(PostgresStoreTest, ANodeFansOutFromMemoryUntilAnyNodeChangesAConfiguration) {
+  std::unique_ptr<Store> a = Open("a");
+  std::unique_ptr<Store> b = Open("b");
+  WebhookConfig x = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  EXPECT_EQ(FannedOutTo(*a, Event()), (std::set<std::int64_t>{x.id}));
+
+  // From memory: a change that does not move the version goes unseen by `a`, not by `b`.
+  PgExec("SET search_path TO " + schema_ +
+         "; ALTER TABLE webhook_configs DISABLE TRIGGER webhook_configs_fan_out_version; "
+         "UPDATE webhook_configs SET active = false; "
+         "ALTER TABLE webhook_configs ENABLE TRIGGER webhook_configs_fan_out_version");
+  EXPECT_EQ(FannedOutTo(*a, Event()), (std::set<std::int64_t>{x.id}));
+  EXPECT_EQ(FannedOutTo(*b, Event()), (std::set<std::int64_t>{}));
+  PgExec("SET search_path TO " + schema_ + "; UPDATE webhook_configs SET active = true");
+  EXPECT_EQ(FannedOutTo(*a, Event()), (std::set<std::int64_t>{x.id}));
+
+  // Changes made through the other node. The limit of one delivery holds although `a`'s first
+  // try, from memory, counted x before it found the fan-out changed.
+  WebhookConfig y = Must(b->CreateConfig(Config(), test::kNoConfigLimit));
+  x.active = false;
+  x = Must(b->UpdateConfig(x, std::nullopt));
+  EXPECT_EQ(FannedOutTo(*a, Event(), IngestLimits{.max_deliveries = 1}),
+            (std::set<std::int64_t>{y.id}));
+  ASSERT_TRUE(b->DeleteConfig(y.id, std::nullopt).ok());
+  EXPECT_EQ(FannedOutTo(*a, Event()), (std::set<std::int64_t>{}));
+  x.active = true;
+  x = Must(b->UpdateConfig(x, std::nullopt));
+  EXPECT_EQ(FannedOutTo(*a, Event()), (std::set<std::int64_t>{x.id}));
+  NewEvent other_type = Event();
+  other_type.event_type_id = 2;
+  EXPECT_EQ(FannedOutTo(*a, other_type), (std::set<std::int64_t>{}));
 }
 
 }  // namespace
