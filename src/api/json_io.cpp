@@ -45,22 +45,28 @@ Error InvalidCursor(std::string_view what) {
 // The JSON pointer of the first number in `value` that is not finite, if any. Boost.JSON reads
 // 5e3000 as infinity and writes it back as `Infinity`, which no JSON parser (its own included)
 // reads: stored, it would make an event's payload, a configuration or a schema unreadable, and
-// a delivered body that is not JSON.
-std::optional<std::string> NonFiniteNumberIn(const boost::json::value& value,
-                                             const std::string& pointer) {
-  if (value.is_double()) {
-    if (std::isfinite(value.get_double())) return std::nullopt;
-    return pointer;
+// a delivered body that is not JSON. Every request body is walked, so the pointer is spelled
+// only on the way back from a number found.
+std::optional<std::string> NonFiniteNumberIn(const boost::json::value& value) {
+  if (const double* number = value.if_double()) {
+    if (std::isfinite(*number)) return std::nullopt;
+    return std::string();
   }
   if (const boost::json::object* object = value.if_object()) {
     for (const auto& [key, item] : *object) {
-      if (auto found = NonFiniteNumberIn(item, PointerTo(pointer, key))) return found;
+      if (std::optional<std::string> below = NonFiniteNumberIn(item)) {
+        std::string pointer = PointerTo("", key);
+        pointer += *below;
+        return pointer;
+      }
     }
   }
   if (const boost::json::array* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
-      if (auto found = NonFiniteNumberIn((*array)[i], pointer + "/" + std::to_string(i))) {
-        return found;
+      if (std::optional<std::string> below = NonFiniteNumberIn((*array)[i])) {
+        std::string pointer = PointerTo("", std::to_string(i));
+        pointer += *below;
+        return pointer;
       }
     }
   }
@@ -107,7 +113,7 @@ Result<boost::json::object> ParseJsonObject(std::string_view body) {
     return Error::Invalid(
         "the request body must be a JSON object, not " + std::string(JsonKindName(value)), "");
   }
-  if (auto field = NonFiniteNumberIn(value, "")) {
+  if (auto field = NonFiniteNumberIn(value)) {
     return Error::Invalid("numbers must be within the range of a double (about ±1.8e308)", *field);
   }
   return std::move(value.as_object());

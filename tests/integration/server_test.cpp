@@ -26,6 +26,14 @@ TEST_F(ServerTest, ReadyzAnswersReadyWithoutKey) {
   EXPECT_EQ(r.json, json::parse(R"({"status":"ready"})"));
 }
 
+// The server runs on the allocator its build chose: jemalloc, except in sanitizer builds
+// (CMakeLists.txt, WEBHOOKD_JEMALLOC), so that losing it shows here and not only in benchmarks.
+TEST_F(ServerTest, RunsOnTheAllocatorItsBuildChose) {
+  const std::string maps = ReadFile("/proc/" + std::to_string(server_->pid()) + "/maps");
+  ASSERT_NE(maps.find("libc.so"), std::string::npos) << "the server's mappings were not read";
+  EXPECT_EQ(maps.find("libjemalloc") != std::string::npos, WEBHOOKD_JEMALLOC == 1) << maps;
+}
+
 // Readiness follows the store; liveness does not. Only PostgreSQL can be taken away from a
 // running server (an SQLite file stays open, and readable, once the server has it), so ctest
 // registers this test for PostgreSQL only (tests/CMakeLists.txt); the skip is for direct runs.
