@@ -1,3 +1,4 @@
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -48,23 +49,24 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
   // From memory, to be checked by InsertEvent; otherwise read (and remembered), and then the
   // INSERT needs no check: it follows in the same transaction, as it always did.
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
-    if (std::optional<FanOutCache::Entry> cached =
+    if (std::shared_ptr<const FanOutCache::Entry> cached =
             fan_outs_.Find(event.organization_id, event.event_type_id)) {
       read_at_version_ = cached->version;
-      return std::move(cached->configs);
+      return cached->configs;
     }
     read_at_version_.reset();
     Result<Rows> rows =
         db_.Run(kFanOutConfigs, Params().Int(event.organization_id).Int(event.event_type_id));
     if (!rows.ok()) return rows.error();
-    FanOutCache::Entry entry;
+    auto entry = std::make_shared<FanOutCache::Entry>();
     constexpr int kVersionColumn = store_common::kConfigColumnCount;
     for (int row = 0; row < rows->size(); ++row) {
-      entry.version = rows->Int(row, kVersionColumn);
-      if (!rows->IsNull(row, 0)) entry.configs.push_back(ReadConfigRow(*rows, row));
+      entry->version = rows->Int(row, kVersionColumn);
+      if (!rows->IsNull(row, 0)) entry->configs.push_back(ReadConfigRow(*rows, row));
     }
-    fan_outs_.Put(event.organization_id, event.event_type_id, entry);
-    return std::move(entry.configs);
+    std::vector<WebhookConfig> configs = entry->configs;
+    fan_outs_.Put(event.organization_id, event.event_type_id, std::move(entry));
+    return configs;
   }
 
   Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,

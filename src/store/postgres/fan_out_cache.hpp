@@ -7,8 +7,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -26,14 +26,14 @@ class FanOutCache {
   // Bounds the memory: past it, the cache starts again empty.
   static constexpr std::size_t kMaxEntries = 4096;
 
-  std::optional<Entry> Find(std::int64_t organization_id, int event_type_id) const {
+  // Shared, so that the writers copy the configurations out without holding the lock.
+  std::shared_ptr<const Entry> Find(std::int64_t organization_id, int event_type_id) const {
     std::lock_guard lock(mu_);
     const auto it = entries_.find({organization_id, event_type_id});
-    if (it == entries_.end()) return std::nullopt;
-    return it->second;
+    return it == entries_.end() ? nullptr : it->second;
   }
 
-  void Put(std::int64_t organization_id, int event_type_id, Entry entry) {
+  void Put(std::int64_t organization_id, int event_type_id, std::shared_ptr<const Entry> entry) {
     std::lock_guard lock(mu_);
     if (entries_.size() >= kMaxEntries) entries_.clear();
     entries_.insert_or_assign({organization_id, event_type_id}, std::move(entry));
@@ -46,7 +46,7 @@ class FanOutCache {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::pair<std::int64_t, int>, Entry> entries_;  // guarded by mu_
+  std::map<std::pair<std::int64_t, int>, std::shared_ptr<const Entry>> entries_;  // guarded by mu_
 };
 
 }  // namespace webhookd::postgres
