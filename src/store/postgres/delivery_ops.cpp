@@ -202,12 +202,15 @@ Result<std::vector<DeliveryJob>> HeldByThisNode(Connection& db, std::vector<Deli
   return jobs;
 }
 
-}  // namespace
-
-Result<std::vector<DeliveryJob>> Operations::ClaimDue(
-    Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
-    const std::vector<std::int64_t>& skip_config_ids, const std::string& owner, UnixMillis now) {
-  if (limit <= 0) return std::vector<DeliveryJob>{};
+// Walks the due index in its order, sorting nothing. Before a table's first ANALYZE the planner
+// guesses a couple of dozen due rows, and for so few it prefers to fetch every due delivery
+// with its event and configuration and sort them all: 196 ms instead of 2 ms for 64 out of
+// 30 000 due, on each claim of a fresh database's first minute under a backlog. Sorting is
+// switched off for this one statement only (the claim runs inside the writer's transaction).
+Result<Rows> SelectDue(Connection& db, UnixMillis due_by, int limit,
+                       const std::vector<std::int64_t>& skip_config_ids, const std::string& owner,
+                       UnixMillis now) {
+  if (Status s = db.Exec("SET LOCAL enable_sort = off"); !s.ok()) return s.error();
   Result<Rows> due =
       db.Run(kSelectDue, Params()
                              .Int(due_by)
@@ -215,6 +218,18 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
                              .Text(fmt::format("{{{}}}", fmt::join(skip_config_ids, ",")))
                              .Text(owner)
                              .Int(now));
+  if (!due.ok()) return due;
+  if (Status s = db.Exec("SET LOCAL enable_sort TO DEFAULT"); !s.ok()) return s.error();
+  return due;
+}
+
+}  // namespace
+
+Result<std::vector<DeliveryJob>> Operations::ClaimDue(
+    Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
+    const std::vector<std::int64_t>& skip_config_ids, const std::string& owner, UnixMillis now) {
+  if (limit <= 0) return std::vector<DeliveryJob>{};
+  Result<Rows> due = SelectDue(db, due_by, limit, skip_config_ids, owner, now);
   if (!due.ok()) return due.error();
   Result<std::vector<DeliveryJob>> selected =
       HeldByThisNode(db, ReadAll<DeliveryJob>(*due, ReadDueRow), owner, lease_until, now);
