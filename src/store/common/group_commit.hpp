@@ -42,7 +42,7 @@ namespace webhookd::store_common {
 
 // One writer thread's connection, seen as the steps of a batch's transaction.
 template <class S>
-concept BatchSession = requires(S& session, bool work_due) {
+concept BatchSession = requires(S& session, bool work_due, bool hold) {
   typename S::Connection;
   // How many times one batch may run when its failures are retryable (1: never again).
   { S::kMaxBatchRuns } -> std::convertible_to<int>;
@@ -58,6 +58,11 @@ concept BatchSession = requires(S& session, bool work_due) {
   // Rolls back what is left of a failed transaction; true if the failure may be retried by
   // running the whole batch again.
   { session.Abandon() } -> std::same_as<bool>;
+  // While on, the session may hold the jobs' writes back to send them together (fewer, larger
+  // statements); turning it off drops what is held.
+  { session.HoldWrites(hold) } -> std::same_as<void>;
+  // Sends what is held; a failure fails the run like a job's.
+  { session.SendHeldWrites() } -> std::same_as<Status>;
 };
 
 template <BatchSession Session>
@@ -274,7 +279,13 @@ class GroupCommitWriter {
   Status RunBatchOnce(Session& session, std::vector<Group>& batch, bool& work_due,
                       bool& retryable) {
     if (Status begin = session.Begin(); !begin.ok()) return begin;
+    // Held writes fail as a whole, so a lone job, whose failure would stand as is, runs without.
+    session.HoldWrites(JobCount(batch) > 1);
     std::optional<Status> failed = RunTogether(session, batch, work_due);
+    if (!failed) {
+      if (Status sent = session.SendHeldWrites(); !sent.ok()) failed = sent;
+    }
+    session.HoldWrites(false);
     if (!failed) {
       if (Status commit = session.Commit(work_due); !commit.ok()) {
         retryable = session.Abandon();

@@ -74,14 +74,23 @@ std::vector<int> Params::Lengths() const {
 }
 
 std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string out = "{";
+  std::size_t size = 2;
+  for (const std::string& item : items) size += item.size() + 3;
+  std::string out;
+  out.reserve(size);
+  out += '{';
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ',';
     out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+    // Copies the runs between quotes and backslashes whole: items may be whole payloads.
+    std::string_view rest = items[i];
+    for (std::size_t special; (special = rest.find_first_of("\"\\")) != rest.npos;) {
+      out.append(rest.substr(0, special));
+      out += '\\';
+      out += rest[special];
+      rest.remove_prefix(special + 1);
     }
+    out.append(rest);
     out += '"';
   }
   out += '}';
@@ -177,7 +186,13 @@ Status Connection::Prepare(const Statement& statement, int param_count) {
   return Status::Ok();
 }
 
+Status Connection::SendHeldWrites() {
+  if (held_ == nullptr || held_->empty()) return Status::Ok();
+  return held_->Send(*this);
+}
+
 Result<Rows> Connection::Run(const Statement& statement, const Params& params) {
+  if (Status s = SendHeldWrites(); !s.ok()) return s.error();
   const std::vector<const char*> values = params.Pointers();
   const std::vector<int> lengths = params.Lengths();
   PGresult* raw = nullptr;
@@ -200,6 +215,7 @@ Result<Rows> Connection::Run(const Statement& statement, const Params& params) {
 }
 
 Status Connection::Exec(std::string_view sql) {
+  if (Status s = SendHeldWrites(); !s.ok()) return s;
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn_, std::string(sql).c_str()));
   const ExecStatusType status = PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return ErrorOf(result.get(), "SQL");

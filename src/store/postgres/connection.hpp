@@ -78,6 +78,19 @@ class Rows {
   std::unique_ptr<PGresult, ResultDeleter> result_;
 };
 
+class Connection;
+
+// Writes held back so that many rows go to the server in one statement (the writer's batches,
+// writer.hpp). A connection holding some sends them before any other statement it runs, so
+// that the statements still reach the server in the order they were made.
+class HeldWrites {
+ public:
+  virtual ~HeldWrites() = default;
+  virtual bool empty() const = 0;
+  // Sends what is held on `db`; empty() afterwards, whatever the outcome.
+  virtual Status Send(Connection& db) = 0;
+};
+
 class Connection {
  public:
   // Connects with `conninfo` (a postgres:// URL or key=value string). Never logs it.
@@ -100,15 +113,20 @@ class Connection {
   // simply be run again.
   bool LastErrorRetryable() const { return last_retryable_; }
   PGconn* handle() const { return conn_; }
+  // While `writes` is set (null: none), Run and Exec send it first when it holds anything.
+  void HoldWrites(HeldWrites* writes) { held_ = writes; }
+  HeldWrites* held_writes() const { return held_; }
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   Status Prepare(const Statement& statement, int param_count);
   Error ErrorOf(const PGresult* result, std::string_view what);
+  Status SendHeldWrites();
 
   PGconn* conn_;
   std::unordered_set<std::string_view> prepared_;
   bool last_retryable_ = false;
+  HeldWrites* held_ = nullptr;
 };
 
 }  // namespace webhookd::postgres

@@ -5,6 +5,7 @@
 
 #include "core/delivery_status.hpp"
 #include "store/common/ingest.hpp"
+#include "store/postgres/event_batch.hpp"
 #include "store/postgres/operations.hpp"
 #include "store/postgres/rows.hpp"
 #include "store/postgres/statements.hpp"
@@ -69,8 +70,14 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
     return configs;
   }
 
+  // Held for the batch's one statement when the writer holds writes (the fan-out version is
+  // then checked when it is sent); otherwise one statement now.
   Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
                            UnixMillis lease_until) override {
+    if (auto* batch = dynamic_cast<EventBatch*>(db_.held_writes())) {
+      batch->Add(event, deliveries, lease_until, read_at_version_);
+      return true;
+    }
     Params params;
     params.Text(event.id)
         .Int(event.organization_id)

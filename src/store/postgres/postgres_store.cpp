@@ -67,7 +67,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& co
                                                                  [self] { self->NotifyWorkDue(); });
   std::vector<std::unique_ptr<WriterSession>> sessions;
   for (std::unique_ptr<Connection>& db : *write_dbs) {
-    sessions.push_back(std::make_unique<WriterSession>(std::move(db), notify_payload));
+    sessions.push_back(std::make_unique<WriterSession>(std::move(db), notify_payload, node_id));
   }
   store->StartWriter(std::move(sessions));
   if (Status s = store->Ping(); !s.ok()) return s.error();

@@ -226,6 +226,33 @@ inline constexpr Statement kInsertEventWithDeliveries{
     "CASE WHEN n.status = 'delivering' THEN $12::bigint ELSE 0 END, $6::bigint, $6::bigint "
     "FROM unnest($8::text[], $9::bigint[], $10::text[]) AS n (id, config_id, status), "
     "unchanged"};
+// Several events and all their deliveries in one statement (EventBatch): $1-$7 the events'
+// columns as kInsertEvent's $1-$7, $8 the fan-out version each event's configurations were read
+// at (-1: read by this transaction, unchecked); $9 delivery ids, $10 their events, $11
+// configurations, $12 organizations, $13 statuses, $14 created_at, $15 lease_until (arrays of
+// the same length); $16 this node, the lease owner of those delivering. Inserts all of it, or
+// nothing if any event's fan-out moved; answers one row, true if it inserted.
+inline constexpr Statement kInsertEvents{
+    "insert_events",
+    "WITH e AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], "
+    "$5::text[], $6::bigint[], $7::integer[], $8::bigint[]) AS e (id, organization_id, "
+    "event_type_id, payload, idempotency_key, created_at, event_type_version, read_at)), "
+    "unchanged AS (SELECT bool_and(e.read_at < 0 OR e.read_at = " WEBHOOKD_PG_FAN_OUT_VERSION(
+        "e.organization_id", "e.event_type_id") ") AS ok FROM e), "
+    "new_events AS (INSERT INTO events (id, organization_id, event_type_id, payload, "
+    "idempotency_key, created_at, event_type_version) SELECT e.id, e.organization_id, "
+    "e.event_type_id, e.payload, NULLIF(e.idempotency_key, ''), e.created_at, "
+    "e.event_type_version FROM e, unchanged WHERE unchanged.ok), "
+    "new_deliveries AS (INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
+    "attempt_count, next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, "
+    "lease_until, created_at, updated_at) "
+    "SELECT n.id, n.event_id, n.config_id, n.organization_id, n.status, 0, n.created_at, 0, '', "
+    "false, CASE WHEN n.status = 'delivering' THEN $16::text ELSE '' END, "
+    "CASE WHEN n.status = 'delivering' THEN n.lease_until ELSE 0 END, n.created_at, n.created_at "
+    "FROM unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], "
+    "$14::bigint[], $15::bigint[]) AS n (id, event_id, config_id, organization_id, status, "
+    "created_at, lease_until), unchanged WHERE unchanged.ok) "
+    "SELECT ok FROM unchanged"};
 #undef WEBHOOKD_PG_FAN_OUT_UNCHANGED
 #undef WEBHOOKD_PG_FAN_OUT_VERSION
 inline constexpr Statement kDeliveriesOfEvent{

@@ -26,6 +26,11 @@ Status WriterSession::Commit(bool work_due) {
   return db_->Exec(kCommit);
 }
 
+void WriterSession::HoldWrites(bool on) {
+  held_events_.Clear();
+  db_->HoldWrites(on ? &held_events_ : nullptr);
+}
+
 bool WriterSession::Abandon() {
   // Read before the ROLLBACK clears it.
   const bool retryable = db_->LastErrorRetryable();

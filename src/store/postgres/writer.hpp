@@ -12,6 +12,7 @@
 #include "core/result.hpp"
 #include "store/common/group_commit.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/event_batch.hpp"
 
 namespace webhookd::postgres {
 
@@ -22,8 +23,11 @@ class WriterSession {
   static constexpr int kMaxBatchRuns = 4;
 
   // `notify_payload` is sent with NOTIFY by a batch that made work due.
-  WriterSession(std::unique_ptr<Connection> db, std::string notify_payload)
-      : db_(std::move(db)), notify_payload_(std::move(notify_payload)) {}
+  // `node_id` leases the deliveries that a batch's events hand off (EventBatch).
+  WriterSession(std::unique_ptr<Connection> db, std::string notify_payload, std::string node_id)
+      : db_(std::move(db)),
+        notify_payload_(std::move(notify_payload)),
+        held_events_(std::move(node_id)) {}
 
   Connection& db() { return *db_; }
   // Reconnects a broken connection first; if that fails the batch fails (kUnavailable) and
@@ -36,10 +40,15 @@ class WriterSession {
   bool TransactionLost() { return !db_->Healthy() || db_->LastErrorRetryable(); }
   Status Commit(bool work_due);
   bool Abandon();
+  // While on, ingested events are held (EventBatch) and go to the server together; off drops
+  // whatever is held.
+  void HoldWrites(bool on);
+  Status SendHeldWrites() { return held_events_.empty() ? Status::Ok() : held_events_.Send(*db_); }
 
  private:
   std::unique_ptr<Connection> db_;
   const std::string notify_payload_;
+  EventBatch held_events_;
 };
 
 using WriteContext = store_common::WriteContext<Connection>;

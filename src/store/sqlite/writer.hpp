@@ -29,6 +29,9 @@ class WriterSession {
   bool TransactionLost() { return db_->InAutocommit(); }
   Status Commit(bool work_due);
   bool Abandon();
+  // SQLite runs each statement in-process: nothing is worth holding back.
+  void HoldWrites(bool) {}
+  Status SendHeldWrites() { return Status::Ok(); }
 
  private:
   std::unique_ptr<Connection> db_;

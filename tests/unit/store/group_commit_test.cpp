@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace webhookd::store_common {
@@ -20,6 +21,13 @@ struct FakeDb {
   std::vector<std::size_t> savepoint_marks;  // sizes of `open` when each savepoint began
   int transactions = 0;
   int savepoints = 0;
+  // Held writes: while `holding`, jobs that Hold() put their rows in `held`, which reach `open`
+  // when sent (or nowhere, when `refuse_held` fails the send).
+  bool holding = false;
+  std::vector<std::string> held;
+  bool refuse_held = false;
+  int sends = 0;
+  void Hold(std::string row) { (holding ? held : open).push_back(std::move(row)); }
 };
 
 class FakeSession {
@@ -57,6 +65,18 @@ class FakeSession {
     db_.open.clear();
     return false;
   }
+  void HoldWrites(bool on) {
+    db_.holding = on;
+    db_.held.clear();
+  }
+  Status SendHeldWrites() {
+    if (db_.held.empty()) return Status::Ok();
+    ++db_.sends;
+    std::vector<std::string> rows = std::exchange(db_.held, {});
+    if (db_.refuse_held) return Error::Conflict("a held row was refused");
+    db_.open.insert(db_.open.end(), rows.begin(), rows.end());
+    return Status::Ok();
+  }
 
  private:
   FakeDb& db_;
@@ -68,6 +88,14 @@ using Job = std::function<Status(WriteContext<FakeDb>&)>;
 Job Writes(std::string row) {
   return [row](WriteContext<FakeDb>& c) {
     c.db().open.push_back(row);
+    return Status::Ok();
+  };
+}
+
+// Writes its row through the session's held writes, when it holds them.
+Job Holds(std::string row) {
+  return [row](WriteContext<FakeDb>& c) {
+    c.db().Hold(row);
     return Status::Ok();
   };
 }
@@ -141,6 +169,33 @@ TEST_F(GroupCommitTest, AJobThatThrowsFailsAloneWithAnInternalError) {
   EXPECT_TRUE(results[0].ok());
   ASSERT_FALSE(results[1].ok());
   EXPECT_EQ(results[1].error().kind, ErrorKind::kInternal);
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a"}));
+}
+
+TEST_F(GroupCommitTest, HeldWritesAreSentOnceBeforeTheCommit) {
+  const std::vector<Status> results = RunInOneBatch({Holds("a"), Holds("b"), Holds("c")});
+  for (const Status& s : results) EXPECT_TRUE(s.ok());
+  EXPECT_EQ(db_.sends, 1);
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(db_.transactions, 1);
+  EXPECT_FALSE(db_.holding) << "the session still holds writes after the batch";
+}
+
+// Sending fails as a whole (the fake refuses every held row): the batch runs again with each
+// job in its own savepoint and nothing held, so the jobs' rows are written one by one.
+TEST_F(GroupCommitTest, HeldWritesThatCannotBeSentRunTheBatchAgainJobByJob) {
+  db_.refuse_held = true;
+  const std::vector<Status> results = RunInOneBatch({Holds("a"), Holds("b")});
+  for (const Status& s : results) EXPECT_TRUE(s.ok());
+  EXPECT_EQ(db_.sends, 1);
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(db_.transactions, 2);
+  EXPECT_EQ(db_.savepoints, 3);  // the group's and one per job
+}
+
+TEST_F(GroupCommitTest, ALoneJobHoldsNothing) {
+  EXPECT_TRUE(writer_->Run<Status>(Holds("a")).ok());
+  EXPECT_EQ(db_.sends, 0);
   EXPECT_EQ(db_.committed, (std::vector<std::string>{"a"}));
 }
 

@@ -14,11 +14,15 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "store/common/ingest.hpp"
 #include "store/open_store.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/event_batch.hpp"
+#include "store/postgres/fan_out_cache.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/operations.hpp"
 #include "store/postgres/statements.hpp"
+#include "store/postgres/writer.hpp"
 #include "store/store.hpp"
 #include "store_test_util.hpp"
 
@@ -414,6 +418,72 @@ TEST_F(PostgresStoreTest, ANodeFansOutFromMemoryUntilAnyNodeChangesAConfiguratio
   NewEvent other_type = Event();
   other_type.event_type_id = 2;
   EXPECT_EQ(FannedOutTo(*a, other_type), (std::set<std::int64_t>{}));
+}
+
+// The events a writer batch ingests are held and reach the server in one statement, sent before
+// any other statement of the batch, so that what follows sees them; they are inserted only if no
+// configuration they were fanned out to from memory has changed since.
+TEST_F(PostgresStoreTest, EventsHeldByABatchReachTheServerBeforeItsNextStatement) {
+  std::unique_ptr<Store> a = Open("a");
+  const WebhookConfig config = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  auto db = Must(postgres::Connection::Open(Url()));
+  postgres::EventBatch held("a");
+  postgres::FanOutCache fan_outs;
+  auto ingest_three = [&] {
+    store_common::DeliveryBudget budget(100);
+    for (int i = 0; i < 3; ++i) {
+      postgres::WriteContext context(*db);
+      const IngestedEvent ingested = Must(postgres::Operations::IngestEvent(
+          context, Event(), nullptr, budget, "a", fan_outs, clock_.Now()));
+      ASSERT_EQ(ingested.deliveries.size(), 1u);
+      EXPECT_EQ(ingested.deliveries[0].config_id, config.id);
+    }
+  };
+  const postgres::Statement count{
+      "test_count_ingested",
+      "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM deliveries "
+      "WHERE config_id = $1::bigint AND status = 'pending')"};
+  ASSERT_TRUE(db->Exec("BEGIN").ok());
+  db->HoldWrites(&held);
+  ingest_three();
+  EXPECT_FALSE(held.empty()) << "the events went to the server one by one";
+  const postgres::Rows counted = Must(db->Run(count, postgres::Params().Int(config.id)));
+  EXPECT_TRUE(held.empty());
+  EXPECT_EQ(counted.Int(0, 0), 3);
+  EXPECT_EQ(counted.Int(0, 1), 3);
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+
+  // The configurations are in memory now. Another node adds one: the held events, fanned out
+  // from memory, are refused as a whole, and nothing of them is stored.
+  ASSERT_TRUE(db->Exec("BEGIN").ok());
+  ingest_three();
+  Must(Open("b")->CreateConfig(Config(), test::kNoConfigLimit));
+  const Result<postgres::Rows> refused = db->Run(count, postgres::Params().Int(config.id));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  db->HoldWrites(nullptr);
+  EXPECT_EQ(Must(db->Run(count, postgres::Params().Int(config.id))).Int(0, 0), 0);
+}
+
+// A batch of events fanned out from memory after another node added a configuration runs
+// again, each event reading the configurations anew: every one gets both.
+TEST_F(PostgresStoreTest, ABatchFannedOutFromAStaleMemoryRunsAgainWithTheNewConfigurations) {
+  std::unique_ptr<Store> a = Open("a");
+  std::unique_ptr<Store> b = Open("b");
+  const WebhookConfig x = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  EXPECT_EQ(FannedOutTo(*a, Event()), (std::set<std::int64_t>{x.id}));
+  const WebhookConfig y = Must(b->CreateConfig(Config(), test::kNoConfigLimit));
+  const std::vector<Result<IngestedEvent>> ingested = a->IngestEvents({Event(), Event(), Event()});
+  for (const Result<IngestedEvent>& event : ingested) {
+    ASSERT_TRUE(event.ok()) << event.error().message;
+    std::set<std::int64_t> stored;
+    for (const Delivery& d : Must(a->DeliveriesOfEvent(event->event.id, std::nullopt))) {
+      stored.insert(d.config_id);
+    }
+    EXPECT_EQ(stored, (std::set<std::int64_t>{x.id, y.id}));
+    EXPECT_EQ(event->deliveries.size(), 2u);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+#include "store/postgres/event_batch.hpp"
+
+#include "core/delivery_status.hpp"
+#include "store/postgres/statements.hpp"
+
+namespace webhookd::postgres {
+
+void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries,
+                     UnixMillis lease_until, std::optional<std::int64_t> read_at_version) {
+  event_ids_.push_back(event.id);
+  organizations_.push_back(std::to_string(event.organization_id));
+  event_types_.push_back(std::to_string(event.event_type_id));
+  payloads_.push_back(event.payload_json);
+  keys_.push_back(event.idempotency_key);
+  created_at_.push_back(std::to_string(event.created_at));
+  type_versions_.push_back(std::to_string(event.event_type_version));
+  read_at_.push_back(std::to_string(read_at_version.value_or(-1)));
+  for (const Delivery& d : deliveries) {
+    delivery_ids_.push_back(d.id);
+    delivery_events_.push_back(event.id);
+    configs_.push_back(std::to_string(d.config_id));
+    delivery_organizations_.push_back(organizations_.back());
+    statuses_.emplace_back(DeliveryStatusName(d.status));
+    delivery_created_at_.push_back(created_at_.back());
+    leases_.push_back(std::to_string(lease_until));
+  }
+}
+
+Status EventBatch::Send(Connection& db) {
+  Params params;
+  for (std::vector<std::string>* column : Columns()) params.Text(ArrayLiteral(*column));
+  params.Text(node_id_);
+  Clear();
+  Result<Rows> sent = db.Run(kInsertEvents, params);
+  if (!sent.ok()) return sent.error();
+  if (sent->size() != 1 || !sent->Bool(0, 0)) {
+    return Error::Conflict("the configurations of a held event changed before it was sent");
+  }
+  return Status::Ok();
+}
+
+void EventBatch::Clear() {
+  for (std::vector<std::string>* column : Columns()) column->clear();
+}
+
+// In kInsertEvents' order ($1 to $15).
+std::array<std::vector<std::string>*, 15> EventBatch::Columns() {
+  return {&event_ids_,    &organizations_,       &event_types_,   &payloads_,
+          &keys_,         &created_at_,          &type_versions_, &read_at_,
+          &delivery_ids_, &delivery_events_,     &configs_,       &delivery_organizations_,
+          &statuses_,     &delivery_created_at_, &leases_};
+}
+
+}  // namespace webhookd::postgres

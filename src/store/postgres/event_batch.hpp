@@ -1,0 +1,45 @@
+// Events held back by a writer batch to go to PostgreSQL in one statement with all their
+// deliveries (kInsertEvents), instead of one statement per event: the statement's fixed cost
+// (parameters, executor start, locks, triggers' setup) was most of an event's. The connection
+// sends them before any other statement (HeldWrites), so ordering is kept; the writer sends the
+// rest before it commits, and runs the batch again event by event if sending fails.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "store/postgres/connection.hpp"
+
+namespace webhookd::postgres {
+
+class EventBatch final : public HeldWrites {
+ public:
+  // Deliveries in status kDelivering are leased to `node_id` until `lease_until`.
+  explicit EventBatch(std::string node_id) : node_id_(std::move(node_id)) {}
+
+  // Holds `event` and its deliveries. `read_at_version`: the fan-out version its configurations
+  // were read at when they came from memory (checked when sent), none when read by this
+  // transaction.
+  void Add(const Event& event, const std::vector<Delivery>& deliveries, UnixMillis lease_until,
+           std::optional<std::int64_t> read_at_version);
+  bool empty() const override { return event_ids_.empty(); }
+  // Inserts everything held, or nothing: kConflict when an event's fan-out changed since it was
+  // read from memory (the batch must run again, each event reading its configurations anew).
+  Status Send(Connection& db) override;
+  void Clear();
+
+ private:
+  std::array<std::vector<std::string>*, 15> Columns();
+
+  const std::string node_id_;
+  std::vector<std::string> event_ids_, organizations_, event_types_, payloads_, keys_, created_at_,
+      type_versions_, read_at_;
+  std::vector<std::string> delivery_ids_, delivery_events_, configs_, delivery_organizations_,
+      statuses_, delivery_created_at_, leases_;
+};
+
+}  // namespace webhookd::postgres
