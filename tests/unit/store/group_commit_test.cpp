@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -197,6 +201,44 @@ TEST_F(GroupCommitTest, ALoneJobHoldsNothing) {
   EXPECT_TRUE(writer_->Run<Status>(Holds("a")).ok());
   EXPECT_EQ(db_.sends, 0);
   EXPECT_EQ(db_.committed, (std::vector<std::string>{"a"}));
+}
+
+// Two writers: while one is busy, the other leaves a shallow queue to it (one commit for all of
+// it when it is done) and takes a batch only once a backlog waits.
+TEST(GroupCommitWritersTest, ASecondWriterTakesABatchOnlyOnceABacklogWaits) {
+  FakeDb first_db, second_db;
+  std::vector<std::unique_ptr<FakeSession>> sessions;
+  sessions.push_back(std::make_unique<FakeSession>(first_db));
+  sessions.push_back(std::make_unique<FakeSession>(second_db));
+  Writer writer(std::move(sessions), nullptr);
+  std::promise<void> started, release;
+  std::shared_future<void> released = release.get_future().share();
+  auto ignore = [](std::vector<Status>) {};
+  writer.RunAllAsync<Status>({[&](WriteContext<FakeDb>&) {
+                               started.set_value();
+                               released.wait();
+                               return Status::Ok();
+                             }},
+                             ignore);
+  started.get_future().wait();
+
+  std::atomic<std::size_t> ran{0};
+  Job counted = [&](WriteContext<FakeDb>&) {
+    ++ran;
+    return Status::Ok();
+  };
+  constexpr std::size_t kBacklog = Writer::kBacklogForAnotherWriter;
+  for (std::size_t i = 0; i + 1 < kBacklog; ++i) writer.RunAllAsync<Status>({counted}, ignore);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(ran.load(), 0u) << "the idle writer took a shallow queue while the other was busy";
+
+  writer.RunAllAsync<Status>({counted}, ignore);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ran.load() < kBacklog && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(ran.load(), kBacklog) << "the backlog waited for the busy writer";
+  release.set_value();
 }
 
 }  // namespace
