@@ -11,6 +11,7 @@ void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries
   organizations_.push_back(std::to_string(event.organization_id));
   event_types_.push_back(std::to_string(event.event_type_id));
   payloads_.push_back(event.payload_json);
+  payload_bytes_ += event.payload_json.size();
   keys_.push_back(event.idempotency_key);
   created_at_.push_back(std::to_string(event.created_at));
   type_versions_.push_back(std::to_string(event.event_type_version));
@@ -41,6 +42,7 @@ Status EventBatch::Send(Connection& db) {
 
 void EventBatch::Clear() {
   for (std::vector<std::string>* column : Columns()) column->clear();
+  payload_bytes_ = 0;
 }
 
 // In kInsertEvents' order ($1 to $15).

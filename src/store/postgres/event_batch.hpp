@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ class EventBatch final : public HeldWrites {
   void Add(const Event& event, const std::vector<Delivery>& deliveries, UnixMillis lease_until,
            std::optional<std::int64_t> read_at_version);
   bool empty() const override { return event_ids_.empty(); }
+  std::size_t size() const { return event_ids_.size(); }
+  // Past this many payload bytes held, the next event is sent after those held (one
+  // statement's text stays within a few MiB, whatever the batch's payloads).
+  static constexpr std::size_t kMaxPayloadBytes = 1024 * 1024;
+  bool full() const { return payload_bytes_ >= kMaxPayloadBytes; }
   // Inserts everything held, or nothing: kConflict when an event's fan-out changed since it was
   // read from memory (the batch must run again, each event reading its configurations anew).
   Status Send(Connection& db) override;
@@ -36,6 +42,7 @@ class EventBatch final : public HeldWrites {
   std::array<std::vector<std::string>*, 15> Columns();
 
   const std::string node_id_;
+  std::size_t payload_bytes_ = 0;
   std::vector<std::string> event_ids_, organizations_, event_types_, payloads_, keys_, created_at_,
       type_versions_, read_at_;
   std::vector<std::string> delivery_ids_, delivery_events_, configs_, delivery_organizations_,

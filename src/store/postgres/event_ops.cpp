@@ -75,6 +75,9 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
   Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
                            UnixMillis lease_until) override {
     if (auto* batch = dynamic_cast<EventBatch*>(db_.held_writes())) {
+      if (batch->full()) {
+        if (Status s = batch->Send(db_); !s.ok()) return s.error();
+      }
       batch->Add(event, deliveries, lease_until, read_at_version_);
       return true;
     }

@@ -464,6 +464,24 @@ TEST_F(PostgresStoreTest, EventsHeldByABatchReachTheServerBeforeItsNextStatement
   ASSERT_TRUE(db->Exec("ROLLBACK").ok());
   db->HoldWrites(nullptr);
   EXPECT_EQ(Must(db->Run(count, postgres::Params().Int(config.id))).Int(0, 0), 0);
+
+  // Past a mebibyte of payloads held, the next event goes after those held (configurations
+  // read anew: those in memory are out of date).
+  ASSERT_TRUE(db->Exec("BEGIN").ok());
+  db->HoldWrites(&held);
+  postgres::FanOutCache read_anew;
+  store_common::DeliveryBudget budget(100);
+  NewEvent large = Event();
+  large.payload_json = "{\"note\":\"" + std::string(600 * 1024, 'x') + "\"}";
+  for (int i = 0; i < 3; ++i) {
+    large.id = NewSortableId("evt", clock_.Now());
+    postgres::WriteContext context(*db);
+    Must(postgres::Operations::IngestEvent(context, large, nullptr, budget, "a", read_anew,
+                                           clock_.Now()));
+  }
+  EXPECT_EQ(held.size(), 1u) << "the first two, 1.2 MiB, were not sent before the third";
+  EXPECT_EQ(Must(db->Run(count, postgres::Params().Int(config.id))).Int(0, 0), 3);
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
 }
 
 // A batch of events fanned out from memory after another node added a configuration runs
