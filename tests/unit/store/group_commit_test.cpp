@@ -206,13 +206,15 @@ TEST_F(GroupCommitTest, ALoneJobHoldsNothing) {
 // Two writers: while one is busy, the other leaves a shallow queue to it (one commit for all of
 // it when it is done) and takes a batch only once a backlog waits.
 TEST(GroupCommitWritersTest, ASecondWriterTakesABatchOnlyOnceABacklogWaits) {
+  // Declared before the writer, which its jobs use until the writer's end joins its threads.
+  std::promise<void> started, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<std::size_t> ran{0};
   FakeDb first_db, second_db;
   std::vector<std::unique_ptr<FakeSession>> sessions;
   sessions.push_back(std::make_unique<FakeSession>(first_db));
   sessions.push_back(std::make_unique<FakeSession>(second_db));
   Writer writer(std::move(sessions), nullptr);
-  std::promise<void> started, release;
-  std::shared_future<void> released = release.get_future().share();
   auto ignore = [](std::vector<Status>) {};
   writer.RunAllAsync<Status>({[&](WriteContext<FakeDb>&) {
                                started.set_value();
@@ -222,7 +224,6 @@ TEST(GroupCommitWritersTest, ASecondWriterTakesABatchOnlyOnceABacklogWaits) {
                              ignore);
   started.get_future().wait();
 
-  std::atomic<std::size_t> ran{0};
   Job counted = [&](WriteContext<FakeDb>&) {
     ++ran;
     return Status::Ok();
