@@ -19,7 +19,8 @@ namespace webhookd::postgres {
 
 class EventBatch final : public HeldWrites {
  public:
-  // Deliveries in status kDelivering are leased to `node_id` until `lease_until`.
+  // Deliveries in status kDelivering are leased to `node_id` (until the `lease_until` given
+  // with their event).
   explicit EventBatch(std::string node_id) : node_id_(std::move(node_id)) {}
 
   // Holds `event` and its deliveries. `read_at_version`: the fan-out version its configurations
