@@ -116,12 +116,13 @@ class Connection {
   // While `writes` is set (null: none), Run and Exec send it first when it holds anything.
   void HoldWrites(HeldWrites* writes) { held_ = writes; }
   HeldWrites* held_writes() const { return held_; }
+  // Sends what is held now, if anything.
+  Status SendHeldWrites();
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   Status Prepare(const Statement& statement, int param_count);
   Error ErrorOf(const PGresult* result, std::string_view what);
-  Status SendHeldWrites();
 
   PGconn* conn_;
   std::unordered_set<std::string_view> prepared_;

@@ -43,7 +43,7 @@ class WriterSession {
   // While on, ingested events are held (EventBatch) and go to the server together; off drops
   // whatever is held.
   void HoldWrites(bool on);
-  Status SendHeldWrites() { return held_events_.empty() ? Status::Ok() : held_events_.Send(*db_); }
+  Status SendHeldWrites() { return db_->SendHeldWrites(); }
 
  private:
   std::unique_ptr<Connection> db_;
