@@ -3,6 +3,8 @@
 #include <mutex>
 #include <utility>
 
+#include "store/sqlite/wal_write_buffer.hpp"
+
 namespace webhookd::sqlite {
 namespace {
 
@@ -116,12 +118,14 @@ std::string Query::Text(int column) const {
   return std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create,
+                                                     WalWrites wal_writes) {
   ConfigureSqliteOnce();
+  const char* vfs = wal_writes == WalWrites::kBuffered ? WalWriteBufferVfsName() : nullptr;
   sqlite3* db = nullptr;
   // NOMUTEX: a Connection is used by one thread at a time (the writer, or a pooled reader).
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  const int code = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  const int code = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (code != SQLITE_OK) {
     Error error = ErrorFromCode(code, db, "opening SQLite database '" + path + "'");
     sqlite3_close_v2(db);

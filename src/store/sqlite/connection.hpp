@@ -57,9 +57,14 @@ class Query {
 
 class Connection {
  public:
+  // kBuffered: the connection's WAL frames go to the file in blocks, before each sync
+  // (wal_write_buffer.hpp); only for a connection that runs with synchronous=FULL.
+  enum class WalWrites { kDirect, kBuffered };
+
   // Opens (creating if allowed) the database file and sets busy_timeout. Further pragmas are
   // the caller's business.
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create);
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create,
+                                                  WalWrites wal_writes = WalWrites::kDirect);
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

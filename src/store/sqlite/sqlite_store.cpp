@@ -22,10 +22,12 @@ Status EnableWal(Connection& db) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Connection>> OpenWriteConnection(const std::string& path,
-                                                        const Clock& clock) {
-  Result<std::unique_ptr<Connection>> db = Connection::Open(path, /*create=*/true);
+Result<std::unique_ptr<Connection>> OpenWriteConnection(const std::string& path, const Clock& clock,
+                                                        Connection::WalWrites wal_writes) {
+  Result<std::unique_ptr<Connection>> db = Connection::Open(path, /*create=*/true, wal_writes);
   if (!db.ok()) return db.error();
+  // Before anything is written: buffered WAL writes rely on each commit's sync.
+  if (Status s = (*db)->Exec(kWriterSynchronous); !s.ok()) return s.error();
   if (Status s = EnableWal(**db); !s.ok()) return s.error();
   // Migrations first: they leave foreign keys off, which the writer's pragmas turn on.
   if (Status s = ApplyMigrations(**db, EmbeddedMigrations(), clock); !s.ok()) return s.error();
@@ -45,9 +47,9 @@ bool ReusableReader(Connection& db) { return db.InAutocommit(); }
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
-                                                       const Clock& clock) {
-  Result<std::unique_ptr<Connection>> write_db = OpenWriteConnection(path, clock);
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, const Clock& clock,
+                                                       Connection::WalWrites wal_writes) {
+  Result<std::unique_ptr<Connection>> write_db = OpenWriteConnection(path, clock, wal_writes);
   if (!write_db.ok()) return write_db.error();
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, clock));
   std::vector<std::unique_ptr<WriterSession>> sessions;

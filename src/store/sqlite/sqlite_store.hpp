@@ -17,8 +17,11 @@ namespace webhookd::sqlite {
 class SqliteStore final : public store_common::GroupCommitStore<WriterSession, Operations> {
  public:
   // Opens `path`, creating the file (not its directory) if missing, switches it to WAL and
-  // applies pending migrations. `clock` must outlive the store.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const Clock& clock);
+  // applies pending migrations. `clock` must outlive the store. `wal_writes`: kDirect only to
+  // measure what the writer's buffered WAL writes save (bench_micro).
+  static Result<std::unique_ptr<SqliteStore>> Open(
+      const std::string& path, const Clock& clock,
+      Connection::WalWrites wal_writes = Connection::WalWrites::kBuffered);
 
   // Finishes every queued write, then closes all connections.
   ~SqliteStore() override { StopWriter(); }

@@ -10,9 +10,11 @@ namespace webhookd::sqlite {
 
 // ---- Connections, transactions, migrations ----
 inline constexpr std::string_view kEnableWal = "PRAGMA journal_mode = WAL";
-// FULL: a commit is on disk (WAL fsync) before the store reports success.
+// FULL: a commit is on disk (WAL fsync) before the store reports success, and the writer's
+// buffered WAL writes (wal_write_buffer.hpp) reach the file at that sync.
+inline constexpr std::string_view kWriterSynchronous = "PRAGMA synchronous = FULL";
 inline constexpr std::string_view kWriterPragmas =
-    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
+    "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
 inline constexpr std::string_view kReaderPragmas =
     "PRAGMA query_only = ON; PRAGMA foreign_keys = ON;";
 inline constexpr std::string_view kPing = "SELECT 1";

@@ -32,24 +32,8 @@ NewEvent EventForOrgOne(std::string id, std::string payload_json,
 }
 
 using test::Must;
+using test::QueryText;
 using test::TempDir;
-
-// Runs one query on the database file directly and returns the first column of its first
-// row as text ("" if none).
-std::string QueryText(const std::filesystem::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string out;
-  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
-      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return out;
-}
 
 // Runs every statement of `sql` on the database file directly; false (and a test failure) on
 // an error.

@@ -1,6 +1,7 @@
 // Helpers shared by the store tests.
 #pragma once
 
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <cstdint>
@@ -22,6 +23,23 @@ template <class T>
 T Must(Result<T> result) {
   if (!result.ok()) throw std::runtime_error("unexpected error: " + result.error().message);
   return std::move(result).value();
+}
+
+// Runs one query on the SQLite database file directly (SQLite's own VFS, a connection of its
+// own) and returns the first column of its first row as text ("" if none).
+inline std::string QueryText(const std::filesystem::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string out;
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return out;
 }
 
 // A fresh directory, removed with everything in it at the end of the test.
