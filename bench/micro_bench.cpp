@@ -1,26 +1,33 @@
 // Per-stage microbenchmarks of the delivery engine's CPU work: building a signed delivery
-// request, validating an event against its catalog schema (both without I/O), and one
-// client exchange over a kept-alive loopback connection with each HttpClient. Run with
+// request, validating an event against its catalog schema (both without I/O), one client
+// exchange over a kept-alive loopback connection with each HttpClient, and the SQLite store's
+// commit of a batch of events. Run with
 //   build/bench/bench_micro --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // (docs/benchmarks.md, "Per-stage microbenchmarks").
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <filesystem>
 #include <future>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "core/clock.hpp"
+#include "core/ids.hpp"
 #include "crypto/field_cipher.hpp"
 #include "delivery/beast_http_client.hpp"
 #include "delivery/curl_http_client.hpp"
 #include "delivery/request_builder.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace webhookd {
 namespace {
@@ -216,6 +223,51 @@ void BM_ClientExchangeBeast(benchmark::State& state) {
   ClientExchange<delivery::BeastHttpClient, delivery::BeastHttpClientOptions>(state);
 }
 BENCHMARK(BM_ClientExchangeBeast)->MeasureProcessCPUTime()->UseRealTime();
+
+// One IngestEvents call of `state.range(0)` ~1 KB events (BookAppointment's sample), each with
+// one delivery, committed by the SQLite store's writer with synchronous=FULL: one transaction
+// and one fsync per iteration. The whole process's CPU (the writer and completer threads) per
+// iteration; items are events. `kWalWrites`: the writer's WAL writes buffered (what webhookd
+// does) or direct, side by side.
+template <sqlite::Connection::WalWrites kWalWrites>
+void BM_CommitEvents(benchmark::State& state) {
+  std::string dir = (std::filesystem::temp_directory_path() / "bench-commit-XXXXXX").string();
+  if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp failed");
+  SystemClock clock;
+  {
+    auto store = sqlite::SqliteStore::Open(dir + "/bench.db", clock, kWalWrites);
+    if (!store.ok()) return state.SkipWithError(store.error().message.c_str());
+    WebhookConfig config = RealisticConfig();
+    config.organization_id = 1;
+    config.name = "bench";
+    if (!(*store)->CreateConfig(config, std::numeric_limits<std::int64_t>::max()).ok()) {
+      return state.SkipWithError("cannot create the configuration");
+    }
+    const std::string payload = BookAppointment().sample_json;
+    for (auto _ : state) {
+      std::vector<NewEvent> events(static_cast<std::size_t>(state.range(0)));
+      for (NewEvent& event : events) {
+        event.id = NewSortableId("evt", clock.Now());
+        event.organization_id = 1;
+        event.event_type_id = config.event_type_id;
+        event.payload_json = payload;
+      }
+      for (const auto& result : (*store)->IngestEvents(std::move(events))) {
+        if (!result.ok()) return state.SkipWithError(result.error().message.c_str());
+      }
+    }
+    state.SetItemsProcessed(state.iterations() * state.range(0));
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_CommitEvents<sqlite::Connection::WalWrites::kDirect>)
+    ->Arg(16)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+BENCHMARK(BM_CommitEvents<sqlite::Connection::WalWrites::kBuffered>)
+    ->Arg(16)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace webhookd
