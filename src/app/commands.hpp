@@ -119,7 +119,11 @@ int RunTrigger(const TriggerOptions& options);
 int RunVerify(const VerifyOptions& options);
 int RunDemo(const DemoOptions& options);
 
-// Sets up spdlog on stderr at `level`; false (with a message) for an unknown level.
+// Sets up spdlog on stderr at `level`; false (with a message) for an unknown level. Lines below
+// warn are written in blocks (core/buffered_log_sink.hpp), at least once a second.
 bool ConfigureLogging(const std::string& level);
+
+// Writes the lines still held in memory and stops the once-a-second flush; main() calls it last.
+void FinishLogging();
 
 }  // namespace webhookd::app

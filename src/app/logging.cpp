@@ -1,9 +1,11 @@
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "app/commands.hpp"
+#include "core/buffered_log_sink.hpp"
 
 namespace webhookd::app {
 
@@ -13,12 +15,18 @@ bool ConfigureLogging(const std::string& level) {
     std::fprintf(stderr, "webhookd: unknown log level '%s'\n", level.c_str());
     return false;
   }
-  auto logger = spdlog::stderr_logger_mt("webhookd");
+  // Request lines (info) are written in blocks, at least once a second; warnings and errors at
+  // once. main() flushes what is left when the command ends (spdlog::shutdown).
+  auto sink = std::make_shared<BufferedLogSink>(STDERR_FILENO, spdlog::level::warn);
+  auto logger = std::make_shared<spdlog::logger>("webhookd", std::move(sink));
   // UTC timestamps, level, then key=value fields; never payloads, secrets or keys.
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   logger->set_level(parsed);
   spdlog::set_default_logger(logger);
+  spdlog::flush_every(std::chrono::seconds(1));
   return true;
 }
+
+void FinishLogging() { spdlog::shutdown(); }
 
 }  // namespace webhookd::app

@@ -378,5 +378,6 @@ int main(int argc, char** argv) {
     const int cli_code = cli.exit(e);  // prints the help text, or the error and a hint
     return cli_code == static_cast<int>(CLI::ExitCodes::Success) ? 0 : kUsageExitCode;
   }
+  webhookd::app::FinishLogging();
   return exit_code;
 }

@@ -298,15 +298,17 @@ int RunServe(const ServeOptions& options) {
   const std::string base_url = "http://" + std::string(v6 ? "[" : "") + listen->host +
                                (v6 ? "]" : "") + ":" + std::to_string(*port);
   if (!PrintFirstAdminKey(sealed_store, base_url)) return 1;
-  std::printf("webhookd listening on %s\nwebhookd console: %s/console/\n", base_url.c_str(),
-              base_url.c_str());
-  std::fflush(stdout);
   spdlog::info(
       "serving db={} io_threads={} threads={} max_connections={} insecure_urls={} "
       "allow_targets={} http_client={}",
       options.db.substr(0, options.db.find(':')), server_options->io_threads, options.threads,
       server_options->max_connections, options.allow_insecure_urls,
       fmt::join(options.allow_targets, ","), options.http_client);
+  // Whoever waits for the listening line finds the start-up's log lines already written.
+  spdlog::default_logger()->flush();
+  std::printf("webhookd listening on %s\nwebhookd console: %s/console/\n", base_url.c_str(),
+              base_url.c_str());
+  std::fflush(stdout);
   dispatcher.Start();
   // Other nodes change the shared catalog too; one second keeps them well within the 5 s that
   // docs/event-types.md promises. A single SQLite node changes it only through its own API.

@@ -39,8 +39,13 @@ std::size_t SequenceLength(std::string_view s) {
 }  // namespace
 
 std::string ValidUtf8(std::string_view bytes) {
-  std::string out;
+  // Most text (header names and values, error details) is ASCII: copied whole, not per byte.
+  std::size_t ascii = 0;
+  while (ascii < bytes.size() && static_cast<unsigned char>(bytes[ascii]) < 0x80) ++ascii;
+  std::string out(bytes.substr(0, ascii));
+  if (ascii == bytes.size()) return out;
   out.reserve(bytes.size());
+  bytes.remove_prefix(ascii);
   while (!bytes.empty()) {
     const std::size_t length = SequenceLength(bytes);
     if (length == 0) {

@@ -50,6 +50,22 @@ TEST_F(ServerTest, ReadyzIs503WhileTheStoreIsUnreachableAndHealthzStaysOk) {
   EXPECT_TRUE(IsJson(anonymous.Get("/healthz"), 200));
 }
 
+// Request lines are written in blocks (core/buffered_log_sink.hpp), but at least once a second:
+// one shows up in the log while the server keeps running, with no warning or exit to push it.
+TEST_F(ServerTest, RequestLinesReachTheLogWithinASecondOrTwo) {
+  HttpClient anonymous = Anonymous();
+  ASSERT_TRUE(IsJson(anonymous.Get("/readyz"), 200));
+  const auto deadline = std::chrono::steady_clock::now() + Scaled(3s);
+  while (server_->ReadStderr().find("path=/readyz status=200") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(server_->ReadStderr().find("request method=GET path=/readyz status=200"),
+            std::string::npos)
+      << server_->ReadStderr().substr(0, 2000);
+  EXPECT_TRUE(server_->Running());
+}
+
 TEST_F(ServerTest, ListeningLineCarriesTheRealPort) {
   EXPECT_GT(server_->port(), 0);
   EXPECT_EQ(server_->base_url(), "http://127.0.0.1:" + std::to_string(server_->port()));
