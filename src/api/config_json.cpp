@@ -9,6 +9,7 @@
 
 #include "api/json_io.hpp"
 #include "core/delivery_status.hpp"
+#include "core/text.hpp"
 #include "core/time_format.hpp"
 #include "crypto/secret.hpp"
 
@@ -77,12 +78,6 @@ bool IsReservedHeader(std::string_view lowercase_name) {
     if (lowercase_name.starts_with(prefix)) return true;
   }
   return false;
-}
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // "localhost" and its subdomains always resolve to loopback addresses (RFC 6761).

@@ -3,11 +3,11 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/url/parse.hpp>
-#include <cctype>
 #include <string>
 #include <vector>
 
 #include "api/problem.hpp"
+#include "core/text.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -95,9 +95,7 @@ std::optional<Request> ToRequest(const BeastRequest& in) {
   out.path = std::string(target->path());
   for (auto param : target->params()) out.query[param.key] = param.value;
   for (const auto& field : in) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers.emplace_back(std::move(name), std::string(field.value()));
+    out.headers.emplace_back(Lowercase(field.name_string()), std::string(field.value()));
   }
   out.body = in.body();
   return out;

@@ -15,7 +15,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <list>
@@ -26,6 +25,7 @@
 #include <unordered_set>
 #include <variant>
 
+#include "core/text.hpp"
 #include "core/thread_name.hpp"
 #include "delivery/event_loop.hpp"
 
@@ -44,13 +44,6 @@ constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
 
 std::int64_t MillisSince(SteadyClock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
-}
-
-std::string Lowercase(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
 }
 
 std::string_view Trim(std::string_view text) {

@@ -3,10 +3,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 #include <mutex>
 #include <utility>
 
+#include "core/text.hpp"
 #include "core/thread_name.hpp"
 
 namespace webhookd::delivery {
@@ -26,13 +26,6 @@ std::string_view Trim(std::string_view text) {
   std::size_t first = text.find_first_not_of(kSpace);
   if (first == std::string_view::npos) return {};
   return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
-}
-
-std::string Lowercase(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
 }
 
 HttpResponse CancelledResponse(SteadyClock::time_point started) {

@@ -1,8 +1,8 @@
 #include "delivery/origin.hpp"
 
-#include <algorithm>
 #include <boost/url/parse.hpp>
-#include <cctype>
+
+#include "core/text.hpp"
 
 namespace webhookd::delivery {
 
@@ -13,10 +13,7 @@ std::string OriginOf(std::string_view url) {
   std::string host(parsed->encoded_host());
   std::string port(parsed->port());
   if (port.empty()) port = scheme == "https" ? "443" : scheme == "http" ? "80" : "";
-  std::string origin = scheme + "://" + host + ":" + port;
-  std::transform(origin.begin(), origin.end(), origin.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return origin;
+  return Lowercase(scheme + "://" + host + ":" + port);
 }
 
 }  // namespace webhookd::delivery
