@@ -276,6 +276,8 @@ TEST(HeadersToJsonTest, DistinctNamesGiveTheObjectsTextExactly) {
       {"content-type", "application/json"},
       {"x-quote", "say \"hi\"\\ now"},
       {"x-controls", std::string("tab\tnew\nline\rbell\x07"
+                                 "back\bfeed\fvtab\x0b"
+                                 "\x1f"
                                  "del\x7f"
                                  " nul") +
                          std::string(1, '\0')},
