@@ -28,16 +28,22 @@ void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries
 }
 
 Status EventBatch::Send(Connection& db) {
+  Result<bool> inserted = Insert(db);
+  if (!inserted.ok()) return inserted.error();
+  if (!*inserted) {
+    return Error::Conflict("the configurations of a held event changed before it was sent");
+  }
+  return Status::Ok();
+}
+
+Result<bool> EventBatch::Insert(Connection& db) {
   Params params;
   for (std::vector<std::string>* column : Columns()) params.Text(ArrayLiteral(*column));
   params.Text(node_id_);
   Clear();
   Result<Rows> sent = db.Run(kInsertEvents, params);
   if (!sent.ok()) return sent.error();
-  if (sent->size() != 1 || !sent->Bool(0, 0)) {
-    return Error::Conflict("the configurations of a held event changed before it was sent");
-  }
-  return Status::Ok();
+  return sent->size() == 1 && sent->Bool(0, 0);
 }
 
 void EventBatch::Clear() {

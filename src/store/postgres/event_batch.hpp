@@ -37,6 +37,9 @@ class EventBatch final : public HeldWrites {
   // Inserts everything held, or nothing: kConflict when an event's fan-out changed since it was
   // read from memory (the batch must run again, each event reading its configurations anew).
   Status Send(Connection& db) override;
+  // The same, answering false instead of kConflict when a fan-out changed and nothing was
+  // inserted.
+  Result<bool> Insert(Connection& db);
   void Clear();
 
  private:

@@ -81,40 +81,17 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
       batch->Add(event, deliveries, lease_until, read_at_version_);
       return true;
     }
-    Params params;
-    params.Text(event.id)
-        .Int(event.organization_id)
-        .Int(event.event_type_id)
-        .Text(event.payload_json)
-        .Text(event.idempotency_key)
-        .Int(event.created_at)
-        .Int(event.event_type_version);
-    Result<Rows> rows = deliveries.empty() ? db_.Run(kInsertEvent, params.OptInt(read_at_version_))
-                                           : InsertWithDeliveries(params, deliveries, lease_until);
-    if (!rows.ok()) return rows.error();
-    if (rows->Affected() > 0) return true;
+    // Alone: the same statement, for one event.
+    EventBatch one(node_id_);
+    one.Add(event, deliveries, lease_until, read_at_version_);
+    Result<bool> inserted = one.Insert(db_);
+    if (!inserted.ok()) return inserted.error();
+    if (*inserted) return true;
     fan_outs_.Forget(event.organization_id, event.event_type_id);
     return false;
   }
 
  private:
-  Result<Rows> InsertWithDeliveries(Params& params, const std::vector<Delivery>& deliveries,
-                                    UnixMillis lease_until) {
-    std::vector<std::string> ids, config_ids, statuses;
-    for (const Delivery& d : deliveries) {
-      ids.push_back(d.id);
-      config_ids.push_back(std::to_string(d.config_id));
-      statuses.emplace_back(DeliveryStatusName(d.status));
-    }
-    params.Text(ArrayLiteral(ids))
-        .Text(ArrayLiteral(config_ids))
-        .Text(ArrayLiteral(statuses))
-        .Text(node_id_)
-        .Int(lease_until)
-        .OptInt(read_at_version_);
-    return db_.Run(kInsertEventWithDeliveries, params);
-  }
-
   Connection& db_;
   const std::string& node_id_;
   FanOutCache& fan_outs_;

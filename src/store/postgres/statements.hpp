@@ -186,16 +186,6 @@ inline constexpr Statement kCountApiKeys{"count_api_keys", "SELECT COUNT(*) FROM
 inline constexpr Statement kLockIdempotencyKey{
     "lock_idempotency_key",
     "SELECT pg_advisory_xact_lock(" WEBHOOKD_PG_LOCK_CLASS ", hashtext($1::text))"};
-// True when the parameter P, the fan-out version the event's configurations were read at, is
-// NULL (they were read by this transaction) or still the current one. Otherwise the INSERTs
-// below insert nothing (0 rows).
-#define WEBHOOKD_PG_FAN_OUT_UNCHANGED(P) \
-  "(" P "::bigint IS NULL OR " P "::bigint = " WEBHOOKD_PG_FAN_OUT_VERSION("$2", "$3") ")"
-inline constexpr Statement kInsertEvent{
-    "insert_event",
-    "INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, "
-    "created_at, event_type_version) SELECT $1::text, $2::bigint, $3::integer, $4::text, "
-    "NULLIF($5::text, ''), $6::bigint, $7::integer WHERE " WEBHOOKD_PG_FAN_OUT_UNCHANGED("$8")};
 // $3: the oldest created_at that still counts (now - 24 h).
 inline constexpr Statement kFindIdempotentEvent{
     "find_idempotent_event", "SELECT " WEBHOOKD_EVENT_COLUMNS("") " FROM events "
@@ -206,28 +196,9 @@ inline constexpr Statement kGetEvent{
     "WHERE id = $1::text AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 
 // ---- Deliveries ----
-// An event and all its deliveries in one statement (one round trip): $1-$7 as kInsertEvent;
-// $8 delivery ids, $9 configuration ids, $10 statuses (arrays of the same length), $11 this node
-// (the lease owner of those delivering), $12 their lease_until. next_attempt_at, created_at and
-// updated_at are the event's created_at ($6). The deliveries' foreign key to the event is
-// checked at the end of the statement, when the event's row is there. $13 as kInsertEvent's $8:
-// nothing is inserted when the fan-out changed.
-inline constexpr Statement kInsertEventWithDeliveries{
-    "insert_event_with_deliveries",
-    "WITH unchanged AS (SELECT 1 WHERE " WEBHOOKD_PG_FAN_OUT_UNCHANGED("$13") "), "
-    "event AS (INSERT INTO events (id, organization_id, event_type_id, payload, "
-    "idempotency_key, created_at, event_type_version) SELECT $1::text, $2::bigint, "
-    "$3::integer, $4::text, NULLIF($5::text, ''), $6::bigint, $7::integer FROM unchanged) "
-    "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
-    "next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, lease_until, "
-    "created_at, updated_at) "
-    "SELECT n.id, $1::text, n.config_id, $2::bigint, n.status, 0, $6::bigint, 0, '', false, "
-    "CASE WHEN n.status = 'delivering' THEN $11::text ELSE '' END, "
-    "CASE WHEN n.status = 'delivering' THEN $12::bigint ELSE 0 END, $6::bigint, $6::bigint "
-    "FROM unnest($8::text[], $9::bigint[], $10::text[]) AS n (id, config_id, status), "
-    "unchanged"};
-// Several events and all their deliveries in one statement (EventBatch): $1-$7 the events'
-// columns as kInsertEvent's $1-$7, $8 the fan-out version each event's configurations were read
+// Events and all their deliveries in one statement (EventBatch; one event alone too): $1-$7 the
+// events' id, organization, event type, payload, idempotency key ('' for none), created_at and
+// event type version, $8 the fan-out version each event's configurations were read
 // at (-1: read by this transaction, unchecked); $9 delivery ids, $10 their events, $11
 // configurations, $12 organizations, $13 statuses, $14 created_at, $15 lease_until (arrays of
 // the same length); $16 this node, the lease owner of those delivering. Inserts all of it, or
@@ -253,7 +224,6 @@ inline constexpr Statement kInsertEvents{
     "$14::bigint[], $15::bigint[]) AS n (id, event_id, config_id, organization_id, status, "
     "created_at, lease_until), unchanged WHERE unchanged.ok) "
     "SELECT ok FROM unchanged"};
-#undef WEBHOOKD_PG_FAN_OUT_UNCHANGED
 #undef WEBHOOKD_PG_FAN_OUT_VERSION
 inline constexpr Statement kDeliveriesOfEvent{
     "deliveries_of_event", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
