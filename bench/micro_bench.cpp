@@ -24,6 +24,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "crypto/field_cipher.hpp"
+#include "crypto/secret.hpp"
 #include "delivery/beast_http_client.hpp"
 #include "delivery/curl_http_client.hpp"
 #include "delivery/request_builder.hpp"
@@ -128,6 +129,16 @@ void BM_OpenPayload(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_OpenPayload);
+
+// Authentication: every request's API key is hashed to find its record.
+void BM_HashApiKey(benchmark::State& state) {
+  const std::string key = crypto::GenerateApiKey();
+  for (auto _ : state) {
+    std::string hash = crypto::HashApiKey(key);
+    benchmark::DoNotOptimize(hash);
+  }
+}
+BENCHMARK(BM_HashApiKey);
 
 // A loopback receiver for the client exchange: a thread per connection answering every
 // request with an empty 200 and keeping the connection.

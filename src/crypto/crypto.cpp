@@ -21,6 +21,14 @@ const unsigned char* Bytes(std::string_view s) {
   return s.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(s.data());
 }
 
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up again on every call,
+// which cost more than hashing an API key (every authenticated request hashes one).
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (md == nullptr) std::abort();  // SHA-256 is built into OpenSSL's default provider
+  return md;
+}
+
 }  // namespace
 
 std::string RandomBytes(std::size_t n) {
@@ -62,7 +70,7 @@ std::string Sha256(std::string_view data) {
   std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned int len = 0;
   if (EVP_Digest(Bytes(data), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                 EVP_sha256(), nullptr) != 1) {
+                 Sha256Md(), nullptr) != 1) {
     std::abort();  // SHA-256 on memory cannot fail unless OpenSSL itself is broken
   }
   out.resize(len);
@@ -84,7 +92,7 @@ std::string Sha256Hex(std::string_view data) {
 std::string HmacSha256(std::string_view key, std::string_view data) {
   std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), Bytes(key), static_cast<int>(key.size()), Bytes(data), data.size(),
+  if (HMAC(Sha256Md(), Bytes(key), static_cast<int>(key.size()), Bytes(data), data.size(),
            reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr) {
     std::abort();  // HMAC-SHA256 on memory cannot fail unless OpenSSL itself is broken
   }
