@@ -3,10 +3,12 @@
 // Input: an ingest body, {"eventName": ..., "payload": ...}. Its payload is validated against
 // the named type; any other document is validated, whole, against all 12 types. A refusal must
 // be Error::Invalid whose field is a JSON pointer to a value of the document, as the API's
-// problem+json promises.
+// problem+json promises. The payload's text as POST /events stores it (RawMemberText) must
+// parse to the payload.
 #include <boost/json.hpp>
 
 #include "catalog/catalog.hpp"
+#include "core/json_parse.hpp"
 #include "fuzz_input.hpp"
 
 namespace {
@@ -28,7 +30,8 @@ void ValidateAs(const webhookd::Catalog& catalog, const webhookd::EventType& typ
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   boost::system::error_code ec;
-  const boost::json::value document = boost::json::parse(webhookd::fuzz::AsText(data, size), ec);
+  const std::string_view text = webhookd::fuzz::AsText(data, size);
+  const boost::json::value document = boost::json::parse(text, ec);
   if (ec) return 0;
   const webhookd::Catalog& catalog = webhookd::Catalog::Builtin();
   const boost::json::object* body = document.if_object();
@@ -37,6 +40,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const webhookd::EventType* type = name != nullptr && name->is_string()
                                         ? catalog.Find(std::string_view(name->get_string()))
                                         : nullptr;
+  if (const auto raw = webhookd::RawMemberText(text, "payload")) {
+    const boost::json::value reparsed = boost::json::parse(*raw, ec);
+    if (ec || payload == nullptr || reparsed != *payload) Broken("the payload's text is not it");
+  }
   if (type != nullptr && payload != nullptr) {
     ValidateAs(catalog, *type, *payload);
     return 0;

@@ -8,6 +8,7 @@
 #include "api/problem.hpp"
 #include "api/tenancy.hpp"
 #include "core/ids.hpp"
+#include "core/json_parse.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -106,7 +107,7 @@ class EventsApi {
     if (Status s = ValidIdempotencyKey(key, "Idempotency-Key"); !s.ok()) {
       return reply(ProblemResponse(s.error()));
     }
-    Result<NewEvent> event = ReadEvent(*body, call.principal, key);
+    Result<NewEvent> event = ReadEvent(*body, call.principal, key, call.request.body);
     if (!event.ok()) return reply(ProblemResponse(event.error()));
     std::vector<NewEvent> events;
     events.push_back(std::move(*event));
@@ -247,7 +248,7 @@ class EventsApi {
 
   Result<NewEvent> ReadBatchItem(const boost::json::value& item, const Principal& principal) {
     if (!item.is_object()) return Error::Invalid("each event must be a JSON object", "");
-    return ReadEvent(item.as_object(), principal, "");
+    return ReadEvent(item.as_object(), principal, "", "");
   }
 
   // The Idempotency-Key header wins; a body member idempotencyKey serves callers (and batch
@@ -263,8 +264,10 @@ class EventsApi {
     return **key;
   }
 
+  // `body_text`: the text `body` was parsed from, if it is the request's whole body: the payload
+  // is then stored as the client wrote it, else serialized.
   Result<NewEvent> ReadEvent(const boost::json::object& body, const Principal& principal,
-                             std::string header_key) {
+                             std::string header_key, std::string_view body_text) {
     if (Status s = RejectUnknownFields(body, {"eventName", "webhookEventId", "eventId",
                                               "organizationId", "payload", "idempotencyKey"});
         !s.ok()) {
@@ -290,7 +293,9 @@ class EventsApi {
     event.organization_id = *org;
     event.event_type_id = type.id;
     event.event_type_version = type.version;
-    event.payload_json = boost::json::serialize(*payload);
+    const std::optional<std::string_view> payload_text = RawMemberText(body_text, "payload");
+    event.payload_json =
+        payload_text ? std::string(*payload_text) : boost::json::serialize(*payload);
     event.idempotency_key = std::move(*idempotency_key);
     return event;
   }

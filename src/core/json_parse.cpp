@@ -3,6 +3,48 @@
 #include <boost/json/stream_parser.hpp>
 
 namespace webhookd {
+namespace {
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::size_t SkipSpace(std::string_view text, std::size_t at) {
+  while (at < text.size() && IsJsonSpace(text[at])) ++at;
+  return at;
+}
+
+// `at` is on a string's opening quote: the offset just past its closing quote.
+std::size_t SkipString(std::string_view text, std::size_t at) {
+  for (++at; at < text.size() && text[at] != '"'; ++at) {
+    if (text[at] == '\\') ++at;
+  }
+  return at + 1;
+}
+
+// `at` is on a value's first byte: the offset just past the value.
+std::size_t SkipValue(std::string_view text, std::size_t at) {
+  if (text[at] == '"') return SkipString(text, at);
+  if (text[at] != '{' && text[at] != '[') {
+    while (at < text.size() && !IsJsonSpace(text[at]) && text[at] != ',' && text[at] != '}' &&
+           text[at] != ']') {
+      ++at;
+    }
+    return at;
+  }
+  std::size_t depth = 0;
+  while (at < text.size()) {
+    const char c = text[at];
+    if (c == '"') {
+      at = SkipString(text, at);
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if ((c == '}' || c == ']') && --depth == 0) return at + 1;
+    ++at;
+  }
+  return at;
+}
+
+}  // namespace
 
 std::string TextPosition(std::string_view text, std::size_t offset) {
   const std::string byte = "(byte " + std::to_string(offset) + ")";
@@ -29,6 +71,30 @@ Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_dept
   if (!ec) parser.finish(ec);
   if (ec) return Error::Invalid(ec.message() + " at " + TextPosition(text, consumed));
   return parser.release();
+}
+
+std::optional<std::string_view> RawMemberText(std::string_view object_text, std::string_view key) {
+  std::size_t at = SkipSpace(object_text, 0);
+  if (at >= object_text.size() || object_text[at] != '{') return std::nullopt;
+  std::optional<std::string_view> found;
+  at = SkipSpace(object_text, at + 1);
+  while (at < object_text.size() && object_text[at] == '"') {
+    const std::size_t name_end = SkipString(object_text, at);
+    if (name_end > object_text.size()) return std::nullopt;
+    const std::string_view name = object_text.substr(at + 1, name_end - at - 2);
+    if (name.find('\\') != std::string_view::npos) return std::nullopt;
+    at = SkipSpace(object_text, SkipSpace(object_text, name_end) + 1);  // past the ':'
+    if (at >= object_text.size()) return std::nullopt;
+    const std::size_t value_end = SkipValue(object_text, at);
+    if (value_end > object_text.size()) return std::nullopt;
+    if (name == key) {
+      if (found) return std::nullopt;
+      found = object_text.substr(at, value_end - at);
+    }
+    at = SkipSpace(object_text, value_end);
+    if (at < object_text.size() && object_text[at] == ',') at = SkipSpace(object_text, at + 1);
+  }
+  return found;
 }
 
 }  // namespace webhookd

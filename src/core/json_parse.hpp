@@ -3,6 +3,7 @@
 
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,11 @@ std::string TextPosition(std::string_view text, std::size_t offset);
 // whose message is the parser's reason and where it stopped, e.g.
 // "syntax error at line 3, column 8 (byte 19)" or "incomplete JSON at the end (byte 6)".
 Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_depth = 64);
+
+// The exact text of member `key` of the JSON object `object_text`, which ParseJson accepted (it
+// is not checked again): what the client wrote, so that a stored value need not be serialized
+// anew. Nullopt when `object_text` is not an object, has no such member, has it more than once,
+// or has a member name written with an escape (which could spell `key`).
+std::optional<std::string_view> RawMemberText(std::string_view object_text, std::string_view key);
 
 }  // namespace webhookd

@@ -116,6 +116,38 @@ TEST_F(DeliveryRequestTest, FansOutToExactlyTheMatchingConfigurationsWithSignedR
   }
 }
 
+// The payload is stored and sent as the client wrote it (spacing, escapes, number spelling),
+// not parsed and written anew: the receiver gets the bytes the producer signed off on.
+TEST_F(DeliveryRequestTest, DeliversThePayloadTextAsTheClientWroteIt) {
+  HttpReceiver receiver([](const ReceivedRequest&) { return Answer(200, "ok"); });
+  HttpClient admin = Admin();
+  const json::object config =
+      CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/raw"), "raw"));
+  std::string payload_text = "{\n";
+  const json::object payload = Appointment(admin, 58241);
+  for (const auto& member : payload) {
+    if (payload_text.size() > 2) payload_text += ",\n";
+    payload_text += "    " + json::serialize(json::string(member.key())) + " :  ";
+    payload_text += json::serialize(member.value());
+  }
+  payload_text += "\n  }";
+  // "\u0041" is "A" written with an escape; serializing would turn it into "A".
+  payload_text.insert(payload_text.size() - 4, R"(,"notes":"\u0041 \/ b")");
+  const std::string body =
+      R"({"eventName": "BookAppointment", "organizationId": 1, "payload": )" + payload_text + "\n}";
+  const HttpResponse accepted = admin.Request("POST", "/events", body);
+  ASSERT_TRUE(IsJson(accepted, 202)) << accepted.Summary();
+  const auto deliveries = AcceptedDeliveries(accepted);
+  ASSERT_EQ(deliveries.size(), 1u) << accepted.Summary();
+  EXPECT_EQ(WaitForStatus(admin, deliveries.begin()->second, "succeeded", 10s).at("status"),
+            "succeeded");
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].body, payload_text);
+  const std::string secret(config.at("secret").as_string());
+  EXPECT_TRUE(VerifyRequest(secret, requests[0], requests[0].body).ok());
+}
+
 TEST_F(DeliveryRequestTest, SignsWithBothSecretsDuringARotationsGracePeriod) {
   HttpReceiver receiver;
   HttpClient admin = Admin();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <optional>
 
 namespace webhookd {
 namespace {
@@ -31,6 +32,48 @@ TEST(ParseJsonTest, ParsesValidTextAndBoundsTheDepth) {
   EXPECT_TRUE(ParseJson("[[[1]]]", 3).ok());
   EXPECT_EQ(ParseJson("[[[[1]]]]", 3).error().message.rfind("too deep at line 1", 0), 0u)
       << ParseJson("[[[[1]]]]", 3).error().message;
+}
+
+TEST(RawMemberTextTest, IsTheMembersTextAsWritten) {
+  const std::string_view text =
+      " {\"a\" : 1.50 ,\"payload\":\t{ \"s\": \"}\\\" ]\", \"n\": [1, {\"x\": \"{\"}],\n"
+      "\"e\": \"\\u0041\" } , \"z\":null}\n";
+  ASSERT_TRUE(ParseJson(text).ok());
+  EXPECT_EQ(RawMemberText(text, "payload"),
+            "{ \"s\": \"}\\\" ]\", \"n\": [1, {\"x\": \"{\"}],\n\"e\": \"\\u0041\" }");
+  EXPECT_EQ(RawMemberText(text, "a"), "1.50");
+  EXPECT_EQ(RawMemberText(text, "z"), "null");
+  EXPECT_EQ(RawMemberText(R"({"p":"x\"y","q":[]})", "p"), R"("x\"y")");
+  EXPECT_EQ(RawMemberText(R"({"p":"x\"y","q":[]})", "q"), "[]");
+  EXPECT_EQ(RawMemberText(R"({"q":-0.5e+3})", "q"), "-0.5e+3");
+}
+
+// Whatever the text, the member's text parses to the member's value.
+TEST(RawMemberTextTest, ParsesToTheParsedMember) {
+  for (std::string_view text : {
+           R"({"payload":{"a":[1,2,{"b":"]}"}],"c":true}})",
+           R"({ "x": "payload", "payload" : [ "\"", "\\", {} , [] ] })",
+           R"({"payload":"a\\"})",
+           R"({"payload":false,"after":{"payload":1}})",
+           R"({"before":{"payload":1},"payload":123456789012345678901234567890})",
+       }) {
+    SCOPED_TRACE(text);
+    const Result<boost::json::value> parsed = ParseJson(text);
+    ASSERT_TRUE(parsed.ok());
+    const std::optional<std::string_view> raw = RawMemberText(text, "payload");
+    ASSERT_TRUE(raw.has_value());
+    EXPECT_EQ(boost::json::parse(*raw), parsed->as_object().at("payload"));
+  }
+}
+
+TEST(RawMemberTextTest, AnswersNothingWhenItCannotTell) {
+  EXPECT_EQ(RawMemberText(R"({"a":1})", "payload"), std::nullopt);
+  EXPECT_EQ(RawMemberText(R"({"payload":1,"payload":2})", "payload"), std::nullopt);
+  // An escaped name may spell the key: "\u0070ayload" is "payload".
+  EXPECT_EQ(RawMemberText(R"({"\u0070ayload":1,"payload":2})", "payload"), std::nullopt);
+  EXPECT_EQ(RawMemberText(R"([{"payload":1}])", "payload"), std::nullopt);
+  EXPECT_EQ(RawMemberText("", "payload"), std::nullopt);
+  EXPECT_EQ(RawMemberText("{}", "payload"), std::nullopt);
 }
 
 }  // namespace
