@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "catalog/catalog.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/json_parse.hpp"
 #include "crypto/field_cipher.hpp"
 #include "crypto/secret.hpp"
 #include "delivery/beast_http_client.hpp"
@@ -79,6 +81,23 @@ void BM_BuildPreparedRequest(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_BuildPreparedRequest);
+
+// Parsing a POST /events body (the catalog's BookAppointment sample, as bench/run posts it),
+// destruction included: the nodes on the heap (0), or in an arena on the stack as the ingest
+// handlers do (1).
+void BM_ParseIngestBody(benchmark::State& state) {
+  const std::string body = R"({"eventName":"BookAppointment","organizationId":1,"payload":)" +
+                           BookAppointment().sample_json + "}";
+  const bool in_arena = state.range(0) == 1;
+  for (auto _ : state) {
+    std::array<unsigned char, 8 * 1024> block;
+    boost::json::monotonic_resource arena(block.data(), block.size());
+    Result<boost::json::value> parsed = in_arena ? ParseJson(body, 64, &arena) : ParseJson(body);
+    if (!parsed.ok()) state.SkipWithError("the body does not parse");
+    benchmark::DoNotOptimize(parsed);
+  }
+}
+BENCHMARK(BM_ParseIngestBody)->Arg(0)->Arg(1);
 
 void BM_ValidateSample(benchmark::State& state) {
   const Catalog& catalog = Catalog::Builtin();

@@ -102,9 +102,10 @@ Status RejectControlCharacters(std::string_view text, std::string_view name,
   return Status::Ok();
 }
 
-Result<boost::json::object> ParseJsonObject(std::string_view body) {
+Result<boost::json::object> ParseJsonObject(std::string_view body,
+                                            boost::json::storage_ptr storage) {
   if (body.empty()) return Error::Invalid("the request body is empty; expected a JSON object", "");
-  Result<boost::json::value> parsed = ParseJson(body);
+  Result<boost::json::value> parsed = ParseJson(body, 64, std::move(storage));
   if (!parsed.ok()) {
     return Error::Invalid("the request body is not valid JSON: " + parsed.error().message, "");
   }

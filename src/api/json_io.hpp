@@ -19,7 +19,8 @@ namespace webhookd::api {
 
 // The body as a JSON object. Empty, malformed or non-object bodies are Error::Invalid, and so
 // is a number beyond the range of a double anywhere in it (naming its place).
-Result<boost::json::object> ParseJsonObject(std::string_view body);
+Result<boost::json::object> ParseJsonObject(std::string_view body,
+                                            boost::json::storage_ptr storage = {});
 
 // "/a/b" for ("/a", "b"), escaping '~' and '/' in the key (RFC 6901).
 std::string PointerTo(std::string_view parent, std::string_view key);

@@ -61,10 +61,12 @@ std::string TextPosition(std::string_view text, std::size_t offset) {
          " " + byte;
 }
 
-Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_depth) {
+Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_depth,
+                                     boost::json::storage_ptr storage) {
   boost::json::parse_options options;
   options.max_depth = max_depth;
   boost::json::stream_parser parser({}, options);
+  parser.reset(std::move(storage));
   boost::json::error_code ec;
   // On an error, the count is the offset of the byte the parser stopped at.
   const std::size_t consumed = parser.write(text.data(), text.size(), ec);

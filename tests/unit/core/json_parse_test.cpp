@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <optional>
 
@@ -32,6 +33,17 @@ TEST(ParseJsonTest, ParsesValidTextAndBoundsTheDepth) {
   EXPECT_TRUE(ParseJson("[[[1]]]", 3).ok());
   EXPECT_EQ(ParseJson("[[[[1]]]]", 3).error().message.rfind("too deep at line 1", 0), 0u)
       << ParseJson("[[[[1]]]]", 3).error().message;
+}
+
+TEST(ParseJsonTest, TakesTheValuesMemoryFromTheStorageGiven) {
+  boost::json::monotonic_resource arena;
+  const std::string_view text = R"({"a": ["a string longer than a small one", {"b": 1.5}]})";
+  const Result<boost::json::value> parsed = ParseJson(text, 64, &arena);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->storage().get(), &arena);
+  EXPECT_EQ(parsed->at("a").storage().get(), &arena);
+  EXPECT_EQ(*parsed, boost::json::parse(text));
+  EXPECT_NE(ParseJson(text)->storage().get(), &arena);
 }
 
 TEST(RawMemberTextTest, IsTheMembersTextAsWritten) {
