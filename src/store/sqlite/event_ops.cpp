@@ -14,7 +14,7 @@ namespace {
 // The writer thread is the only writer, so an idempotency key needs no lock.
 class SqliteIngestSteps final : public store_common::IngestSteps {
  public:
-  explicit SqliteIngestSteps(Connection& db) : db_(db) {}
+  SqliteIngestSteps(Connection& db, FanOutMemo& fan_outs) : db_(db), fan_outs_(fan_outs) {}
 
   Result<std::optional<Event>> FindIdempotent(const NewEvent& event, UnixMillis since) override {
     Result<Query> query = db_.Prepare(kFindIdempotentEvent);
@@ -27,7 +27,8 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return Operations::DeliveriesOf(db_, event_id);
   }
 
-  // FanOut reads the database: the configurations it gave cannot have changed.
+  // FanOut's configurations are what the database holds in this transaction (FanOutMemo forgets
+  // them whenever that may no longer be so): they cannot have changed.
   Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
                            UnixMillis lease_until) override {
     if (Status s = InsertEventRow(event); !s.ok()) return s.error();
@@ -36,10 +37,15 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
   }
 
   Result<std::vector<WebhookConfig>> FanOut(const Event& event) override {
+    if (const auto* remembered = fan_outs_.Find(event.organization_id, event.event_type_id)) {
+      return *remembered;
+    }
     Result<Query> query = db_.Prepare(kFanOutConfigs);
     if (!query.ok()) return query.error();
     query->BindInt(1, event.organization_id).BindInt(2, event.event_type_id);
-    return ReadAll<WebhookConfig>(*query, ReadConfigRow);
+    Result<std::vector<WebhookConfig>> configs = ReadAll<WebhookConfig>(*query, ReadConfigRow);
+    if (configs.ok()) fan_outs_.Remember(event.organization_id, event.event_type_id, *configs);
+    return configs;
   }
 
  private:
@@ -74,6 +80,7 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
   }
 
   Connection& db_;
+  FanOutMemo& fan_outs_;
 };
 
 // Runs one of the purge statements, which all select the same events: within the writer's
@@ -90,9 +97,9 @@ Result<std::int64_t> RunPurgeStep(Connection& db, std::string_view sql, UnixMill
 
 Result<IngestedEvent> Operations::IngestEvent(WriteContext& context, const NewEvent& in,
                                               DeliveryHandoff* handoff,
-                                              store_common::DeliveryBudget& budget,
-                                              UnixMillis now) {
-  SqliteIngestSteps steps(context.db());
+                                              store_common::DeliveryBudget& budget, UnixMillis now,
+                                              FanOutMemo& fan_outs) {
+  SqliteIngestSteps steps(context.db(), fan_outs);
   Result<IngestedEvent> result = store_common::IngestEvent(steps, in, now, handoff, budget);
   if (result.ok() && store_common::LeftWorkDue(*result)) context.MarkWorkDue();
   return result;

@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 #include "store/common/ingest.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/fan_out_memo.hpp"
 #include "store/sqlite/writer.hpp"
 #include "store/store.hpp"
 
@@ -53,9 +54,11 @@ struct Operations {
   static Status BumpCatalogVersion(Connection& db);
 
   // ---- event_ops.cpp ----
+  // Fans out from `fan_outs` when it has the pair, else reads (and remembers) the configurations.
   static Result<IngestedEvent> IngestEvent(WriteContext& context, const NewEvent& event,
                                            DeliveryHandoff* handoff,
-                                           store_common::DeliveryBudget& budget, UnixMillis now);
+                                           store_common::DeliveryBudget& budget, UnixMillis now,
+                                           FanOutMemo& fan_outs);
   static Result<Event> GetEvent(Connection& db, const std::string& id, OrgScope scope);
   // Every delivery of the event, whatever its organization (the caller checked the scope).
   static Result<std::vector<Delivery>> DeliveriesOf(Connection& db, const std::string& event_id);

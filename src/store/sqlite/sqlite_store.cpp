@@ -52,8 +52,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
   Result<std::unique_ptr<Connection>> write_db = OpenWriteConnection(path, clock, wal_writes);
   if (!write_db.ok()) return write_db.error();
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, clock));
+  if (Status s = store->fan_outs_.Watch(**write_db); !s.ok()) return s.error();
   std::vector<std::unique_ptr<WriterSession>> sessions;
-  sessions.push_back(std::make_unique<WriterSession>(std::move(*write_db)));
+  sessions.push_back(std::make_unique<WriterSession>(std::move(*write_db), store->fan_outs_));
   store->StartWriter(std::move(sessions));
   // Opens the first read connection now, so that a database readers cannot open fails here.
   if (Status s = store->Ping(); !s.ok()) return s.error();
@@ -80,7 +81,7 @@ Result<std::int64_t> SqliteStore::ReleaseOwnLeases() {
 Result<IngestedEvent> SqliteStore::IngestOne(Context& context, const NewEvent& event,
                                              DeliveryHandoff* handoff,
                                              store_common::DeliveryBudget& budget) {
-  return Operations::IngestEvent(context, event, handoff, budget, Now());
+  return Operations::IngestEvent(context, event, handoff, budget, Now(), fan_outs_);
 }
 
 }  // namespace webhookd::sqlite

@@ -9,6 +9,7 @@
 #include "core/clock.hpp"
 #include "store/common/group_commit_store.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/fan_out_memo.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/writer.hpp"
 
@@ -37,6 +38,8 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
 
  private:
   SqliteStore(const std::string& path, const Clock& clock);
+
+  FanOutMemo fan_outs_;  // the writer thread's alone
 };
 
 }  // namespace webhookd::sqlite

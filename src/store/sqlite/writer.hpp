@@ -9,6 +9,7 @@
 #include "core/result.hpp"
 #include "store/common/group_commit.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/fan_out_memo.hpp"
 
 namespace webhookd::sqlite {
 
@@ -17,8 +18,10 @@ class WriterSession {
   using Connection = sqlite::Connection;
   static constexpr int kMaxBatchRuns = 1;
 
-  // Takes the write connection (pragmas and migrations already applied).
-  explicit WriterSession(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+  // Takes the write connection (pragmas and migrations already applied), which `fan_outs`
+  // watches (FanOutMemo::Watch); `fan_outs` must outlive the session.
+  WriterSession(std::unique_ptr<Connection> db, FanOutMemo& fan_outs)
+      : db_(std::move(db)), fan_outs_(fan_outs) {}
 
   Connection& db() { return *db_; }
   Status Begin();
@@ -35,6 +38,7 @@ class WriterSession {
 
  private:
   std::unique_ptr<Connection> db_;
+  FanOutMemo& fan_outs_;
 };
 
 using WriteContext = store_common::WriteContext<Connection>;

@@ -12,8 +12,10 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "store/open_store.hpp"
+#include "store/sqlite/fan_out_memo.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statements.hpp"
+#include "store/sqlite/writer.hpp"
 #include "store_test_util.hpp"
 
 namespace webhookd {
@@ -451,6 +453,104 @@ TEST_F(SqliteStoreTest, AnEventDeliveredAtTheFirstAttemptWritesElevenPagesWhatev
   }
   EXPECT_LT(pages[0], 11.5);
   EXPECT_LT(pages[1], pages[0] + 1) << "an event of 1.3 KB writes an overflow page";
+}
+
+// The configurations an event of organization 1 and type 1 fanned out to, by id.
+std::vector<std::int64_t> FannedOutTo(Store& store, ManualClock& clock) {
+  clock.Advance(1);
+  std::vector<Result<IngestedEvent>> ingested =
+      store.IngestEvents({EventForOrgOne(NewSortableId("evt", clock.Now()), "{}")});
+  EXPECT_TRUE(ingested[0].ok()) << ingested[0].error().message;
+  std::vector<std::int64_t> ids;
+  if (!ingested[0].ok()) return ids;
+  for (const Delivery& d : ingested[0]->deliveries) ids.push_back(d.config_id);
+  return ids;
+}
+
+WebhookConfig HookOfOrgOne(std::string name) {
+  WebhookConfig config;
+  config.organization_id = 1;
+  config.name = std::move(name);
+  config.url = "https://receiver.example/" + config.name;
+  config.event_type_id = 1;
+  config.secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+  return config;
+}
+
+// The writer fans out from memory (sqlite/fan_out_memo.hpp) once it has read an organization's
+// configurations for a type; every way they can change must show in the next event's fan-out.
+TEST_F(SqliteStoreTest, FanOutFromMemoryFollowsEveryChangeOfTheConfigurations) {
+  auto store = Must(OpenStore(url(), clock_));
+  const WebhookConfig a = Must(store->CreateConfig(HookOfOrgOne("a"), test::kNoConfigLimit));
+  EXPECT_EQ(FannedOutTo(*store, clock_), (std::vector<std::int64_t>{a.id}));
+  EXPECT_EQ(FannedOutTo(*store, clock_), (std::vector<std::int64_t>{a.id}));
+
+  WebhookConfig b = Must(store->CreateConfig(HookOfOrgOne("b"), test::kNoConfigLimit));
+  EXPECT_EQ(FannedOutTo(*store, clock_), (std::vector<std::int64_t>{a.id, b.id}));
+  b.active = false;
+  b = Must(store->UpdateConfig(b, std::nullopt));
+  EXPECT_EQ(FannedOutTo(*store, clock_), (std::vector<std::int64_t>{a.id}));
+  ASSERT_TRUE(store->DeleteConfig(a.id, std::nullopt).ok());
+  EXPECT_EQ(FannedOutTo(*store, clock_), (std::vector<std::int64_t>{}));
+
+  // Another connection (another process on the file) turns b on again.
+  ASSERT_TRUE(
+      ExecAll(file(), "UPDATE webhook_configs SET active = 1 WHERE id = " + std::to_string(b.id)));
+  EXPECT_EQ(FannedOutTo(*store, clock_), (std::vector<std::int64_t>{b.id}));
+  // And changes its URL, which the deliveries are made for.
+  ASSERT_TRUE(ExecAll(file(),
+                      "UPDATE webhook_configs SET url = 'https://moved.example/b' "
+                      "WHERE id = " +
+                          std::to_string(b.id)));
+  clock_.Advance(1);
+  auto handoff = std::make_shared<TakeEverything>();
+  store->SetDeliveryHandoff(handoff);
+  ASSERT_TRUE(
+      store->IngestEvents({EventForOrgOne(NewSortableId("evt", clock_.Now()), "{}")})[0].ok());
+  ASSERT_EQ(handoff->taken.size(), 1u);
+  EXPECT_EQ(handoff->taken[0].config.url, "https://moved.example/b");
+}
+
+// What a transaction read may never be committed: a rollback, whole or to a savepoint, forgets
+// it; so does a write to the configurations on the writer's own connection, by any statement.
+TEST_F(SqliteStoreTest, TheFanOutMemoForgetsOnRollbackAndOnAnyWriteToTheConfigurations) {
+  {
+    auto store = Must(OpenStore(url(), clock_));
+    Must(store->CreateConfig(HookOfOrgOne("a"), test::kNoConfigLimit));
+  }
+  sqlite::FanOutMemo memo;
+  std::unique_ptr<sqlite::Connection> db = Must(sqlite::Connection::Open(file().string(), false));
+  ASSERT_TRUE(memo.Watch(*db).ok());
+  sqlite::WriterSession session(std::move(db), memo);
+  auto remember = [&memo] { memo.Remember(1, 1, {HookOfOrgOne("remembered")}); };
+
+  ASSERT_TRUE(session.Begin().ok());
+  remember();
+  session.Abandon();
+  EXPECT_EQ(memo.Find(1, 1), nullptr) << "kept across a rollback";
+
+  ASSERT_TRUE(session.Begin().ok());
+  ASSERT_TRUE(session.Savepoint().ok());
+  remember();
+  ASSERT_TRUE(session.RollbackToSavepoint().ok());
+  ASSERT_TRUE(session.ReleaseSavepoint().ok());
+  EXPECT_EQ(memo.Find(1, 1), nullptr) << "kept across a rollback to a savepoint";
+
+  for (const char* write :
+       {"UPDATE webhook_configs SET name = 'renamed'",
+        "INSERT INTO webhook_configs SELECT * FROM webhook_configs LIMIT 0",
+        "UPDATE webhook_configs SET url = url WHERE 0", "DELETE FROM webhook_configs"}) {
+    SCOPED_TRACE(write);
+    remember();
+    ASSERT_TRUE(session.db().Exec(write).ok());
+    const bool changed_rows = session.db().Changes() > 0;
+    EXPECT_EQ(memo.Find(1, 1) == nullptr, changed_rows);
+  }
+  remember();
+  ASSERT_TRUE(session.Commit(false).ok());
+  ASSERT_TRUE(session.Begin().ok());
+  EXPECT_NE(memo.Find(1, 1), nullptr) << "forgotten though nothing changed";
+  session.Abandon();
 }
 
 TEST(OpenStoreTest, RefusesUrlsItCannotServe) {

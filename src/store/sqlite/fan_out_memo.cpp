@@ -1,0 +1,64 @@
+#include "store/sqlite/fan_out_memo.hpp"
+
+#include <sqlite3.h>
+
+#include <string>
+
+namespace webhookd::sqlite {
+namespace {
+
+constexpr const char* kForgetFunction = "webhookd_fan_out_changed";
+
+// TEMP: the triggers belong to this connection alone and are never stored in the file, so no
+// other connection or tool needs the function they call.
+constexpr std::string_view kWatchTriggers =
+    "CREATE TEMP TRIGGER webhookd_configs_inserted AFTER INSERT ON main.webhook_configs "
+    "BEGIN SELECT webhookd_fan_out_changed(); END;"
+    "CREATE TEMP TRIGGER webhookd_configs_updated AFTER UPDATE ON main.webhook_configs "
+    "BEGIN SELECT webhookd_fan_out_changed(); END;"
+    "CREATE TEMP TRIGGER webhookd_configs_deleted AFTER DELETE ON main.webhook_configs "
+    "BEGIN SELECT webhookd_fan_out_changed(); END;";
+constexpr std::string_view kDataVersion = "PRAGMA data_version";
+
+void ForgetFromTrigger(sqlite3_context* context, int /*argc*/, sqlite3_value** /*argv*/) {
+  static_cast<FanOutMemo*>(sqlite3_user_data(context))->Forget();
+  sqlite3_result_null(context);
+}
+
+}  // namespace
+
+Status FanOutMemo::Watch(Connection& db) {
+  const int code = sqlite3_create_function_v2(db.handle(), kForgetFunction, 0, SQLITE_UTF8, this,
+                                              ForgetFromTrigger, nullptr, nullptr, nullptr);
+  if (code != SQLITE_OK) {
+    return Error::Internal(std::string("cannot register the fan-out memo's function: ") +
+                           sqlite3_errstr(code));
+  }
+  return db.Exec(kWatchTriggers);
+}
+
+Status FanOutMemo::CheckOtherWriters(Connection& db) {
+  Result<Query> query = db.Prepare(kDataVersion);
+  if (!query.ok()) return query.error();
+  Result<bool> row = query->Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return Error::Internal("PRAGMA data_version returned no row");
+  const std::int64_t version = query->Int(0);
+  if (version != data_version_) Forget();
+  data_version_ = version;
+  return Status::Ok();
+}
+
+const std::vector<WebhookConfig>* FanOutMemo::Find(std::int64_t organization_id,
+                                                   int event_type_id) const {
+  const auto it = entries_.find({organization_id, event_type_id});
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void FanOutMemo::Remember(std::int64_t organization_id, int event_type_id,
+                          std::vector<WebhookConfig> configs) {
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  entries_.insert_or_assign({organization_id, event_type_id}, std::move(configs));
+}
+
+}  // namespace webhookd::sqlite
