@@ -12,4 +12,9 @@ namespace webhookd {
 // whole document otherwise. Valid input is returned unchanged.
 std::string ValidUtf8(std::string_view bytes);
 
+// Appends `text` as a JSON string, escaped exactly as json::serialize escapes it (quote,
+// backslash, \b \t \n \f \r, other control bytes as \u00xx), without the string that
+// serializing one value allocates. Bytes that are not UTF-8 become U+FFFD first.
+void AppendJsonString(std::string& out, std::string_view text);
+
 }  // namespace webhookd

@@ -130,55 +130,6 @@ HttpHeaders MaskSecrets(const HttpHeaders& headers) {
 
 namespace {
 
-// Appends `text` as a JSON string, escaped exactly as json::serialize escapes it (quote,
-// backslash, \b \t \n \f \r, other control bytes as \u00xx), without the string that
-// serializing one value allocates. Bytes that are not UTF-8 become U+FFFD first.
-void AppendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const bool ascii = std::all_of(text.begin(), text.end(),
-                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  std::string valid;
-  if (!ascii) text = valid = ValidUtf8(text);
-  out += '"';
-  std::size_t plain_from = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(text, plain_from, i - plain_from);
-    plain_from = i + 1;
-    out += '\\';
-    switch (c) {
-      case '"':
-        out += '"';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      case '\b':
-        out += 'b';
-        break;
-      case '\t':
-        out += 't';
-        break;
-      case '\n':
-        out += 'n';
-        break;
-      case '\f':
-        out += 'f';
-        break;
-      case '\r':
-        out += 'r';
-        break;
-      default:
-        out += "u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(text, plain_from);
-  out += '"';
-}
-
 // Compares every pair, which a few headers make cheaper than a set; many (a response may send
 // thousands) count as repeating, and go through the object.
 bool HasRepeatedName(const std::vector<std::string>& names) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <string>
+#include <vector>
+
 namespace webhookd {
 namespace {
 
@@ -31,6 +36,26 @@ TEST(ValidUtf8Test, ReplacesEachByteThatIsNotUtf8) {
   EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80"),
             kReplacement + kReplacement + kReplacement + kReplacement);  // above U+10FFFF
   EXPECT_EQ(ValidUtf8("\xC3(ok"), kReplacement + "(ok");
+}
+
+// The same bytes json::serialize writes for the string, for every byte value alone and for
+// mixed text, invalid UTF-8 included (then as serialize writes the text made valid).
+TEST(AppendJsonStringTest, WritesWhatSerializeWrites) {
+  std::vector<std::string> texts = {"",
+                                    "plain",
+                                    "a\"b\\c/d",
+                                    "tab\there\r\n\b\f",
+                                    std::string("nul\0mid", 7),
+                                    "caf\xc3\xa9 \xe2\x82\xac",
+                                    "cut \xe2\x82",
+                                    "\xff\xfe binary"};
+  for (int c = 0; c < 256; ++c) texts.push_back(std::string(1, static_cast<char>(c)));
+  for (const std::string& text : texts) {
+    std::string out = "[";
+    AppendJsonString(out, text);
+    EXPECT_EQ(out, "[" + boost::json::serialize(boost::json::string(ValidUtf8(text))))
+        << testing::PrintToString(text);
+  }
 }
 
 }  // namespace
