@@ -11,6 +11,7 @@
 #include "api/tenancy.hpp"
 #include "core/ids.hpp"
 #include "core/json_parse.hpp"
+#include "core/utf8.hpp"
 
 namespace webhookd::api {
 namespace {
@@ -98,6 +99,29 @@ boost::json::object AcceptedJson(const IngestedEvent& ingested, const Catalog& c
           {"deliveries", std::move(deliveries)}};
 }
 
+// AcceptedJson's text, written directly: serializing the object cost a sixth of the thread
+// that answers ingestion (the store's completer).
+std::string AcceptedBody(const IngestedEvent& ingested, const Catalog& catalog) {
+  const EventType* type = catalog.Find(ingested.event.event_type_id);
+  std::string out = R"({"id":)";
+  AppendJsonString(out, ingested.event.id);
+  out += R"(,"eventName":)";
+  AppendJsonString(out, type != nullptr ? std::string_view(type->name) : std::string_view());
+  out += R"(,"organizationId":)";
+  out += std::to_string(ingested.event.organization_id);
+  out += R"(,"deliveries":[)";
+  for (std::size_t i = 0; i < ingested.deliveries.size(); ++i) {
+    if (i > 0) out += ',';
+    out += R"({"id":)";
+    AppendJsonString(out, ingested.deliveries[i].id);
+    out += R"(,"externalEventId":)";
+    out += std::to_string(ingested.deliveries[i].config_id);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
 class EventsApi {
  public:
   explicit EventsApi(ApiContext& context)
@@ -124,7 +148,9 @@ class EventsApi {
         return reply(DeliveryLimitResponse(*limit));
       }
       if (!stored.front().ok()) return reply(ProblemResponse(stored.front().error()));
-      Response response = JsonResponse(202, AcceptedJson(*stored.front(), context_.catalog));
+      Response response;
+      response.status = 202;
+      response.body = AcceptedBody(*stored.front(), context_.catalog);
       if (stored.front()->replayed) response.headers.emplace_back("idempotent-replayed", "true");
       reply(std::move(response));
     });

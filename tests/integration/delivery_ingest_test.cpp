@@ -274,6 +274,14 @@ TEST_F(DeliveryIngestTest, IdempotencyKeyReplaysTheOriginalReplyAndDeliversOnce)
   const HttpResponse second = PostEvent(admin, "BookAppointment", 1, Appointment(admin, 1), key);
   ASSERT_TRUE(IsJson(first, 202));
   ASSERT_TRUE(IsJson(second, 202));
+  // The whole answer and nothing more: the event, its type and organization, each delivery.
+  const json::object accepted{
+      {"id", first.json.at("id")},
+      {"eventName", "BookAppointment"},
+      {"organizationId", 1},
+      {"deliveries", json::array{json::object{{"id", AcceptedDeliveries(first).at(IdOf(config))},
+                                              {"externalEventId", IdOf(config)}}}}};
+  EXPECT_EQ(first.json, json::value(accepted)) << first.body;
   EXPECT_EQ(first.Header("idempotent-replayed"), "");
   EXPECT_EQ(second.Header("idempotent-replayed"), "true");
   EXPECT_EQ(second.json.at("id"), first.json.at("id"));
