@@ -87,20 +87,9 @@ Response DeliveryLimitResponse(const Error& error) {
   return ProblemResponse(WithLimitFlag(error, "--max-deliveries-per-request"));
 }
 
-boost::json::object AcceptedJson(const IngestedEvent& ingested, const Catalog& catalog) {
-  boost::json::array deliveries;
-  for (const Delivery& d : ingested.deliveries) {
-    deliveries.push_back({{"id", d.id}, {"externalEventId", d.config_id}});
-  }
-  const EventType* type = catalog.Find(ingested.event.event_type_id);
-  return {{"id", ingested.event.id},
-          {"eventName", type != nullptr ? type->name : ""},
-          {"organizationId", ingested.event.organization_id},
-          {"deliveries", std::move(deliveries)}};
-}
-
-// AcceptedJson's text, written directly: serializing the object cost a sixth of the thread
-// that answers ingestion (the store's completer).
+// The answer to an accepted event (the body of POST /events' 202, an item of the batch answer),
+// written directly: building a json::object and serializing it cost a sixth of the thread that
+// answers ingestion (the store's completer).
 std::string AcceptedBody(const IngestedEvent& ingested, const Catalog& catalog) {
   const EventType* type = catalog.Find(ingested.event.event_type_id);
   std::string out = R"({"id":)";
@@ -243,7 +232,7 @@ class EventsApi {
     for (std::size_t j = 0; j < stored.size(); ++j) {
       boost::json::object& result = answer.results[answer.valid_index[j]];
       if (stored[j].ok()) {
-        result = AcceptedJson(*stored[j], context_.catalog);
+        result = boost::json::parse(AcceptedBody(*stored[j], context_.catalog)).as_object();
         result["status"] = 202;
         result["replayed"] = stored[j]->replayed;
       } else {
