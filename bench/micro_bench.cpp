@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/response_head.hpp"
 #include "catalog/catalog.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
@@ -158,6 +159,19 @@ void BM_HashApiKey(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HashApiKey);
+
+// The bytes of an accepted event's 202, head and body, as the HTTP workers write them.
+void BM_ResponseHead(benchmark::State& state) {
+  api::Response accepted;
+  accepted.status = 202;
+  accepted.body = R"({"eventId":"evt_01JDW9Z8Q0M5Y7N3K2H1G0F9E8","deliveries":1})";
+  for (auto _ : state) {
+    std::string head = api::ResponseHead(accepted, 11, true);
+    benchmark::DoNotOptimize(head);
+    benchmark::DoNotOptimize(api::ResponseBody(accepted, false));
+  }
+}
+BENCHMARK(BM_ResponseHead);
 
 // A loopback receiver for the client exchange: a thread per connection answering every
 // request with an empty 200 and keeping the connection.

@@ -17,6 +17,7 @@
 
 #include "api/http_parsing.hpp"
 #include "api/problem.hpp"
+#include "api/response_head.hpp"
 #include "core/thread_name.hpp"
 
 namespace webhookd::api {
@@ -61,7 +62,7 @@ struct Connection {
       : stream(std::move(socket)), remote_address(RemoteAddress(stream.socket())) {}
   Stream stream;
   const std::string remote_address;  // the peer's IP address ("" if unknown), for the audit log
-  std::atomic<bool> busy{false};          // a request is being read, handled or answered
+  std::atomic<bool> busy{false};     // a request is being read, handled or answered
   std::atomic<bool> sent_request{false};  // a request has begun on this connection
   std::atomic<Clock::rep> idle_since{Clock::now().time_since_epoch().count()};
   bool evicting = false;  // guarded by Impl::mu: chosen to make room for a new connection
@@ -97,17 +98,15 @@ class ThrottledWarning {
   std::uint64_t suppressed_ = 0;
 };
 
-http::response<http::string_body> ToBeast(const Response& response, unsigned version,
-                                          bool keep_alive, bool head_only) {
-  http::response<http::string_body> out{static_cast<http::status>(response.status), version};
-  out.set(http::field::server, "webhookd");
-  if (response.status != 204) out.set(http::field::content_type, response.content_type);
-  for (const auto& [name, value] : response.headers) out.set(name, value);
-  out.keep_alive(keep_alive);
-  if (response.status != 204) out.body() = response.body;
-  out.prepare_payload();
-  if (head_only) out.body().clear();
-  return out;
+// Sends the head and the body in one write (one sendmsg for an answer of any usual size).
+asio::awaitable<beast::error_code> WriteResponse(Stream& stream, const Response& response,
+                                                 unsigned version, bool keep_alive,
+                                                 bool head_only) {
+  const std::string head = ResponseHead(response, version, keep_alive);
+  const std::array<asio::const_buffer, 2> bytes = {asio::buffer(head),
+                                                   asio::buffer(ResponseBody(response, head_only))};
+  auto [ec, written] = co_await asio::async_write(stream, bytes, kTuple);
+  co_return ec;
 }
 
 }  // namespace
@@ -387,10 +386,9 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
   const auto started = std::chrono::steady_clock::now();
   const Response handled = co_await Handle(request, conn.remote_address);
   const bool keep_alive = request.keep_alive() && !stopping;
-  auto response =
-      ToBeast(handled, request.version(), keep_alive, request.method() == http::verb::head);
   conn.stream.expires_after(options.body_timeout);
-  auto [write_ec, written] = co_await http::async_write(conn.stream, response, kTuple);
+  const beast::error_code write_ec = co_await WriteResponse(
+      conn.stream, handled, request.version(), keep_alive, request.method() == http::verb::head);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
@@ -419,9 +417,8 @@ asio::awaitable<beast::error_code> HttpServer::Impl::ReadHeader(
 
 // Answers a request that was refused before it was read to its end, and closes gracefully.
 asio::awaitable<void> HttpServer::Impl::Refuse(Connection& conn, const Response& refusal) {
-  auto response = ToBeast(refusal, 11, false, false);
   conn.stream.expires_after(options.body_timeout);
-  auto [ec, n] = co_await http::async_write(conn.stream, response, kTuple);
+  const beast::error_code ec = co_await WriteResponse(conn.stream, refusal, 11, false, false);
   if (!ec) co_await Linger(conn);
 }
 

@@ -17,4 +17,10 @@ inline std::string Lowercase(std::string_view text) {
   return lower;
 }
 
+// Whether `text` holds a CR, LF or NUL: an HTTP header name or value that does cannot be
+// written without splitting the message (RFC 9110 §5.5).
+inline bool HasLineBreak(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
 }  // namespace webhookd

@@ -123,10 +123,6 @@ Result<Target> ParseTarget(std::string_view url) {
   return target;
 }
 
-bool HasLineBreak(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
 // The request line and headers, with Host and Content-Length; the body is sent after it.
 Result<std::string> RequestHead(const Target& target, const HttpRequest& request) {
   std::string head;
