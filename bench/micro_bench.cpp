@@ -100,6 +100,18 @@ void BM_ParseIngestBody(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseIngestBody)->Arg(0)->Arg(1);
 
+// Finding the payload's text in the same body, as POST /events does to store it as written.
+void BM_RawMemberText(benchmark::State& state) {
+  const std::string body = R"({"eventName":"BookAppointment","organizationId":1,"payload":)" +
+                           BookAppointment().sample_json + "}";
+  for (auto _ : state) {
+    std::optional<std::string_view> payload = RawMemberText(body, "payload");
+    if (!payload) state.SkipWithError("no payload found");
+    benchmark::DoNotOptimize(payload);
+  }
+}
+BENCHMARK(BM_RawMemberText);
+
 void BM_ValidateSample(benchmark::State& state) {
   const Catalog& catalog = Catalog::Builtin();
   const EventType& type = *catalog.Find(static_cast<int>(state.range(0)));

@@ -87,7 +87,7 @@ beast::error_code CheckFraming(const BeastRequest& request) {
   return {};
 }
 
-std::optional<Request> ToRequest(const BeastRequest& in) {
+std::optional<Request> ToRequest(BeastRequest& in) {
   auto target = boost::urls::parse_origin_form(in.target());
   if (!target) return std::nullopt;
   Request out;
@@ -97,7 +97,7 @@ std::optional<Request> ToRequest(const BeastRequest& in) {
   for (const auto& field : in) {
     out.headers.emplace_back(Lowercase(field.name_string()), std::string(field.value()));
   }
-  out.body = in.body();
+  out.body = std::move(in.body());
   return out;
 }
 

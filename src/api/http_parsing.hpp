@@ -42,8 +42,9 @@ bool HasObsoleteLineFolding(std::string_view header);
 // FramingError when they could let a body be read as the next request.
 boost::beast::error_code CheckFraming(const BeastRequest& request);
 
-// Converts Beast's request into the plain Request handlers see. nullopt: unusable target.
-std::optional<Request> ToRequest(const BeastRequest& in);
+// Converts Beast's request into the plain Request handlers see, moving its body there (a
+// copy per request otherwise). nullopt: unusable target.
+std::optional<Request> ToRequest(BeastRequest& in);
 
 // The answer owed to a client whose request could not be read, or nullopt when there is no one
 // to answer (the connection closed, timed out or was cancelled).

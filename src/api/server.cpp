@@ -173,7 +173,7 @@ struct HttpServer::Impl {
   asio::awaitable<void> Refuse(Connection& conn, const Response& refusal);
   asio::awaitable<void> Linger(Connection& conn);
   // `remote_address`: the peer's IP address, for the audit log.
-  asio::awaitable<Response> Handle(const http::request<http::string_body>& request,
+  asio::awaitable<Response> Handle(http::request<http::string_body>& request,
                                    std::string remote_address);
   asio::awaitable<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
@@ -382,7 +382,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
       co_return false;
     }
   }
-  const auto& request = parser.get();
+  auto& request = parser.get();
   const auto started = std::chrono::steady_clock::now();
   const Response handled = co_await Handle(request, conn.remote_address);
   const bool keep_alive = request.keep_alive() && !stopping;
@@ -439,7 +439,7 @@ asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
   }
 }
 
-asio::awaitable<Response> HttpServer::Impl::Handle(const http::request<http::string_body>& request,
+asio::awaitable<Response> HttpServer::Impl::Handle(http::request<http::string_body>& request,
                                                    std::string remote_address) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {

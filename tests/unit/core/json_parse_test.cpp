@@ -68,6 +68,9 @@ TEST(RawMemberTextTest, ParsesToTheParsedMember) {
            R"({"payload":"a\\"})",
            R"({"payload":false,"after":{"payload":1}})",
            R"({"before":{"payload":1},"payload":123456789012345678901234567890})",
+           // Runs of backslashes before a quote: odd escapes it, even does not.
+           R"({"payload":["a\\\"]\\",1,""],"z":"\\\\"})",
+           R"({"k":"\\\\\"}","payload":{"k\\":"\\\\\"}","":""}})",
        }) {
     SCOPED_TRACE(text);
     const Result<boost::json::value> parsed = ParseJson(text);
@@ -86,6 +89,10 @@ TEST(RawMemberTextTest, AnswersNothingWhenItCannotTell) {
   EXPECT_EQ(RawMemberText(R"([{"payload":1}])", "payload"), std::nullopt);
   EXPECT_EQ(RawMemberText("", "payload"), std::nullopt);
   EXPECT_EQ(RawMemberText("{}", "payload"), std::nullopt);
+  // Text that ParseJson would refuse is not for this function, but a string that never ends
+  // still reads nothing past the text's end.
+  EXPECT_EQ(RawMemberText(R"({"payload":"abc)", "payload"), std::nullopt);
+  EXPECT_EQ(RawMemberText(R"({"payload":["a\"]})", "payload"), std::nullopt);
 }
 
 }  // namespace
