@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <memory>
@@ -27,7 +26,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 4096;
 // Lingering close (see Impl::Linger): nginx's lingering_time is 30 s; a client that sends a
 // body we refused needs only as long as the rest of its body takes to arrive.
@@ -44,6 +42,12 @@ constexpr auto kWarningInterval = std::chrono::seconds(5);
 // io_context, which one thread runs, so its coroutine needs no strand.
 using Executor = asio::io_context::executor_type;
 using Stream = beast::basic_stream<tcp, Executor>;
+// Coroutines name the worker's executor type too: the default (any_io_executor) is
+// type-erased, and copying and querying it at each operation showed in every request's CPU.
+template <class T>
+using Task = asio::awaitable<T, Executor>;
+constexpr asio::use_awaitable_t<Executor> kAwait;
+constexpr auto kTuple = asio::as_tuple(kAwait);
 using Clock = std::chrono::steady_clock;
 
 // The peer's IP address, or "" if the socket no longer knows it.
@@ -99,9 +103,8 @@ class ThrottledWarning {
 };
 
 // Sends the head and the body in one write (one sendmsg for an answer of any usual size).
-asio::awaitable<beast::error_code> WriteResponse(Stream& stream, const Response& response,
-                                                 unsigned version, bool keep_alive,
-                                                 bool head_only) {
+Task<beast::error_code> WriteResponse(Stream& stream, const Response& response, unsigned version,
+                                      bool keep_alive, bool head_only) {
   const std::string head = ResponseHead(response, version, keep_alive);
   const std::array<asio::const_buffer, 2> bytes = {asio::buffer(head),
                                                    asio::buffer(ResponseBody(response, head_only))};
@@ -161,21 +164,20 @@ struct HttpServer::Impl {
   std::set<std::shared_ptr<Connection>> connections;  // guarded by mu
 
   Result<std::uint16_t> Listen(const tcp::endpoint& endpoint);
-  asio::awaitable<void> Accept(Worker& worker);
+  Task<void> Accept(Worker& worker);
   Worker& WorkerForNextConnection(Worker& accepting);
-  asio::awaitable<bool> PauseAccepting(Worker& worker, std::chrono::milliseconds pause);
-  asio::awaitable<bool> MakeRoom(Worker& worker);
+  Task<bool> PauseAccepting(Worker& worker, std::chrono::milliseconds pause);
+  Task<bool> MakeRoom(Worker& worker);
   bool EvictIdleConnection();
-  asio::awaitable<void> Serve(std::shared_ptr<Connection> conn);
-  asio::awaitable<bool> ServeOne(Connection& conn, beast::flat_buffer& buffer);
-  asio::awaitable<beast::error_code> ReadHeader(Connection& conn, beast::flat_buffer& buffer,
-                                                http::request_parser<http::string_body>& parser);
-  asio::awaitable<void> Refuse(Connection& conn, const Response& refusal);
-  asio::awaitable<void> Linger(Connection& conn);
+  Task<void> Serve(std::shared_ptr<Connection> conn);
+  Task<bool> ServeOne(Connection& conn, beast::flat_buffer& buffer);
+  Task<beast::error_code> ReadHeader(Connection& conn, beast::flat_buffer& buffer,
+                                     http::request_parser<http::string_body>& parser);
+  Task<void> Refuse(Connection& conn, const Response& refusal);
+  Task<void> Linger(Connection& conn);
   // `remote_address`: the peer's IP address, for the audit log.
-  asio::awaitable<Response> Handle(http::request<http::string_body>& request,
-                                   std::string remote_address);
-  asio::awaitable<Response> Dispatch(const Request& request);
+  Task<Response> Handle(http::request<http::string_body>& request, std::string remote_address);
+  Task<Response> Dispatch(const Request& request);
   bool MarkBusy(Connection& conn, bool busy);
   void BeginShutdown();
   void CloseAll(bool idle_only);
@@ -232,7 +234,7 @@ Result<std::uint16_t> HttpServer::Impl::Listen(const tcp::endpoint& endpoint) {
 // Accept errors (mostly EMFILE/ENFILE: out of descriptors) leave the pending connection in the
 // backlog, so retrying at once would spin; each one pauses accepting instead, for longer while
 // they last, and frees a descriptor by closing an idle connection if there is one.
-asio::awaitable<void> HttpServer::Impl::Accept(Worker& worker) {
+Task<void> HttpServer::Impl::Accept(Worker& worker) {
   auto pause = kFirstAcceptPause;
   for (;;) {
     Worker& owner = WorkerForNextConnection(worker);
@@ -266,8 +268,7 @@ Worker& HttpServer::Impl::WorkerForNextConnection(Worker& accepting) {
 }
 
 // Waits on the worker's thread; false when the server is stopping.
-asio::awaitable<bool> HttpServer::Impl::PauseAccepting(Worker& worker,
-                                                       std::chrono::milliseconds pause) {
+Task<bool> HttpServer::Impl::PauseAccepting(Worker& worker, std::chrono::milliseconds pause) {
   worker.accept_pause.expires_after(pause);
   co_await worker.accept_pause.async_wait(kTuple);
   co_return !stopping;
@@ -275,7 +276,7 @@ asio::awaitable<bool> HttpServer::Impl::PauseAccepting(Worker& worker,
 
 // At the connection cap, makes room for one more: closes an idle connection, or waits until a
 // busy one finishes. False when the server is stopping.
-asio::awaitable<bool> HttpServer::Impl::MakeRoom(Worker& worker) {
+Task<bool> HttpServer::Impl::MakeRoom(Worker& worker) {
   for (;;) {
     {
       std::lock_guard lock(mu);
@@ -330,7 +331,7 @@ bool HttpServer::Impl::MarkBusy(Connection& conn, bool busy) {
   return !stopping;
 }
 
-asio::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
+Task<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
   beast::flat_buffer buffer;
   while (MarkBusy(*conn, false) && co_await ServeOne(*conn, buffer)) {
   }
@@ -350,7 +351,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) 
 // Reads, handles and answers one request; false when the connection should close.
 // A request's first byte may take the idle timeout to come, the rest of its header the header
 // timeout, so that a client trickling a header cannot hold a connection for the idle timeout.
-asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buffer) {
+Task<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buffer) {
   if (buffer.size() == 0) {
     conn.stream.expires_after(options.idle_timeout);
     auto [ec, n] = co_await conn.stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
@@ -400,7 +401,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_b
 
 // Parses the request header from `buffer`, reading more under the stream's current timeout;
 // refuses obsolete line folding, which Beast would accept.
-asio::awaitable<beast::error_code> HttpServer::Impl::ReadHeader(
+Task<beast::error_code> HttpServer::Impl::ReadHeader(
     Connection& conn, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
   for (;;) {
     if (HasObsoleteLineFolding(HeaderBytes(buffer))) {
@@ -416,7 +417,7 @@ asio::awaitable<beast::error_code> HttpServer::Impl::ReadHeader(
 }
 
 // Answers a request that was refused before it was read to its end, and closes gracefully.
-asio::awaitable<void> HttpServer::Impl::Refuse(Connection& conn, const Response& refusal) {
+Task<void> HttpServer::Impl::Refuse(Connection& conn, const Response& refusal) {
   conn.stream.expires_after(options.body_timeout);
   const beast::error_code ec = co_await WriteResponse(conn.stream, refusal, 11, false, false);
   if (!ec) co_await Linger(conn);
@@ -426,7 +427,7 @@ asio::awaitable<void> HttpServer::Impl::Refuse(Connection& conn, const Response&
 // answer before the client reads it, and a client still sending its body gets EPIPE. So, as
 // nginx's lingering close does: stop sending, then read and discard what still comes, for a
 // bounded time and amount, before the caller closes. Shutdown and eviction may cut it short.
-asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
+Task<void> HttpServer::Impl::Linger(Connection& conn) {
   beast::error_code ignored;
   conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   MarkBusy(conn, false);
@@ -439,8 +440,8 @@ asio::awaitable<void> HttpServer::Impl::Linger(Connection& conn) {
   }
 }
 
-asio::awaitable<Response> HttpServer::Impl::Handle(http::request<http::string_body>& request,
-                                                   std::string remote_address) {
+Task<Response> HttpServer::Impl::Handle(http::request<http::string_body>& request,
+                                        std::string remote_address) {
   std::optional<Request> converted = ToRequest(request);
   if (!converted) {
     co_return ProblemResponse(Error::Invalid(
@@ -452,7 +453,7 @@ asio::awaitable<Response> HttpServer::Impl::Handle(http::request<http::string_bo
 
 // Suspends the connection's coroutine until the router answers, from whichever thread it
 // answers on; the coroutine resumes on its worker.
-asio::awaitable<Response> HttpServer::Impl::Dispatch(const Request& request) {
+Task<Response> HttpServer::Impl::Dispatch(const Request& request) {
   // A tracked executor counts as work: io.run() goes on until the answer is back, even once
   // shutdown has closed everything else.
   const auto executor = co_await asio::this_coro::executor;
@@ -466,8 +467,8 @@ asio::awaitable<Response> HttpServer::Impl::Dispatch(const Request& request) {
     });
   };
   // Named, not a temporary of the co_await expression: GCC 12 destroys such temporaries twice.
-  auto answered = asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
-      std::move(initiate), asio::use_awaitable);
+  auto answered =
+      asio::async_initiate<decltype(kAwait), void(Response)>(std::move(initiate), kAwait);
   co_return co_await std::move(answered);
 }
 

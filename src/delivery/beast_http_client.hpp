@@ -48,8 +48,10 @@ class BeastHttpClient final : public HttpClient {
   BeastHttpClient(const BeastHttpClient&) = delete;
   BeastHttpClient& operator=(const BeastHttpClient&) = delete;
 
-  // Thread-safe; only posts to the client's thread, which calls `done`. After Stop() has begun,
-  // `done` runs at once on the calling thread with a cancelled response.
+  // Thread-safe. From another thread it posts to the client's thread; on the client's thread
+  // (the dispatcher's, through loop()) the request starts at once, and `done` may run before
+  // Send returns when the request fails before anything is sent. `done` runs on the client's
+  // thread, except after Stop() has begun: then at once on the calling thread, cancelled.
   void Send(HttpRequest request, Callback done) override;
   // The client's thread, lent to the dispatcher: its work runs between the client's I/O. The
   // loop stops with the client (stop the dispatcher first).
