@@ -555,7 +555,7 @@ void Dispatcher::Send(Held held, ConfigQueue& queue, UnixMillis now) {
     inbox_->Push(Completion{id, std::move(unsent)});
     return;
   }
-  record.sent.request_headers_json = HeadersToJson(MaskSecrets(request->headers));
+  record.sent.request_headers_json = queue.recorded_headers->Render(request->headers);
   in_flight_.emplace(id, std::move(record));
   client_.Send(std::move(*request), [inbox = inbox_, id](HttpResponse response) {
     inbox->Push(Completion{id, std::move(response)});
@@ -606,6 +606,7 @@ const PreparedConfig& Dispatcher::PreparedFor(ConfigQueue& queue,
   RequestSettings settings = SettingsFor(config);
   if (!queue.prepared || !queue.prepared->IsFor(config, settings)) {
     queue.prepared.emplace(config, settings);
+    queue.recorded_headers.emplace(*queue.prepared);
   }
   return *queue.prepared;
 }

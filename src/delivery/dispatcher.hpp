@@ -160,8 +160,10 @@ class Dispatcher {
     UnixMillis progress_at = 0;
     // Its slots: per_config_cap (FIFO: 1), within its fair share of the origin (Share()).
     int cap = 1;
-    // The last row sent with, prepared (PreparedFor()); rebuilt when a send's row differs.
+    // The last row sent with, prepared (PreparedFor()); rebuilt when a send's row differs,
+    // with the attempt log's form of its headers.
     std::optional<PreparedConfig> prepared;
+    std::optional<RecordedHeadersForm> recorded_headers;
   };
   struct Origin {
     int in_flight = 0;

@@ -80,6 +80,14 @@ std::string MaskSignatures(std::string_view value) {
   return masked;
 }
 
+// What the attempt log keeps of one header's value.
+std::string Masked(std::string_view name, std::string_view value) {
+  const std::string lower = Lowercase(name);
+  if (lower == "webhook-signature") return MaskSignatures(value);
+  if (IsSecretHeader(lower)) return MaskValue(value);
+  return std::string(value);
+}
+
 }  // namespace
 
 Result<HttpRequest> BuildDeliveryRequest(const WebhookConfig& config, const MessageToSend& message,
@@ -115,16 +123,7 @@ Result<HttpRequest> BuildDeliveryRequest(const PreparedConfig& prepared,
 HttpHeaders MaskSecrets(const HttpHeaders& headers) {
   HttpHeaders masked;
   masked.reserve(headers.size());
-  for (const auto& [name, value] : headers) {
-    std::string lower = Lowercase(name);
-    if (lower == "webhook-signature") {
-      masked.emplace_back(name, MaskSignatures(value));
-    } else if (IsSecretHeader(lower)) {
-      masked.emplace_back(name, MaskValue(value));
-    } else {
-      masked.emplace_back(name, value);
-    }
-  }
+  for (const auto& [name, value] : headers) masked.emplace_back(name, Masked(name, value));
   return masked;
 }
 
@@ -169,6 +168,44 @@ std::string HeadersToJson(const HttpHeaders& headers) {
     if (!inserted) it->value().as_string().append(", ").append(text);
   }
   return json::serialize(object);
+}
+
+RecordedHeadersForm::RecordedHeadersForm(const PreparedConfig& prepared)
+    : header_count_(prepared.headers().size()) {
+  const HttpHeaders& headers = prepared.headers();
+  std::vector<std::string> names;
+  names.reserve(headers.size());
+  for (const auto& header : headers) names.push_back(ValidUtf8(header.first));
+  whole_ = HasRepeatedName(names);
+  if (whole_) return;
+  std::vector<std::size_t> per_send = {kWebhookIdHeader, kWebhookTimestampHeader,
+                                       kWebhookSignatureHeader};
+  if (!prepared.event_header_configured()) per_send.push_back(kWebhookEventHeader);
+  std::string piece = "{";
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    if (i > 0) piece += ',';
+    AppendJsonString(piece, names[i]);
+    piece += ':';
+    if (std::find(per_send.begin(), per_send.end(), i) != per_send.end()) {
+      pieces_.push_back(std::exchange(piece, std::string()));
+      slots_.push_back(i);
+    } else {
+      AppendJsonString(piece, Masked(headers[i].first, headers[i].second));
+    }
+  }
+  piece += '}';
+  pieces_.push_back(std::move(piece));
+}
+
+std::string RecordedHeadersForm::Render(const HttpHeaders& sent) const {
+  if (whole_ || sent.size() != header_count_) return HeadersToJson(MaskSecrets(sent));
+  std::string out = pieces_.front();
+  for (std::size_t k = 0; k < slots_.size(); ++k) {
+    const auto& [name, value] = sent[slots_[k]];
+    AppendJsonString(out, Masked(name, value));
+    out += pieces_[k + 1];
+  }
+  return out;
 }
 
 }  // namespace webhookd::delivery

@@ -307,5 +307,59 @@ TEST(HeadersToJsonTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
                                     "locati\ufffd\ufffdon": "https://example.org/"})"));
 }
 
+// The dispatcher records RecordedHeadersForm::Render(sent) where it recorded
+// HeadersToJson(MaskSecrets(sent)): the same text, for every kind of configuration.
+TEST(RecordedHeadersFormTest, RendersWhatMaskingAndWritingEveryHeaderGives) {
+  std::vector<WebhookConfig> configs;
+  configs.push_back(Config());
+  WebhookConfig with_everything = Config();
+  with_everything.attributes_json =
+      R"({"apiKey":"ak_live_123456789","organizationCode":"ORG-\u00e9\"9"})";
+  with_everything.headers_json =
+      R"({"Authorization":"Bearer abcdefghijklmnop","x-tenant":"n\u00f6rth","X-Short-Token":"t"})";
+  with_everything.previous_secret = crypto::GenerateSecret();
+  with_everything.previous_secret_expires_at = kNow + 60'000;
+  configs.push_back(with_everything);
+  WebhookConfig event_header_configured = Config();
+  event_header_configured.headers_json = R"({"X-Webhook-Event":"Fixed","x-extra":"1"})";
+  configs.push_back(event_header_configured);
+  WebhookConfig no_secret = Config();
+  no_secret.secret = "not a secret";  // the request fails; the form is still made
+  configs.push_back(no_secret);
+
+  for (const WebhookConfig& config : configs) {
+    SCOPED_TRACE(config.headers_json + " " + config.attributes_json);
+    const PreparedConfig prepared(config, RequestSettings{});
+    const RecordedHeadersForm form(prepared);
+    for (const MessageToSend& message :
+         {Message(), MessageToSend{"evt_\"quoted\"", "Caf\xe9", kPayload, kNow + 1'000}}) {
+      Result<HttpRequest> request = BuildDeliveryRequest(prepared, message);
+      if (!request.ok()) continue;
+      EXPECT_EQ(form.Render(request->headers), HeadersToJson(MaskSecrets(request->headers)));
+    }
+  }
+  const PreparedConfig prepared(with_everything, RequestSettings{});
+  Result<HttpRequest> request = BuildDeliveryRequest(prepared, Message());
+  ASSERT_TRUE(request.ok());
+  const json::value recorded = json::parse(RecordedHeadersForm(prepared).Render(request->headers));
+  EXPECT_EQ(recorded.at("Authorization"), "Bear****");
+  EXPECT_EQ(recorded.at("x-api-key"), "ak_l****");
+  EXPECT_EQ(recorded.at("X-Short-Token"), "****");
+  EXPECT_EQ(recorded.at("webhook-id"), "evt_01HXYZ");
+  EXPECT_EQ(std::count(request->headers[kWebhookSignatureHeader].second.begin(),
+                       request->headers[kWebhookSignatureHeader].second.end(), ' '),
+            1);  // two signatures while the previous secret signs
+  EXPECT_EQ(json::value_to<std::string>(recorded.at("webhook-signature")).size(),
+            std::string("v1,xxxx**** v1,xxxx****").size());
+}
+
+// Headers other than what the configuration was prepared for are written whole.
+TEST(RecordedHeadersFormTest, OtherHeadersAreWrittenWhole) {
+  const PreparedConfig prepared(Config(), RequestSettings{});
+  const RecordedHeadersForm form(prepared);
+  const HttpHeaders other = {{"x-api-key", "ak_live_123456789"}, {"x-one", "1"}};
+  EXPECT_EQ(form.Render(other), HeadersToJson(MaskSecrets(other)));
+}
+
 }  // namespace
 }  // namespace webhookd::delivery
