@@ -29,6 +29,8 @@ constexpr std::int64_t kStalledAfterMs = 1'000;
 // A rate-limited configuration holds at most this many seconds of its rate in memory; the rest
 // stays pending in the store (a backlog at 1/s must not fill the held set, nor outlive leases).
 constexpr std::int64_t kRateLimitedHoldSeconds = 2;
+// How long a configuration's prepared form outlives its last send (Dispatcher::Prepared).
+constexpr std::int64_t kPreparedKeptMs = 60'000;
 
 std::int64_t LeaseFor(const DispatcherOptions& options) {
   std::int64_t longest_request =
@@ -533,6 +535,7 @@ void Dispatcher::ForgetIdle(UnixMillis now) {
   std::erase_if(origins_, [](const auto& entry) {
     return entry.second.in_flight == 0 && entry.second.busy_queues == 0;
   });
+  ForgetUnusedPrepared(now);
 }
 
 bool Dispatcher::CanStillSend(const Held& held, UnixMillis now) const {
@@ -544,8 +547,9 @@ void Dispatcher::Send(Held held, ConfigQueue& queue, UnixMillis now) {
   ++queue.in_flight;
   ++origins_[queue.origin].in_flight;
   const DeliveryJob& job = held.job;
+  Prepared& prepared = PreparedFor(job.config, now);
   Result<HttpRequest> request = BuildDeliveryRequest(
-      PreparedFor(queue, job.config),
+      prepared.config,
       MessageFor(job.event.id, job.event.event_type_id, job.event.payload_json, now));
   InFlight record{std::move(held.job), held.lease_until, queue.origin, SentRequest{now, "{}"}};
   if (!request.ok()) {
@@ -555,7 +559,7 @@ void Dispatcher::Send(Held held, ConfigQueue& queue, UnixMillis now) {
     inbox_->Push(Completion{id, std::move(unsent)});
     return;
   }
-  record.sent.request_headers_json = queue.recorded_headers->Render(request->headers);
+  record.sent.request_headers_json = prepared.recorded_headers.Render(request->headers);
   in_flight_.emplace(id, std::move(record));
   client_.Send(std::move(*request), [inbox = inbox_, id](HttpResponse response) {
     inbox->Push(Completion{id, std::move(response)});
@@ -598,17 +602,27 @@ RequestSettings Dispatcher::SettingsFor(const WebhookConfig& config) const {
   return {options_.user_agent, options_.connect_timeout_ms, TimeoutFor(config)};
 }
 
-// The queue's prepared form when `config` (the row this delivery was claimed with) is the one
-// it was prepared from, else a new one from `config`: a changed secret, header or URL applies
-// from the next send.
-const PreparedConfig& Dispatcher::PreparedFor(ConfigQueue& queue,
-                                              const WebhookConfig& config) const {
+// The configuration's prepared form when `config` (the row this delivery was claimed with) is
+// the one it was prepared from, else a new one from `config`: a changed secret, header or URL
+// applies from the next send.
+Dispatcher::Prepared& Dispatcher::PreparedFor(const WebhookConfig& config, UnixMillis now) {
   RequestSettings settings = SettingsFor(config);
-  if (!queue.prepared || !queue.prepared->IsFor(config, settings)) {
-    queue.prepared.emplace(config, settings);
-    queue.recorded_headers.emplace(*queue.prepared);
+  auto it = prepared_.find(config.id);
+  if (it == prepared_.end()) {
+    it = prepared_.try_emplace(config.id, config, settings).first;
+  } else if (!it->second.config.IsFor(config, settings)) {
+    prepared_.erase(it);
+    it = prepared_.try_emplace(config.id, config, settings).first;
   }
-  return *queue.prepared;
+  it->second.used_at = now;
+  return it->second;
+}
+
+void Dispatcher::ForgetUnusedPrepared(UnixMillis now) {
+  if (now - prepared_pruned_at_ < kPreparedKeptMs) return;
+  prepared_pruned_at_ = now;
+  std::erase_if(prepared_,
+                [now](const auto& entry) { return now - entry.second.used_at >= kPreparedKeptMs; });
 }
 
 MessageToSend Dispatcher::MessageFor(std::string_view event_id, int event_type_id,

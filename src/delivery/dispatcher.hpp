@@ -160,10 +160,17 @@ class Dispatcher {
     UnixMillis progress_at = 0;
     // Its slots: per_config_cap (FIFO: 1), within its fair share of the origin (Share()).
     int cap = 1;
-    // The last row sent with, prepared (PreparedFor()); rebuilt when a send's row differs,
-    // with the attempt log's form of its headers.
-    std::optional<PreparedConfig> prepared;
-    std::optional<RecordedHeadersForm> recorded_headers;
+  };
+  // A configuration as last sent with, prepared (PreparedFor()), with the attempt log's form of
+  // its headers. Kept apart from the queue, which is forgotten whenever it is idle (often
+  // between two bursts), while preparing again decodes the secret, sets up its HMAC key and
+  // parses two JSON documents; forgotten after kPreparedKeptMs unused.
+  struct Prepared {
+    Prepared(const WebhookConfig& row, const RequestSettings& settings)
+        : config(row, settings), recorded_headers(config) {}
+    PreparedConfig config;
+    RecordedHeadersForm recorded_headers;
+    UnixMillis used_at = 0;
   };
   struct Origin {
     int in_flight = 0;
@@ -219,7 +226,8 @@ class Dispatcher {
   UnixMillis NextWakeAt(UnixMillis now) const;
   std::int64_t TimeoutFor(const WebhookConfig& config) const;
   RequestSettings SettingsFor(const WebhookConfig& config) const;
-  const PreparedConfig& PreparedFor(ConfigQueue& queue, const WebhookConfig& config) const;
+  Prepared& PreparedFor(const WebhookConfig& config, UnixMillis now);
+  void ForgetUnusedPrepared(UnixMillis now);
   MessageToSend MessageFor(std::string_view event_id, int event_type_id,
                            std::string_view payload_json, UnixMillis now) const;
   bool IsInference(int event_type_id) const;
@@ -249,7 +257,9 @@ class Dispatcher {
   std::optional<SteadyTime> stop_deadline_;
   bool armed_ = false;  // a timer is set for armed_until_
   SteadyTime armed_until_;
-  std::map<std::int64_t, ConfigQueue> queues_;  // by configuration id
+  std::map<std::int64_t, ConfigQueue> queues_;           // by configuration id
+  std::unordered_map<std::int64_t, Prepared> prepared_;  // by configuration id
+  UnixMillis prepared_pruned_at_ = 0;
   std::unordered_map<std::string, Origin> origins_;
   std::unordered_map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_request_id_ = 1;

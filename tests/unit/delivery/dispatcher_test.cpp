@@ -226,6 +226,23 @@ class InstrumentedStore final : public ForwardingStore {
   int outcomes_committed_ = 0;  // guarded by mutex_
 };
 
+// The requests sent around a configuration change that added an X-Tenant header: the first
+// without it, the second with it and signed with `secrets`, in that order.
+void ExpectSentBeforeAndAfterTheChange(const std::vector<HttpRequest>& sent,
+                                       std::initializer_list<std::string_view> secrets) {
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_FALSE(FindHeader(sent[0].headers, "X-Tenant").has_value());
+  EXPECT_EQ(FindHeader(sent[1].headers, "X-Tenant"), "north");
+  std::string_view id = *FindHeader(sent[1].headers, "webhook-id");
+  std::string timestamp(*FindHeader(sent[1].headers, "webhook-timestamp"));
+  std::string signatures;
+  for (std::string_view secret : secrets) {
+    if (!signatures.empty()) signatures += ' ';
+    signatures += crypto::SignV1(*crypto::DecodeSecret(secret), id, timestamp, sent[1].body);
+  }
+  EXPECT_EQ(FindHeader(sent[1].headers, "webhook-signature"), signatures);
+}
+
 // Waits (bounded) for something the dispatcher thread does; this is synchronisation, not
 // a measure of speed.
 template <class Predicate>
@@ -821,18 +838,37 @@ TEST_F(DispatcherTest, ChangedConfigurationAppliesFromTheNextSend) {
   std::vector<Delivery> second = Ingest(1, 1);
   ASSERT_TRUE(WaitForAttempts(second[0].id, 1));
 
-  std::vector<HttpRequest> sent = client_.sent();
-  ASSERT_EQ(sent.size(), 2u);
-  EXPECT_FALSE(FindHeader(sent[0].headers, "X-Tenant").has_value());
-  EXPECT_EQ(FindHeader(sent[1].headers, "X-Tenant"), "north");
-  std::string_view id = *FindHeader(sent[1].headers, "webhook-id");
-  std::string timestamp(*FindHeader(sent[1].headers, "webhook-timestamp"));
-  EXPECT_EQ(FindHeader(sent[1].headers, "webhook-signature"),
-            crypto::SignV1(*crypto::DecodeSecret(config.secret), id, timestamp, sent[1].body) +
-                " " +
-                crypto::SignV1(*crypto::DecodeSecret(old_secret), id, timestamp, sent[1].body));
+  ExpectSentBeforeAndAfterTheChange(client_.sent(), {config.secret, old_secret});
   client_.ReleaseHeld(Status(200));
   ASSERT_TRUE(WaitForAttempts(first[0].id, 1));
+}
+
+// A configuration's prepared form outlives its queue, which is forgotten as soon as it is
+// idle: a row changed while the queue was gone must still be what the next send uses, and
+// what its attempt records.
+TEST_F(DispatcherTest, ChangedConfigurationAppliesAfterTheQueueWasIdle) {
+  WebhookConfig config = CreateConfig(1, "https://a.example/hook");
+  client_.SetScript([](const HttpRequest&) -> std::optional<HttpResponse> { return Status(200); });
+  StartDispatcher();
+  std::vector<Delivery> first = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(first[0].id, 1));
+
+  config.secret = crypto::GenerateSecret();
+  config.headers_json = R"({"X-Tenant":"north","Authorization":"Bearer abcdefghijklmnop"})";
+  ASSERT_TRUE(store_->UpdateConfig(config, std::nullopt).ok());
+  std::vector<Delivery> second = Ingest(1, 1);
+  ASSERT_TRUE(WaitForAttempts(second[0].id, 1));
+
+  ExpectSentBeforeAndAfterTheChange(client_.sent(), {config.secret});
+  Result<std::vector<Attempt>> attempts = store_->ListAttempts(second[0].id, std::nullopt);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 1u);
+  const boost::json::object recorded =
+      boost::json::parse(attempts->front().request_headers_json).as_object();
+  EXPECT_EQ(recorded.at("X-Tenant"), "north");
+  EXPECT_EQ(recorded.at("Authorization"), "Bear****");
+  EXPECT_EQ(recorded.at("webhook-id").as_string(),
+            *FindHeader(client_.sent()[1].headers, "webhook-id"));
 }
 
 TEST_F(DispatcherTest, UnusableSecretIsAFailedAttemptWithoutARequest) {
