@@ -280,6 +280,41 @@ void BM_ClientExchangeBeast(benchmark::State& state) {
 }
 BENCHMARK(BM_ClientExchangeBeast)->MeasureProcessCPUTime()->UseRealTime();
 
+// Runs `body(store, config, clock)` on a new SQLite store in a temporary directory, with one
+// realistic configuration of organization 1; removes the directory afterwards.
+template <class Body>
+void WithBenchStore(benchmark::State& state, sqlite::Connection::WalWrites wal_writes, Body body) {
+  std::string dir = (std::filesystem::temp_directory_path() / "bench-commit-XXXXXX").string();
+  if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp failed");
+  SystemClock clock;
+  {
+    auto store = sqlite::SqliteStore::Open(dir + "/bench.db", clock, wal_writes);
+    if (!store.ok()) return state.SkipWithError(store.error().message.c_str());
+    WebhookConfig config = RealisticConfig();
+    config.organization_id = 1;
+    config.name = "bench";
+    Result<WebhookConfig> created =
+        (*store)->CreateConfig(config, std::numeric_limits<std::int64_t>::max());
+    if (!created.ok()) return state.SkipWithError("cannot create the configuration");
+    body(**store, *created, clock);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// `count` ~1 KB events (BookAppointment's sample) for `config`.
+std::vector<NewEvent> BenchEvents(std::int64_t count, const WebhookConfig& config,
+                                  const Clock& clock) {
+  static const std::string payload = BookAppointment().sample_json;
+  std::vector<NewEvent> events(static_cast<std::size_t>(count));
+  for (NewEvent& event : events) {
+    event.id = NewSortableId("evt", clock.Now());
+    event.organization_id = config.organization_id;
+    event.event_type_id = config.event_type_id;
+    event.payload_json = payload;
+  }
+  return events;
+}
+
 // One IngestEvents call of `state.range(0)` ~1 KB events (BookAppointment's sample), each with
 // one delivery, committed by the SQLite store's writer with synchronous=FULL: one transaction
 // and one fsync per iteration. The whole process's CPU (the writer and completer threads) per
@@ -287,34 +322,14 @@ BENCHMARK(BM_ClientExchangeBeast)->MeasureProcessCPUTime()->UseRealTime();
 // does) or direct, side by side.
 template <sqlite::Connection::WalWrites kWalWrites>
 void BM_CommitEvents(benchmark::State& state) {
-  std::string dir = (std::filesystem::temp_directory_path() / "bench-commit-XXXXXX").string();
-  if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp failed");
-  SystemClock clock;
-  {
-    auto store = sqlite::SqliteStore::Open(dir + "/bench.db", clock, kWalWrites);
-    if (!store.ok()) return state.SkipWithError(store.error().message.c_str());
-    WebhookConfig config = RealisticConfig();
-    config.organization_id = 1;
-    config.name = "bench";
-    if (!(*store)->CreateConfig(config, std::numeric_limits<std::int64_t>::max()).ok()) {
-      return state.SkipWithError("cannot create the configuration");
-    }
-    const std::string payload = BookAppointment().sample_json;
+  WithBenchStore(state, kWalWrites, [&](Store& store, const WebhookConfig& config, Clock& clock) {
     for (auto _ : state) {
-      std::vector<NewEvent> events(static_cast<std::size_t>(state.range(0)));
-      for (NewEvent& event : events) {
-        event.id = NewSortableId("evt", clock.Now());
-        event.organization_id = 1;
-        event.event_type_id = config.event_type_id;
-        event.payload_json = payload;
-      }
-      for (const auto& result : (*store)->IngestEvents(std::move(events))) {
+      for (const auto& result : store.IngestEvents(BenchEvents(state.range(0), config, clock))) {
         if (!result.ok()) return state.SkipWithError(result.error().message.c_str());
       }
     }
     state.SetItemsProcessed(state.iterations() * state.range(0));
-  }
-  std::filesystem::remove_all(dir);
+  });
 }
 BENCHMARK(BM_CommitEvents<sqlite::Connection::WalWrites::kDirect>)
     ->Arg(16)
@@ -324,6 +339,39 @@ BENCHMARK(BM_CommitEvents<sqlite::Connection::WalWrites::kBuffered>)
     ->Arg(16)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
+
+// A delivered event's two commits as the SQLite writer makes them: `state.range(0)` events
+// ingested in one IngestEvents call, then their successful attempts recorded in one
+// RecordAttempts call (what the dispatcher's recorder sends). The whole process's CPU per
+// iteration; items are delivered events.
+void BM_CommitDeliveredEvents(benchmark::State& state) {
+  WithBenchStore(state, sqlite::Connection::WalWrites::kBuffered,
+                 [&](Store& store, const WebhookConfig& config, Clock& clock) {
+                   for (auto _ : state) {
+                     std::vector<AttemptOutcome> outcomes;
+                     for (const auto& result :
+                          store.IngestEvents(BenchEvents(state.range(0), config, clock))) {
+                       if (!result.ok()) return state.SkipWithError(result.error().message.c_str());
+                       for (const Delivery& delivery : result->deliveries) {
+                         AttemptOutcome& outcome = outcomes.emplace_back();
+                         outcome.attempt.delivery_id = delivery.id;
+                         outcome.attempt.attempted_at = clock.Now();
+                         outcome.attempt.duration_ms = 1;
+                         outcome.attempt.status_code = 200;
+                         outcome.attempt.request_headers_json =
+                             R"({"content-type":"application/json","webhook-id":"evt_1"})";
+                         outcome.new_status = DeliveryStatus::kSucceeded;
+                         outcome.config_id = config.id;
+                         outcome.config_effect = ConfigEffect::kHealthy;
+                       }
+                     }
+                     if (!store.RecordAttempts(outcomes).ok())
+                       return state.SkipWithError("not recorded");
+                   }
+                   state.SetItemsProcessed(state.iterations() * state.range(0));
+                 });
+}
+BENCHMARK(BM_CommitDeliveredEvents)->Arg(16)->MeasureProcessCPUTime()->UseRealTime();
 
 }  // namespace
 }  // namespace webhookd

@@ -188,12 +188,17 @@ Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context,
 }
 
 Status Operations::RecordAttempts(WriteContext& context,
-                                  const std::vector<AttemptOutcome>& outcomes, UnixMillis now) {
+                                  const std::vector<AttemptOutcome>& outcomes, UnixMillis now,
+                                  const FanOutMemo* fan_outs) {
   Connection& db = context.db();
   for (const AttemptOutcome& outcome : outcomes) {
     if (Status s = UpdateDeliveryAfterAttempt(db, outcome, now); !s.ok()) return s;
     if (Status s = InsertAttempt(db, outcome.attempt); !s.ok()) return s;
-    if (Status s = ApplyConfigEffect(db, outcome, now); !s.ok()) return s;
+    const bool changes_nothing = outcome.config_effect == ConfigEffect::kHealthy &&
+                                 fan_outs != nullptr && fan_outs->KnowsHealthy(outcome.config_id);
+    if (!changes_nothing) {
+      if (Status s = ApplyConfigEffect(db, outcome, now); !s.ok()) return s;
+    }
     if (outcome.new_status == DeliveryStatus::kPending || outcome.ends_fifo_turn) {
       context.MarkWorkDue();
     }

@@ -61,7 +61,10 @@ const std::vector<WebhookConfig>* FanOutMemo::Find(std::int64_t organization_id,
 
 void FanOutMemo::Remember(std::int64_t organization_id, int event_type_id,
                           std::vector<WebhookConfig> configs) {
-  if (entries_.size() >= kMaxEntries) entries_.clear();
+  if (entries_.size() >= kMaxEntries) Forget();
+  for (const WebhookConfig& config : configs) {
+    if (config.failing_since == 0) healthy_.insert(config.id);
+  }
   entries_.insert_or_assign({organization_id, event_type_id}, std::move(configs));
 }
 

@@ -93,8 +93,9 @@ struct Operations {
   static Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
                                                    UnixMillis now);
+  // `fan_outs`, when given, spares the UPDATE of configurations it knows are not failing.
   static Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
-                               UnixMillis now);
+                               UnixMillis now, const FanOutMemo* fan_outs = nullptr);
   // Makes the delivery kPending, due now, as a manual retry, unless it is kDelivering: then
   // false and nothing changes.
   static Result<bool> RequeueForRetry(Connection& db, const std::string& id, UnixMillis now);

@@ -78,6 +78,11 @@ Result<std::int64_t> SqliteStore::ReleaseOwnLeases() {
   return ReleaseExpiredLeases(std::numeric_limits<UnixMillis>::max());
 }
 
+Status SqliteStore::RecordAttempts(const std::vector<AttemptOutcome>& outcomes) {
+  return Write<Status>(
+      [&](WriteContext& c) { return Operations::RecordAttempts(c, outcomes, Now(), &fan_outs_); });
+}
+
 Result<IngestedEvent> SqliteStore::IngestOne(Context& context, const NewEvent& event,
                                              DeliveryHandoff* handoff,
                                              store_common::DeliveryBudget& budget) {

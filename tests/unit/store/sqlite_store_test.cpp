@@ -511,6 +511,48 @@ TEST_F(SqliteStoreTest, FanOutFromMemoryFollowsEveryChangeOfTheConfigurations) {
   EXPECT_EQ(handoff->taken[0].config.url, "https://moved.example/b");
 }
 
+// A successful attempt of a configuration the memo knows is not failing skips the UPDATE that
+// clears failing_since; every way the configuration may be failing must still be cleared.
+TEST_F(SqliteStoreTest, SuccessClearsFailingSinceHoweverTheConfigurationCameToFail) {
+  auto store = Must(OpenStore(url(), clock_));
+  const WebhookConfig a = Must(store->CreateConfig(HookOfOrgOne("a"), test::kNoConfigLimit));
+  auto outcome_of = [&](ConfigEffect effect) {
+    clock_.Advance(1);
+    std::vector<Result<IngestedEvent>> ingested =
+        store->IngestEvents({EventForOrgOne(NewSortableId("evt", clock_.Now()), "{}")});
+    EXPECT_TRUE(ingested[0].ok());
+    AttemptOutcome outcome;
+    outcome.attempt.delivery_id = ingested[0]->deliveries.at(0).id;
+    outcome.attempt.attempted_at = clock_.Now();
+    outcome.new_status =
+        effect == ConfigEffect::kHealthy ? DeliveryStatus::kSucceeded : DeliveryStatus::kPending;
+    outcome.next_attempt_at = clock_.Now() + 60'000;
+    outcome.config_id = a.id;
+    outcome.config_effect = effect;
+    return std::vector<AttemptOutcome>{outcome};
+  };
+  auto failing_since = [&] { return Must(store->GetConfig(a.id, std::nullopt)).failing_since; };
+
+  ASSERT_TRUE(store->RecordAttempts(outcome_of(ConfigEffect::kHealthy)).ok());
+  EXPECT_EQ(failing_since(), 0);
+  // Failing through the store, then a success, in one commit each.
+  ASSERT_TRUE(store->RecordAttempts(outcome_of(ConfigEffect::kFailing)).ok());
+  EXPECT_NE(failing_since(), 0);
+  ASSERT_TRUE(store->RecordAttempts(outcome_of(ConfigEffect::kHealthy)).ok());
+  EXPECT_EQ(failing_since(), 0);
+  // Failing and then succeeding in the same commit.
+  std::vector<AttemptOutcome> both = outcome_of(ConfigEffect::kFailing);
+  both.push_back(outcome_of(ConfigEffect::kHealthy).front());
+  ASSERT_TRUE(store->RecordAttempts(both).ok());
+  EXPECT_EQ(failing_since(), 0);
+  // Failing as written by another connection (another process on the file).
+  outcome_of(ConfigEffect::kHealthy);  // the memo knows a as healthy again
+  ASSERT_TRUE(ExecAll(
+      file(), "UPDATE webhook_configs SET failing_since = 5 WHERE id = " + std::to_string(a.id)));
+  ASSERT_TRUE(store->RecordAttempts(outcome_of(ConfigEffect::kHealthy)).ok());
+  EXPECT_EQ(failing_since(), 0);
+}
+
 // What a transaction read may never be committed: a rollback, whole or to a savepoint, forgets
 // it; so does a write to the configurations on the writer's own connection, by any statement.
 TEST_F(SqliteStoreTest, TheFanOutMemoForgetsOnRollbackAndOnAnyWriteToTheConfigurations) {
