@@ -1,6 +1,8 @@
 #include "api/response_head.hpp"
 
+#include <algorithm>
 #include <array>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include "core/text.hpp"
@@ -15,11 +17,8 @@ bool HasNoBody(int status) {
 bool IsServerOwned(std::string_view name) {
   static constexpr std::array<std::string_view, 5> kOwned = {
       "server", "content-type", "content-length", "connection", "transfer-encoding"};
-  const std::string lower = Lowercase(name);
-  for (std::string_view owned : kOwned) {
-    if (lower == owned) return true;
-  }
-  return false;
+  return std::any_of(kOwned.begin(), kOwned.end(),
+                     [name](std::string_view owned) { return boost::beast::iequals(name, owned); });
 }
 
 void AppendHeader(std::string& head, std::string_view name, std::string_view value) {

@@ -80,11 +80,22 @@ std::string MaskSignatures(std::string_view value) {
   return masked;
 }
 
-// What the attempt log keeps of one header's value.
-std::string Masked(std::string_view name, std::string_view value) {
+HeaderMask MaskFor(std::string_view name) {
   const std::string lower = Lowercase(name);
-  if (lower == "webhook-signature") return MaskSignatures(value);
-  if (IsSecretHeader(lower)) return MaskValue(value);
+  if (lower == "webhook-signature") return HeaderMask::kSignatures;
+  return IsSecretHeader(lower) ? HeaderMask::kPartly : HeaderMask::kShown;
+}
+
+// What the attempt log keeps of a header's value.
+std::string Masked(HeaderMask mask, std::string_view value) {
+  switch (mask) {
+    case HeaderMask::kSignatures:
+      return MaskSignatures(value);
+    case HeaderMask::kPartly:
+      return MaskValue(value);
+    case HeaderMask::kShown:
+      break;
+  }
   return std::string(value);
 }
 
@@ -123,7 +134,9 @@ Result<HttpRequest> BuildDeliveryRequest(const PreparedConfig& prepared,
 HttpHeaders MaskSecrets(const HttpHeaders& headers) {
   HttpHeaders masked;
   masked.reserve(headers.size());
-  for (const auto& [name, value] : headers) masked.emplace_back(name, Masked(name, value));
+  for (const auto& [name, value] : headers) {
+    masked.emplace_back(name, Masked(MaskFor(name), value));
+  }
   return masked;
 }
 
@@ -189,8 +202,9 @@ RecordedHeadersForm::RecordedHeadersForm(const PreparedConfig& prepared)
     if (std::find(per_send.begin(), per_send.end(), i) != per_send.end()) {
       pieces_.push_back(std::exchange(piece, std::string()));
       slots_.push_back(i);
+      slot_masks_.push_back(MaskFor(headers[i].first));
     } else {
-      AppendJsonString(piece, Masked(headers[i].first, headers[i].second));
+      AppendJsonString(piece, Masked(MaskFor(headers[i].first), headers[i].second));
     }
   }
   piece += '}';
@@ -201,8 +215,7 @@ std::string RecordedHeadersForm::Render(const HttpHeaders& sent) const {
   if (whole_ || sent.size() != header_count_) return HeadersToJson(MaskSecrets(sent));
   std::string out = pieces_.front();
   for (std::size_t k = 0; k < slots_.size(); ++k) {
-    const auto& [name, value] = sent[slots_[k]];
-    AppendJsonString(out, Masked(name, value));
+    AppendJsonString(out, Masked(slot_masks_[k], sent[slots_[k]].second));
     out += pieces_[k + 1];
   }
   return out;

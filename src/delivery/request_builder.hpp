@@ -46,6 +46,9 @@ HttpHeaders MaskSecrets(const HttpHeaders& headers);
 // A JSON object of name -> value; values of a repeated name are joined with ", ".
 std::string HeadersToJson(const HttpHeaders& headers);
 
+// How the attempt log keeps a header's value (MaskSecrets), decided by the header's name.
+enum class HeaderMask : unsigned char { kShown, kSignatures, kPartly };
+
 // HeadersToJson(MaskSecrets(sent)) for the headers BuildDeliveryRequest(prepared, ...) sends,
 // from text made once per prepared configuration: only the values made per send (webhook-id,
 // webhook-timestamp, webhook-signature, and x-webhook-event unless configured) are masked and
@@ -60,6 +63,7 @@ class RecordedHeadersForm {
   // pieces_[k] comes before the value of header slots_[k]; the last piece closes the object.
   std::vector<std::string> pieces_;
   std::vector<std::size_t> slots_;
+  std::vector<HeaderMask> slot_masks_;  // by slot, decided once from the names
   std::size_t header_count_ = 0;
   bool whole_ = false;  // a name repeats: HeadersToJson joins its values, so render it whole
 };
