@@ -176,12 +176,21 @@ TEST_F(EncryptionTest, AFlippedByteFailsItsOwnRowWithAProblemAndItsDeliveryWithA
   const Stored damaged = StoreOneDelivered(receiver, NewSecret(), "ak_1", "Damaged");
   const Stored intact = StoreOneDelivered(receiver, NewSecret(), "ak_2", "Intact");
   ASSERT_FALSE(HasFailure());
-  // One base64 character of the ciphertext replaced by another: a flipped bit in the database.
+  // One byte of the ciphertext replaced by another: a flipped bit in the database. SQLite keeps
+  // it in a BLOB, which never equals a text, hence the CAST: without it a byte that already was
+  // 'A' was "replaced" by 'A' and nothing changed.
+  // As hex on SQLite: the helper reads text, which stops at the first NUL byte.
+  const std::string stored_payload =
+      std::string(database_->backend() == Backend::kSqlite ? "SELECT hex(payload)"
+                                                           : "SELECT payload") +
+      " FROM events WHERE id = '" + damaged.event_id + "'";
+  const std::vector<std::string> intact_payload = Sql(*database_, stored_payload);
   Sql(*database_,
       "UPDATE events SET payload = substr(payload, 1, length(payload) - 5) || "
-      "CASE WHEN substr(payload, length(payload) - 4, 1) = 'A' THEN 'B' ELSE 'A' END || "
-      "substr(payload, length(payload) - 3) WHERE id = '" +
+      "CASE WHEN CAST(substr(payload, length(payload) - 4, 1) AS TEXT) = 'A' THEN 'B' ELSE 'A' "
+      "END || substr(payload, length(payload) - 3) WHERE id = '" +
           damaged.event_id + "'");
+  ASSERT_NE(Sql(*database_, stored_payload), intact_payload);
 
   HttpClient admin = Admin();
   const HttpResponse r = admin.Get("/events/" + damaged.event_id);
