@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -37,11 +38,16 @@ constexpr auto kMaxAcceptPause = std::chrono::milliseconds(640);
 // At the connection cap with every connection busy, accepting waits this long between looks.
 constexpr auto kFullPause = std::chrono::milliseconds(20);
 constexpr auto kWarningInterval = std::chrono::seconds(5);
+// How often a worker looks for connections past their deadline: the precision of the idle,
+// header, body and linger timeouts.
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 
 // A connection lives on the worker that accepted it: its socket's executor is that worker's
 // io_context, which one thread runs, so its coroutine needs no strand.
 using Executor = asio::io_context::executor_type;
-using Stream = beast::basic_stream<tcp, Executor>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
 // Coroutines name the worker's executor type too: the default (any_io_executor) is
 // type-erased, and copying and querying it at each operation showed in every request's CPU.
 template <class T>
@@ -51,20 +57,29 @@ constexpr auto kTuple = asio::as_tuple(kAwait);
 using Clock = std::chrono::steady_clock;
 
 // The peer's IP address, or "" if the socket no longer knows it.
-std::string RemoteAddress(const Stream::socket_type& socket) {
+std::string RemoteAddress(const Socket& socket) {
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   return ec ? std::string() : peer.address().to_string();
 }
 
-// One connection's state as the shutdown and connection-cap logic need it. The connection's
-// own thread writes busy, sent_request and idle_since without a lock; another worker reads
-// them (under Impl::mu) only to pick a connection to evict, and the eviction itself runs on
-// the connection's thread, where it sees them exactly.
+// One connection's state as the shutdown, timeout and connection-cap logic need it. The
+// connection's own thread writes busy, sent_request and idle_since without a lock; another
+// worker reads them (under Impl::mu) only to pick a connection to evict, and the eviction
+// itself runs on the connection's thread, where it sees them exactly.
+//
+// Timeouts are a deadline per connection, which its worker's sweep enforces by cancelling the
+// socket's operations (see Impl::Sweep), rather than Beast's basic_stream, which arms and
+// cancels a timer around every read and write: two timer-queue changes, an extra completion
+// and often a timerfd_settime per operation, three operations per request.
 struct Connection {
-  explicit Connection(Stream::socket_type socket)
-      : stream(std::move(socket)), remote_address(RemoteAddress(stream.socket())) {}
-  Stream stream;
+  explicit Connection(Socket s) : socket(std::move(s)), remote_address(RemoteAddress(socket)) {}
+  // The operations from now on must end by `timeout` from now, or the sweep cancels them.
+  void ExpiresAfter(std::chrono::steady_clock::duration timeout) {
+    deadline = Clock::now() + timeout;
+  }
+  Socket socket;
+  Clock::time_point deadline = Clock::time_point::max();  // the worker's thread only
   const std::string remote_address;  // the peer's IP address ("" if unknown), for the audit log
   std::atomic<bool> busy{false};     // a request is being read, handled or answered
   std::atomic<bool> sent_request{false};  // a request has begun on this connection
@@ -103,7 +118,7 @@ class ThrottledWarning {
 };
 
 // Sends the head and the body in one write (one sendmsg for an answer of any usual size).
-Task<beast::error_code> WriteResponse(Stream& stream, const Response& response, unsigned version,
+Task<beast::error_code> WriteResponse(Socket& stream, const Response& response, unsigned version,
                                       bool keep_alive, bool head_only) {
   const std::string head = ResponseHead(response, version, keep_alive);
   const std::array<asio::const_buffer, 2> bytes = {asio::buffer(head),
@@ -119,12 +134,14 @@ Task<beast::error_code> WriteResponse(Stream& stream, const Response& response, 
 // live and are served on it from their first byte to their last, without a strand; only
 // handlers that may block, and ingestion's commit, leave it and come back.
 struct Worker {
-  Worker() : io(1), running(io.get_executor()), acceptor(io), accept_pause(io) {}
+  Worker() : io(1), running(io.get_executor()), acceptor(io), accept_pause(io), sweep(io) {}
   asio::io_context io;
   // Keeps io.run() going until shutdown, also on a worker that has no listener of its own.
   asio::executor_work_guard<Executor> running;
   tcp::acceptor acceptor;
   asio::steady_timer accept_pause;
+  Timer sweep;                  // wakes Impl::Sweep; cancelled to make it look again at once
+  std::list<Connection*> live;  // the connections this worker serves; its thread only
 };
 
 struct HttpServer::Impl {
@@ -165,11 +182,12 @@ struct HttpServer::Impl {
 
   Result<std::uint16_t> Listen(const tcp::endpoint& endpoint);
   Task<void> Accept(Worker& worker);
+  Task<void> Sweep(Worker& worker);
   Worker& WorkerForNextConnection(Worker& accepting);
   Task<bool> PauseAccepting(Worker& worker, std::chrono::milliseconds pause);
   Task<bool> MakeRoom(Worker& worker);
   bool EvictIdleConnection();
-  Task<void> Serve(std::shared_ptr<Connection> conn);
+  Task<void> Serve(std::shared_ptr<Connection> conn, Worker& worker);
   Task<bool> ServeOne(Connection& conn, beast::flat_buffer& buffer);
   Task<beast::error_code> ReadHeader(Connection& conn, beast::flat_buffer& buffer,
                                      http::request_parser<http::string_body>& parser);
@@ -257,7 +275,7 @@ Task<void> HttpServer::Impl::Accept(Worker& worker) {
       if (stopping) co_return;
       connections.insert(conn);
     }
-    asio::co_spawn(owner.io, Serve(conn), asio::detached);
+    asio::co_spawn(owner.io, Serve(conn, owner), asio::detached);
   }
 }
 
@@ -310,14 +328,14 @@ bool HttpServer::Impl::EvictIdleConnection() {
   }
   if (!victim) return false;
   victim->evicting = true;
-  asio::post(victim->stream.get_executor(), [this, victim] {
+  asio::post(victim->socket.get_executor(), [this, victim] {
     {
       std::lock_guard lock(mu);
       victim->evicting = false;
     }
     if (victim->busy) return;  // a request arrived meanwhile: it is served
     beast::error_code ignored;
-    victim->stream.socket().cancel(ignored);
+    victim->socket.cancel(ignored);
   });
   return true;
 }
@@ -331,10 +349,14 @@ bool HttpServer::Impl::MarkBusy(Connection& conn, bool busy) {
   return !stopping;
 }
 
-Task<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
+Task<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn, Worker& worker) {
+  if (worker.live.empty()) worker.sweep.cancel();  // it was waiting for a first connection
+  const auto listed = worker.live.insert(worker.live.end(), conn.get());
   beast::flat_buffer buffer;
   while (MarkBusy(*conn, false) && co_await ServeOne(*conn, buffer)) {
   }
+  worker.live.erase(listed);
+  if (stopping && worker.live.empty()) worker.sweep.cancel();  // so that the sweep ends
   {
     // Out of the set before the socket closes, so that CloseAll() never touches a closed one.
     std::lock_guard lock(mu);
@@ -345,16 +367,37 @@ Task<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
     }
   }
   beast::error_code ignored;
-  conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  conn->stream.close();
+  conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  conn->socket.close(ignored);
+}
+
+// Cancels the operations of the worker's connections that are past their deadline, every
+// kSweepInterval while it has connections; without any, it waits for the first one. It ends
+// once the server is stopping and the worker's last connection is gone.
+Task<void> HttpServer::Impl::Sweep(Worker& worker) {
+  while (!(stopping && worker.live.empty())) {
+    if (worker.live.empty()) {
+      worker.sweep.expires_at(Timer::time_point::max());
+    } else {
+      worker.sweep.expires_after(kSweepInterval);
+    }
+    co_await worker.sweep.async_wait(kTuple);
+    const Clock::time_point now = Clock::now();
+    for (Connection* conn : worker.live) {
+      if (conn->deadline > now) continue;
+      conn->deadline = Clock::time_point::max();
+      beast::error_code ignored;
+      conn->socket.cancel(ignored);
+    }
+  }
 }
 // Reads, handles and answers one request; false when the connection should close.
 // A request's first byte may take the idle timeout to come, the rest of its header the header
 // timeout, so that a client trickling a header cannot hold a connection for the idle timeout.
 Task<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buffer) {
   if (buffer.size() == 0) {
-    conn.stream.expires_after(options.idle_timeout);
-    auto [ec, n] = co_await conn.stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
+    conn.ExpiresAfter(options.idle_timeout);
+    auto [ec, n] = co_await conn.socket.async_read_some(buffer.prepare(kReadChunk), kTuple);
     if (ec) co_return false;
     buffer.commit(n);
   }
@@ -362,7 +405,7 @@ Task<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buff
   http::request_parser<http::string_body> parser;
   parser.body_limit(options.max_body_bytes);
   parser.header_limit(kMaxHeaderBytes);
-  conn.stream.expires_after(options.header_timeout);
+  conn.ExpiresAfter(options.header_timeout);
   beast::error_code ec = co_await ReadHeader(conn, buffer, parser);
   if (!ec) ec = CheckFraming(parser.get());
   if (ec) {
@@ -370,13 +413,13 @@ Task<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buff
       co_await Refuse(conn, *refusal);
     co_return false;
   }
-  conn.stream.expires_after(options.body_timeout);
+  conn.ExpiresAfter(options.body_timeout);
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
-    co_await http::async_write(conn.stream, go_on, kTuple);
+    co_await http::async_write(conn.socket, go_on, kTuple);
   }
   if (!parser.is_done()) {
-    auto [body_ec, body_n] = co_await http::async_read(conn.stream, buffer, parser, kTuple);
+    auto [body_ec, body_n] = co_await http::async_read(conn.socket, buffer, parser, kTuple);
     if (body_ec) {
       const auto refusal = RefusalFor(body_ec, options.max_body_bytes);
       if (refusal) co_await Refuse(conn, *refusal);
@@ -387,9 +430,9 @@ Task<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buff
   const auto started = std::chrono::steady_clock::now();
   const Response handled = co_await Handle(request, conn.remote_address);
   const bool keep_alive = request.keep_alive() && !stopping;
-  conn.stream.expires_after(options.body_timeout);
+  conn.ExpiresAfter(options.body_timeout);
   const beast::error_code write_ec = co_await WriteResponse(
-      conn.stream, handled, request.version(), keep_alive, request.method() == http::verb::head);
+      conn.socket, handled, request.version(), keep_alive, request.method() == http::verb::head);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
@@ -399,7 +442,7 @@ Task<bool> HttpServer::Impl::ServeOne(Connection& conn, beast::flat_buffer& buff
   co_return !write_ec && keep_alive;
 }
 
-// Parses the request header from `buffer`, reading more under the stream's current timeout;
+// Parses the request header from `buffer`, reading more under the connection's deadline;
 // refuses obsolete line folding, which Beast would accept.
 Task<beast::error_code> HttpServer::Impl::ReadHeader(
     Connection& conn, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
@@ -410,7 +453,7 @@ Task<beast::error_code> HttpServer::Impl::ReadHeader(
     beast::error_code ec;
     buffer.consume(parser.put(buffer.data(), ec));
     if (parser.is_header_done() || (ec && ec != http::error::need_more)) co_return ec;
-    auto [read_ec, n] = co_await conn.stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
+    auto [read_ec, n] = co_await conn.socket.async_read_some(buffer.prepare(kReadChunk), kTuple);
     if (read_ec) co_return read_ec;
     buffer.commit(n);
   }
@@ -418,8 +461,8 @@ Task<beast::error_code> HttpServer::Impl::ReadHeader(
 
 // Answers a request that was refused before it was read to its end, and closes gracefully.
 Task<void> HttpServer::Impl::Refuse(Connection& conn, const Response& refusal) {
-  conn.stream.expires_after(options.body_timeout);
-  const beast::error_code ec = co_await WriteResponse(conn.stream, refusal, 11, false, false);
+  conn.ExpiresAfter(options.body_timeout);
+  const beast::error_code ec = co_await WriteResponse(conn.socket, refusal, 11, false, false);
   if (!ec) co_await Linger(conn);
 }
 
@@ -429,12 +472,12 @@ Task<void> HttpServer::Impl::Refuse(Connection& conn, const Response& refusal) {
 // bounded time and amount, before the caller closes. Shutdown and eviction may cut it short.
 Task<void> HttpServer::Impl::Linger(Connection& conn) {
   beast::error_code ignored;
-  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn.socket.shutdown(tcp::socket::shutdown_send, ignored);
   MarkBusy(conn, false);
-  conn.stream.expires_after(kLingerTime);
+  conn.ExpiresAfter(kLingerTime);
   std::array<char, kReadChunk> discard;
   for (std::size_t total = 0; total < kLingerBytes;) {
-    auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(discard), kTuple);
+    auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(discard), kTuple);
     if (ec) break;
     total += n;
   }
@@ -480,6 +523,7 @@ void HttpServer::Impl::BeginShutdown() {
       beast::error_code ignored;
       w->acceptor.close(ignored);
       w->accept_pause.cancel();
+      w->sweep.cancel();
       w->running.reset();
     });
   }
@@ -501,10 +545,10 @@ void HttpServer::Impl::BeginShutdown() {
 void HttpServer::Impl::CloseAll(bool idle_only) {
   std::lock_guard lock(mu);
   for (const auto& conn : connections) {
-    asio::post(conn->stream.get_executor(), [conn, idle_only] {
+    asio::post(conn->socket.get_executor(), [conn, idle_only] {
       if (idle_only && conn->busy) return;  // it closes after its answer, seeing `stopping`
       beast::error_code ignored;            // the connection may have closed itself meanwhile
-      conn->stream.socket().cancel(ignored);
+      conn->socket.cancel(ignored);
     });
   }
 }
@@ -528,6 +572,7 @@ void HttpServer::Run() {
     if (!ec) impl.BeginShutdown();
   });
   for (auto& worker : impl.workers) {
+    asio::co_spawn(worker->io, impl.Sweep(*worker), asio::detached);
     if (worker->acceptor.is_open()) {
       asio::co_spawn(worker->io, impl.Accept(*worker), asio::detached);
     }

@@ -1,10 +1,13 @@
 #include "api/server.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <set>
@@ -27,15 +30,28 @@ std::string ThisThread() {
   return id.str();
 }
 
+Response Text(std::string body) {
+  Response response;
+  response.content_type = "text/plain";
+  response.body = std::move(body);
+  return response;
+}
+
 // GET /thread answers with the thread its handler ran on: an asynchronous route runs on the
-// worker that serves the connection.
+// worker that serves the connection. GET /slow answers "late" after kSlowAnswer, from another
+// thread, as a commit does.
+constexpr auto kSlowAnswer = std::chrono::milliseconds(600);
 Router ThreadRouter() {
-  Router router([](const Request&) -> Result<Principal> { return Principal{1, "admin", std::nullopt}; });
-  router.AddAsync("GET", "/thread", Access::kPublic, [](Call&, const Reply& reply) {
-    Response response;
-    response.content_type = "text/plain";
-    response.body = ThisThread();
-    reply(std::move(response));
+  Router router([](const Request&) -> Result<Principal> {
+    return Principal{1, "admin", std::nullopt};
+  });
+  router.AddAsync("GET", "/thread", Access::kPublic,
+                  [](Call&, const Reply& reply) { reply(Text(ThisThread())); });
+  router.AddAsync("GET", "/slow", Access::kPublic, [](Call&, const Reply& reply) {
+    std::thread([reply] {
+      std::this_thread::sleep_for(kSlowAnswer);
+      reply(Text("late"));
+    }).detach();
   });
   return router;
 }
@@ -123,6 +139,78 @@ TEST(HttpServerTest, OneWorkerServesEveryConnection) {
     for (const std::string& thread : ThreadsServing(io, server.port(), 2)) threads.insert(thread);
   }
   EXPECT_EQ(threads.size(), 1u);
+}
+
+// Sends `bytes` on a new connection, then reads until the server closes it: what came back and
+// how long after sending the close came (at most 5 s: longer counts as never).
+struct Closed {
+  std::string received;
+  std::chrono::milliseconds after;
+};
+Closed SendAndWaitForClose(std::uint16_t port, const std::string& bytes) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  asio::write(socket, asio::buffer(bytes));
+  const auto sent = std::chrono::steady_clock::now();
+  const timeval limit{5, 0};
+  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  Closed closed;
+  std::array<char, 4096> chunk;
+  for (;;) {
+    beast::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+    closed.received.append(chunk.data(), n);
+    if (ec) break;
+  }
+  closed.after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - sent);
+  return closed;
+}
+
+ServerOptions ShortTimeouts() {
+  ServerOptions options;
+  options.io_threads = 1;
+  options.idle_timeout = std::chrono::milliseconds(400);
+  options.header_timeout = std::chrono::milliseconds(400);
+  options.body_timeout = std::chrono::milliseconds(400);
+  return options;
+}
+
+TEST(HttpServerTest, AConnectionThatSendsNothingIsClosedAfterTheIdleTimeout) {
+  RunningServer server(ShortTimeouts());
+  const Closed closed = SendAndWaitForClose(server.port(), "");
+  EXPECT_EQ(closed.received, "");
+  EXPECT_GE(closed.after.count(), 390);
+  EXPECT_LT(closed.after.count(), 1500);
+}
+
+TEST(HttpServerTest, AKeptAliveConnectionIsClosedAfterTheIdleTimeoutThatFollowsItsAnswer) {
+  RunningServer server(ShortTimeouts());
+  const Closed closed =
+      SendAndWaitForClose(server.port(), "GET /thread HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(closed.received.starts_with("HTTP/1.1 200 OK\r\n")) << closed.received;
+  EXPECT_GE(closed.after.count(), 390);
+  EXPECT_LT(closed.after.count(), 1500);
+}
+
+TEST(HttpServerTest, ABodyThatStopsComingIsCutOffAfterTheBodyTimeout) {
+  RunningServer server(ShortTimeouts());
+  const Closed closed = SendAndWaitForClose(
+      server.port(), "POST /thread HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  EXPECT_EQ(closed.received, "");
+  EXPECT_GE(closed.after.count(), 390);
+  EXPECT_LT(closed.after.count(), 1500);
+}
+
+// The timeouts bound the client's reads and writes, not the handler: an answer that takes
+// longer than any of them still goes out, and the connection then waits for the next request.
+TEST(HttpServerTest, AHandlerSlowerThanTheTimeoutsStillAnswers) {
+  RunningServer server(ShortTimeouts());
+  const Closed closed = SendAndWaitForClose(server.port(), "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(closed.received.starts_with("HTTP/1.1 200 OK\r\n")) << closed.received;
+  EXPECT_TRUE(closed.received.ends_with("\r\n\r\nlate")) << closed.received;
+  EXPECT_GE(closed.after.count(), kSlowAnswer.count() + 390);
 }
 
 }  // namespace
