@@ -78,6 +78,17 @@ Query& Query::BindBlob(int index, std::string_view value) {
   return *this;
 }
 
+// The destructor's sqlite3_clear_bindings drops these pointers before the values may go.
+Query& Query::BindTextView(int index, std::string_view value) {
+  Check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  return *this;
+}
+
+Query& Query::BindBlobView(int index, std::string_view value) {
+  Check(sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_STATIC));
+  return *this;
+}
+
 Query& Query::BindNull(int index) {
   Check(sqlite3_bind_null(stmt_, index));
   return *this;

@@ -34,6 +34,11 @@ class Query {
   Query& BindInt(int index, std::int64_t value);
   Query& BindText(int index, std::string_view value);  // copied by SQLite
   Query& BindBlob(int index, std::string_view value);  // copied by SQLite
+  // Not copied (SQLITE_STATIC): `value` must stay alive and unchanged until this Query is
+  // destroyed. For the writer's hot statements, where each copy was a malloc, a memcpy and a
+  // free per value (payloads, attempt records).
+  Query& BindTextView(int index, std::string_view value);
+  Query& BindBlobView(int index, std::string_view value);
   Query& BindNull(int index);
   Query& BindOptionalInt(int index, const std::optional<std::int64_t>& value);
   Query& BindOptionalText(int index, const std::optional<std::string>& value);

@@ -40,10 +40,10 @@ Status Lease(Connection& db, const std::string& id, UnixMillis lease_until, Unix
 Status UpdateDeliveryAfterAttempt(Connection& db, const AttemptOutcome& outcome, UnixMillis now) {
   Result<Query> update = db.Prepare(kRecordDeliveryOutcome);
   if (!update.ok()) return update.error();
-  update->BindText(1, outcome.attempt.delivery_id)
-      .BindText(2, DeliveryStatusName(outcome.new_status))
+  update->BindTextView(1, outcome.attempt.delivery_id)
+      .BindTextView(2, DeliveryStatusName(outcome.new_status))
       .BindInt(3, outcome.attempt.status_code)
-      .BindText(4, outcome.attempt.error)
+      .BindTextView(4, outcome.attempt.error)
       .BindInt(5, outcome.next_attempt_at)
       .BindInt(6, now);
   Result<std::int64_t> changed = RunChanges(db, *update);
@@ -55,14 +55,14 @@ Status UpdateDeliveryAfterAttempt(Connection& db, const AttemptOutcome& outcome,
 Status InsertAttempt(Connection& db, const Attempt& a) {
   Result<Query> insert = db.Prepare(kInsertAttempt);
   if (!insert.ok()) return insert.error();
-  insert->BindText(1, a.delivery_id)
+  insert->BindTextView(1, a.delivery_id)
       .BindInt(2, a.attempted_at)
       .BindInt(3, a.duration_ms)
-      .BindText(4, a.request_headers_json)
+      .BindTextView(4, a.request_headers_json)
       .BindInt(5, a.status_code)
-      .BindText(6, a.response_headers_json)
-      .BindBlob(7, a.response_body)
-      .BindText(8, a.error)
+      .BindTextView(6, a.response_headers_json)
+      .BindBlobView(7, a.response_body)
+      .BindTextView(8, a.error)
       .BindInt(9, a.manual ? 1 : 0);
   return insert->Run();
 }

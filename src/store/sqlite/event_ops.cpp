@@ -52,11 +52,11 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
   Status InsertEventRow(const Event& event) {
     Result<Query> insert = db_.Prepare(kInsertEvent);
     if (!insert.ok()) return insert.error();
-    insert->BindText(1, event.id)
+    insert->BindTextView(1, event.id)
         .BindInt(2, event.organization_id)
         .BindInt(3, event.event_type_id)
-        .BindBlob(4, event.payload_json)  // sealed as bytes (SqliteSealedRows::FormOf)
-        .BindText(5, event.idempotency_key)
+        .BindBlobView(4, event.payload_json)  // sealed as bytes (SqliteSealedRows::FormOf)
+        .BindTextView(5, event.idempotency_key)
         .BindInt(6, event.created_at)
         .BindInt(7, event.event_type_version);
     return insert->Run();
@@ -66,13 +66,13 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     for (const Delivery& delivery : deliveries) {
       Result<Query> insert = db_.Prepare(kInsertDelivery);
       if (!insert.ok()) return insert.error();
-      insert->BindText(1, delivery.id)
-          .BindText(2, delivery.event_id)
+      insert->BindTextView(1, delivery.id)
+          .BindTextView(2, delivery.event_id)
           .BindInt(3, delivery.config_id)
           .BindInt(4, delivery.organization_id)
           .BindInt(5, delivery.next_attempt_at)
           .BindInt(6, delivery.created_at)
-          .BindText(7, DeliveryStatusName(delivery.status))
+          .BindTextView(7, DeliveryStatusName(delivery.status))
           .BindInt(8, delivery.status == DeliveryStatus::kDelivering ? lease_until : 0);
       if (Status s = insert->Run(); !s.ok()) return s;
     }
