@@ -327,9 +327,10 @@ TEST_F(EncryptionTest, ADatabaseFromBeforeEncryptionIsReadThenEncryptedByRewrap)
   ASSERT_TRUE(stopped && stopped->Clean());
 
   // The database as the schema before encryption had it: no key registry, every value in the
-  // clear, and none of the migrations after it (catalog_version; on SQLite events_rowid, which
-  // runs again on the rowid table it made and leaves it as it was; on PostgreSQL lean_hot_path,
-  // which runs again on the indexes it made and leaves them as they were).
+  // clear, and none of the migrations after it (catalog_version; on SQLite events_rowid and
+  // deliveries_status_check, which run again on the tables they made and leave them as they
+  // were; on PostgreSQL lean_hot_path, which runs again on the indexes it made and leaves them
+  // as they were).
   const bool sqlite = database_->backend() == Backend::kSqlite;
   const std::string secret = NewSecret();
   const std::string api_key = UniqueMarker("APIKEY");

@@ -68,6 +68,16 @@ std::vector<std::string> QueryPlan(const std::filesystem::path& file, std::strin
   return plan;
 }
 
+// Configuration 1 as the schema of migrations 3 to 10 stores it, for the upgrade tests.
+const std::string kFrontDeskConfiguration = R"sql(
+    INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json,
+      headers_json, active, send_organization_code, version, secret, previous_secret,
+      previous_secret_expires_at, is_deleted, created_at, updated_at, disabled_reason,
+      timeout_ms, retry_schedule_json, failing_since, rate_limit, ordering)
+    VALUES (1, 'front desk', 'https://old.example/hook', 1, '{}', '{}', 1, 0, 1,
+      'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', '', 0, 0, 5, 6, '', 0, '', 0, 0, 'none');
+)sql";
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   std::filesystem::path file() const { return dir_.path() / "webhookd.db"; }
@@ -286,13 +296,7 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaWithEventsWithoutRowidUpgradesInPlac
     ASSERT_TRUE(sqlite::ApplyMigrations(*db, all.first(8), clock_).ok());
   }
   const std::string long_payload = R"({"note":")" + std::string(1300 - 11, 'x') + R"("})";
-  ASSERT_TRUE(ExecAll(file(), R"sql(
-    INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json,
-      headers_json, active, send_organization_code, version, secret, previous_secret,
-      previous_secret_expires_at, is_deleted, created_at, updated_at, disabled_reason,
-      timeout_ms, retry_schedule_json, failing_since, rate_limit, ordering)
-    VALUES (1, 'front desk', 'https://old.example/hook', 1, '{}', '{}', 1, 0, 1,
-      'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', '', 0, 0, 5, 6, '', 0, '', 0, 0, 'none');
+  ASSERT_TRUE(ExecAll(file(), kFrontDeskConfiguration + R"sql(
     INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, created_at,
       event_type_version, payload_erased_at)
       VALUES ('evt_1', 1, 1, '{"patientId":"p-1"}', 'key-1', 10, 2, 0),
@@ -345,6 +349,92 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaWithEventsWithoutRowidUpgradesInPlac
   ASSERT_TRUE(ingested[0].ok()) << ingested[0].error().message;
   EXPECT_FALSE(ingested[0]->replayed);
   EXPECT_EQ(Must(store->GetEvent("evt_5", std::nullopt)).payload_json, R"({"patientId":"p-5"})");
+}
+
+// A database of the schema whose deliveries checked their status with IN (migrations 1 to 9),
+// with a delivery of each status and an attempt, upgrades in place: every column reads back as
+// it was, the indexes are there again, a status outside the four is still refused, and the
+// store goes on working.
+TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaWithTheStatusCheckAsAListUpgradesInPlace) {
+  const std::span<const sqlite::Migration> all = sqlite::EmbeddedMigrations();
+  ASSERT_GE(all.size(), 10u);
+  ASSERT_EQ(all[9].name, "deliveries_status_check");
+  clock_.Set(1'000);
+  {
+    auto db = Must(sqlite::Connection::Open(file().string(), /*create=*/true));
+    ASSERT_TRUE(sqlite::ApplyMigrations(*db, all.first(9), clock_).ok());
+  }
+  ASSERT_TRUE(ExecAll(file(), kFrontDeskConfiguration + R"sql(
+    INSERT INTO events (id, organization_id, event_type_id, payload, idempotency_key, created_at)
+      VALUES ('evt_1', 1, 1, '{"patientId":"p-1"}', NULL, 10);
+    INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count,
+      next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at,
+      updated_at)
+    VALUES ('dlv_1', 'evt_1', 1, 1, 'succeeded', 1, 10, 200, '', 0, 0, 10, 20),
+           ('dlv_2', 'evt_1', 1, 1, 'failed', 3, 11, 500, 'HTTP 500', 0, 0, 10, 21),
+           ('dlv_3', 'evt_1', 1, 1, 'pending', 2, 30, 503, 'HTTP 503', 1, 0, 10, 22),
+           ('dlv_4', 'evt_1', 1, 1, 'delivering', 0, 12, 0, '', 0, 99999, 10, 23);
+    INSERT INTO attempts (delivery_id, attempted_at, duration_ms, request_headers_json,
+      status_code, response_headers_json, response_body, error, manual)
+    VALUES ('dlv_1', 12, 5, '{}', 200, '{}', 'ok', '', 0);
+  )sql"));
+  const std::string every_column =
+      "SELECT group_concat(id || ',' || event_id || ',' || config_id || ',' || organization_id || "
+      "',' || status || ',' || attempt_count || ',' || next_attempt_at || ',' || "
+      "last_status_code || ',' || last_error || ',' || manual_pending || ',' || lease_until || "
+      "',' || created_at || ',' || updated_at, ';') FROM (SELECT * FROM deliveries ORDER BY id)";
+  const std::string before = QueryText(file(), every_column);
+
+  auto store = Must(OpenStore(url(), clock_));
+  EXPECT_EQ(QueryText(file(), "SELECT MAX(version) FROM schema_migrations"),
+            std::to_string(all.back().version));
+  EXPECT_EQ(QueryText(file(), every_column), before);
+  EXPECT_EQ(QueryText(file(),
+                      "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema "
+                      "WHERE tbl_name = 'deliveries' AND type = 'index' ORDER BY name)"),
+            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_open");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(file().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "UPDATE deliveries SET status = 'delivered' WHERE id = 'dlv_1'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_CONSTRAINT);
+    EXPECT_EQ(sqlite3_extended_errcode(db), SQLITE_CONSTRAINT_CHECK);
+    sqlite3_close(db);
+  }
+  EXPECT_EQ(Must(store->GetDelivery("dlv_1", std::nullopt)).status, DeliveryStatus::kSucceeded);
+  EXPECT_EQ(Must(store->ListAttempts("dlv_1", std::nullopt)).size(), 1u);
+  const std::vector<DeliveryJob> claimed =
+      Must(store->ClaimDue(clock_.Now(), 10, clock_.Now() + 30'000, {}));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].delivery.id, "dlv_3");
+}
+
+// The statements the writer runs for every event and attempt build no temporary B-tree (SQLite
+// makes one for an IN list of more than two values, in a query or a CHECK constraint, and
+// builds it again at each run: it cost more than the rows' own writes).
+TEST_F(SqliteStoreTest, TheWritersStatementsPerEventBuildNoTemporaryTable) {
+  { auto store = Must(OpenStore(url(), clock_)); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(file().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  for (const std::string_view sql :
+       {sqlite::kInsertEvent, sqlite::kInsertDelivery, sqlite::kRecordDeliveryOutcome,
+        sqlite::kInsertAttempt, sqlite::kMarkConfigHealthy, sqlite::kMarkConfigFailing,
+        sqlite::kLeaseDelivery}) {
+    sqlite3_stmt* stmt = nullptr;
+    const std::string explain = "EXPLAIN " + std::string(sql);
+    ASSERT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    int opcodes = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      ++opcodes;
+      EXPECT_STRNE(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)), "OpenEphemeral")
+          << sql;
+    }
+    EXPECT_GT(opcodes, 10) << sql;
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
 }
 
 // Migrations run with foreign keys off (a rebuilt table may be referenced), so they are checked
