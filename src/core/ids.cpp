@@ -32,21 +32,15 @@ bool IncrementRandom(std::array<std::uint8_t, 10>& r) {
   return false;
 }
 
-// 128 bits (48 of time, then 80 random), big-endian, as 26 Crockford base32 digits: 130 bits
-// whose top two are zero.
+// 128 bits (48 of time, then 80 random) as 26 Crockford base32 digits, the most significant
+// first: 130 bits whose top two are zero.
 std::string EncodeUlid(std::uint64_t ms, const std::array<std::uint8_t, 10>& r) {
-  std::array<std::uint8_t, 16> bytes{};
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-  for (int i = 0; i < 10; ++i) bytes[6 + i] = r[i];
-  auto bit = [&bytes](int index) {  // index into the 130-bit number; the first two are zero
-    index -= 2;
-    return index < 0 ? 0 : (bytes[index / 8] >> (7 - index % 8)) & 1;
-  };
-  std::string out(26, '0');
-  for (int digit = 0; digit < 26; ++digit) {
-    int value = 0;
-    for (int b = 0; b < 5; ++b) value = (value << 1) | bit(digit * 5 + b);
-    out[digit] = kCrockford[static_cast<std::size_t>(value)];
+  __extension__ typedef unsigned __int128 Uint128;  // a GCC and Clang type, not ISO C++
+  Uint128 n = ms & ((std::uint64_t{1} << 48) - 1);
+  for (std::uint8_t byte : r) n = (n << 8) | byte;
+  std::string out(kUlidLength, '0');
+  for (std::size_t digit = kUlidLength; digit-- > 0; n >>= 5) {
+    out[digit] = kCrockford[static_cast<std::size_t>(n & 31)];
   }
   return out;
 }

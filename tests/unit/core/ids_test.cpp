@@ -36,6 +36,37 @@ TEST(SortableId, LowerBoundSortsBetweenEarlierAndLaterIds) {
   for (int i = 0; i < 100; ++i) EXPECT_LE(bound, NewSortableId("dlv", kTime + i));
 }
 
+// The ULID specification's example: 1469918176385 ms is 01ARYZ6S41; the largest time is
+// 7ZZZZZZZZZ (the top two of the 130 bits are zero).
+TEST(SortableId, TimeIsEncodedAsTheUlidSpecificationDoes) {
+  EXPECT_EQ(SortableIdLowerBound("evt", 1'469'918'176'385),
+            "evt_01ARYZ6S41" + std::string(16, '0'));
+  EXPECT_EQ(SortableIdLowerBound("evt", 0), "evt_" + std::string(26, '0'));
+  EXPECT_EQ(SortableIdLowerBound("evt", (1LL << 48) - 1), "evt_7ZZZZZZZZZ" + std::string(16, '0'));
+}
+
+__extension__ typedef unsigned __int128 Uint128;  // a GCC and Clang type, not ISO C++
+
+// The 128-bit number an id's 26 digits encode.
+Uint128 UlidValue(std::string_view id) {
+  static constexpr std::string_view kDigits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  Uint128 value = 0;
+  for (char c : id.substr(id.size() - 26)) value = (value << 5) | kDigits.find(c);
+  return value;
+}
+
+// Within one millisecond the random part counts up by one: every bit of it lands in its place.
+TEST(SortableId, IdsOfOneMillisecondAreConsecutiveNumbers) {
+  constexpr UnixMillis kTime = 1'900'000'000'000;
+  std::string previous = NewSortableId("dlv", kTime);
+  for (int i = 0; i < 300; ++i) {
+    const std::string next = NewSortableId("dlv", kTime);
+    ASSERT_EQ(UlidValue(next) - UlidValue(previous), 1u) << previous << " then " << next;
+    EXPECT_EQ(next.substr(4, 10), SortableIdLowerBound("dlv", kTime).substr(4, 10));
+    previous = next;
+  }
+}
+
 TEST(SortableId, UniqueAcrossThreads) {
   std::vector<std::vector<std::string>> per_thread(4);
   std::vector<std::thread> threads;
