@@ -1,5 +1,6 @@
 #include "store/sqlite/connection.hpp"
 
+#include <cstdint>
 #include <mutex>
 #include <utility>
 
@@ -35,6 +36,11 @@ bool IsUnavailable(int primary) {
     default:
       return false;
   }
+}
+
+// One slot per 8 bytes of address: no statement's text is shorter.
+std::size_t RecentSlot(const char* sql, std::size_t slots) {
+  return (reinterpret_cast<std::uintptr_t>(sql) >> 3) % slots;
 }
 
 }  // namespace
@@ -159,19 +165,32 @@ Status Connection::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
+const Connection::Statements::value_type* Connection::Recent(std::string_view sql) const {
+  const RecentStatement& recent = recent_[RecentSlot(sql.data(), kRecentSlots)];
+  if (recent.entry == nullptr || recent.sql != sql.data() || recent.entry->first != sql) {
+    return nullptr;
+  }
+  return recent.entry;
+}
+
 Result<Query> Connection::Prepare(std::string_view sql) {
-  auto it = statements_.find(sql);
-  if (it == statements_.end()) {
-    sqlite3_stmt* stmt = nullptr;
-    const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                                        SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (code != SQLITE_OK) return ErrorFromCode(code, db_, "preparing a statement");
-    it = statements_.emplace(std::string(sql), stmt).first;
+  const Statements::value_type* entry = Recent(sql);
+  if (entry == nullptr) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                          SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (code != SQLITE_OK) return ErrorFromCode(code, db_, "preparing a statement");
+      it = statements_.emplace(std::string(sql), stmt).first;
+    }
+    entry = &*it;
+    recent_[RecentSlot(sql.data(), kRecentSlots)] = {sql.data(), entry};
   }
-  if (sqlite3_stmt_busy(it->second)) {
-    return Error::Internal("statement used twice at once: " + it->first);
+  if (sqlite3_stmt_busy(entry->second)) {
+    return Error::Internal("statement used twice at once: " + entry->first);
   }
-  return Query(it->second, db_);
+  return Query(entry->second, db_);
 }
 
 Status Connection::Run(std::string_view sql) {

@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -97,8 +99,24 @@ class Connection {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
+  using Statements = std::unordered_map<std::string, sqlite3_stmt*, StringHash, std::equal_to<>>;
+
+  // Where Prepare looks first: the statement last prepared from a text at the same address
+  // (a few of its bits pick the slot). Callers pass string constants, so this finds them
+  // without hashing their text, which cost as much as binding every value of the writer's
+  // statements. The text is compared before the entry is trusted: a buffer freed and reused
+  // may hold other SQL at the same address.
+  struct RecentStatement {
+    const char* sql = nullptr;
+    const Statements::value_type* entry = nullptr;  // nodes of statements_ never move
+  };
+  static constexpr std::size_t kRecentSlots = 32;
+
+  const Statements::value_type* Recent(std::string_view sql) const;
+
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*, StringHash, std::equal_to<>> statements_;
+  Statements statements_;
+  std::array<RecentStatement, kRecentSlots> recent_{};
 };
 
 }  // namespace webhookd::sqlite

@@ -35,6 +35,15 @@ class SqliteQueryTest : public ::testing::Test {
     }
   }
 
+  // Runs a one-row SELECT and reads its first column.
+  std::string SelectOne(const std::string& sql) {
+    Result<Query> query = db_->Prepare(sql);
+    if (!query.ok()) return "prepare failed: " + query.error().message;
+    Result<bool> row = query->Step();
+    if (!row.ok() || !*row) return "no row";
+    return query->Text(0);
+  }
+
   std::string Row(const std::string& k) {
     return QueryText(file_,
                      "SELECT v || '|' || hex(b) || '|' || typeof(v) FROM t WHERE k = '" + k + "'");
@@ -80,6 +89,36 @@ TEST_F(SqliteQueryTest, AViewIsForgottenWithItsQuery) {
   EXPECT_EQ(QueryText(file_, "SELECT length(v) FROM t WHERE k = 'first'"), "100");
   EXPECT_EQ(QueryText(file_, "SELECT typeof(v) || typeof(b) FROM t WHERE k = 'second'"),
             "nullnull");
+}
+
+// Prepare finds a statement first by its text's address; the text at that address may since
+// have changed (a buffer reused), and then it must not get the old text's statement.
+TEST_F(SqliteQueryTest, NewSqlAtAnOldTextsAddressGetsItsOwnStatement) {
+  std::string sql = "SELECT 'first'";
+  const char* const address = sql.data();
+  EXPECT_EQ(SelectOne(sql), "first");
+  EXPECT_EQ(SelectOne(sql), "first");
+  sql.replace(8, 5, "other");
+  ASSERT_EQ(sql.data(), address);
+  EXPECT_EQ(SelectOne(sql), "other");
+  sql.replace(8, 5, "first");
+  EXPECT_EQ(SelectOne(sql), "first");
+  EXPECT_EQ(SelectOne("SELECT 'a longer text, elsewhere'"), "a longer text, elsewhere");
+}
+
+// A statement still stepping cannot be handed out again, however it is found.
+TEST_F(SqliteQueryTest, AStatementInUseIsNotHandedOutTwice) {
+  const std::string sql = "SELECT k FROM t";
+  ASSERT_TRUE(db_->Exec("INSERT INTO t (k) VALUES ('a'), ('b')").ok());
+  Result<Query> first = db_->Prepare(sql);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(first->Step().ok());
+  const Result<Query> second = db_->Prepare(sql);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("used twice at once"), std::string::npos)
+      << second.error().message;
+  const std::string copy = sql;  // the same text at another address
+  EXPECT_FALSE(db_->Prepare(copy).ok());
 }
 
 }  // namespace
