@@ -1,6 +1,5 @@
 #include "store/sqlite/connection.hpp"
 
-#include <cstdint>
 #include <mutex>
 #include <utility>
 
@@ -36,11 +35,6 @@ bool IsUnavailable(int primary) {
     default:
       return false;
   }
-}
-
-// One slot per 8 bytes of address: no statement's text is shorter.
-std::size_t RecentSlot(const char* sql, std::size_t slots) {
-  return (reinterpret_cast<std::uintptr_t>(sql) >> 3) % slots;
 }
 
 }  // namespace
@@ -165,17 +159,9 @@ Status Connection::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
-const Connection::Statements::value_type* Connection::Recent(std::string_view sql) const {
-  const RecentStatement& recent = recent_[RecentSlot(sql.data(), kRecentSlots)];
-  if (recent.entry == nullptr || recent.sql != sql.data() || recent.entry->first != sql) {
-    return nullptr;
-  }
-  return recent.entry;
-}
-
 Result<Query> Connection::Prepare(std::string_view sql) {
-  const Statements::value_type* entry = Recent(sql);
-  if (entry == nullptr) {
+  RecentStatement& recent = recent_[RecentSlot(sql.data())];
+  if (recent.entry == nullptr || recent.sql != sql.data() || recent.entry->first != sql) {
     auto it = statements_.find(sql);
     if (it == statements_.end()) {
       sqlite3_stmt* stmt = nullptr;
@@ -184,13 +170,11 @@ Result<Query> Connection::Prepare(std::string_view sql) {
       if (code != SQLITE_OK) return ErrorFromCode(code, db_, "preparing a statement");
       it = statements_.emplace(std::string(sql), stmt).first;
     }
-    entry = &*it;
-    recent_[RecentSlot(sql.data(), kRecentSlots)] = {sql.data(), entry};
+    recent = {sql.data(), &*it};
   }
-  if (sqlite3_stmt_busy(entry->second)) {
-    return Error::Internal("statement used twice at once: " + entry->first);
-  }
-  return Query(entry->second, db_);
+  const auto& [text, stmt] = *recent.entry;
+  if (sqlite3_stmt_busy(stmt)) return Error::Internal("statement used twice at once: " + text);
+  return Query(stmt, db_);
 }
 
 Status Connection::Run(std::string_view sql) {

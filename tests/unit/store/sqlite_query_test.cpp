@@ -112,7 +112,8 @@ TEST_F(SqliteQueryTest, AStatementInUseIsNotHandedOutTwice) {
   ASSERT_TRUE(db_->Exec("INSERT INTO t (k) VALUES ('a'), ('b')").ok());
   Result<Query> first = db_->Prepare(sql);
   ASSERT_TRUE(first.ok());
-  ASSERT_TRUE(first->Step().ok());
+  const Result<bool> row = first->Step();
+  ASSERT_TRUE(row.ok() && *row);
   const Result<Query> second = db_->Prepare(sql);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.error().message.find("used twice at once"), std::string::npos)
