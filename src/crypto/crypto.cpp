@@ -126,14 +126,25 @@ HmacSha256Key& HmacSha256Key::operator=(HmacSha256Key&& other) noexcept {
   return *this;
 }
 
-std::string HmacSha256Key::Mac(std::initializer_list<std::string_view> parts) const {
-  // A null key resets the spare to context_'s key without hashing it again.
-  EVP_MAC_CTX* context = spare_.exchange(nullptr, std::memory_order_acquire);
-  if (context != nullptr && EVP_MAC_init(context, nullptr, 0, nullptr) != 1) {
-    EVP_MAC_CTX_free(std::exchange(context, nullptr));
+EVP_MAC_CTX* HmacSha256Key::TakeContext() const {
+  EVP_MAC_CTX* kept = spare_.exchange(nullptr, std::memory_order_acquire);
+  // A null key resets the kept context to the key from the digest states already in it.
+  if (kept != nullptr && EVP_MAC_init(kept, nullptr, 0, nullptr) == 1) return kept;
+  EVP_MAC_CTX_free(kept);
+  EVP_MAC_CTX* copy = EVP_MAC_CTX_dup(context_);
+  if (copy == nullptr) std::abort();
+  return copy;
+}
+
+void HmacSha256Key::KeepContext(EVP_MAC_CTX* used) const {
+  EVP_MAC_CTX* none = nullptr;
+  if (!spare_.compare_exchange_strong(none, used, std::memory_order_release)) {
+    EVP_MAC_CTX_free(used);  // another caller kept one meanwhile
   }
-  if (context == nullptr) context = EVP_MAC_CTX_dup(context_);
-  if (context == nullptr) std::abort();
+}
+
+std::string HmacSha256Key::Mac(std::initializer_list<std::string_view> parts) const {
+  EVP_MAC_CTX* context = TakeContext();
   bool ok = true;
   for (std::string_view part : parts) {
     ok = ok && EVP_MAC_update(context, Bytes(part), part.size()) == 1;
@@ -142,11 +153,8 @@ std::string HmacSha256Key::Mac(std::initializer_list<std::string_view> parts) co
   std::size_t len = 0;
   ok = ok &&
        EVP_MAC_final(context, reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) == 1;
-  EVP_MAC_CTX* no_spare = nullptr;
-  if (!ok || !spare_.compare_exchange_strong(no_spare, context, std::memory_order_release)) {
-    EVP_MAC_CTX_free(context);
-  }
   if (!ok) std::abort();  // cannot fail on memory unless OpenSSL itself is broken
+  KeepContext(context);
   out.resize(len);
   return out;
 }
