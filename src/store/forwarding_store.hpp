@@ -105,6 +105,7 @@ class ForwardingStore : public Store {
     return inner_.RecoverConfig(config_id, since, scope, audit);
   }
   Result<DeliveryCounts> CountDeliveries() override { return inner_.CountDeliveries(); }
+  Result<DeliveryBacklog> CountBacklog() override { return inner_.CountBacklog(); }
   Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
     return inner_.Stats(query, scope);
   }

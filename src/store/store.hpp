@@ -152,6 +152,11 @@ struct DeliveryCounts {
   std::int64_t pending = 0, delivering = 0, succeeded = 0, failed = 0;
 };
 
+// The deliveries that are not done with: waiting or being sent, and given up (dead letters).
+struct DeliveryBacklog {
+  std::int64_t pending = 0, delivering = 0, failed = 0;
+};
+
 // ---- Statistics (GET /stats) ----
 // Every figure but `open` is about the deliveries created at or after `since`: the store reads
 // them as a range of the deliveries' primary key (ids sort by creation time), never the whole
@@ -291,7 +296,12 @@ class Store : public EventTypeStore {
   // manual retries. Returns how many.
   virtual Result<std::int64_t> RecoverConfig(std::int64_t config_id, UnixMillis since,
                                              OrgScope scope, const AuditEntry* audit = nullptr) = 0;
+  // Every delivery by status: a scan of the whole table, for tests and checks, never for a
+  // request path.
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
+  // The backlog (GET /metrics), from partial indexes: its cost follows the deliveries pending,
+  // delivering and failed, not the succeeded ones that make up most of the table.
+  virtual Result<DeliveryBacklog> CountBacklog() = 0;
   // What the console's overview shows (see StatsQuery), in `scope`.
   virtual Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) = 0;
   virtual WriterStats GetWriterStats() const = 0;

@@ -106,9 +106,6 @@ TEST_F(DeliveryDurabilityTest, KillNineUnderLoadLosesNoAcceptedEvent) {
   }
   for (const std::string& id : accepted) EXPECT_TRUE(committed.contains(id)) << id;
   EXPECT_LE(committed.size(), accepted.size() + 1);
-  EXPECT_EQ(MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})"),
-            2.0 * static_cast<double>(committed.size()))
-      << metrics;
   EXPECT_EQ(MetricValue(metrics, R"(webhookd_deliveries{status="failed"})"), 0.0) << metrics;
 }
 

@@ -205,12 +205,19 @@ TEST_F(DeliveryIngestTest, SigtermDuringIngestionStoresEveryAcceptedEvent) {
   EXPECT_EQ(missing, 0) << "of " << accepted.size() << " accepted events stored intact";
 }
 
-// What /metrics says after five events were delivered: the counts, and the store writer's own
-// figures (every write went through it, so it ran at least one job per event).
-TEST_F(DeliveryIngestTest, MetricsCountIngestedEventsDeliveriesAndTheStoreWriter) {
+// What /metrics says after five events were delivered to one configuration and given up at
+// another (its receiver answers 400, and its schedule allows one attempt): the counts, the backlog
+// (the dead letters, and no series of succeeded deliveries, which would take a scan of the whole
+// table to count), and the store writer's own figures (every write went through it, so it ran at
+// least one job per event).
+TEST_F(DeliveryIngestTest, MetricsCountIngestedEventsDeliveriesTheBacklogAndTheStoreWriter) {
   HttpReceiver receiver;
+  HttpReceiver refusing([](const ReceivedRequest&) { return Answer(400, "no"); });
   HttpClient admin = Admin();
   CreateConfig(admin, HookBody(1, "BookAppointment", receiver.Url("/hook")));
+  json::object dead_letters = HookBody(1, "BookAppointment", refusing.Url("/hook"), "refused");
+  dead_letters["retrySchedule"] = json::array{0};  // one attempt, then the dead letter
+  CreateConfig(admin, dead_letters);
   ASSERT_FALSE(HasFailure());
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(IsJson(PostEvent(admin, "BookAppointment", 1, Appointment(admin, i)), 202));
@@ -219,16 +226,20 @@ TEST_F(DeliveryIngestTest, MetricsCountIngestedEventsDeliveriesAndTheStoreWriter
   ASSERT_TRUE(WaitUntil(
       [&] {
         metrics = admin.Get("/metrics").body;
-        // The recorder counts an outcome just after its commit, which /metrics may see first.
-        return MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})") == 5.0 &&
-               MetricValue(metrics, R"(webhookd_delivery_results_total{result="succeeded"})") ==
-                   5.0;
+        // The backlog is counted at most once a second, so it may lag the results.
+        return MetricValue(metrics, R"(webhookd_delivery_results_total{result="succeeded"})") ==
+                   5.0 &&
+               MetricValue(metrics, R"(webhookd_deliveries{status="pending"})") == 0.0 &&
+               MetricValue(metrics, R"(webhookd_deliveries{status="delivering"})") == 0.0 &&
+               MetricValue(metrics, R"(webhookd_deliveries{status="failed"})") == 5.0;
       },
       10s, 50ms))
       << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_deliveries{status="succeeded"})"), std::nullopt)
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(webhookd_delivery_results_total{result="failed"})"), 5.0);
   EXPECT_EQ(MetricValue(metrics, R"(webhookd_events_ingested_total{event="BookAppointment"})"),
             5.0);
-  EXPECT_EQ(MetricValue(metrics, R"(webhookd_delivery_results_total{result="succeeded"})"), 5.0);
   EXPECT_EQ(MetricValue(metrics, "webhookd_store_ingest_commit_seconds_count"), 5.0);
   const std::optional<double> batches = MetricValue(metrics, "webhookd_store_batches_total");
   const std::optional<double> jobs = MetricValue(metrics, "webhookd_store_batch_jobs_total");
@@ -238,6 +249,7 @@ TEST_F(DeliveryIngestTest, MetricsCountIngestedEventsDeliveriesAndTheStoreWriter
   EXPECT_LE(*batches, *jobs);
   EXPECT_GT(MetricValue(metrics, "webhookd_store_writer_busy_seconds_total").value_or(0), 0.0);
   EXPECT_EQ(receiver.Count(), 5u);
+  EXPECT_EQ(refusing.Count(), 5u);
 }
 
 TEST_F(DeliveryIngestTest, EventAndDeliveryIdsAreUniqueAndSortable) {

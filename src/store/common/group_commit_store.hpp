@@ -212,6 +212,9 @@ class GroupCommitStore : public Store {
   Result<DeliveryCounts> CountDeliveries() override {
     return Read([](Connection& db) { return Ops::CountDeliveries(db); });
   }
+  Result<DeliveryBacklog> CountBacklog() override {
+    return Read([](Connection& db) { return Ops::CountBacklog(db); });
+  }
   Result<DeliveryStats> Stats(const StatsQuery& query, OrgScope scope) override {
     return Read([&](Connection& db) { return Ops::Stats(db, query, scope); });
   }

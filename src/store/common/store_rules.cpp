@@ -69,6 +69,11 @@ void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std:
   if (status_name == "failed") counts.failed += count;
 }
 
+DeliveryBacklog BacklogOf(const DeliveryCounts& counts) {
+  return DeliveryBacklog{
+      .pending = counts.pending, .delivering = counts.delivering, .failed = counts.failed};
+}
+
 void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due) {
   std::map<std::int64_t, std::int64_t> taken;  // by rate-limited configuration
   std::erase_if(due, [&taken](const DeliveryJob& job) {

@@ -55,6 +55,8 @@ void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due);
 
 // Adds `count` deliveries in status `status_name` (a schema status name) to `counts`.
 void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std::int64_t count);
+// The backlog's figures of `counts`.
+DeliveryBacklog BacklogOf(const DeliveryCounts& counts);
 
 // Adds a row of a stats bucket query (rows ordered by bucket index) to `buckets`.
 void AddStatsRow(std::vector<StatsBucket>& buckets, const StatsQuery& query,

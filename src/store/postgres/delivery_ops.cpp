@@ -138,6 +138,17 @@ Status InsertAttempts(Connection& db, const std::vector<AttemptOutcome>& outcome
                        .Text(ArrayLiteral(manual)));
 }
 
+// The rows (status, count) of `statement`, added up by status.
+Result<DeliveryCounts> CountByStatus(Connection& db, const Statement& statement) {
+  Result<Rows> rows = db.Run(statement);
+  if (!rows.ok()) return rows.error();
+  DeliveryCounts counts;
+  for (int row = 0; row < rows->size(); ++row) {
+    store_common::AddDeliveryCount(counts, rows->Text(row, 0), rows->Int(row, 1));
+  }
+  return counts;
+}
+
 }  // namespace
 
 Result<Delivery> Operations::GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
@@ -318,13 +329,13 @@ Result<std::int64_t> Operations::RequeueFailed(Connection& db, std::int64_t conf
 }
 
 Result<DeliveryCounts> Operations::CountDeliveries(Connection& db) {
-  Result<Rows> rows = db.Run(kCountDeliveries);
-  if (!rows.ok()) return rows.error();
-  DeliveryCounts counts;
-  for (int row = 0; row < rows->size(); ++row) {
-    store_common::AddDeliveryCount(counts, rows->Text(row, 0), rows->Int(row, 1));
-  }
-  return counts;
+  return CountByStatus(db, kCountDeliveries);
+}
+
+Result<DeliveryBacklog> Operations::CountBacklog(Connection& db) {
+  Result<DeliveryCounts> counts = CountByStatus(db, kCountBacklog);
+  if (!counts.ok()) return counts.error();
+  return store_common::BacklogOf(*counts);
 }
 
 }  // namespace webhookd::postgres

@@ -109,6 +109,7 @@ struct Operations {
   static Result<std::int64_t> RequeueFailed(Connection& db, std::int64_t config_id,
                                             UnixMillis since, UnixMillis now);
   static Result<DeliveryCounts> CountDeliveries(Connection& db);
+  static Result<DeliveryBacklog> CountBacklog(Connection& db);
   static Result<DeliveryStats> Stats(Connection& db, const StatsQuery& query, OrgScope scope);
 };
 

@@ -338,6 +338,12 @@ inline constexpr Statement kRecoverConfig{
     "AND event_id IN (SELECT id FROM events WHERE payload_erased_at = 0)"};
 inline constexpr Statement kCountDeliveries{
     "count_deliveries", "SELECT status, COUNT(*) FROM deliveries GROUP BY status"};
+// From the partial indexes deliveries_open and deliveries_failed only: never a scan of the
+// deliveries, whose succeeded ones are most of the table.
+inline constexpr Statement kCountBacklog{
+    "count_backlog",
+    "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering') "
+    "GROUP BY status UNION ALL SELECT 'failed', COUNT(*) FROM deliveries WHERE status = 'failed'"};
 
 // ---- Statistics ----
 // The window's deliveries are a range of the primary key: $1 the window's lowest id

@@ -93,6 +93,19 @@ Status ApplyConfigEffect(Connection& db, const AttemptOutcome& outcome, UnixMill
   return update->Run();
 }
 
+// The rows (status, count) of `sql`, added up by status.
+Result<DeliveryCounts> CountByStatus(Connection& db, std::string_view sql) {
+  Result<Query> query = db.Prepare(sql);
+  if (!query.ok()) return query.error();
+  DeliveryCounts counts;
+  while (true) {
+    Result<bool> row = query->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return counts;
+    store_common::AddDeliveryCount(counts, query->Text(0), query->Int(1));
+  }
+}
+
 }  // namespace
 
 Result<Delivery> Operations::GetDelivery(Connection& db, const std::string& id, OrgScope scope) {
@@ -231,15 +244,13 @@ Result<std::int64_t> Operations::RequeueFailed(Connection& db, std::int64_t conf
 }
 
 Result<DeliveryCounts> Operations::CountDeliveries(Connection& db) {
-  Result<Query> query = db.Prepare(kCountDeliveries);
-  if (!query.ok()) return query.error();
-  DeliveryCounts counts;
-  while (true) {
-    Result<bool> row = query->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) return counts;
-    store_common::AddDeliveryCount(counts, query->Text(0), query->Int(1));
-  }
+  return CountByStatus(db, kCountDeliveries);
+}
+
+Result<DeliveryBacklog> Operations::CountBacklog(Connection& db) {
+  Result<DeliveryCounts> counts = CountByStatus(db, kCountBacklog);
+  if (!counts.ok()) return counts.error();
+  return store_common::BacklogOf(*counts);
 }
 
 }  // namespace webhookd::sqlite

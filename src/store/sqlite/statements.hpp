@@ -204,13 +204,20 @@ inline constexpr std::string_view kRecordDeliveryOutcome =
 inline constexpr std::string_view kRetryDelivery =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, manual_pending = 1, "
     "lease_until = 0, updated_at = ?2 WHERE id = ?1 AND status <> 'delivering'";
-// ?1 configuration, ?2 since, ?3 now.
+// ?1 configuration, ?2 since, ?3 now. A range of deliveries_failed; each one's event is looked
+// up by its id (an IN list would read every event to build the list first).
 inline constexpr std::string_view kRecoverConfig =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, manual_pending = 1, "
     "updated_at = ?3 WHERE config_id = ?1 AND status = 'failed' AND created_at >= ?2 "
-    "AND event_id IN (SELECT id FROM events WHERE payload_erased_at = 0)";
+    "AND EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id "
+    "AND e.payload_erased_at = 0)";
 inline constexpr std::string_view kCountDeliveries =
     "SELECT status, COUNT(*) FROM deliveries GROUP BY status";
+// From the partial indexes deliveries_open and deliveries_failed only: never a scan of the
+// deliveries, whose succeeded ones are most of the table.
+inline constexpr std::string_view kCountBacklog =
+    "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering') "
+    "GROUP BY status UNION ALL SELECT 'failed', COUNT(*) FROM deliveries WHERE status = 'failed'";
 
 // ---- Statistics ----
 // The window's deliveries are a range of the primary key: ?1 the window's lowest id

@@ -392,7 +392,8 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaWithTheStatusCheckAsAListUpgradesInP
   EXPECT_EQ(QueryText(file(),
                       "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema "
                       "WHERE tbl_name = 'deliveries' AND type = 'index' ORDER BY name)"),
-            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_open");
+            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_failed,"
+            "deliveries_open");
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open_v2(file().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
@@ -404,6 +405,11 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaWithTheStatusCheckAsAListUpgradesInP
   }
   EXPECT_EQ(Must(store->GetDelivery("dlv_1", std::nullopt)).status, DeliveryStatus::kSucceeded);
   EXPECT_EQ(Must(store->ListAttempts("dlv_1", std::nullopt)).size(), 1u);
+  // Migration 11's index holds the failed delivery that was there before it.
+  const DeliveryBacklog backlog = Must(store->CountBacklog());
+  EXPECT_EQ(backlog.pending, 1);
+  EXPECT_EQ(backlog.delivering, 1);
+  EXPECT_EQ(backlog.failed, 1);
   const std::vector<DeliveryJob> claimed =
       Must(store->ClaimDue(clock_.Now(), 10, clock_.Now() + 30'000, {}));
   ASSERT_EQ(claimed.size(), 1u);
@@ -725,6 +731,32 @@ TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
     EXPECT_NE(text.find("USING PRIMARY KEY (id>?)"), std::string::npos) << sql << "\n" << text;
     EXPECT_EQ(text.find("SCAN d"), std::string::npos) << sql << "\n" << text;
   }
+}
+
+// GET /metrics is public and read every few seconds: its backlog is counted from the partial
+// indexes alone, never from the deliveries' table, whose succeeded rows are most of it. A
+// configuration's recovery reads the range of its failed deliveries, and each one's event by id.
+TEST_F(SqliteStoreTest, TheBacklogAndARecoveryReadOnlyThePartialIndexes) {
+  Must(OpenStore(url(), clock_)).reset();
+  std::string backlog;
+  for (const std::string& line : QueryPlan(file(), sqlite::kCountBacklog)) backlog += line + "\n";
+  EXPECT_NE(backlog.find("SEARCH deliveries USING COVERING INDEX deliveries_open (status=?)"),
+            std::string::npos)
+      << backlog;
+  EXPECT_NE(backlog.find("deliveries USING COVERING INDEX deliveries_failed"), std::string::npos)
+      << backlog;
+  EXPECT_EQ(backlog.find("TEMP B-TREE"), std::string::npos) << backlog;
+
+  std::string recover;
+  for (const std::string& line : QueryPlan(file(), sqlite::kRecoverConfig)) recover += line + "\n";
+  EXPECT_NE(recover.find("SEARCH deliveries USING INDEX deliveries_failed (status=? AND "
+                         "config_id=? AND created_at>?)"),
+            std::string::npos)
+      << recover;
+  EXPECT_NE(recover.find("SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)"),
+            std::string::npos)
+      << recover;
+  EXPECT_EQ(recover.find("SCAN"), std::string::npos) << recover;
 }
 
 // GET /deliveries walks a range of the primary key (or of the event's or configuration's

@@ -1251,6 +1251,33 @@ TEST_P(StoreContractTest, CountDeliveriesByStatus) {
   EXPECT_EQ(counts.failed, 1);
 }
 
+// The backlog leaves the succeeded deliveries out and follows every change of status: a failure
+// enters it, and a recovery moves it back to pending.
+TEST_P(StoreContractTest, CountBacklogFollowsTheDeliveriesNotDoneWith) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  for (int i = 0; i < 5; ++i) IngestFor(config);
+  std::vector<DeliveryJob> jobs = Must(store_->ClaimDue(clock_.Now(), 4, clock_.Now() + 1000, {}));
+  ASSERT_EQ(jobs.size(), 4u);
+  ASSERT_TRUE(store_
+                  ->RecordAttempts({Outcome(jobs[0], DeliveryStatus::kSucceeded, 200),
+                                    Outcome(jobs[1], DeliveryStatus::kFailed, 400),
+                                    Outcome(jobs[2], DeliveryStatus::kFailed, 410)})
+                  .ok());
+  DeliveryBacklog backlog = Must(store_->CountBacklog());
+  EXPECT_EQ(backlog.pending, 1);
+  EXPECT_EQ(backlog.delivering, 1);
+  EXPECT_EQ(backlog.failed, 2);
+  const DeliveryCounts all = Must(store_->CountDeliveries());
+  EXPECT_EQ(all.succeeded, 1);
+  EXPECT_EQ(all.failed, backlog.failed);
+
+  EXPECT_EQ(Must(store_->RecoverConfig(config.id, 0, kOrgA)), 2);
+  backlog = Must(store_->CountBacklog());
+  EXPECT_EQ(backlog.pending, 3);
+  EXPECT_EQ(backlog.delivering, 1);
+  EXPECT_EQ(backlog.failed, 0);
+}
+
 TEST_P(StoreContractTest, WorkListenerFiresWhenACommitMakesWorkDue) {
   std::atomic<int> calls{0};
   store_->SetWorkListener([&] { ++calls; });
