@@ -34,6 +34,18 @@ DeliveryIdRange IdRangeOf(const DeliveryFilter& filter) {
   return range;
 }
 
+DeliveryListing ListingFor(const DeliveryFilter& filter) {
+  if (filter.event_id) return DeliveryListing::kOfEvent;
+  const bool of_config = filter.config_id.has_value();
+  if (filter.status == DeliveryStatus::kPending || filter.status == DeliveryStatus::kDelivering) {
+    return of_config ? DeliveryListing::kOpenOfConfig : DeliveryListing::kOpen;
+  }
+  if (filter.status == DeliveryStatus::kFailed) {
+    return of_config ? DeliveryListing::kFailedOfConfig : DeliveryListing::kFailed;
+  }
+  return of_config ? DeliveryListing::kOfConfig : DeliveryListing::kAll;
+}
+
 namespace {
 
 void FillAuditEntry(AuditEntry& entry, const std::string& object_id,

@@ -1,6 +1,7 @@
 // Rules of the Store contract (store.hpp) that both backends apply the same way, in one place.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,22 @@ struct DeliveryIdRange {
   std::string before;
 };
 DeliveryIdRange IdRangeOf(const DeliveryFilter& filter);
+
+// The index a delivery listing walks; each backend has a statement for each, in this order. An
+// event's deliveries are few; with a status filter of pending, delivering or failed, the walk is
+// a range of the partial index holding that status, so that a busy configuration's few failed
+// deliveries are found without reading its delivered ones.
+enum class DeliveryListing : std::uint8_t {
+  kOfEvent,
+  kOfConfig,
+  kAll,
+  kOpenOfConfig,
+  kOpen,
+  kFailedOfConfig,
+  kFailed,
+};
+inline constexpr std::size_t kDeliveryListings = 7;
+DeliveryListing ListingFor(const DeliveryFilter& filter);
 
 // What only the change knows of its audit entry (store.hpp, `audit`): an empty object id
 // becomes the id of the row made, an unset organization the organization of the row changed.

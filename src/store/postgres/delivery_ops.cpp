@@ -1,5 +1,6 @@
 #include <fmt/ranges.h>
 
+#include <array>
 #include <map>
 #include <set>
 #include <string>
@@ -18,9 +19,11 @@ using store_common::DeliveryNotFound;
 
 // The listing variant whose index fits the filter best.
 const Statement& ListStatementFor(const DeliveryFilter& filter) {
-  if (filter.event_id) return kListDeliveriesOfEvent;
-  if (filter.config_id) return kListDeliveriesOfConfig;
-  return kListDeliveries;
+  static constexpr std::array<const Statement*, store_common::kDeliveryListings> kByListing = {
+      &kListDeliveriesOfEvent,      &kListDeliveriesOfConfig, &kListDeliveries,
+      &kListOpenDeliveriesOfConfig, &kListOpenDeliveries,     &kListFailedDeliveriesOfConfig,
+      &kListFailedDeliveries};
+  return *kByListing[static_cast<std::size_t>(store_common::ListingFor(filter))];
 }
 
 Status RunStatus(Connection& db, const Statement& statement, const Params& params) {

@@ -257,6 +257,28 @@ inline constexpr Statement kListDeliveriesOfConfig{
     "list_deliveries_of_config",
     WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",
                                 "config_id = $4::bigint")};
+// With $5 pending or delivering, a range of deliveries_open (the IN term matches its
+// predicate, so that a generic plan may use it); with failed, of deliveries_failed.
+#define WEBHOOKD_PG_OPEN_STATUS " AND status IN ('pending', 'delivering') AND status = $5::text"
+inline constexpr Statement kListOpenDeliveries{
+    "list_open_deliveries",
+    WEBHOOKD_PG_LIST_DELIVERIES(
+        "($3::text IS NULL OR event_id = $3::text)",
+        "($4::bigint IS NULL OR config_id = $4::bigint)" WEBHOOKD_PG_OPEN_STATUS)};
+inline constexpr Statement kListOpenDeliveriesOfConfig{
+    "list_open_deliveries_of_config",
+    WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",
+                                "config_id = $4::bigint" WEBHOOKD_PG_OPEN_STATUS)};
+#undef WEBHOOKD_PG_OPEN_STATUS
+inline constexpr Statement kListFailedDeliveries{
+    "list_failed_deliveries",
+    WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",
+                                "($4::bigint IS NULL OR config_id = $4::bigint) "
+                                "AND status = 'failed'")};
+inline constexpr Statement kListFailedDeliveriesOfConfig{
+    "list_failed_deliveries_of_config",
+    WEBHOOKD_PG_LIST_DELIVERIES("($3::text IS NULL OR event_id = $3::text)",
+                                "config_id = $4::bigint AND status = 'failed'")};
 
 // Due deliveries with their event and configuration (delivery columns, then event columns,
 // then configuration columns), locked: a row another node is claiming right now is skipped,

@@ -1,5 +1,6 @@
 #include <fmt/ranges.h>
 
+#include <array>
 #include <string>
 
 #include "core/delivery_status.hpp"
@@ -17,9 +18,11 @@ using store_common::DeliveryNotFound;
 
 // The listing variant whose index fits the filter best.
 std::string_view ListStatementFor(const DeliveryFilter& filter) {
-  if (filter.event_id) return kListDeliveriesOfEvent;
-  if (filter.config_id) return kListDeliveriesOfConfig;
-  return kListDeliveries;
+  static constexpr std::array<std::string_view, store_common::kDeliveryListings> kByListing = {
+      kListDeliveriesOfEvent,      kListDeliveriesOfConfig, kListDeliveries,
+      kListOpenDeliveriesOfConfig, kListOpenDeliveries,     kListFailedDeliveriesOfConfig,
+      kListFailedDeliveries};
+  return kByListing[static_cast<std::size_t>(store_common::ListingFor(filter))];
 }
 
 Status FailUndeliverable(Connection& db, const std::string& id, const std::string& reason,

@@ -169,6 +169,18 @@ inline constexpr std::string_view kListDeliveriesOfEvent =
     WEBHOOKD_LIST_DELIVERIES("event_id = ?3", "(?4 IS NULL OR config_id = ?4)");
 inline constexpr std::string_view kListDeliveriesOfConfig =
     WEBHOOKD_LIST_DELIVERIES("(?3 IS NULL OR event_id = ?3)", "config_id = ?4");
+// With ?5 pending or delivering, a range of deliveries_open (the IN term lets SQLite use it);
+// with failed, of deliveries_failed. Across configurations, the status's entries sorted by id.
+#define WEBHOOKD_OPEN_STATUS " AND status IN ('pending', 'delivering') AND status = ?5"
+inline constexpr std::string_view kListOpenDeliveries = WEBHOOKD_LIST_DELIVERIES(
+    "(?3 IS NULL OR event_id = ?3)", "(?4 IS NULL OR config_id = ?4)" WEBHOOKD_OPEN_STATUS);
+inline constexpr std::string_view kListOpenDeliveriesOfConfig = WEBHOOKD_LIST_DELIVERIES(
+    "(?3 IS NULL OR event_id = ?3)", "config_id = ?4" WEBHOOKD_OPEN_STATUS);
+#undef WEBHOOKD_OPEN_STATUS
+inline constexpr std::string_view kListFailedDeliveries = WEBHOOKD_LIST_DELIVERIES(
+    "(?3 IS NULL OR event_id = ?3)", "(?4 IS NULL OR config_id = ?4) AND status = 'failed'");
+inline constexpr std::string_view kListFailedDeliveriesOfConfig = WEBHOOKD_LIST_DELIVERIES(
+    "(?3 IS NULL OR event_id = ?3)", "config_id = ?4 AND status = 'failed'");
 
 // Due deliveries with their event and configuration: delivery columns, then event columns,
 // then configuration columns. Of a FIFO configuration, only its oldest open delivery.

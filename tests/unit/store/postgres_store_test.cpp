@@ -375,6 +375,24 @@ TEST_F(PostgresStoreTest, ADatabaseOfTheSchemaBeforeTheLeanIndexesUpgradesInPlac
   EXPECT_NE(plan_text.find("Index Only Scan using deliveries_failed"), std::string::npos)
       << plan_text;
   EXPECT_EQ(plan_text.find("Seq Scan"), std::string::npos) << plan_text;
+  // A configuration's listing by an unfinished status is a range of the index holding that
+  // status, in the generic plan too (the parameters' values unknown).
+  ASSERT_TRUE(db->Exec("SET plan_cache_mode = force_generic_plan").ok());
+  const std::pair<const postgres::Statement*, std::string_view> listings[] = {
+      {&postgres::kListOpenDeliveriesOfConfig, "Index Scan using deliveries_open"},
+      {&postgres::kListFailedDeliveriesOfConfig, "Index Scan using deliveries_failed"}};
+  for (const auto& [statement, walk] : listings) {
+    ASSERT_TRUE(db->Exec("PREPARE test_listing AS " + std::string(statement->sql)).ok());
+    postgres::Rows listing = Must(
+        db->Run({"test_listing_plan",
+                 "EXPLAIN EXECUTE test_listing('', NULL, NULL, 1, 'failed', NULL, 50, 'dlv_8', "
+                 "NULL, NULL)"}));
+    std::string listing_text;
+    for (int row = 0; row < listing.size(); ++row) listing_text += listing.Text(row, 0) + "\n";
+    EXPECT_NE(listing_text.find(walk), std::string::npos) << statement->sql << "\n" << listing_text;
+    ASSERT_TRUE(db->Exec("DEALLOCATE test_listing").ok());
+  }
+  ASSERT_TRUE(db->Exec("RESET plan_cache_mode").ok());
   ASSERT_TRUE(db->Exec("RESET enable_seqscan").ok());
   EXPECT_EQ(Must(a->ReleaseExpiredLeases(clock_.Now())), 1);  // the ended lease
   std::vector<DeliveryJob> claimed = Must(a->ClaimDue(clock_.Now(), 10, clock_.Now() + 5000, {}));

@@ -68,6 +68,13 @@ std::vector<std::string> QueryPlan(const std::filesystem::path& file, std::strin
   return plan;
 }
 
+// SQLite's plan for `sql`, one detail per line.
+std::string PlanText(const std::filesystem::path& file, std::string_view sql) {
+  std::string text;
+  for (const std::string& line : QueryPlan(file, sql)) text += line + "\n";
+  return text;
+}
+
 // Configuration 1 as the schema of migrations 3 to 10 stores it, for the upgrade tests.
 const std::string kFrontDeskConfiguration = R"sql(
     INSERT INTO webhook_configs (organization_id, name, url, event_type_id, attributes_json,
@@ -725,9 +732,7 @@ TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
   Must(OpenStore(url(), clock_)).reset();
   for (const std::string_view sql :
        {sqlite::kStatsBuckets, sqlite::kStatsLatencyAtRank, sqlite::kStatsTopFailing}) {
-    const std::vector<std::string> plan = QueryPlan(file(), sql);
-    std::string text;
-    for (const std::string& line : plan) text += line + "\n";
+    const std::string text = PlanText(file(), sql);
     EXPECT_NE(text.find("USING PRIMARY KEY (id>?)"), std::string::npos) << sql << "\n" << text;
     EXPECT_EQ(text.find("SCAN d"), std::string::npos) << sql << "\n" << text;
   }
@@ -738,8 +743,7 @@ TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
 // configuration's recovery reads the range of its failed deliveries, and each one's event by id.
 TEST_F(SqliteStoreTest, TheBacklogAndARecoveryReadOnlyThePartialIndexes) {
   Must(OpenStore(url(), clock_)).reset();
-  std::string backlog;
-  for (const std::string& line : QueryPlan(file(), sqlite::kCountBacklog)) backlog += line + "\n";
+  const std::string backlog = PlanText(file(), sqlite::kCountBacklog);
   EXPECT_NE(backlog.find("SEARCH deliveries USING COVERING INDEX deliveries_open (status=?)"),
             std::string::npos)
       << backlog;
@@ -747,16 +751,37 @@ TEST_F(SqliteStoreTest, TheBacklogAndARecoveryReadOnlyThePartialIndexes) {
       << backlog;
   EXPECT_EQ(backlog.find("TEMP B-TREE"), std::string::npos) << backlog;
 
-  std::string recover;
-  for (const std::string& line : QueryPlan(file(), sqlite::kRecoverConfig)) recover += line + "\n";
+  const std::string recover = PlanText(file(), sqlite::kRecoverConfig);
   EXPECT_NE(recover.find("SEARCH deliveries USING INDEX deliveries_failed (status=? AND "
-                         "config_id=? AND created_at>?)"),
+                         "config_id=?)"),
             std::string::npos)
       << recover;
   EXPECT_NE(recover.find("SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)"),
             std::string::npos)
       << recover;
   EXPECT_EQ(recover.find("SCAN"), std::string::npos) << recover;
+}
+
+// A status filter of pending, delivering or failed walks the partial index that holds that
+// status: for one configuration a range in id order, across configurations the status's entries
+// sorted, never the deliveries already done with.
+TEST_F(SqliteStoreTest, DeliveryListingsByUnfinishedStatusReadThePartialIndexes) {
+  Must(OpenStore(url(), clock_)).reset();
+  const std::pair<std::string_view, std::string_view> expected[] = {
+      {sqlite::kListOpenDeliveriesOfConfig,
+       "SEARCH deliveries USING INDEX deliveries_open (status=? AND config_id=? AND id>? AND "
+       "id<?)"},
+      {sqlite::kListFailedDeliveriesOfConfig,
+       "SEARCH deliveries USING INDEX deliveries_failed (status=? AND config_id=? AND id>? AND "
+       "id<?)"},
+      {sqlite::kListOpenDeliveries, "SEARCH deliveries USING INDEX deliveries_open (status=?)"},
+      {sqlite::kListFailedDeliveries,
+       "SEARCH deliveries USING INDEX deliveries_failed (status=?)"}};
+  for (const auto& [sql, walk] : expected) {
+    const std::string text = PlanText(file(), sql);
+    EXPECT_NE(text.find(walk), std::string::npos) << sql << "\n" << text;
+    EXPECT_EQ(text.find("SCAN"), std::string::npos) << sql << "\n" << text;
+  }
 }
 
 // GET /deliveries walks a range of the primary key (or of the event's or configuration's
@@ -771,8 +796,7 @@ TEST_F(SqliteStoreTest, DeliveryListingsWalkABoundedRangeOfAnIndex) {
       {sqlite::kListDeliveriesOfConfig,
        "SEARCH deliveries USING INDEX deliveries_by_config (config_id=? AND id>? AND id<?)"}};
   for (const auto& [sql, walk] : expected) {
-    std::string text;
-    for (const std::string& line : QueryPlan(file(), sql)) text += line + "\n";
+    const std::string text = PlanText(file(), sql);
     EXPECT_NE(text.find(walk), std::string::npos) << sql << "\n" << text;
     EXPECT_NE(text.find("SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)"), std::string::npos)
         << text;

@@ -778,6 +778,34 @@ TEST_P(StoreContractTest, ListDeliveriesFilters) {
   EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, two.id), of_config(later, two.id)}));
   f.status = DeliveryStatus::kPending;
   EXPECT_TRUE(list(f).empty());
+  // Each status filter with and without a configuration (each a statement of its own).
+  f.status = DeliveryStatus::kFailed;
+  EXPECT_TRUE(list(f).empty());
+  f.config_id = one.id;
+  EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, one.id), of_config(later, one.id)}));
+  f.status = DeliveryStatus::kDelivering;
+  EXPECT_TRUE(list(f).empty());
+  f = DeliveryFilter{};
+  f.status = DeliveryStatus::kDelivering;
+  EXPECT_EQ(list(f), (std::set<std::string>{of_config(early, two.id), of_config(later, two.id)}));
+  f.status = DeliveryStatus::kPending;
+  EXPECT_TRUE(list(f).empty());
+  f.status = DeliveryStatus::kSucceeded;
+  EXPECT_TRUE(list(f).empty());
+
+  // Page by page, in id order, from the failed deliveries' index too.
+  f = DeliveryFilter{};
+  f.status = DeliveryStatus::kFailed;
+  f.limit = 1;
+  const Page<Delivery> first = Must(store_->ListDeliveries(f, std::nullopt));
+  ASSERT_EQ(first.items.size(), 1u);
+  EXPECT_EQ(first.items[0].id, of_config(early, one.id));
+  f.after_id = first.items[0].id;
+  const Page<Delivery> second = Must(store_->ListDeliveries(f, std::nullopt));
+  ASSERT_EQ(second.items.size(), 1u);
+  EXPECT_EQ(second.items[0].id, of_config(later, one.id));
+  f.after_id = second.items[0].id;
+  EXPECT_TRUE(Must(store_->ListDeliveries(f, std::nullopt)).items.empty());
 }
 
 // The event type is the event's: a configuration whose type changed keeps its earlier

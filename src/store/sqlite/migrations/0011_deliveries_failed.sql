@@ -4,5 +4,5 @@
 -- recovering a configuration's failed deliveries reads a range of it rather than every
 -- delivery of that configuration. A delivery enters it only when it fails for good: the
 -- delivered ones never touch it.
-CREATE INDEX deliveries_failed ON deliveries (status, config_id, created_at)
+CREATE INDEX deliveries_failed ON deliveries (status, config_id, id)
   WHERE status = 'failed';
