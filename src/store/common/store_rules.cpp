@@ -106,4 +106,21 @@ std::int64_t PercentileRank(std::int64_t samples, int percent) {
   return std::max<std::int64_t>(rank, 1) - 1;
 }
 
+void SetLatencies(const LatencyHistogram& histogram, DeliveryStats& out) {
+  std::int64_t samples = 0;
+  for (const auto& [latency, count] : histogram) samples += count;
+  out.latency_samples = samples;
+  if (samples == 0) return;
+  auto latency_at = [&histogram](std::int64_t rank) -> std::optional<std::int64_t> {
+    std::int64_t below = 0;
+    for (const auto& [latency, count] : histogram) {
+      below += count;
+      if (rank < below) return latency;
+    }
+    return std::nullopt;
+  };
+  out.latency_p50_ms = latency_at(PercentileRank(samples, 50));
+  out.latency_p99_ms = latency_at(PercentileRank(samples, 99));
+}
+
 }  // namespace webhookd::store_common

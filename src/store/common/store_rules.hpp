@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/model.hpp"
 #include "core/result.hpp"
@@ -82,5 +84,10 @@ void AddStatsRow(std::vector<StatsBucket>& buckets, const StatsQuery& query,
 // The 0-based rank, fastest first, of the `percent` percentile of `samples` values (nearest
 // rank); `samples` > 0.
 std::int64_t PercentileRank(std::int64_t samples, int percent);
+
+// A window's succeeded deliveries by latency: (milliseconds, how many), fastest first.
+using LatencyHistogram = std::vector<std::pair<std::int64_t, std::int64_t>>;
+// Sets `out`'s latency samples, p50 and p99 (PercentileRank of the histogram's total).
+void SetLatencies(const LatencyHistogram& histogram, DeliveryStats& out);
 
 }  // namespace webhookd::store_common

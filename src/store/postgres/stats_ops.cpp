@@ -18,31 +18,20 @@ Status ReadBuckets(Connection& db, const StatsQuery& query, OrgScope scope, Deli
   Result<Rows> rows = db.Run(kStatsBuckets, WindowParams(query, scope).Int(query.bucket_ms));
   if (!rows.ok()) return rows.error();
   for (int row = 0; row < rows->size(); ++row) {
-    const std::string status = rows->Text(row, 1);
-    store_common::AddStatsRow(out.buckets, query, rows->Int(row, 0), status, rows->Int(row, 2));
-    out.latency_samples += status == "succeeded" ? rows->Int(row, 2) : 0;
+    store_common::AddStatsRow(out.buckets, query, rows->Int(row, 0), rows->Text(row, 1),
+                              rows->Int(row, 2));
   }
   return Status::Ok();
 }
 
-Result<std::optional<std::int64_t>> LatencyAtRank(Connection& db, const StatsQuery& query,
-                                                  OrgScope scope, std::int64_t rank) {
-  Result<Rows> rows = db.Run(kStatsLatencyAtRank, WindowParams(query, scope).Int(rank));
-  if (!rows.ok()) return rows.error();
-  if (rows->size() == 0) return std::optional<std::int64_t>();
-  return std::optional<std::int64_t>(rows->Int(0, 0));
-}
-
 Status ReadLatencies(Connection& db, const StatsQuery& query, OrgScope scope, DeliveryStats& out) {
-  if (out.latency_samples == 0) return Status::Ok();
-  Result<std::optional<std::int64_t>> p50 =
-      LatencyAtRank(db, query, scope, store_common::PercentileRank(out.latency_samples, 50));
-  if (!p50.ok()) return p50.error();
-  Result<std::optional<std::int64_t>> p99 =
-      LatencyAtRank(db, query, scope, store_common::PercentileRank(out.latency_samples, 99));
-  if (!p99.ok()) return p99.error();
-  out.latency_p50_ms = *p50;
-  out.latency_p99_ms = *p99;
+  Result<Rows> rows = db.Run(kStatsLatencies, WindowParams(query, scope));
+  if (!rows.ok()) return rows.error();
+  store_common::LatencyHistogram histogram;
+  for (int row = 0; row < rows->size(); ++row) {
+    histogram.emplace_back(rows->Int(row, 0), rows->Int(row, 1));
+  }
+  store_common::SetLatencies(histogram, out);
   return Status::Ok();
 }
 

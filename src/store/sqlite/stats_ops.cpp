@@ -28,28 +28,18 @@ Status ReadBuckets(Connection& db, const StatsQuery& query, OrgScope scope, Deli
     if (!row.ok()) return row.error();
     if (!*row) return Status::Ok();
     store_common::AddStatsRow(out.buckets, query, rows->Int(0), rows->Text(1), rows->Int(2));
-    out.latency_samples += rows->Text(1) == "succeeded" ? rows->Int(2) : 0;
   }
 }
 
-Result<std::optional<std::int64_t>> LatencyAtRank(Connection& db, const StatsQuery& query,
-                                                  OrgScope scope, std::int64_t rank) {
-  Result<Query> rows = PrepareWindow(db, kStatsLatencyAtRank, query, scope);
-  if (!rows.ok()) return rows.error();
-  rows->BindInt(4, rank);
-  return ReadFirst<std::int64_t>(*rows, [](const Query& q) { return q.Int(0); });
-}
-
 Status ReadLatencies(Connection& db, const StatsQuery& query, OrgScope scope, DeliveryStats& out) {
-  if (out.latency_samples == 0) return Status::Ok();
-  Result<std::optional<std::int64_t>> p50 =
-      LatencyAtRank(db, query, scope, store_common::PercentileRank(out.latency_samples, 50));
-  if (!p50.ok()) return p50.error();
-  Result<std::optional<std::int64_t>> p99 =
-      LatencyAtRank(db, query, scope, store_common::PercentileRank(out.latency_samples, 99));
-  if (!p99.ok()) return p99.error();
-  out.latency_p50_ms = *p50;
-  out.latency_p99_ms = *p99;
+  Result<Query> rows = PrepareWindow(db, kStatsLatencies, query, scope);
+  if (!rows.ok()) return rows.error();
+  Result<store_common::LatencyHistogram> histogram =
+      ReadAll<std::pair<std::int64_t, std::int64_t>>(*rows, [](const Query& q) {
+        return std::pair{q.Int(0), q.Int(1)};
+      });
+  if (!histogram.ok()) return histogram.error();
+  store_common::SetLatencies(*histogram, out);
   return Status::Ok();
 }
 

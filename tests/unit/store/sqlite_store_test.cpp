@@ -731,7 +731,7 @@ TEST(OpenStoreTest, RefusesUrlsItCannotServe) {
 TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
   Must(OpenStore(url(), clock_)).reset();
   for (const std::string_view sql :
-       {sqlite::kStatsBuckets, sqlite::kStatsLatencyAtRank, sqlite::kStatsTopFailing}) {
+       {sqlite::kStatsBuckets, sqlite::kStatsLatencies, sqlite::kStatsTopFailing}) {
     const std::string text = PlanText(file(), sql);
     EXPECT_NE(text.find("USING PRIMARY KEY (id>?)"), std::string::npos) << sql << "\n" << text;
     EXPECT_EQ(text.find("SCAN d"), std::string::npos) << sql << "\n" << text;

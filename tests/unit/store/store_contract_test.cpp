@@ -1279,6 +1279,35 @@ TEST_P(StoreContractTest, CountDeliveriesByStatus) {
   EXPECT_EQ(counts.failed, 1);
 }
 
+// The latency percentiles are nearest ranks of the window's succeeded deliveries: ten recorded
+// 100 to 900 ms after their events (two of them at 300), and a failure left out.
+TEST_P(StoreContractTest, StatsLatencyPercentilesAreNearestRanksOfTheSucceededDeliveries) {
+  const WebhookConfig config = Create(NewConfig(kOrgA, 1));
+  const UnixMillis since = clock_.Now();
+  for (int i = 0; i < 11; ++i) IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 11u);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (i != 3) clock_.Advance(100);  // the third and fourth both at 300 ms
+    const bool last = i + 1 == jobs.size();
+    ASSERT_TRUE(store_
+                    ->RecordAttempts({Outcome(
+                        jobs[i], last ? DeliveryStatus::kFailed : DeliveryStatus::kSucceeded,
+                        last ? 500 : 200)})
+                    .ok());
+  }
+  const DeliveryStats stats = Must(store_->Stats(StatsQuery{.since = since}, kOrgA));
+  EXPECT_EQ(stats.latency_samples, 10);
+  // Latencies 100 200 300 300 400 500 600 700 800 900: p50 is the 5th, p99 the 10th.
+  EXPECT_EQ(stats.latency_p50_ms, 400);
+  EXPECT_EQ(stats.latency_p99_ms, 900);
+  EXPECT_EQ(Must(store_->Stats(StatsQuery{.since = since}, kOrgB)).latency_samples, 0);
+  const DeliveryStats later = Must(store_->Stats(StatsQuery{.since = clock_.Now() + 1}, kOrgA));
+  EXPECT_EQ(later.latency_samples, 0);
+  EXPECT_FALSE(later.latency_p50_ms.has_value());
+  EXPECT_FALSE(later.latency_p99_ms.has_value());
+}
+
 // The backlog leaves the succeeded deliveries out and follows every change of status: a failure
 // enters it, and a recovery moves it back to pending.
 TEST_P(StoreContractTest, CountBacklogFollowsTheDeliveriesNotDoneWith) {
