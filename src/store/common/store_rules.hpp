@@ -49,7 +49,8 @@ enum class DeliveryListing : std::uint8_t {
   kFailedOfConfig,
   kFailed,
 };
-inline constexpr std::size_t kDeliveryListings = 7;
+inline constexpr std::size_t kDeliveryListings =
+    static_cast<std::size_t>(DeliveryListing::kFailed) + 1;
 DeliveryListing ListingFor(const DeliveryFilter& filter);
 
 // What only the change knows of its audit entry (store.hpp, `audit`): an empty object id
