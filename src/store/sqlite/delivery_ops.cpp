@@ -160,7 +160,8 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     const std::vector<std::int64_t>& skip_config_ids, UnixMillis now) {
   if (limit <= 0) return std::vector<DeliveryJob>{};
   Result<std::vector<DeliveryJob>> due = [&]() -> Result<std::vector<DeliveryJob>> {
-    Result<Query> query = db.Prepare(kSelectDue);
+    Result<Query> query =
+        db.Prepare(skip_config_ids.empty() ? kSelectDue : kSelectDueSkippingConfigs);
     if (!query.ok()) return query.error();
     query->BindInt(1, due_by).BindInt(2, limit).BindText(
         3, fmt::format("[{}]", fmt::join(skip_config_ids, ",")));

@@ -194,6 +194,37 @@ inline constexpr std::string_view kSelectDue =
     "AND (c.ordering <> 'fifo' OR NOT EXISTS (SELECT 1 FROM deliveries o "
     "WHERE o.config_id = d.config_id AND o.status IN ('pending', 'delivering') AND o.id < d.id)) "
     "ORDER BY d.next_attempt_at, d.id LIMIT ?2";
+// The same claim while some configurations are held back (?3 not empty). Walking the due index
+// in due order would step over every due delivery of those configurations (one that never
+// answers gathers them all: 40 ms a claim behind 100 000 of them), so this one visits the
+// configurations that have pending deliveries instead, one seek each (a recursive step over
+// deliveries_due_by_config), skips the held-back ones without reading their rows, and takes
+// from each of the others its first ?2 due deliveries and, if it is FIFO, its oldest pending
+// one (from deliveries_open), whose turn it waits for even when newer ones fall due before it;
+// then sorts those. The first ORDER BY names the whole key of the index it means, so that
+// no other index gives that order; the IN term lets the oldest pending one be read from
+// deliveries_open rather than by walking the configuration's every delivery.
+inline constexpr std::string_view kSelectDueSkippingConfigs =
+    "WITH RECURSIVE pending_configs(id) AS ("
+    "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' "
+    "ORDER BY config_id, next_attempt_at, id LIMIT 1) UNION ALL "
+    "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' AND config_id > p.id "
+    "ORDER BY config_id, next_attempt_at, id LIMIT 1) "
+    "FROM pending_configs p WHERE p.id IS NOT NULL) "
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
+    WEBHOOKD_CONFIG_COLUMNS("c.") " FROM pending_configs p "
+    "JOIN deliveries d ON d.id IN (SELECT id FROM (SELECT x.id FROM deliveries x "
+    "WHERE x.status = 'pending' AND x.config_id = p.id AND x.next_attempt_at <= ?1 "
+    "ORDER BY x.next_attempt_at, x.id LIMIT ?2) UNION ALL "
+    "SELECT id FROM (SELECT o.id FROM deliveries o WHERE o.status IN ('pending', 'delivering') "
+    "AND o.status = 'pending' AND o.config_id = p.id AND EXISTS (SELECT 1 FROM webhook_configs f "
+    "WHERE f.id = p.id AND f.ordering = 'fifo') ORDER BY o.id LIMIT 1)) "
+    "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE p.id IS NOT NULL AND p.id NOT IN (SELECT value FROM json_each(?3)) "
+    "AND d.next_attempt_at <= ?1 "
+    "AND (c.ordering <> 'fifo' OR NOT EXISTS (SELECT 1 FROM deliveries o "
+    "WHERE o.config_id = d.config_id AND o.status IN ('pending', 'delivering') AND o.id < d.id)) "
+    "ORDER BY d.next_attempt_at, d.id LIMIT ?2";
 inline constexpr std::string_view kLeaseDelivery =
     "UPDATE deliveries SET status = 'delivering', lease_until = ?2, updated_at = ?3 WHERE id = ?1";
 inline constexpr std::string_view kFailUndeliverable =

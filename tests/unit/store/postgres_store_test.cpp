@@ -42,6 +42,33 @@ void PgExec(const std::string& sql) {
   if (Status s = db->Exec(sql); !s.ok()) throw std::runtime_error(s.error().message);
 }
 
+// Adds `count` events with one pending delivery each (dlv_bulk_000001 ..., due at 1, 2, ...
+// ms), of the configuration `config_of` names (an SQL expression of g, the row's number), and
+// turns autovacuum (and so its ANALYZE) off for those tables.
+bool AddBulkPendingDeliveries(postgres::Connection& db, int count, const std::string& config_of) {
+  return db
+      .Exec(fmt::format(
+          "ALTER TABLE deliveries SET (autovacuum_enabled = false);"
+          "ALTER TABLE events SET (autovacuum_enabled = false);"
+          "INSERT INTO events (id, organization_id, event_type_id, payload, created_at) "
+          "SELECT 'evt_bulk_' || g, 1, 1, '{{}}', g FROM generate_series(1, {0}) g;"
+          "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
+          "attempt_count, next_attempt_at, last_status_code, last_error, "
+          "manual_pending, lease_owner, lease_until, created_at, updated_at) "
+          "SELECT 'dlv_bulk_' || lpad(g::text, 6, '0'), 'evt_bulk_' || g, {1}, 1, "
+          "'pending', 0, g, 0, '', false, '', 0, g, g FROM generate_series(1, {0}) g",
+          count, config_of))
+      .ok();
+}
+
+// Rows of `deliveries` read so far in the current transaction, by any scan.
+std::int64_t RowsFetched(postgres::Connection& db) {
+  return Must(db.Run({"test_rows_fetched",
+                      "SELECT seq_tup_read + idx_tup_fetch FROM pg_stat_xact_user_tables "
+                      "WHERE relid = 'deliveries'::regclass"}))
+      .Int(0, 0);
+}
+
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -259,41 +286,50 @@ TEST_F(PostgresStoreTest, AClaimReadsOnlyWhatItTakesBeforeTheFirstAnalyze) {
   const WebhookConfig config = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
   constexpr int kDue = 30'000;
   auto db = Must(postgres::Connection::Open(Url()));
-  ASSERT_TRUE(db->Exec("ALTER TABLE deliveries SET (autovacuum_enabled = false);"
-                       "ALTER TABLE events SET (autovacuum_enabled = false)")
-                  .ok());
-  ASSERT_TRUE(
-      db->Exec(fmt::format(
-                   "INSERT INTO events (id, organization_id, event_type_id, payload, created_at) "
-                   "SELECT 'evt_bulk_' || g, 1, 1, '{{}}', g FROM generate_series(1, {0}) g;"
-                   "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
-                   "attempt_count, next_attempt_at, last_status_code, last_error, "
-                   "manual_pending, lease_owner, lease_until, created_at, updated_at) "
-                   "SELECT 'dlv_bulk_' || lpad(g::text, 6, '0'), 'evt_bulk_' || g, {1}, 1, "
-                   "'pending', 0, g, 0, '', false, '', 0, g, g FROM generate_series(1, {0}) g",
-                   kDue, config.id))
-          .ok());
+  ASSERT_TRUE(AddBulkPendingDeliveries(*db, kDue, std::to_string(config.id)));
   ASSERT_EQ(Must(db->Run({"test_reltuples",
                           "SELECT reltuples FROM pg_class WHERE oid = 'deliveries'::regclass"}))
                 .Int(0, 0),
             -1)
       << "the table was analyzed: this test needs it as a fresh database has it";
-  auto rows_fetched = [&] {
-    return Must(db->Run({"test_rows_fetched",
-                         "SELECT seq_tup_read + idx_tup_fetch FROM pg_stat_xact_user_tables "
-                         "WHERE relid = 'deliveries'::regclass"}))
-        .Int(0, 0);
-  };
   ASSERT_TRUE(db->Exec("BEGIN").ok());
-  const std::int64_t before = rows_fetched();
+  const std::int64_t before = RowsFetched(*db);
   const UnixMillis now = clock_.Now();
   std::vector<DeliveryJob> claimed =
       Must(postgres::Operations::ClaimDue(*db, now, 64, now + 60'000, {}, "a", now));
   ASSERT_EQ(claimed.size(), 64u);
   EXPECT_EQ(claimed.front().delivery.id, "dlv_bulk_000001");
   EXPECT_EQ(claimed.back().delivery.id, "dlv_bulk_000064");
-  EXPECT_LT(rows_fetched() - before, 1000) << "the claim read every due delivery to take 64";
+  EXPECT_LT(RowsFetched(*db) - before, 1000) << "the claim read every due delivery to take 64";
   ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+}
+
+// A configuration the dispatcher holds back (its receiver never answers) gathers due
+// deliveries that every claim leaves aside. The claim that skips it visits the configurations
+// with pending deliveries instead of walking the due index, so it reads what it takes and not
+// that backlog, before the table's first ANALYZE and after it.
+TEST_F(PostgresStoreTest, AClaimSkipsAHeldBackConfigurationsBacklogWithoutReadingIt) {
+  std::unique_ptr<Store> a = Open("a");
+  const WebhookConfig held = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  const WebhookConfig free = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  constexpr int kHeldBack = 30'000;
+  auto db = Must(postgres::Connection::Open(Url()));
+  ASSERT_TRUE(AddBulkPendingDeliveries(
+      *db, kHeldBack, fmt::format("CASE WHEN g % 6000 = 0 THEN {} ELSE {} END", free.id, held.id)));
+  for (const bool analyzed : {false, true}) {
+    if (analyzed) ASSERT_TRUE(db->Exec("ANALYZE deliveries").ok());
+    ASSERT_TRUE(db->Exec("BEGIN").ok());
+    const std::int64_t before = RowsFetched(*db);
+    const UnixMillis now = clock_.Now();
+    std::vector<DeliveryJob> claimed =
+        Must(postgres::Operations::ClaimDue(*db, now, 64, now + 60'000, {held.id}, "a", now));
+    ASSERT_EQ(claimed.size(), 5u) << "analyzed: " << analyzed;
+    EXPECT_EQ(claimed.front().delivery.id, "dlv_bulk_006000");
+    EXPECT_EQ(claimed.back().delivery.id, "dlv_bulk_030000");
+    EXPECT_LT(RowsFetched(*db) - before, 1000)
+        << "the claim read the held-back deliveries; analyzed: " << analyzed;
+    ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  }
 }
 
 // Migration 8 replaces the delivery indexes of a database made by migrations 1 to 7 in place,
@@ -354,7 +390,8 @@ TEST_F(PostgresStoreTest, ADatabaseOfTheSchemaBeforeTheLeanIndexesUpgradesInPlac
                                          "FROM pg_indexes WHERE tablename = 'deliveries' "
                                          "AND schemaname = current_schema()"}));
   EXPECT_EQ(indexes.Text(0, 0),
-            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_failed,"
+            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_due_by_config,"
+            "deliveries_failed,"
             "deliveries_open,deliveries_pkey");
 
   EXPECT_EQ(Must(a->CountDeliveries()).delivering, 1);

@@ -399,7 +399,8 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaWithTheStatusCheckAsAListUpgradesInP
   EXPECT_EQ(QueryText(file(),
                       "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema "
                       "WHERE tbl_name = 'deliveries' AND type = 'index' ORDER BY name)"),
-            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_failed,"
+            "deliveries_by_config,deliveries_by_event,deliveries_due,deliveries_due_by_config,"
+            "deliveries_failed,"
             "deliveries_open");
   {
     sqlite3* db = nullptr;
@@ -736,6 +737,75 @@ TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
     EXPECT_NE(text.find("USING PRIMARY KEY (id>?)"), std::string::npos) << sql << "\n" << text;
     EXPECT_EQ(text.find("SCAN d"), std::string::npos) << sql << "\n" << text;
   }
+}
+
+// The virtual machine steps of one claim that leaves configuration 1 aside (due by 10 000, up
+// to 8), run on the database file directly.
+std::int64_t StepsOfAClaimSkippingTheFirstConfiguration(const std::filesystem::path& file) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  std::int64_t steps = -1;
+  int rows = 0;
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, std::string(sqlite::kSelectDueSkippingConfigs).c_str(), -1, &stmt,
+                         nullptr) == SQLITE_OK) {
+    sqlite3_bind_int64(stmt, 1, 10'000);
+    sqlite3_bind_int64(stmt, 2, 8);
+    sqlite3_bind_text(stmt, 3, "[1]", -1, SQLITE_STATIC);
+    while (sqlite3_step(stmt) == SQLITE_ROW) ++rows;
+    steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 0);
+  }
+  EXPECT_EQ(rows, 1) << sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return steps;
+}
+
+// A configuration the dispatcher holds back (its receiver never answers) gathers due
+// deliveries that every claim leaves aside. The claim that skips it visits configurations, one
+// seek each, and never walks the due index: its work does not grow with that backlog.
+TEST_F(SqliteStoreTest, AClaimSkipsAHeldBackConfigurationsBacklogWithoutReadingIt) {
+  Must(OpenStore(url(), clock_)).reset();
+  const std::string plan = PlanText(file(), sqlite::kSelectDueSkippingConfigs);
+  EXPECT_NE(plan.find("USING INDEX deliveries_due_by_config (config_id>?)"), std::string::npos)
+      << plan;
+  EXPECT_NE(plan.find("USING INDEX deliveries_due_by_config (config_id=? AND next_attempt_at<?)"),
+            std::string::npos)
+      << plan;
+  EXPECT_NE(plan.find("SEARCH o USING COVERING INDEX deliveries_open (status=? AND config_id=?)"),
+            std::string::npos)
+      << plan;
+  EXPECT_NE(plan.find("SEARCH d USING PRIMARY KEY (id=?)"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("INDEX deliveries_due ("), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("deliveries_by_config"), std::string::npos) << plan;
+
+  ASSERT_TRUE(ExecAll(file(), kFrontDeskConfiguration + kFrontDeskConfiguration + R"sql(
+      INSERT INTO events (id, organization_id, event_type_id, payload, created_at)
+        VALUES ('evt_1', 1, 1, '{}', 5);
+      INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count,
+        next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at,
+        updated_at)
+        VALUES ('dlv_free', 'evt_1', 2, 1, 'pending', 0, 500, 0, '', 0, 0, 5, 5);
+  )sql"));
+  auto add_held_back = [&](int count) {
+    return ExecAll(file(),
+                   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                   "WHERE i < " +
+                       std::to_string(count) +
+                       ") "
+                       "INSERT INTO deliveries (id, event_id, config_id, organization_id, "
+                       "status, attempt_count, next_attempt_at, last_status_code, last_error, "
+                       "manual_pending, lease_until, created_at, updated_at) "
+                       "SELECT printf('dlv_held_%06d_%d', i, " +
+                       std::to_string(count) +
+                       "), 'evt_1', 1, 1, 'pending', 0, i % 1000, 0, '', 0, 0, 5, 5 FROM n");
+  };
+  ASSERT_TRUE(add_held_back(50));
+  const std::int64_t behind_few = StepsOfAClaimSkippingTheFirstConfiguration(file());
+  ASSERT_TRUE(add_held_back(5'000));
+  const std::int64_t behind_many = StepsOfAClaimSkippingTheFirstConfiguration(file());
+  EXPECT_GT(behind_few, 0);
+  EXPECT_EQ(behind_many, behind_few);
 }
 
 // GET /metrics is public and read every few seconds: its backlog is counted from the partial

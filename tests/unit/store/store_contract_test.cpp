@@ -949,6 +949,55 @@ TEST_P(StoreContractTest, ClaimDueLeavesSkippedConfigurationsPending) {
   EXPECT_EQ(later[1].delivery.id, busy_second.id);
 }
 
+// With a configuration held back the claim visits the others one by one (it never walks the
+// held-back one's due deliveries): still oldest due first across configurations, up to the
+// limit, and a FIFO configuration's head goes when its retry falls due, even though the newer
+// deliveries behind it fell due before it and would fill the limit.
+TEST_P(StoreContractTest, ClaimDueSkippingConfigurationsKeepsTheDueOrderTheLimitAndFifoTurns) {
+  const WebhookConfig held = Create(NewConfig(kOrgA, 5, "held"));
+  WebhookConfig fifo = NewConfig(kOrgA, 3, "fifo");
+  fifo.ordering = DeliveryOrdering::kFifo;
+  fifo = Create(fifo);
+  const WebhookConfig plain = Create(NewConfig(kOrgA, 4, "plain"));
+  const Delivery held_first = IngestFor(held);
+  const Delivery held_second = IngestFor(held);
+  std::vector<Delivery> ordered;
+  for (int i = 0; i < 4; ++i) {
+    ordered.push_back(IngestFor(fifo));
+    clock_.Advance(1000);
+  }
+  const Delivery plain_first = IngestFor(plain);
+  clock_.Advance(1000);
+  const Delivery plain_second = IngestFor(plain);
+  const UnixMillis lease = clock_.Now() + 60'000;
+  std::vector<DeliveryJob> jobs;
+  auto claim = [&](int limit) {
+    jobs = Must(store_->ClaimDue(clock_.Now(), limit, lease, {held.id}));
+    std::vector<std::string> ids;
+    for (const DeliveryJob& job : jobs) ids.push_back(job.delivery.id);
+    return ids;
+  };
+
+  EXPECT_EQ(claim(2), (std::vector<std::string>{ordered[0].id, plain_first.id}));
+  const DeliveryJob head = jobs.front();
+  EXPECT_EQ(claim(2), std::vector<std::string>{plain_second.id});
+  EXPECT_TRUE(claim(2).empty()) << "the FIFO head is in flight";
+
+  // The head fails and is retried after the three behind it fell due.
+  AttemptOutcome retry = Outcome(head, DeliveryStatus::kPending, 503);
+  retry.next_attempt_at = clock_.Now() + 5'000;
+  ASSERT_TRUE(store_->RecordAttempts({retry}).ok());
+  EXPECT_TRUE(claim(2).empty());
+  clock_.Advance(5'000);
+  EXPECT_EQ(claim(2), std::vector<std::string>{ordered[0].id});
+
+  EXPECT_EQ(Must(store_->GetDelivery(held_first.id, std::nullopt)).status,
+            DeliveryStatus::kPending);
+  std::vector<std::string> released;
+  for (const DeliveryJob& job : ClaimAll()) released.push_back(job.delivery.id);
+  EXPECT_EQ(released, (std::vector<std::string>{held_first.id, held_second.id}));
+}
+
 TEST_P(StoreContractTest, UpdateConfigChangesRateLimitAndOrdering) {
   WebhookConfig config = Create(NewConfig(kOrgA, 1));
   EXPECT_EQ(config.rate_limit, 0);
