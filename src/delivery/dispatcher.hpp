@@ -176,8 +176,8 @@ class Dispatcher {
     int in_flight = 0;
     int busy_queues = 0;  // queues with deliveries waiting or in flight there
   };
-  // Configurations that get no more deliveries for now (stalled, or holding enough for their
-  // rate limit), and the deliveries they hold.
+  // Configurations that get no more deliveries for now (stalled, holding enough for their rate
+  // limit, or FIFO with its turn in flight), and the deliveries they hold.
   struct HeldBack {
     int held = 0;
     std::vector<std::int64_t> config_ids;  // ascending (queues_ is ordered by id)
@@ -214,6 +214,7 @@ class Dispatcher {
   bool HasStarvedQueue() const;
   bool IsStalled(const ConfigQueue& queue, UnixMillis now) const;
   bool HoldsEnoughForRate(const ConfigQueue& queue) const;
+  static bool FifoTurnInFlight(const ConfigQueue& queue);
   void Share();
   void Pump(UnixMillis now);
   void DropUnsendable(ConfigQueue& queue, UnixMillis now);

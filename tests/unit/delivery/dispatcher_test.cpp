@@ -121,7 +121,16 @@ class InstrumentedStore final : public ForwardingStore {
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override {
     claims_.fetch_add(1);
+    {
+      std::lock_guard lock(mutex_);
+      skipped_.insert(skip_config_ids.begin(), skip_config_ids.end());
+    }
     return ForwardingStore::ClaimDue(now, limit, lease_until, skip_config_ids);
+  }
+  // Whether some claim so far left `config_id` aside.
+  bool Skipped(std::int64_t config_id) {
+    std::lock_guard lock(mutex_);
+    return skipped_.contains(config_id);
   }
 
   webhookd::Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
@@ -219,11 +228,12 @@ class InstrumentedStore final : public ForwardingStore {
   std::set<std::thread::id> release_threads_;  // guarded by mutex_
   std::mutex mutex_;
   std::condition_variable changed_;
-  bool gate_open_ = true;       // guarded by mutex_
-  int records_at_gate_ = 0;     // guarded by mutex_
-  int failures_left_ = 0;       // guarded by mutex_
-  int records_committed_ = 0;   // guarded by mutex_
-  int outcomes_committed_ = 0;  // guarded by mutex_
+  bool gate_open_ = true;           // guarded by mutex_
+  int records_at_gate_ = 0;         // guarded by mutex_
+  int failures_left_ = 0;           // guarded by mutex_
+  int records_committed_ = 0;       // guarded by mutex_
+  int outcomes_committed_ = 0;      // guarded by mutex_
+  std::set<std::int64_t> skipped_;  // guarded by mutex_: configurations claims left aside
 };
 
 // The requests sent around a configuration change that added an X-Tenant header: the first
@@ -1201,6 +1211,35 @@ TEST_F(DispatcherTest, FifoSendsInIngestOrderAndARetryHoldsTheOnesBehindIt) {
     ASSERT_TRUE(WaitForAttempts(delivery.id, 2));
     EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
   }
+}
+
+// While a FIFO configuration's turn is in flight nothing more of it can be claimed: claims
+// leave it aside (so they never step over its backlog), and its next turn goes once this one
+// ends.
+TEST_F(DispatcherTest, ClaimsLeaveAFifoConfigurationAsideWhileItsTurnIsInFlight) {
+  InstrumentedStore& store = Instrument();
+  WebhookConfig fifo =
+      CreateShapedConfig(1, "https://ordered.example/hook", 0, DeliveryOrdering::kFifo);
+  CreateConfig(2, "https://plain.example/hook");
+  client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+    if (request.url == "https://ordered.example/hook") return std::nullopt;  // held
+    return Status(200);
+  });
+  StartDispatcher();
+  std::vector<Delivery> ordered = Ingest(1, 3);
+  ASSERT_TRUE(Eventually([&] { return client_.held("https://ordered.example/hook") == 1; }));
+  std::vector<Delivery> plain = Ingest(2, 1);  // claimed while the FIFO turn is in flight
+  ASSERT_TRUE(WaitForAttempts(plain[0].id, 1));
+  EXPECT_TRUE(store.Skipped(fifo.id));
+
+  client_.SetScript([](const HttpRequest&) -> std::optional<HttpResponse> { return Status(200); });
+  client_.ReleaseHeld(Status(200));
+  for (const Delivery& delivery : ordered) {
+    ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  EXPECT_EQ(SentBodies(),
+            (std::vector<std::string>{R"({"n":0})", R"({"n":0})", R"({"n":1})", R"({"n":2})"}));
 }
 
 TEST_F(DispatcherTest, FifoAndRateLimitedConfigurationsAreNeverHandedOff) {
