@@ -31,9 +31,10 @@ boost::json::object DeliveryToJson(const Delivery& d) {
   out["organizationId"] = d.organization_id;
   out["status"] = DeliveryStatusName(d.status);
   out["attemptCount"] = d.attempt_count;
-  out["nextAttemptAt"] = d.status == DeliveryStatus::kPending
-                             ? boost::json::value(FormatRfc3339(d.next_attempt_at))
-                             : boost::json::value(nullptr);
+  const bool scheduled =
+      d.status == DeliveryStatus::kPending && d.next_attempt_at != kWaitingForTurn;
+  out["nextAttemptAt"] = scheduled ? boost::json::value(FormatRfc3339(d.next_attempt_at))
+                                   : boost::json::value(nullptr);
   out["lastStatusCode"] = NullIfZero(d.last_status_code);
   out["lastError"] = NullIfEmpty(d.last_error);
   out["createdAt"] = FormatRfc3339(d.created_at);

@@ -1,9 +1,11 @@
 // A configuration's delivery shape, end to end: `rateLimit` spaces its deliveries out, and
 // `ordering: "fifo"` sends them one at a time in ingest order, a retried one holding the rest.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "delivery_support.hpp"
 
@@ -90,6 +92,48 @@ TEST_F(DeliveryShapeTest, FifoDeliversInIngestOrderEvenWhenEachFailsTwiceFirst) 
   EXPECT_TRUE(std::is_sorted(order.begin(), order.end()))
       << "arrivals went back to an earlier event: " << json::serialize(json::value_from(order));
   EXPECT_EQ(order, (std::vector<std::int64_t>{1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4}));
+  EXPECT_TRUE(WaitUntil([&] { return AllSucceeded(admin, IdOf(config)); }, 5s));
+}
+
+// The deliveries behind a FIFO configuration's head wait for their turn: listed pending with no
+// next attempt while the head waits a minute for its retry. A manual retry of the head that
+// succeeds starts the next turn at once, and the rest follow in order.
+TEST_F(DeliveryShapeTest, FifoDeliveriesWaitingForTheirTurnHaveNoNextAttemptUntilItComes) {
+  std::atomic<bool> healthy = false;
+  HttpReceiver receiver(
+      [&](const ReceivedRequest&) { return healthy ? Answer(200, "ok") : Answer(503, "not yet"); });
+  HttpClient admin = Admin();
+  json::object body = HookBody(1, "BookAppointment", receiver.Url("/ordered"), "ordered");
+  body["ordering"] = "fifo";
+  body["retrySchedule"] = json::array{0, 60};
+  const json::object config = CreateConfig(admin, body);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(IsJson(PostEvent(admin, "BookAppointment", 1, Appointment(admin, i)), 202));
+  }
+  ASSERT_TRUE(receiver.WaitFor(1, 10s));
+  json::array listed;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        listed = DeliveriesOf(admin, IdOf(config));
+        return listed.size() == 3 && listed[0].at("attemptCount") == 1;
+      },
+      5s));
+  EXPECT_EQ(listed[0].at("status"), "pending");
+  EXPECT_TRUE(listed[0].at("nextAttemptAt").is_string()) << json::serialize(listed[0]);
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_EQ(listed[i].at("status"), "pending");
+    EXPECT_TRUE(listed[i].at("nextAttemptAt").is_null()) << json::serialize(listed[i]);
+  }
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(receiver.Count(), 1u) << "a delivery behind the head was sent";
+
+  healthy = true;
+  const std::string head(listed[0].at("id").as_string());
+  ASSERT_TRUE(IsJson(admin.Request("POST", "/deliveries/" + head + "/retry"), 202));
+  ASSERT_TRUE(receiver.WaitFor(4, 10s)) << receiver.Count();
+  std::vector<std::int64_t> order;
+  for (const ReceivedRequest& r : receiver.Requests()) order.push_back(AppointmentOf(r));
+  EXPECT_EQ(order, (std::vector<std::int64_t>{1, 1, 2, 3}));
   EXPECT_TRUE(WaitUntil([&] { return AllSucceeded(admin, IdOf(config)); }, 5s));
 }
 

@@ -2,6 +2,10 @@
 // Macros, so that each backend's statements.hpp can paste them into its SQL literals.
 #pragma once
 
+#include <string_view>
+
+#include "core/delivery_status.hpp"
+
 // P is a table alias with its dot ("c.") or "".
 #define WEBHOOKD_CONFIG_COLUMNS(P)                                                                \
   P "id, " P "organization_id, " P "name, " P "url, " P "event_type_id, " P "attributes_json, " P \
@@ -23,3 +27,16 @@
 #define WEBHOOKD_AUDIT_COLUMNS \
   "id, at, key_id, key_name, organization_id, method, route, object_id, address, status"
 #define WEBHOOKD_SETTINGS_COLUMNS "organization_id, retention_ms, payload_retention_ms"
+
+// kWaitingForTurn as SQL text, for the statements that park and start a FIFO configuration's
+// deliveries.
+#define WEBHOOKD_WAITING_FOR_TURN "253402300799999"
+
+namespace webhookd::store_common {
+constexpr UnixMillis MillisOfText(std::string_view digits) {
+  UnixMillis value = 0;
+  for (char c : digits) value = value * 10 + (c - '0');
+  return value;
+}
+static_assert(MillisOfText(WEBHOOKD_WAITING_FOR_TURN) == kWaitingForTurn);
+}  // namespace webhookd::store_common

@@ -63,8 +63,14 @@ class GroupCommitStore : public Store {
   }
   Result<WebhookConfig> UpdateConfig(const WebhookConfig& config, OrgScope scope,
                                      const AuditEntry* audit = nullptr) override {
-    return WriteAudited<Result<WebhookConfig>>(
-        audit, [&](Context& c) { return Ops::UpdateConfig(c.db(), config, scope, Now()); });
+    return WriteAudited<Result<WebhookConfig>>(audit, [&](Context& c) -> Result<WebhookConfig> {
+      Result<WebhookConfig> updated = Ops::UpdateConfig(c.db(), config, scope, Now());
+      if (!updated.ok() || config.ordering != DeliveryOrdering::kNone) return updated;
+      Result<std::int64_t> started = Ops::EndWaitingForTurns(c.db(), config.id, Now());
+      if (!started.ok()) return started.error();
+      if (*started > 0) c.MarkWorkDue();
+      return updated;
+    });
   }
   Status DeleteConfig(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
     return WriteAudited<Status>(

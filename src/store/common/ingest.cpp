@@ -52,10 +52,14 @@ Event HandedOffEvent(const Event& stored, const NewEvent& in) {
 }
 
 // `result`'s deliveries, one per configuration in `configs`: those `handoff` takes leased to it
-// and listed in `handed_off`, the others pending.
-void AddDeliveries(std::vector<WebhookConfig> configs, const NewEvent& in, UnixMillis now,
-                   DeliveryHandoff* handoff, IngestedEvent& result) {
+// and listed in `handed_off`, the others pending. Answers, for each, whether its configuration
+// is FIFO.
+std::vector<bool> AddDeliveries(std::vector<WebhookConfig> configs, const NewEvent& in,
+                                UnixMillis now, DeliveryHandoff* handoff, IngestedEvent& result) {
+  std::vector<bool> fifo;
+  fifo.reserve(configs.size());
   for (WebhookConfig& config : configs) {
+    fifo.push_back(config.ordering == DeliveryOrdering::kFifo);
     Delivery delivery = NewPendingDelivery(result.event, config.id, now);
     std::optional<UnixMillis> lease =
         handoff != nullptr ? handoff->LeaseFor(config, now) : std::nullopt;
@@ -69,6 +73,7 @@ void AddDeliveries(std::vector<WebhookConfig> configs, const NewEvent& in, UnixM
     }
     result.deliveries.push_back(std::move(delivery));
   }
+  return fifo;
 }
 
 }  // namespace
@@ -104,8 +109,9 @@ Result<IngestedEvent> IngestEvent(IngestSteps& steps, const NewEvent& in, UnixMi
     if (!configs.ok()) return configs.error();
     const auto spent = static_cast<std::int64_t>(configs->size());
     if (Status s = budget.Spend(spent); !s.ok()) return s.error();
-    AddDeliveries(std::move(*configs), in, now, handoff, result);
-    Result<bool> inserted = steps.InsertEvent(result.event, result.deliveries, result.lease_until);
+    const std::vector<bool> fifo = AddDeliveries(std::move(*configs), in, now, handoff, result);
+    Result<bool> inserted =
+        steps.InsertEvent(result.event, result.deliveries, fifo, result.lease_until);
     if (!inserted.ok()) {
       if (inserted.error().kind == ErrorKind::kConflict) {
         return Error::Conflict("event " + result.event.id + " already exists");

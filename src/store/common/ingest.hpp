@@ -31,12 +31,14 @@ class IngestSteps {
   virtual Result<std::vector<WebhookConfig>> FanOut(const Event& event) = 0;
   // Stores the event with its deliveries (none when no configuration matched; one round trip
   // for both on PostgreSQL). Each delivery is kPending, or kDelivering leased until
-  // `lease_until` (the same for all of them). kConflict if an event with this id exists.
+  // `lease_until` (the same for all of them). A pending delivery whose `fifo` flag is set (its
+  // configuration's ordering is FIFO) is stored waiting for its turn (kWaitingForTurn) when an
+  // earlier delivery of its configuration is open. kConflict if an event with this id exists.
   // False, storing nothing, if the configurations the last FanOut answered from its cache have
   // changed since; the FanOut after that reads the database, and the InsertEvent after that
   // does not answer false.
   virtual Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
-                                   UnixMillis lease_until) = 0;
+                                   const std::vector<bool>& fifo, UnixMillis lease_until) = 0;
 };
 
 // The deliveries one ingestion request may create (IngestLimits), counted over its events, which

@@ -216,6 +216,18 @@ Result<std::vector<DeliveryJob>> HeldByThisNode(Connection& db, std::vector<Deli
   return jobs;
 }
 
+// After the turns of these FIFO configurations ended: the next delivery of each, if it waits,
+// is due now. One statement per configuration: a FIFO turn ends once per delivery of that
+// configuration, one at a time.
+Status StartNextTurns(Connection& db, const std::vector<std::int64_t>& config_ids, UnixMillis now) {
+  for (std::int64_t config_id : config_ids) {
+    if (Status s = RunStatus(db, kStartNextTurn, Params().Int(config_id).Int(now)); !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
 // Walks the due index in its order, sorting nothing. Before a table's first ANALYZE the planner
 // guesses a couple of dozen due rows, and for so few it prefers to fetch every due delivery
 // with its event and configuration and sort them all: 196 ms instead of 2 ms for 64 out of
@@ -255,10 +267,12 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
   if (!selected.ok()) return selected.error();
   std::vector<DeliveryJob> claimed;
   std::vector<std::string> leased_ids, failed_ids, failed_reasons;
+  std::vector<std::int64_t> fifo_failed;
   for (DeliveryJob& job : *selected) {
     if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
       failed_ids.push_back(job.delivery.id);
       failed_reasons.push_back(std::move(reason));
+      if (job.config.ordering == DeliveryOrdering::kFifo) fifo_failed.push_back(job.config.id);
       continue;
     }
     leased_ids.push_back(job.delivery.id);
@@ -271,6 +285,7 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
         db, kFailUndeliverable,
         Params().Text(ArrayLiteral(failed_ids)).Text(ArrayLiteral(failed_reasons)).Int(now));
     if (!s.ok()) return s.error();
+    if (Status s = StartNextTurns(db, fifo_failed, now); !s.ok()) return s.error();
   }
   if (!leased_ids.empty()) {
     Status s =
@@ -288,11 +303,20 @@ Result<std::optional<UnixMillis>> Operations::NextDueAt(Connection& db) {
   return std::optional<UnixMillis>(rows->Int(0, 0));
 }
 
+Result<std::int64_t> Operations::EndWaitingForTurns(Connection& db, std::int64_t config_id,
+                                                    UnixMillis now) {
+  Result<Rows> updated = db.Run(kEndWaitingForTurns, Params().Int(config_id).Int(now));
+  if (!updated.ok()) return updated.error();
+  return updated->Affected();
+}
+
 Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
                                                       UnixMillis now) {
   Result<Rows> updated = context.db().Run(kReleaseExpiredLeases, Params().Int(due_at).Int(now));
   if (!updated.ok()) return updated.error();
-  if (updated->Affected() > 0) context.MarkWorkDue();
+  Result<Rows> started = context.db().Run(kStartStrandedTurns, Params().Int(now));
+  if (!started.ok()) return started.error();
+  if (updated->Affected() > 0 || started->Affected() > 0) context.MarkWorkDue();
   return updated->Affected();
 }
 
@@ -311,10 +335,12 @@ Status Operations::RecordAttempts(WriteContext& context,
   if (Status s = UpdateDeliveriesAfterAttempts(db, outcomes, now); !s.ok()) return s;
   if (Status s = InsertAttempts(db, outcomes); !s.ok()) return s;
   if (Status s = ApplyConfigEffects(db, outcomes, now); !s.ok()) return s;
+  std::vector<std::int64_t> turns_ended;
   for (const AttemptOutcome& o : outcomes) {
     if (o.new_status == DeliveryStatus::kPending || o.ends_fifo_turn) context.MarkWorkDue();
+    if (o.ends_fifo_turn) turns_ended.push_back(o.config_id);
   }
-  return Status::Ok();
+  return StartNextTurns(db, turns_ended, now);
 }
 
 Result<bool> Operations::RequeueForRetry(Connection& db, const std::string& id, UnixMillis now) {

@@ -1,12 +1,16 @@
 #include "store/postgres/event_batch.hpp"
 
+#include <cstddef>
+#include <utility>
+
 #include "core/delivery_status.hpp"
 #include "store/postgres/statements.hpp"
 
 namespace webhookd::postgres {
 
 void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries,
-                     UnixMillis lease_until, std::optional<std::int64_t> read_at_version) {
+                     const std::vector<bool>& fifo, UnixMillis lease_until,
+                     std::optional<std::int64_t> read_at_version) {
   event_ids_.push_back(event.id);
   organizations_.push_back(std::to_string(event.organization_id));
   event_types_.push_back(std::to_string(event.event_type_id));
@@ -16,7 +20,9 @@ void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries
   created_at_.push_back(std::to_string(event.created_at));
   type_versions_.push_back(std::to_string(event.event_type_version));
   read_at_.push_back(std::to_string(read_at_version.value_or(-1)));
-  for (const Delivery& d : deliveries) {
+  for (std::size_t i = 0; i < deliveries.size(); ++i) {
+    const Delivery& d = deliveries[i];
+    if (fifo[i] && d.status == DeliveryStatus::kPending) fifo_ids_.push_back(d.id);
     delivery_ids_.push_back(d.id);
     delivery_events_.push_back(event.id);
     configs_.push_back(std::to_string(d.config_id));
@@ -40,14 +46,21 @@ Result<bool> EventBatch::Insert(Connection& db) {
   Params params;
   for (std::vector<std::string>* column : Columns()) params.Text(ArrayLiteral(*column));
   params.Text(node_id_);
+  const std::vector<std::string> fifo_ids = std::move(fifo_ids_);
   Clear();
   Result<Rows> sent = db.Run(kInsertEvents, params);
   if (!sent.ok()) return sent.error();
-  return sent->size() == 1 && sent->Bool(0, 0);
+  const bool inserted = sent->size() == 1 && sent->Bool(0, 0);
+  if (inserted && !fifo_ids.empty()) {
+    Result<Rows> parked = db.Run(kParkWaitingDeliveries, Params().Text(ArrayLiteral(fifo_ids)));
+    if (!parked.ok()) return parked.error();
+  }
+  return inserted;
 }
 
 void EventBatch::Clear() {
   for (std::vector<std::string>* column : Columns()) column->clear();
+  fifo_ids_.clear();
   payload_bytes_ = 0;
 }
 

@@ -23,10 +23,12 @@ class EventBatch final : public HeldWrites {
   // with their event).
   explicit EventBatch(std::string node_id) : node_id_(std::move(node_id)) {}
 
-  // Holds `event` and its deliveries. `read_at_version`: the fan-out version its configurations
-  // were read at when they came from memory (checked when sent), none when read by this
-  // transaction.
-  void Add(const Event& event, const std::vector<Delivery>& deliveries, UnixMillis lease_until,
+  // Holds `event` and its deliveries; `fifo` tells, for each, whether its configuration is FIFO
+  // (a pending one then waits for its turn behind an earlier open one, kParkWaitingDeliveries).
+  // `read_at_version`: the fan-out version its configurations were read at when they came from
+  // memory (checked when sent), none when read by this transaction.
+  void Add(const Event& event, const std::vector<Delivery>& deliveries,
+           const std::vector<bool>& fifo, UnixMillis lease_until,
            std::optional<std::int64_t> read_at_version);
   bool empty() const override { return event_ids_.empty(); }
   std::size_t size() const { return event_ids_.size(); }
@@ -51,6 +53,8 @@ class EventBatch final : public HeldWrites {
       type_versions_, read_at_;
   std::vector<std::string> delivery_ids_, delivery_events_, configs_, delivery_organizations_,
       statuses_, delivery_created_at_, leases_;
+  // Pending deliveries of FIFO configurations, parked after the insert if they must wait.
+  std::vector<std::string> fifo_ids_;
 };
 
 }  // namespace webhookd::postgres

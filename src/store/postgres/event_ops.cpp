@@ -73,17 +73,17 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
   // Held for the batch's one statement when the writer holds writes (the fan-out version is
   // then checked when it is sent); otherwise one statement now.
   Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
-                           UnixMillis lease_until) override {
+                           const std::vector<bool>& fifo, UnixMillis lease_until) override {
     if (auto* batch = dynamic_cast<EventBatch*>(db_.held_writes())) {
       if (batch->full()) {
         if (Status s = batch->Send(db_); !s.ok()) return s.error();
       }
-      batch->Add(event, deliveries, lease_until, read_at_version_);
+      batch->Add(event, deliveries, fifo, lease_until, read_at_version_);
       return true;
     }
-    // Alone: the same statement, for one event.
+    // Alone: the same statements, for one event.
     EventBatch one(node_id_);
-    one.Add(event, deliveries, lease_until, read_at_version_);
+    one.Add(event, deliveries, fifo, lease_until, read_at_version_);
     Result<bool> inserted = one.Insert(db_);
     if (!inserted.ok()) return inserted.error();
     if (*inserted) return true;

@@ -95,6 +95,10 @@ struct Operations {
   // Every kDelivering delivery leased in `node_id`'s name returns to kPending, due now.
   static Result<std::int64_t> ReleaseLeasesOf(WriteContext& context, const std::string& node_id,
                                               UnixMillis now);
+  // A configuration that no longer delivers in order: its deliveries waiting for their turn are
+  // due now. Returns how many.
+  static Result<std::int64_t> EndWaitingForTurns(Connection& db, std::int64_t config_id,
+                                                 UnixMillis now);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
                                                    UnixMillis now);
   static Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,

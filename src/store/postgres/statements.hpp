@@ -304,27 +304,41 @@ inline constexpr Statement kSelectDue{
 // next turn, even when newer ones fall due before it; from deliveries_open). Each ORDER BY
 // names the whole key of the index it means: with statistics, the planner would rather find a
 // MIN by walking the primary key or deliveries_by_config, row after row, past every delivery
-// of the configurations before it (for the FIFO head it still may). Those few are read by
-// primary key and sorted: each "+ 0" keeps the planner from walking deliveries_due, for the
+// of the configurations before it (the FIFO head: WEBHOOKD_PG_OLDEST_PENDING). Those few are read
+// by primary key and sorted: each "+ 0" keeps the planner from walking deliveries_due, for the
 // order or the due time, instead; that would step over every due delivery of the held-back
 // configurations (before a table's first ANALYZE it did, 9 ms behind 30 000 of them).
+// The configurations with pending deliveries, one seek each in deliveries_due_by_config (and a
+// last row of NULL).
+#define WEBHOOKD_PG_PENDING_CONFIGS                                                         \
+  "WITH RECURSIVE pending_configs(id) AS ("                                                 \
+  "(SELECT config_id FROM deliveries WHERE status = 'pending' "                             \
+  "ORDER BY config_id, next_attempt_at, id LIMIT 1) UNION ALL "                             \
+  "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' AND config_id > p.id " \
+  "ORDER BY config_id, next_attempt_at, id LIMIT 1) "                                       \
+  "FROM pending_configs p WHERE p.id IS NOT NULL) "
+// The id of configuration CONFIG's oldest pending delivery, from deliveries_open (A its alias).
+// Status and configuration are bounded by ranges, not equalities: an equality makes the ORDER
+// BY's first two columns redundant, and with statistics the planner then reads the id order
+// from the primary key (or deliveries_by_config), walking past every delivery before the one it
+// wants; only deliveries_open gives the order (status, config_id, id).
+#define WEBHOOKD_PG_OLDEST_PENDING(A, CONFIG)                                                  \
+  "SELECT " A ".id FROM deliveries " A " WHERE " A                                             \
+  ".status IN ('pending', 'delivering') "                                                      \
+  "AND " A ".status >= 'pending' AND " A ".status <= 'pending' AND " A ".config_id >= " CONFIG \
+  " AND " A ".config_id <= " CONFIG " ORDER BY " A ".status, " A ".config_id, " A ".id LIMIT 1"
 inline constexpr Statement kSelectDueSkippingConfigs{
     "select_due_skipping_configs",
-    "WITH RECURSIVE pending_configs(id) AS ("
-    "(SELECT config_id FROM deliveries WHERE status = 'pending' "
-    "ORDER BY config_id, next_attempt_at, id LIMIT 1) UNION ALL "
-    "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' AND config_id > p.id "
-    "ORDER BY config_id, next_attempt_at, id LIMIT 1) "
-    "FROM pending_configs p WHERE p.id IS NOT NULL) "
+    WEBHOOKD_PG_PENDING_CONFIGS
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
     WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
     "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
     "WHERE d.id = ANY(ARRAY(SELECT due.id FROM pending_configs p CROSS JOIN LATERAL ("
     "(SELECT x.id FROM deliveries x WHERE x.status = 'pending' AND x.config_id = p.id "
     "AND x.next_attempt_at <= $1::bigint ORDER BY x.next_attempt_at, x.id LIMIT $2::bigint) "
-    "UNION (SELECT o.id FROM deliveries o WHERE o.status = 'pending' AND o.config_id = p.id "
-    "AND EXISTS (SELECT 1 FROM webhook_configs f WHERE f.id = p.id AND f.ordering = 'fifo') "
-    "ORDER BY o.status, o.config_id, o.id LIMIT 1)) due WHERE p.id IS NOT NULL AND p.id <> ALL($3::bigint[]))) "
+    "UNION (SELECT (" WEBHOOKD_PG_OLDEST_PENDING("o", "p.id") ") WHERE EXISTS (SELECT 1 "
+    "FROM webhook_configs f WHERE f.id = p.id AND f.ordering = 'fifo'))) due "
+    "WHERE p.id IS NOT NULL AND p.id <> ALL($3::bigint[]))) "
     "AND d.status = 'pending' AND d.next_attempt_at + 0 <= $1::bigint "
     "AND (c.ordering <> 'fifo' OR NOT EXISTS (SELECT 1 FROM deliveries o "
     "WHERE o.config_id = d.config_id AND o.status IN ('pending', 'delivering') AND o.id < d.id)) "
@@ -354,7 +368,56 @@ inline constexpr Statement kFailUndeliverable{
     "WHERE d.id = u.id",
     Planning::kEachCall};
 inline constexpr Statement kNextDueAt{
-    "next_due_at", "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"};
+    "next_due_at",
+    "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' "
+    "AND next_attempt_at < " WEBHOOKD_WAITING_FOR_TURN};
+// $1 ids of new pending deliveries of FIFO configurations: each one behind an earlier open one
+// of its configuration waits for its turn (kWaitingForTurn). After the insert, in its
+// transaction, so that it sees the earlier ones of the same batch. The earlier open one it
+// waits behind is locked (FOR SHARE) so that another node cannot end that turn unseen: if that
+// node's transaction already changed it, this one waits for its commit and finds it ended (and
+// waits for nothing); if not, that node's end of the turn waits for this commit, and the
+// statement after it (kStartNextTurn) sees this delivery waiting and starts its turn.
+inline constexpr Statement kParkWaitingDeliveries{
+    "park_waiting_deliveries",
+    "UPDATE deliveries d SET next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN
+    " "
+    "WHERE d.id = ANY($1::text[]) AND d.status = 'pending' AND EXISTS (SELECT 1 FROM deliveries o "
+    "WHERE o.status IN ('pending', 'delivering') AND o.config_id = d.config_id AND o.id < d.id "
+    "FOR SHARE OF o)"};
+// A FIFO configuration's next turn, as SQLite's: its oldest pending delivery, if it waits for
+// its turn and none of the configuration's is being delivered, is due now. The oldest pending
+// one is WEBHOOKD_PG_OLDEST_PENDING; the rows to change are found by primary key (= ANY(ARRAY),
+// and "+ 0" so that deliveries_due is no way to them): the planner otherwise read every waiting
+// delivery, by deliveries_due before the table's first ANALYZE and by a scan to hash them after.
+#define WEBHOOKD_PG_TURN_TO_START(CONFIG) \
+  "SELECT (" WEBHOOKD_PG_OLDEST_PENDING("o", CONFIG) ") WHERE NOT EXISTS (SELECT 1 "       \
+  "FROM deliveries r WHERE r.status = 'delivering' AND r.config_id = " CONFIG ")"
+#define WEBHOOKD_PG_START_TURN(NOW)                                    \
+  "UPDATE deliveries SET next_attempt_at = " NOW ", updated_at = " NOW \
+  " "                                                                  \
+  "WHERE status = 'pending' AND next_attempt_at + 0 = " WEBHOOKD_WAITING_FOR_TURN " AND id = ANY"
+// $1 the configuration whose turn ended, $2 now.
+inline constexpr Statement kStartNextTurn{
+    "start_next_turn",
+    WEBHOOKD_PG_START_TURN("$2::bigint") "(ARRAY(" WEBHOOKD_PG_TURN_TO_START("$1::bigint") "))"};
+// The same for every configuration with pending deliveries ($1 now), from the lease sweep: a
+// safety net, for a turn whose end did not start the next one.
+inline constexpr Statement kStartStrandedTurns{
+    "start_stranded_turns",
+    WEBHOOKD_PG_PENDING_CONFIGS
+        WEBHOOKD_PG_START_TURN("$1::bigint") "(ARRAY(SELECT (" WEBHOOKD_PG_TURN_TO_START(
+            "p.id") ") FROM pending_configs p WHERE p.id IS NOT NULL))"};
+#undef WEBHOOKD_PG_START_TURN
+#undef WEBHOOKD_PG_TURN_TO_START
+#undef WEBHOOKD_PG_OLDEST_PENDING
+#undef WEBHOOKD_PG_PENDING_CONFIGS
+// $1 a configuration that no longer delivers in order, $2 now: none of its deliveries waits.
+inline constexpr Statement kEndWaitingForTurns{
+    "end_waiting_for_turns",
+    "UPDATE deliveries SET next_attempt_at = $2::bigint, updated_at = $2::bigint "
+    "WHERE status = 'pending' AND config_id = $1::bigint "
+    "AND next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN};
 // $1 now (leases ending before it are released; due at it), $2 updated_at.
 inline constexpr Statement kReleaseExpiredLeases{
     "release_expired_leases",

@@ -33,6 +33,14 @@ Status FailUndeliverable(Connection& db, const std::string& id, const std::strin
   return update->Run();
 }
 
+// After a FIFO configuration's turn ended: its next delivery, if it waits, is due now.
+Status StartNextTurn(Connection& db, std::int64_t config_id, UnixMillis now) {
+  Result<Query> update = db.Prepare(kStartNextTurn);
+  if (!update.ok()) return update.error();
+  update->BindInt(1, config_id).BindInt(2, now);
+  return update->Run();
+}
+
 Status Lease(Connection& db, const std::string& id, UnixMillis lease_until, UnixMillis now) {
   Result<Query> update = db.Prepare(kLeaseDelivery);
   if (!update.ok()) return update.error();
@@ -175,6 +183,9 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
       if (Status s = FailUndeliverable(db, job.delivery.id, reason, now); !s.ok()) {
         return s.error();
       }
+      if (job.config.ordering == DeliveryOrdering::kFifo) {
+        if (Status s = StartNextTurn(db, job.config.id, now); !s.ok()) return s.error();
+      }
       continue;
     }
     if (Status s = Lease(db, job.delivery.id, lease_until, now); !s.ok()) return s.error();
@@ -194,13 +205,27 @@ Result<std::optional<UnixMillis>> Operations::NextDueAt(Connection& db) {
   return std::optional<UnixMillis>(query->Int(0));
 }
 
+Result<std::int64_t> Operations::EndWaitingForTurns(Connection& db, std::int64_t config_id,
+                                                    UnixMillis now) {
+  Result<Query> update = db.Prepare(kEndWaitingForTurns);
+  if (!update.ok()) return update.error();
+  update->BindInt(1, config_id).BindInt(2, now);
+  return RunChanges(db, *update);
+}
+
 Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context,
                                                       UnixMillis lease_cutoff, UnixMillis now) {
   Result<Query> update = context.db().Prepare(kReleaseExpiredLeases);
   if (!update.ok()) return update.error();
   update->BindInt(1, lease_cutoff).BindInt(2, now);
   Result<std::int64_t> released = RunChanges(context.db(), *update);
-  if (released.ok() && *released > 0) context.MarkWorkDue();
+  if (!released.ok()) return released;
+  Result<Query> start = context.db().Prepare(kStartStrandedTurns);
+  if (!start.ok()) return start.error();
+  start->BindInt(1, now);
+  Result<std::int64_t> started = RunChanges(context.db(), *start);
+  if (!started.ok()) return started;
+  if (*released > 0 || *started > 0) context.MarkWorkDue();
   return released;
 }
 
@@ -211,6 +236,9 @@ Status Operations::RecordAttempts(WriteContext& context,
   for (const AttemptOutcome& outcome : outcomes) {
     if (Status s = UpdateDeliveryAfterAttempt(db, outcome, now); !s.ok()) return s;
     if (Status s = InsertAttempt(db, outcome.attempt); !s.ok()) return s;
+    if (outcome.ends_fifo_turn) {
+      if (Status s = StartNextTurn(db, outcome.config_id, now); !s.ok()) return s;
+    }
     const bool changes_nothing = outcome.config_effect == ConfigEffect::kHealthy &&
                                  fan_outs != nullptr && fan_outs->KnowsHealthy(outcome.config_id);
     if (!changes_nothing) {

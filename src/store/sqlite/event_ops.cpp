@@ -1,3 +1,4 @@
+#include <cstddef>
 #include <string>
 
 #include "core/delivery_status.hpp"
@@ -30,9 +31,9 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
   // FanOut's configurations are what the database holds in this transaction (FanOutMemo forgets
   // them whenever that may no longer be so): they cannot have changed.
   Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
-                           UnixMillis lease_until) override {
+                           const std::vector<bool>& fifo, UnixMillis lease_until) override {
     if (Status s = InsertEventRow(event); !s.ok()) return s.error();
-    if (Status s = InsertDeliveries(deliveries, lease_until); !s.ok()) return s.error();
+    if (Status s = InsertDeliveries(deliveries, fifo, lease_until); !s.ok()) return s.error();
     return true;
   }
 
@@ -62,9 +63,12 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
     return insert->Run();
   }
 
-  Status InsertDeliveries(const std::vector<Delivery>& deliveries, UnixMillis lease_until) {
-    for (const Delivery& delivery : deliveries) {
-      Result<Query> insert = db_.Prepare(kInsertDelivery);
+  Status InsertDeliveries(const std::vector<Delivery>& deliveries, const std::vector<bool>& fifo,
+                          UnixMillis lease_until) {
+    for (std::size_t i = 0; i < deliveries.size(); ++i) {
+      const Delivery& delivery = deliveries[i];
+      const bool may_wait = fifo[i] && delivery.status == DeliveryStatus::kPending;
+      Result<Query> insert = db_.Prepare(may_wait ? kInsertFifoDelivery : kInsertDelivery);
       if (!insert.ok()) return insert.error();
       insert->BindTextView(1, delivery.id)
           .BindTextView(2, delivery.event_id)

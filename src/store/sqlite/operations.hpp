@@ -91,6 +91,10 @@ struct Operations {
                                                    const std::vector<std::int64_t>& skip_config_ids,
                                                    UnixMillis now);
   static Result<std::optional<UnixMillis>> NextDueAt(Connection& db);
+  // A configuration that no longer delivers in order: its deliveries waiting for their turn are
+  // due now. Returns how many.
+  static Result<std::int64_t> EndWaitingForTurns(Connection& db, std::int64_t config_id,
+                                                 UnixMillis now);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
                                                    UnixMillis now);
   // `fan_outs`, when given, spares the UPDATE of configurations it knows are not failing.

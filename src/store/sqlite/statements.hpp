@@ -147,6 +147,14 @@ inline constexpr std::string_view kInsertDelivery =
     "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
     "next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at, "
     "updated_at) VALUES (?1, ?2, ?3, ?4, ?7, 0, ?5, 0, '', 0, ?8, ?6, ?6)";
+// The same for a pending delivery of a FIFO configuration: it waits for its turn
+// (kWaitingForTurn) if an earlier one of its configuration is open.
+inline constexpr std::string_view kInsertFifoDelivery =
+    "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
+    "next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at, "
+    "updated_at) VALUES (?1, ?2, ?3, ?4, ?7, 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries o "
+    "WHERE o.status IN ('pending', 'delivering') AND o.config_id = ?3) "
+    "THEN " WEBHOOKD_WAITING_FOR_TURN " ELSE ?5 END, 0, '', 0, ?8, ?6, ?6)";
 inline constexpr std::string_view kDeliveriesOfEvent =
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries WHERE event_id = ?1 ORDER BY id";
 inline constexpr std::string_view kGetDelivery =
@@ -204,13 +212,17 @@ inline constexpr std::string_view kSelectDue =
 // then sorts those. The first ORDER BY names the whole key of the index it means, so that
 // no other index gives that order; the IN term lets the oldest pending one be read from
 // deliveries_open rather than by walking the configuration's every delivery.
+// The configurations with pending deliveries, one seek each in deliveries_due_by_config (and a
+// last row of NULL).
+#define WEBHOOKD_PENDING_CONFIGS                                                            \
+  "WITH RECURSIVE pending_configs(id) AS ("                                                 \
+  "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' "                      \
+  "ORDER BY config_id, next_attempt_at, id LIMIT 1) UNION ALL "                             \
+  "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' AND config_id > p.id " \
+  "ORDER BY config_id, next_attempt_at, id LIMIT 1) "                                       \
+  "FROM pending_configs p WHERE p.id IS NOT NULL) "
 inline constexpr std::string_view kSelectDueSkippingConfigs =
-    "WITH RECURSIVE pending_configs(id) AS ("
-    "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' "
-    "ORDER BY config_id, next_attempt_at, id LIMIT 1) UNION ALL "
-    "SELECT (SELECT config_id FROM deliveries WHERE status = 'pending' AND config_id > p.id "
-    "ORDER BY config_id, next_attempt_at, id LIMIT 1) "
-    "FROM pending_configs p WHERE p.id IS NOT NULL) "
+    WEBHOOKD_PENDING_CONFIGS
     "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
     WEBHOOKD_CONFIG_COLUMNS("c.") " FROM pending_configs p "
     "JOIN deliveries d ON d.id IN (SELECT id FROM (SELECT x.id FROM deliveries x "
@@ -231,7 +243,36 @@ inline constexpr std::string_view kFailUndeliverable =
     "UPDATE deliveries SET status = 'failed', last_error = ?2, manual_pending = 0, "
     "updated_at = ?3 WHERE id = ?1";
 inline constexpr std::string_view kNextDueAt =
-    "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'";
+    "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' "
+    "AND next_attempt_at < " WEBHOOKD_WAITING_FOR_TURN;
+// A FIFO configuration's next turn: its oldest pending delivery, if it waits for its turn and
+// none of the configuration's is being delivered, is due now. CONFIG names the configuration;
+// each term is one seek in deliveries_open.
+#define WEBHOOKD_TURN_TO_START(CONFIG)                                                         \
+  "SELECT (SELECT MIN(o.id) FROM deliveries o WHERE o.status IN ('pending', 'delivering') "    \
+  "AND o.status = 'pending' AND o.config_id = " CONFIG                                         \
+  ") WHERE NOT EXISTS (SELECT 1 "                                                              \
+  "FROM deliveries r WHERE r.status IN ('pending', 'delivering') AND r.status = 'delivering' " \
+  "AND r.config_id = " CONFIG ")"
+#define WEBHOOKD_START_TURN(NOW)                                       \
+  "UPDATE deliveries SET next_attempt_at = " NOW ", updated_at = " NOW \
+  " "                                                                  \
+  "WHERE status = 'pending' AND next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN " AND id IN "
+// ?1 the configuration whose turn ended, ?2 now.
+inline constexpr std::string_view kStartNextTurn =
+    WEBHOOKD_START_TURN("?2") "(" WEBHOOKD_TURN_TO_START("?1") ")";
+// The same for every configuration with pending deliveries (?1 now), from the lease sweep: a
+// safety net, for a turn whose end did not start the next one.
+inline constexpr std::string_view kStartStrandedTurns =
+    WEBHOOKD_PENDING_CONFIGS WEBHOOKD_START_TURN("?1") "(SELECT (" WEBHOOKD_TURN_TO_START(
+        "p.id") ") FROM pending_configs p WHERE p.id IS NOT NULL)";
+#undef WEBHOOKD_START_TURN
+#undef WEBHOOKD_TURN_TO_START
+#undef WEBHOOKD_PENDING_CONFIGS
+// ?1 a configuration that no longer delivers in order, ?2 now: none of its deliveries waits.
+inline constexpr std::string_view kEndWaitingForTurns =
+    "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 WHERE status = 'pending' "
+    "AND config_id = ?1 AND next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN;
 // ?1 leases ending before this are released, ?2 the clock's now (they become due then). The
 // IN term lets SQLite read the delivering ones from the partial index deliveries_open.
 inline constexpr std::string_view kReleaseExpiredLeases =

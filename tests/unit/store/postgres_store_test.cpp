@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/delivery_status.hpp"
 #include "core/ids.hpp"
 #include "store/common/ingest.hpp"
 #include "store/open_store.hpp"
@@ -45,7 +47,8 @@ void PgExec(const std::string& sql) {
 // Adds `count` events with one pending delivery each (dlv_bulk_000001 ..., due at 1, 2, ...
 // ms), of the configuration `config_of` names (an SQL expression of g, the row's number), and
 // turns autovacuum (and so its ANALYZE) off for those tables.
-bool AddBulkPendingDeliveries(postgres::Connection& db, int count, const std::string& config_of) {
+bool AddBulkPendingDeliveries(postgres::Connection& db, int count, const std::string& config_of,
+                              const std::string& due_at = "g") {
   return db
       .Exec(fmt::format(
           "ALTER TABLE deliveries SET (autovacuum_enabled = false);"
@@ -56,8 +59,8 @@ bool AddBulkPendingDeliveries(postgres::Connection& db, int count, const std::st
           "attempt_count, next_attempt_at, last_status_code, last_error, "
           "manual_pending, lease_owner, lease_until, created_at, updated_at) "
           "SELECT 'dlv_bulk_' || lpad(g::text, 6, '0'), 'evt_bulk_' || g, {1}, 1, "
-          "'pending', 0, g, 0, '', false, '', 0, g, g FROM generate_series(1, {0}) g",
-          count, config_of))
+          "'pending', 0, {2}, 0, '', false, '', 0, g, g FROM generate_series(1, {0}) g",
+          count, config_of, due_at))
       .ok();
 }
 
@@ -98,6 +101,29 @@ class PostgresStoreTest : public ::testing::Test {
     c.secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
     return c;
   }
+  WebhookConfig FifoConfig() const {
+    WebhookConfig c = Config();
+    c.ordering = DeliveryOrdering::kFifo;
+    return c;
+  }
+  // Runs `statements` (given the clock's time) in a transaction that is rolled back, twice:
+  // before the deliveries' first ANALYZE and after it. Each time they must read fewer than
+  // 1 000 rows of the deliveries.
+  void ExpectFewRowsReadBeforeAndAfterAnalyze(postgres::Connection& db,
+                                              const std::function<void(UnixMillis)>& statements) {
+    for (const bool analyzed : {false, true}) {
+      SCOPED_TRACE(analyzed ? "after ANALYZE" : "before the first ANALYZE");
+      if (analyzed) {
+        ASSERT_TRUE(db.Exec("ANALYZE deliveries").ok());
+      }
+      ASSERT_TRUE(db.Exec("BEGIN").ok());
+      const std::int64_t before = RowsFetched(db);
+      statements(clock_.Now());
+      EXPECT_LT(RowsFetched(db) - before, 1000) << "the statements read the backlog";
+      ASSERT_TRUE(db.Exec("ROLLBACK").ok());
+    }
+  }
+
   NewEvent Event() const {
     NewEvent e;
     e.id = NewSortableId("evt", clock_.Now());
@@ -316,20 +342,159 @@ TEST_F(PostgresStoreTest, AClaimSkipsAHeldBackConfigurationsBacklogWithoutReadin
   auto db = Must(postgres::Connection::Open(Url()));
   ASSERT_TRUE(AddBulkPendingDeliveries(
       *db, kHeldBack, fmt::format("CASE WHEN g % 6000 = 0 THEN {} ELSE {} END", free.id, held.id)));
-  for (const bool analyzed : {false, true}) {
-    if (analyzed) ASSERT_TRUE(db->Exec("ANALYZE deliveries").ok());
-    ASSERT_TRUE(db->Exec("BEGIN").ok());
-    const std::int64_t before = RowsFetched(*db);
-    const UnixMillis now = clock_.Now();
+  ExpectFewRowsReadBeforeAndAfterAnalyze(*db, [&](UnixMillis now) {
     std::vector<DeliveryJob> claimed =
         Must(postgres::Operations::ClaimDue(*db, now, 64, now + 60'000, {held.id}, "a", now));
-    ASSERT_EQ(claimed.size(), 5u) << "analyzed: " << analyzed;
+    ASSERT_EQ(claimed.size(), 5u);
     EXPECT_EQ(claimed.front().delivery.id, "dlv_bulk_006000");
     EXPECT_EQ(claimed.back().delivery.id, "dlv_bulk_030000");
-    EXPECT_LT(RowsFetched(*db) - before, 1000)
-        << "the claim read the held-back deliveries; analyzed: " << analyzed;
-    ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  });
+}
+
+// A FIFO configuration's deliveries behind the one being retried wait for their turn, out of the
+// due range of the index: the claim (walking the due index, or visiting configurations when one
+// is held back), the next due time, the start of the next turn and the lease sweep's search for
+// turns nobody started read a few rows behind 30 000 of them, before the table's first ANALYZE
+// and after it.
+TEST_F(PostgresStoreTest, AFifoConfigurationsWaitingDeliveriesAreNotReadByClaims) {
+  std::unique_ptr<Store> a = Open("a");
+  const WebhookConfig fifo = Must(a->CreateConfig(FifoConfig(), test::kNoConfigLimit));
+  const WebhookConfig free = Must(a->CreateConfig(Config(), test::kNoConfigLimit));
+  constexpr int kWaiting = 30'000;
+  auto db = Must(postgres::Connection::Open(Url()));
+  // The first is the FIFO configuration's, to be retried in a minute; every 6 000th the free
+  // one's, due.
+  const UnixMillis retry_at = clock_.Now() + 60'000;
+  ASSERT_TRUE(AddBulkPendingDeliveries(
+      *db, kWaiting, fmt::format("CASE WHEN g % 6000 = 0 THEN {} ELSE {} END", free.id, fifo.id),
+      fmt::format("CASE WHEN g % 6000 = 0 THEN g WHEN g = 1 THEN {} ELSE {} END", retry_at,
+                  kWaitingForTurn)));
+  ExpectFewRowsReadBeforeAndAfterAnalyze(*db, [&](UnixMillis now) {
+    EXPECT_EQ(Must(postgres::Operations::NextDueAt(*db)), std::optional<UnixMillis>(6'000));
+    EXPECT_EQ(Must(db->Run(postgres::kStartNextTurn, postgres::Params().Int(fifo.id).Int(now)))
+                  .Affected(),
+              0);
+    // It looks each configuration's oldest pending delivery up: the free one's comes after
+    // 5 999 others in the primary key.
+    EXPECT_EQ(Must(db->Run(postgres::kStartStrandedTurns, postgres::Params().Int(now))).Affected(),
+              0);
+    EXPECT_TRUE(
+        Must(postgres::Operations::ClaimDue(*db, now, 64, now + 60'000, {free.id}, "a", now))
+            .empty());
+    std::vector<DeliveryJob> claimed =
+        Must(postgres::Operations::ClaimDue(*db, now, 64, now + 60'000, {}, "a", now));
+    ASSERT_EQ(claimed.size(), 5u);
+    EXPECT_EQ(claimed.front().delivery.id, "dlv_bulk_006000");
+    EXPECT_EQ(Must(postgres::Operations::NextDueAt(*db)), std::optional<UnixMillis>(retry_at));
+  });
+}
+
+// Two nodes at once: one ends a FIFO configuration's turn while the other ingests a delivery
+// of it. Whichever goes first, the new delivery is not left waiting for a turn nobody starts:
+// the insert's parking locks the delivery it waits behind, so either it waits for the end and
+// finds the turn over, or the end waits for its commit and then starts the new one's turn.
+TEST_F(PostgresStoreTest, AFifoTurnEndingOnOneNodeWhileAnotherIngestsStartsTheNextTurn) {
+  std::unique_ptr<Store> a = Open("a");
+  const WebhookConfig fifo = Must(a->CreateConfig(FifoConfig(), test::kNoConfigLimit));
+  auto ending = Must(postgres::Connection::Open(Url()));
+  auto ingesting = Must(postgres::Connection::Open(Url()));
+  const UnixMillis now = clock_.Now();
+  auto add = [&](const std::string& id, std::string_view status) {
+    return fmt::format(
+        "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
+        "attempt_count, next_attempt_at, last_status_code, last_error, manual_pending, "
+        "lease_owner, lease_until, created_at, updated_at) VALUES ('{}', 'evt_1', {}, 1, '{}', "
+        "0, {}, 0, '', false, '', 0, {}, {})",
+        id, fifo.id, status, now, now, now);
+  };
+  ASSERT_TRUE(ending
+                  ->Exec("INSERT INTO events (id, organization_id, event_type_id, payload, "
+                         "created_at) VALUES ('evt_1', 1, 1, '{}', 1)")
+                  .ok());
+  auto end_turn = [&](const std::string& id) {
+    return ending->Exec("UPDATE deliveries SET status = 'succeeded' WHERE id = '" + id + "'").ok();
+  };
+  auto start_next = [&] {
+    return ending->Run(postgres::kStartNextTurn, postgres::Params().Int(fifo.id).Int(now)).ok();
+  };
+  auto ingest = [&](const std::string& id) {
+    return ingesting->Exec(add(id, "pending")).ok() &&
+           ingesting
+               ->Run(postgres::kParkWaitingDeliveries,
+                     postgres::Params().Text(postgres::ArrayLiteral({id})))
+               .ok();
+  };
+  auto next_attempt_of = [&](const std::string& id) {
+    return Must(a->GetDelivery(id, std::nullopt)).next_attempt_at;
+  };
+
+  // The end first: the parking waits for its commit, and finds the turn over.
+  ASSERT_TRUE(ending->Exec(add("dlv_1", "delivering")).ok());
+  ASSERT_TRUE(ending->Exec("BEGIN").ok() && end_turn("dlv_1"));
+  ASSERT_TRUE(ingesting->Exec("BEGIN").ok());
+  std::thread parking([&] { EXPECT_TRUE(ingest("dlv_2")); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(start_next() && ending->Exec("COMMIT").ok());
+  parking.join();
+  ASSERT_TRUE(ingesting->Exec("COMMIT").ok());
+  EXPECT_EQ(next_attempt_of("dlv_2"), now) << "it waits for a turn that ended";
+
+  // The parking first: the end waits for its commit, then starts the new one's turn.
+  ASSERT_TRUE(ending->Exec("UPDATE deliveries SET status = 'delivering' WHERE id = 'dlv_2'").ok());
+  ASSERT_TRUE(ingesting->Exec("BEGIN").ok() && ingest("dlv_3"));
+  std::thread end([&] {
+    EXPECT_TRUE(ending->Exec("BEGIN").ok() && end_turn("dlv_2") && start_next() &&
+                ending->Exec("COMMIT").ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(ingesting->Exec("COMMIT").ok());
+  end.join();
+  EXPECT_EQ(next_attempt_of("dlv_3"), now) << "nobody started its turn";
+}
+
+// A database of the schema before FIFO deliveries waited for their turn (migrations 1 to 11),
+// with a FIFO configuration's delivery in flight and two behind it, upgrades in place: those
+// two wait for their turn, the other configuration's pending one does not.
+TEST_F(PostgresStoreTest, ADatabaseOfTheSchemaBeforeFifoTurnsParksTheWaitingDeliveries) {
+  {
+    auto db = Must(postgres::Connection::Open(Url()));
+    const std::span<const postgres::Migration> all = postgres::EmbeddedMigrations();
+    ASSERT_GE(all.size(), 12u);
+    ASSERT_EQ(all[11].name, "fifo_waiting_for_turn");
+    ASSERT_EQ(Must(postgres::ApplyMigrations(*db, all.first(11), clock_)), 11);
+    constexpr std::string_view kConfig =
+        "({0}, 1, 'hook', 'https://receiver.example/hook', 1, '{{}}', '{{}}', true, false, 1, "
+        "'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', '', 0, false, 0, 0, '', 0, '', 0, 0, "
+        "'{1}')";
+    constexpr std::string_view kDelivery =
+        "('{0}', 'evt_1', {1}, 1, '{2}', 0, 10, 0, '', false, '{3}', {4}, 10, 10)";
+    ASSERT_TRUE(
+        db->Exec(fmt::format(
+                     "INSERT INTO webhook_configs (id, organization_id, name, url, event_type_id, "
+                     "attributes_json, headers_json, active, send_organization_code, version, "
+                     "secret, previous_secret, previous_secret_expires_at, is_deleted, created_at, "
+                     "updated_at, disabled_reason, timeout_ms, retry_schedule_json, failing_since, "
+                     "rate_limit, ordering) VALUES {}, {};"
+                     "INSERT INTO events (id, organization_id, event_type_id, payload, created_at) "
+                     "VALUES ('evt_1', 1, 1, '{{}}', 10);"
+                     "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
+                     "attempt_count, next_attempt_at, last_status_code, last_error, "
+                     "manual_pending, lease_owner, lease_until, created_at, updated_at) "
+                     "VALUES {}, {}, {}, {}",
+                     fmt::format(kConfig, 1, "fifo"), fmt::format(kConfig, 2, "none"),
+                     fmt::format(kDelivery, "dlv_1", 1, "delivering", "a", 9'000'000'000'000),
+                     fmt::format(kDelivery, "dlv_2", 1, "pending", "", 0),
+                     fmt::format(kDelivery, "dlv_3", 1, "pending", "", 0),
+                     fmt::format(kDelivery, "dlv_4", 2, "pending", "", 0)))
+            .ok());
   }
+  std::unique_ptr<Store> a = Open("a");
+  auto next_attempt_of = [&](const std::string& id) {
+    return Must(a->GetDelivery(id, std::nullopt)).next_attempt_at;
+  };
+  EXPECT_EQ(next_attempt_of("dlv_2"), kWaitingForTurn);
+  EXPECT_EQ(next_attempt_of("dlv_3"), kWaitingForTurn);
+  EXPECT_EQ(next_attempt_of("dlv_4"), 10);
 }
 
 // Migration 8 replaces the delivery indexes of a database made by migrations 1 to 7 in place,

@@ -1,8 +1,11 @@
 // What only the SQLite backend has: the URL, WAL, migrations and their bookkeeping.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <span>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/delivery_status.hpp"
 #include "core/ids.hpp"
 #include "store/open_store.hpp"
 #include "store/sqlite/fan_out_memo.hpp"
@@ -73,6 +77,17 @@ std::string PlanText(const std::filesystem::path& file, std::string_view sql) {
   std::string text;
   for (const std::string& line : QueryPlan(file, sql)) text += line + "\n";
   return text;
+}
+
+// A 200 for delivery `id` of configuration 1, for the upgrade tests.
+AttemptOutcome SucceededOutcome(const std::string& id, UnixMillis at) {
+  AttemptOutcome outcome;
+  outcome.attempt.delivery_id = id;
+  outcome.attempt.attempted_at = at;
+  outcome.attempt.status_code = 200;
+  outcome.new_status = DeliveryStatus::kSucceeded;
+  outcome.config_id = 1;
+  return outcome;
 }
 
 // Configuration 1 as the schema of migrations 3 to 10 stores it, for the upgrade tests.
@@ -274,13 +289,7 @@ TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaBeforeTheLeanHotPathUpgradesInPlace)
       Must(store->ClaimDue(clock_.Now(), 10, clock_.Now() + 30'000, {}));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].delivery.id, "dlv_3");
-  AttemptOutcome outcome;
-  outcome.attempt.delivery_id = "dlv_3";
-  outcome.attempt.attempted_at = clock_.Now();
-  outcome.attempt.status_code = 200;
-  outcome.new_status = DeliveryStatus::kSucceeded;
-  outcome.config_id = 1;
-  ASSERT_TRUE(store->RecordAttempts({outcome}).ok());
+  ASSERT_TRUE(store->RecordAttempts({SucceededOutcome("dlv_3", clock_.Now())}).ok());
   const std::vector<Attempt> recorded = Must(store->ListAttempts("dlv_3", std::nullopt));
   ASSERT_EQ(recorded.size(), 1u);
   EXPECT_GT(recorded[0].id, 3);
@@ -739,26 +748,50 @@ TEST_F(SqliteStoreTest, StatsReadTheWindowAsARangeOfThePrimaryKey) {
   }
 }
 
-// The virtual machine steps of one claim that leaves configuration 1 aside (due by 10 000, up
-// to 8), run on the database file directly.
-std::int64_t StepsOfAClaimSkippingTheFirstConfiguration(const std::filesystem::path& file) {
+// The virtual machine steps of one run of `sql` on the database file directly, `bind` setting
+// its parameters; expects it to answer `rows` rows.
+std::int64_t StepsOf(const std::filesystem::path& file, std::string_view sql,
+                     const std::function<void(sqlite3_stmt*)>& bind, int rows) {
   sqlite3* db = nullptr;
   sqlite3_stmt* stmt = nullptr;
   std::int64_t steps = -1;
-  int rows = 0;
-  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
-      sqlite3_prepare_v2(db, std::string(sqlite::kSelectDueSkippingConfigs).c_str(), -1, &stmt,
-                         nullptr) == SQLITE_OK) {
-    sqlite3_bind_int64(stmt, 1, 10'000);
-    sqlite3_bind_int64(stmt, 2, 8);
-    sqlite3_bind_text(stmt, 3, "[1]", -1, SQLITE_STATIC);
-    while (sqlite3_step(stmt) == SQLITE_ROW) ++rows;
+  int answered = 0;
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, std::string(sql).c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+    bind(stmt);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) ++answered;
+    EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(db);
     steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 0);
   }
-  EXPECT_EQ(rows, 1) << sqlite3_errmsg(db);
+  EXPECT_EQ(answered, rows) << sql << "\n" << sqlite3_errmsg(db);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return steps;
+}
+
+// One claim that leaves configuration 1 aside (due by 10 000, up to 8).
+std::int64_t StepsOfAClaimSkippingTheFirstConfiguration(const std::filesystem::path& file) {
+  return StepsOf(
+      file, sqlite::kSelectDueSkippingConfigs,
+      [](sqlite3_stmt* stmt) {
+        sqlite3_bind_int64(stmt, 1, 10'000);
+        sqlite3_bind_int64(stmt, 2, 8);
+        sqlite3_bind_text(stmt, 3, "[1]", -1, SQLITE_STATIC);
+      },
+      1);
+}
+
+// `count` pending deliveries of configuration 1 for event evt_1, due at `due_at` (SQL of i, from 1
+// to count).
+std::string PendingDeliveriesOfTheFirstConfiguration(int count, std::string_view due_at) {
+  return fmt::format(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {0}) "
+      "INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count, "
+      "next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at, "
+      "updated_at) SELECT printf('dlv_more_%06d_%d', i, {0}), 'evt_1', 1, 1, 'pending', 0, {1}, "
+      "0, '', 0, 0, 5, 5 FROM n",
+      count, due_at);
 }
 
 // A configuration the dispatcher holds back (its receiver never answers) gathers due
@@ -788,17 +821,7 @@ TEST_F(SqliteStoreTest, AClaimSkipsAHeldBackConfigurationsBacklogWithoutReadingI
         VALUES ('dlv_free', 'evt_1', 2, 1, 'pending', 0, 500, 0, '', 0, 0, 5, 5);
   )sql"));
   auto add_held_back = [&](int count) {
-    return ExecAll(file(),
-                   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-                   "WHERE i < " +
-                       std::to_string(count) +
-                       ") "
-                       "INSERT INTO deliveries (id, event_id, config_id, organization_id, "
-                       "status, attempt_count, next_attempt_at, last_status_code, last_error, "
-                       "manual_pending, lease_until, created_at, updated_at) "
-                       "SELECT printf('dlv_held_%06d_%d', i, " +
-                       std::to_string(count) +
-                       "), 'evt_1', 1, 1, 'pending', 0, i % 1000, 0, '', 0, 0, 5, 5 FROM n");
+    return ExecAll(file(), PendingDeliveriesOfTheFirstConfiguration(count, "i % 1000"));
   };
   ASSERT_TRUE(add_held_back(50));
   const std::int64_t behind_few = StepsOfAClaimSkippingTheFirstConfiguration(file());
@@ -806,6 +829,112 @@ TEST_F(SqliteStoreTest, AClaimSkipsAHeldBackConfigurationsBacklogWithoutReadingI
   const std::int64_t behind_many = StepsOfAClaimSkippingTheFirstConfiguration(file());
   EXPECT_GT(behind_few, 0);
   EXPECT_EQ(behind_many, behind_few);
+}
+
+// A FIFO configuration's deliveries behind the one being retried wait for their turn, out of the
+// due range of the index: the claim, the next due time, the start of the next turn and the lease
+// sweep's search for turns nobody started (each looks the oldest pending one up) do the same
+// work behind 50 of them as behind 5 050.
+TEST_F(SqliteStoreTest, AFifoConfigurationsWaitingDeliveriesAreNotReadByClaims) {
+  Must(OpenStore(url(), clock_)).reset();
+  ASSERT_TRUE(ExecAll(file(), kFrontDeskConfiguration + kFrontDeskConfiguration + R"sql(
+      UPDATE webhook_configs SET ordering = 'fifo' WHERE id = 1;
+      INSERT INTO events (id, organization_id, event_type_id, payload, created_at)
+        VALUES ('evt_1', 1, 1, '{}', 5);
+      INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count,
+        next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at,
+        updated_at)
+        VALUES ('dlv_head', 'evt_1', 1, 1, 'pending', 0, 90000, 0, '', 0, 0, 5, 5),
+               ('dlv_free', 'evt_1', 2, 1, 'pending', 0, 500, 0, '', 0, 0, 5, 5);
+  )sql"));
+  auto steps = [&] {
+    auto now = [](sqlite3_stmt* stmt, int index) { sqlite3_bind_int64(stmt, index, 10'000); };
+    return std::array{
+        StepsOf(
+            file(), sqlite::kSelectDue,
+            [&](sqlite3_stmt* stmt) {
+              now(stmt, 1);
+              sqlite3_bind_int64(stmt, 2, 8);
+              sqlite3_bind_text(stmt, 3, "[]", -1, SQLITE_STATIC);
+            },
+            1),
+        StepsOf(
+            file(), sqlite::kNextDueAt, [](sqlite3_stmt*) {}, 1),
+        StepsOf(
+            file(), sqlite::kStartNextTurn,
+            [&](sqlite3_stmt* stmt) {
+              sqlite3_bind_int64(stmt, 1, 1);
+              now(stmt, 2);
+            },
+            0),
+        StepsOf(
+            file(), sqlite::kStartStrandedTurns, [&](sqlite3_stmt* stmt) { now(stmt, 1); }, 0)};
+  };
+  const std::string waiting = std::to_string(kWaitingForTurn);
+  ASSERT_TRUE(ExecAll(file(), PendingDeliveriesOfTheFirstConfiguration(50, waiting)));
+  const auto behind_few = steps();
+  ASSERT_TRUE(ExecAll(file(), PendingDeliveriesOfTheFirstConfiguration(5'000, waiting)));
+  const auto behind_many = steps();
+  for (std::size_t i = 0; i < behind_few.size(); ++i) {
+    EXPECT_GT(behind_few[i], 0) << i;
+    EXPECT_EQ(behind_many[i], behind_few[i]) << "statement " << i;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(file().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM deliveries WHERE next_attempt_at = ?1", -1,
+                               &stmt, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_int64(stmt, 1, kWaitingForTurn);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(stmt, 0), 5'050) << "a statement started a turn";
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+// A database of the schema before FIFO deliveries waited for their turn (migrations 1 to 12),
+// with a FIFO configuration's delivery in flight and two behind it, upgrades in place: those
+// two wait for their turn, the other configuration's pending one does not, and the next turn
+// starts when the one in flight ends.
+TEST_F(SqliteStoreTest, ADatabaseOfTheSchemaBeforeFifoTurnsParksTheWaitingDeliveries) {
+  const std::span<const sqlite::Migration> all = sqlite::EmbeddedMigrations();
+  ASSERT_GE(all.size(), 13u);
+  ASSERT_EQ(all[12].name, "fifo_waiting_for_turn");
+  clock_.Set(1'000);
+  {
+    auto db = Must(sqlite::Connection::Open(file().string(), /*create=*/true));
+    ASSERT_TRUE(sqlite::ApplyMigrations(*db, all.first(12), clock_).ok());
+  }
+  ASSERT_TRUE(ExecAll(file(), kFrontDeskConfiguration + kFrontDeskConfiguration + R"sql(
+    UPDATE webhook_configs SET ordering = 'fifo' WHERE id = 1;
+    INSERT INTO events (id, organization_id, event_type_id, payload, created_at)
+      VALUES ('evt_1', 1, 1, '{}', 10);
+    INSERT INTO deliveries (id, event_id, config_id, organization_id, status, attempt_count,
+      next_attempt_at, last_status_code, last_error, manual_pending, lease_until, created_at,
+      updated_at)
+    VALUES ('dlv_1', 'evt_1', 1, 1, 'delivering', 0, 10, 0, '', 0, 60000, 10, 10),
+           ('dlv_2', 'evt_1', 1, 1, 'pending', 0, 10, 0, '', 0, 0, 10, 10),
+           ('dlv_3', 'evt_1', 1, 1, 'pending', 0, 10, 0, '', 0, 0, 10, 10),
+           ('dlv_4', 'evt_1', 2, 1, 'pending', 0, 10, 0, '', 0, 0, 10, 10);
+  )sql"));
+
+  auto store = Must(OpenStore(url(), clock_));
+  auto next_attempt_of = [&](const std::string& id) {
+    return Must(store->GetDelivery(id, std::nullopt)).next_attempt_at;
+  };
+  EXPECT_EQ(next_attempt_of("dlv_2"), kWaitingForTurn);
+  EXPECT_EQ(next_attempt_of("dlv_3"), kWaitingForTurn);
+  EXPECT_EQ(next_attempt_of("dlv_4"), 10);
+  const std::vector<DeliveryJob> claimed =
+      Must(store->ClaimDue(clock_.Now(), 10, clock_.Now() + 30'000, {}));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].delivery.id, "dlv_4");
+
+  AttemptOutcome outcome = SucceededOutcome("dlv_1", clock_.Now());
+  outcome.ends_fifo_turn = true;
+  ASSERT_TRUE(store->RecordAttempts({outcome}).ok());
+  EXPECT_EQ(next_attempt_of("dlv_2"), clock_.Now());
+  EXPECT_EQ(next_attempt_of("dlv_3"), kWaitingForTurn);
 }
 
 // GET /metrics is public and read every few seconds: its backlog is counted from the partial

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/delivery_status.hpp"
 #include "core/ids.hpp"
 #include "store/encrypting_store.hpp"
 #include "store/open_store.hpp"
@@ -118,6 +119,13 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
     return Must(store_->CreateConfig(config, kNoConfigLimit));
   }
 
+  // A FIFO configuration of organization A for event type 3.
+  WebhookConfig CreateFifo() {
+    WebhookConfig config = NewConfig(kOrgA, 3, "fifo");
+    config.ordering = DeliveryOrdering::kFifo;
+    return Create(config);
+  }
+
   IngestedEvent Ingest(const NewEvent& event) {
     std::vector<Result<IngestedEvent>> results = store_->IngestEvents({event});
     if (results.size() != 1) throw std::runtime_error("IngestEvents returned a wrong count");
@@ -146,6 +154,9 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
     o.new_status = status;
     o.config_id = job.config.id;
     o.config_effect = effect;
+    // As the dispatcher tells it.
+    o.ends_fifo_turn =
+        job.config.ordering == DeliveryOrdering::kFifo && status != DeliveryStatus::kPending;
     return o;
   }
 
@@ -955,9 +966,7 @@ TEST_P(StoreContractTest, ClaimDueLeavesSkippedConfigurationsPending) {
 // deliveries behind it fell due before it and would fill the limit.
 TEST_P(StoreContractTest, ClaimDueSkippingConfigurationsKeepsTheDueOrderTheLimitAndFifoTurns) {
   const WebhookConfig held = Create(NewConfig(kOrgA, 5, "held"));
-  WebhookConfig fifo = NewConfig(kOrgA, 3, "fifo");
-  fifo.ordering = DeliveryOrdering::kFifo;
-  fifo = Create(fifo);
+  const WebhookConfig fifo = CreateFifo();
   const WebhookConfig plain = Create(NewConfig(kOrgA, 4, "plain"));
   const Delivery held_first = IngestFor(held);
   const Delivery held_second = IngestFor(held);
@@ -1013,9 +1022,7 @@ TEST_P(StoreContractTest, UpdateConfigChangesRateLimitAndOrdering) {
 // A FIFO configuration's claim returns only its oldest open delivery; one being retried
 // (pending, not yet due) holds the ones behind it; a finished one lets the next go.
 TEST_P(StoreContractTest, ClaimDueSendsAFifoConfigurationsDeliveriesOneAtATimeInOrder) {
-  WebhookConfig fifo = NewConfig(kOrgA, 3, "fifo");
-  fifo.ordering = DeliveryOrdering::kFifo;
-  fifo = Create(fifo);
+  const WebhookConfig fifo = CreateFifo();
   const WebhookConfig plain = Create(NewConfig(kOrgA, 4, "plain"));
   std::vector<Delivery> ordered;
   for (int i = 0; i < 3; ++i) ordered.push_back(IngestFor(fifo));
@@ -1051,6 +1058,89 @@ TEST_P(StoreContractTest, ClaimDueSendsAFifoConfigurationsDeliveriesOneAtATimeIn
   std::vector<DeliveryJob> third = ClaimAll();
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].delivery.id, ordered[2].id);
+}
+
+// A FIFO configuration's delivery behind an open one waits for its turn: never due, so neither
+// claims nor the next due time see it, until the turn before it ends (succeeded or failed for
+// good), or until the configuration no longer delivers in order.
+TEST_P(StoreContractTest, AFifoDeliveryBehindAnOpenOneWaitsForItsTurnWithoutFallingDue) {
+  WebhookConfig config = CreateFifo();
+  const UnixMillis ingested_at = clock_.Now();
+  std::vector<Delivery> made;
+  for (int i = 0; i < 4; ++i) made.push_back(IngestFor(config));
+  auto next_attempt_of = [&](const Delivery& d) {
+    return Must(store_->GetDelivery(d.id, std::nullopt)).next_attempt_at;
+  };
+  EXPECT_EQ(next_attempt_of(made[0]), ingested_at);
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(next_attempt_of(made[i]), kWaitingForTurn) << i;
+  EXPECT_EQ(Must(store_->NextDueAt()), std::optional<UnixMillis>(ingested_at));
+
+  std::vector<DeliveryJob> first = ClaimAll();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].delivery.id, made[0].id);
+  EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt) << "the waiting ones are not due";
+
+  clock_.Advance(2'000);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(first[0], DeliveryStatus::kSucceeded, 200)}).ok());
+  EXPECT_EQ(next_attempt_of(made[1]), clock_.Now()) << "its turn started when the first ended";
+  EXPECT_EQ(next_attempt_of(made[2]), kWaitingForTurn);
+  EXPECT_EQ(Must(store_->NextDueAt()), std::optional<UnixMillis>(clock_.Now()));
+  std::vector<DeliveryJob> second = ClaimAll();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].delivery.id, made[1].id);
+
+  // The configuration stops delivering in order while the second is in flight: the two behind
+  // it are due at once.
+  config.ordering = DeliveryOrdering::kNone;
+  Must(store_->UpdateConfig(config, std::nullopt));
+  EXPECT_EQ(next_attempt_of(made[2]), clock_.Now());
+  std::vector<std::string> rest;
+  for (const DeliveryJob& job : ClaimAll()) rest.push_back(job.delivery.id);
+  EXPECT_EQ(rest, (std::vector<std::string>{made[2].id, made[3].id}));
+}
+
+// A turn whose end did not start the next one (here an outcome recorded without saying it ended
+// a FIFO turn) is started by the lease sweep, a safety net; one with a delivery in flight is not.
+TEST_P(StoreContractTest, TheLeaseSweepStartsATurnNobodyStarted) {
+  WebhookConfig config = CreateFifo();
+  const Delivery head = IngestFor(config);
+  const Delivery next = IngestFor(config);
+  std::vector<DeliveryJob> jobs = ClaimAll();
+  ASSERT_EQ(jobs.size(), 1u);
+  const Delivery last = IngestFor(config);
+  EXPECT_EQ(Must(store_->ReleaseExpiredLeases(clock_.Now())), 0);
+  EXPECT_EQ(Must(store_->GetDelivery(next.id, std::nullopt)).next_attempt_at, kWaitingForTurn)
+      << "the head is in flight";
+
+  AttemptOutcome missed = Outcome(jobs[0], DeliveryStatus::kSucceeded, 200);
+  missed.ends_fifo_turn = false;
+  ASSERT_TRUE(store_->RecordAttempts({missed}).ok());
+  EXPECT_TRUE(ClaimAll().empty());
+  clock_.Advance(1'000);
+  EXPECT_EQ(Must(store_->ReleaseExpiredLeases(clock_.Now())), 0) << "no lease was released";
+  std::vector<DeliveryJob> started = ClaimAll();
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].delivery.id, next.id);
+  EXPECT_EQ(Must(store_->GetDelivery(last.id, std::nullopt)).next_attempt_at, kWaitingForTurn);
+  EXPECT_EQ(Must(store_->GetDelivery(head.id, std::nullopt)).status, DeliveryStatus::kSucceeded);
+}
+
+// A FIFO delivery that a claim fails (its configuration was deactivated) ends its turn like
+// any other: the next one falls due, and the claim after fails it too.
+TEST_P(StoreContractTest, AFifoDeliveryFailedByAClaimStartsTheNextTurn) {
+  WebhookConfig config = CreateFifo();
+  const Delivery first = IngestFor(config);
+  const Delivery second = IngestFor(config);
+  config.active = false;
+  Must(store_->UpdateConfig(config, std::nullopt));
+
+  EXPECT_TRUE(ClaimAll().empty());
+  EXPECT_EQ(Must(store_->GetDelivery(first.id, std::nullopt)).status, DeliveryStatus::kFailed);
+  EXPECT_EQ(Must(store_->GetDelivery(second.id, std::nullopt)).next_attempt_at, clock_.Now());
+  EXPECT_TRUE(ClaimAll().empty());
+  const Delivery failed = Must(store_->GetDelivery(second.id, std::nullopt));
+  EXPECT_EQ(failed.status, DeliveryStatus::kFailed);
+  EXPECT_EQ(failed.last_error, "configuration inactive");
 }
 
 TEST_P(StoreContractTest, ClaimDueFailsDeliveriesOfDeletedOrInactiveConfigs) {
