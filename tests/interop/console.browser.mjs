@@ -185,6 +185,26 @@ test("an admin operates configurations, events and deliveries from the console",
   assert.equal(flaky.state.count, 2);
   await shot(page, "event-retried");
 
+  // A FIFO configuration whose receiver is down (nothing listens on port 1): its first delivery
+  // fails and waits an hour for its retry; the second waits for it, with no time of its own.
+  await admin("POST", "/external-events/", {
+    organizationId: 1, name: "In order", url: "http://127.0.0.1:1/down", eventName: "HealthProgramActivated",
+    ordering: "fifo", retrySchedule: [0, 3600],
+  }, 201);
+  const program = await admin("GET", "/event-types/HealthProgramActivated", undefined, 200);
+  const inLine = [];
+  for (let i = 0; i < 2; i += 1) {
+    inLine.push(await admin("POST", "/events", { organizationId: 1, eventName: "HealthProgramActivated", payload: program.sample }, 202));
+  }
+  await waitFor("the first FIFO delivery to fail once", async () => (await deliveriesOf(inLine[0].id))[0].attemptCount === 1);
+  await page.goto(`${server.baseUrl}/console/#/events/${inLine[0].id}`);
+  await page.locator(".delivery .badge-pending").waitFor();
+  await page.locator(".delivery").getByText(/· next /).waitFor();
+  await page.goto(`${server.baseUrl}/console/#/events/${inLine[1].id}`);
+  await page.locator(".delivery .badge-pending").waitFor();
+  await page.locator(".delivery").getByText("waits for an earlier delivery to this configuration (FIFO)", { exact: false }).waitFor();
+  await shot(page, "event-waiting-for-its-turn");
+
   // An inference event: the receiver's JSON answer is the result, shown on the event's page
   // once the delivery succeeds (the page may open before it does).
   const inferenceConfig = await admin("POST", "/external-events/", {

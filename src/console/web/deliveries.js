@@ -6,6 +6,12 @@ import { Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, ti
 
 const statuses = ["pending", "delivering", "succeeded", "failed"];
 const open = (d) => d.status === "pending" || d.status === "delivering";
+// When the next attempt is due, or, for a pending delivery without one, why: a FIFO
+// configuration's delivery waits for the one before it to succeed or fail.
+const nextAttempt = (d) => {
+  if (d.nextAttemptAt) return " · next " + time(d.nextAttemptAt);
+  return d.status === "pending" ? " · waits for an earlier delivery to this configuration (FIFO)" : "";
+};
 
 function hashWith(params) {
   const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
@@ -103,7 +109,7 @@ function Delivery({ delivery, onRetried }) {
       <h3>To <a href=${"#/configs/" + delivery.externalEventId}>configuration ${delivery.externalEventId}</a></h3>
       <${StatusBadge} status=${delivery.status} />
     </div>
-    <p class="muted">${`${delivery.id} · ${delivery.attemptCount} ${delivery.attemptCount === 1 ? "attempt" : "attempts"}`}${delivery.nextAttemptAt ? " · next " + time(delivery.nextAttemptAt) : ""}</p>
+    <p class="muted">${`${delivery.id} · ${delivery.attemptCount} ${delivery.attemptCount === 1 ? "attempt" : "attempts"}`}${nextAttempt(delivery)}</p>
     ${delivery.status !== "delivering" ? html`<button type="button" class="secondary" onClick=${retry}>Retry now</button>` : null}
     <${ErrorMessage} error=${error} />
     <${ErrorMessage} error=${attempts.error} />
