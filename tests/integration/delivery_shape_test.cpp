@@ -96,8 +96,9 @@ TEST_F(DeliveryShapeTest, FifoDeliversInIngestOrderEvenWhenEachFailsTwiceFirst) 
 }
 
 // The deliveries behind a FIFO configuration's head wait for their turn: listed pending with no
-// next attempt while the head waits a minute for its retry. A manual retry of the head that
-// succeeds starts the next turn at once, and the rest follow in order.
+// next attempt while the head waits a minute for its retry, and a manual retry of one of them is
+// refused (409). A manual retry of the head that succeeds starts the next turn at once, and the
+// rest follow in order.
 TEST_F(DeliveryShapeTest, FifoDeliveriesWaitingForTheirTurnHaveNoNextAttemptUntilItComes) {
   std::atomic<bool> healthy = false;
   HttpReceiver receiver(
@@ -124,6 +125,9 @@ TEST_F(DeliveryShapeTest, FifoDeliveriesWaitingForTheirTurnHaveNoNextAttemptUnti
     EXPECT_EQ(listed[i].at("status"), "pending");
     EXPECT_TRUE(listed[i].at("nextAttemptAt").is_null()) << json::serialize(listed[i]);
   }
+  const std::string second(listed[1].at("id").as_string());
+  const HttpResponse refused = admin.Request("POST", "/deliveries/" + second + "/retry");
+  EXPECT_TRUE(IsProblem(refused, 409, "conflict")) << refused.Summary();
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(receiver.Count(), 1u) << "a delivery behind the head was sent";
 

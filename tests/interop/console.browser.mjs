@@ -203,6 +203,7 @@ test("an admin operates configurations, events and deliveries from the console",
   await page.goto(`${server.baseUrl}/console/#/events/${inLine[1].id}`);
   await page.locator(".delivery .badge-pending").waitFor();
   await page.locator(".delivery").getByText("waits for an earlier delivery to this configuration (FIFO)", { exact: false }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Retry now" }).count(), 0, "a waiting delivery offers a retry the API refuses");
   await shot(page, "event-waiting-for-its-turn");
 
   // An inference event: the receiver's JSON answer is the result, shown on the event's page

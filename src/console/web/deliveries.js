@@ -6,11 +6,15 @@ import { Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, ti
 
 const statuses = ["pending", "delivering", "succeeded", "failed"];
 const open = (d) => d.status === "pending" || d.status === "delivering";
+// A FIFO configuration's delivery waiting for an earlier one: pending, with no time of its own.
+const waiting = (d) => d.status === "pending" && !d.nextAttemptAt;
+// The API refuses a retry of one being delivered or waiting for its turn.
+const retriable = (d) => d.status !== "delivering" && !waiting(d);
 // When the next attempt is due, or, for a pending delivery without one, why: a FIFO
 // configuration's delivery waits for the one before it to succeed or fail.
 const nextAttempt = (d) => {
   if (d.nextAttemptAt) return " · next " + time(d.nextAttemptAt);
-  return d.status === "pending" ? " · waits for an earlier delivery to this configuration (FIFO)" : "";
+  return waiting(d) ? " · waits for an earlier delivery to this configuration (FIFO)" : "";
 };
 
 function hashWith(params) {
@@ -110,7 +114,7 @@ function Delivery({ delivery, onRetried }) {
       <${StatusBadge} status=${delivery.status} />
     </div>
     <p class="muted">${`${delivery.id} · ${delivery.attemptCount} ${delivery.attemptCount === 1 ? "attempt" : "attempts"}`}${nextAttempt(delivery)}</p>
-    ${delivery.status !== "delivering" ? html`<button type="button" class="secondary" onClick=${retry}>Retry now</button>` : null}
+    ${retriable(delivery) ? html`<button type="button" class="secondary" onClick=${retry}>Retry now</button>` : null}
     <${ErrorMessage} error=${error} />
     <${ErrorMessage} error=${attempts.error} />
     ${attempts.data && attempts.data.data.length === 0 ? html`<${Empty}>No attempt yet.</${Empty}>` : null}

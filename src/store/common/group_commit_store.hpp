@@ -190,6 +190,12 @@ class GroupCommitStore : public Store {
       if (!current.ok()) return current.error();
       const Error being_delivered = Error::Conflict("delivery " + id + " is being delivered");
       if (current->status == DeliveryStatus::kDelivering) return being_delivered;
+      if (current->status == DeliveryStatus::kPending &&
+          current->next_attempt_at == kWaitingForTurn) {
+        return Error::Conflict("delivery " + id +
+                               " waits for an earlier delivery to its configuration (ordering "
+                               "fifo) and is sent when that one succeeds or fails; retry that one");
+      }
       Result<Event> event = Ops::GetEvent(c.db(), current->event_id, scope);
       if (!event.ok()) return event.error();
       if (event->payload_erased_at != 0) {

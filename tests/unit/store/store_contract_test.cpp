@@ -1079,6 +1079,11 @@ TEST_P(StoreContractTest, AFifoDeliveryBehindAnOpenOneWaitsForItsTurnWithoutFall
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].delivery.id, made[0].id);
   EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt) << "the waiting ones are not due";
+  const Result<Delivery> refused = store_->RetryDelivery(made[1].id, std::nullopt);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  EXPECT_NE(refused.error().message.find("waits for an earlier delivery"), std::string::npos);
+  EXPECT_EQ(next_attempt_of(made[1]), kWaitingForTurn) << "the refused retry changed it";
 
   clock_.Advance(2'000);
   ASSERT_TRUE(store_->RecordAttempts({Outcome(first[0], DeliveryStatus::kSucceeded, 200)}).ok());
