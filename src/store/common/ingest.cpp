@@ -53,13 +53,16 @@ Event HandedOffEvent(const Event& stored, const NewEvent& in) {
 
 // `result`'s deliveries, one per configuration in `configs`: those `handoff` takes leased to it
 // and listed in `handed_off`, the others pending. Answers, for each, whether its configuration
-// is FIFO.
+// is FIFO: empty (no allocation per event) when none is.
 std::vector<bool> AddDeliveries(std::vector<WebhookConfig> configs, const NewEvent& in,
                                 UnixMillis now, DeliveryHandoff* handoff, IngestedEvent& result) {
   std::vector<bool> fifo;
-  fifo.reserve(configs.size());
-  for (WebhookConfig& config : configs) {
-    fifo.push_back(config.ordering == DeliveryOrdering::kFifo);
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    WebhookConfig& config = configs[i];
+    if (config.ordering == DeliveryOrdering::kFifo) {
+      fifo.resize(configs.size());
+      fifo[i] = true;
+    }
     Delivery delivery = NewPendingDelivery(result.event, config.id, now);
     std::optional<UnixMillis> lease =
         handoff != nullptr ? handoff->LeaseFor(config, now) : std::nullopt;

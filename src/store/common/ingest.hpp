@@ -5,6 +5,7 @@
 // undoes the event.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,14 +33,19 @@ class IngestSteps {
   // Stores the event with its deliveries (none when no configuration matched; one round trip
   // for both on PostgreSQL). Each delivery is kPending, or kDelivering leased until
   // `lease_until` (the same for all of them). A pending delivery whose `fifo` flag is set (its
-  // configuration's ordering is FIFO) is stored waiting for its turn (kWaitingForTurn) when an
-  // earlier delivery of its configuration is open. kConflict if an event with this id exists.
-  // False, storing nothing, if the configurations the last FanOut answered from its cache have
-  // changed since; the FanOut after that reads the database, and the InsertEvent after that
-  // does not answer false.
+  // configuration's ordering is FIFO; IsFifo: `fifo` is empty when none is) is stored waiting for
+  // its turn (kWaitingForTurn) when an earlier delivery of its configuration is open. kConflict if
+  // an event with this id exists. False, storing nothing, if the configurations the last FanOut
+  // answered from its cache have changed since; the FanOut after that reads the database, and the
+  // InsertEvent after that does not answer false.
   virtual Result<bool> InsertEvent(const Event& event, const std::vector<Delivery>& deliveries,
                                    const std::vector<bool>& fifo, UnixMillis lease_until) = 0;
 };
+
+// Whether the `i`th delivery given to IngestSteps::InsertEvent is of a FIFO configuration.
+inline bool IsFifo(const std::vector<bool>& fifo, std::size_t i) {
+  return i < fifo.size() && fifo[i];
+}
 
 // The deliveries one ingestion request may create (IngestLimits), counted over its events, which
 // run one after another on one writer thread.

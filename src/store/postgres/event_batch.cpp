@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/delivery_status.hpp"
+#include "store/common/ingest.hpp"
 #include "store/postgres/statements.hpp"
 
 namespace webhookd::postgres {
@@ -22,7 +23,8 @@ void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries
   read_at_.push_back(std::to_string(read_at_version.value_or(-1)));
   for (std::size_t i = 0; i < deliveries.size(); ++i) {
     const Delivery& d = deliveries[i];
-    if (fifo[i] && d.status == DeliveryStatus::kPending) fifo_ids_.push_back(d.id);
+    if (store_common::IsFifo(fifo, i) && d.status == DeliveryStatus::kPending)
+      fifo_ids_.push_back(d.id);
     delivery_ids_.push_back(d.id);
     delivery_events_.push_back(event.id);
     configs_.push_back(std::to_string(d.config_id));

@@ -67,7 +67,8 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
                           UnixMillis lease_until) {
     for (std::size_t i = 0; i < deliveries.size(); ++i) {
       const Delivery& delivery = deliveries[i];
-      const bool may_wait = fifo[i] && delivery.status == DeliveryStatus::kPending;
+      const bool may_wait =
+          store_common::IsFifo(fifo, i) && delivery.status == DeliveryStatus::kPending;
       Result<Query> insert = db_.Prepare(may_wait ? kInsertFifoDelivery : kInsertDelivery);
       if (!insert.ok()) return insert.error();
       insert->BindTextView(1, delivery.id)
