@@ -141,6 +141,47 @@ TEST_F(DeliveryShapeTest, FifoDeliveriesWaitingForTheirTurnHaveNoNextAttemptUnti
   EXPECT_TRUE(WaitUntil([&] { return AllSucceeded(admin, IdOf(config)); }, 5s));
 }
 
+// A FIFO configuration deactivated with a line behind a head waiting for its retry: when the
+// head falls due, the whole line is failed at once ("configuration inactive"), not one delivery
+// per claim (which took about a second each), and nothing more is sent.
+TEST_F(DeliveryShapeTest, ADeactivatedFifoConfigurationsLineIsFailedAtOnce) {
+  HttpReceiver receiver([](const ReceivedRequest&) { return Answer(503, "not yet"); });
+  HttpClient admin = Admin();
+  json::object body = HookBody(1, "BookAppointment", receiver.Url("/ordered"), "ordered");
+  body["ordering"] = "fifo";
+  body["retrySchedule"] = json::array{0, 1};
+  const json::object config = CreateConfig(admin, body);
+  constexpr int kEvents = 20;
+  json::array events;
+  for (int i = 1; i <= kEvents; ++i) {
+    events.push_back(json::object{{"eventName", "BookAppointment"},
+                                  {"organizationId", 1},
+                                  {"payload", Appointment(admin, i)}});
+  }
+  ASSERT_TRUE(IsJson(admin.Post("/events/batch", json::object{{"events", events}}), 200));
+  ASSERT_TRUE(receiver.WaitFor(1, 10s));
+  ASSERT_TRUE(IsJson(admin.Patch(ConfigPath(config), json::object{{"active", false}}), 200));
+
+  const auto deactivated = steady_clock::now();
+  json::array listed;
+  const bool all_failed = WaitUntil(
+      [&] {
+        listed = DeliveriesOf(admin, IdOf(config));
+        return listed.size() == kEvents &&
+               std::all_of(listed.begin(), listed.end(),
+                           [](const json::value& d) { return d.at("status") == "failed"; });
+      },
+      8s);
+  const auto took = steady_clock::now() - deactivated;
+  std::printf("[ fifo line ] %d deliveries failed %lld ms after the deactivation\n", kEvents,
+              static_cast<long long>(std::chrono::duration_cast<milliseconds>(took).count()));
+  ASSERT_TRUE(all_failed) << json::serialize(listed);
+  for (const json::value& d : listed) {
+    EXPECT_EQ(d.at("lastError"), "configuration inactive") << json::serialize(d);
+  }
+  EXPECT_EQ(receiver.Count(), 1u) << "only the head's first attempt was sent";
+}
+
 TEST_F(DeliveryShapeTest, RateLimitAndOrderingAreValidatedAndCanBeChanged) {
   HttpClient admin = Admin();
   json::object body = ConfigBody(1);

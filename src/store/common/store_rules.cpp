@@ -86,11 +86,14 @@ DeliveryBacklog BacklogOf(const DeliveryCounts& counts) {
       .pending = counts.pending, .delivering = counts.delivering, .failed = counts.failed};
 }
 
-void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due) {
-  std::map<std::int64_t, std::int64_t> taken;  // by rate-limited configuration
-  std::erase_if(due, [&taken](const DeliveryJob& job) {
+void ClaimRateBudget::KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due) {
+  std::erase_if(due, [this](const DeliveryJob& job) {
     if (job.config.rate_limit <= 0) return false;
-    return ++taken[job.config.id] > job.config.rate_limit * kRateLimitedClaimSeconds;
+    const std::int64_t allowed = job.config.rate_limit * kRateLimitedClaimSeconds;
+    std::int64_t& taken = taken_[job.config.id];
+    if (taken >= allowed) return true;
+    ++taken;
+    return false;
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,9 +70,18 @@ std::string UndeliverableReason(const WebhookConfig& config);
 // would wait in memory for tokens while its lease runs out.
 inline constexpr std::int64_t kRateLimitedClaimSeconds = 2;
 
-// Drops from `due` (in claim order) the deliveries of each rate-limited configuration past
-// kRateLimitedClaimSeconds x its rate; the caller leaves them pending, unchanged.
-void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due);
+// What one claim takes of each rate-limited configuration, over all its selections (a claim
+// selects again after failing a deleted or inactive configuration's line).
+class ClaimRateBudget {
+ public:
+  // Drops from `due` (in claim order) the deliveries of each rate-limited configuration past
+  // kRateLimitedClaimSeconds x its rate, counting what earlier selections kept; the caller
+  // leaves them pending, unchanged.
+  void KeepWhatTheRateCanSend(std::vector<DeliveryJob>& due);
+
+ private:
+  std::map<std::int64_t, std::int64_t> taken_;  // by rate-limited configuration
+};
 
 // Adds `count` deliveries in status `status_name` (a schema status name) to `counts`.
 void AddDeliveryCount(DeliveryCounts& counts, std::string_view status_name, std::int64_t count);

@@ -193,9 +193,10 @@ namespace {
 // lease another node took first (a concurrent claim that committed the lease before ours). The
 // dropped ones are left pending, unchanged, for the lease holder.
 Result<std::vector<DeliveryJob>> HeldByThisNode(Connection& db, std::vector<DeliveryJob> jobs,
+                                                store_common::ClaimRateBudget& rate_budget,
                                                 const std::string& owner, UnixMillis lease_until,
                                                 UnixMillis now) {
-  store_common::KeepWhatTheRateCanSend(jobs);
+  rate_budget.KeepWhatTheRateCanSend(jobs);
   std::set<std::int64_t> limited;
   for (const DeliveryJob& job : jobs) {
     if (job.config.rate_limit > 0) limited.insert(job.config.id);
@@ -226,6 +227,16 @@ Status StartNextTurns(Connection& db, const std::vector<std::int64_t>& config_id
     }
   }
   return Status::Ok();
+}
+
+// Fails a deleted or inactive configuration's due line (and its FIFO deliveries waiting for
+// their turn) at once: one by one, each claim failed only what it met, and a FIFO line failed
+// one delivery per claim. Rows another node holds are left to that node's statement or to a
+// later claim's.
+Status FailUndeliverableLine(Connection& db, std::int64_t config_id, const std::string& reason,
+                             UnixMillis due_by, UnixMillis now) {
+  return RunStatus(db, kFailUndeliverableLine,
+                   Params().Int(config_id).Text(reason).Int(due_by).Int(now));
 }
 
 // Walks the due index in its order, sorting nothing. Before a table's first ANALYZE the planner
@@ -259,39 +270,41 @@ Result<Rows> SelectDue(Connection& db, UnixMillis due_by, int limit,
 Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
     const std::vector<std::int64_t>& skip_config_ids, const std::string& owner, UnixMillis now) {
-  if (limit <= 0) return std::vector<DeliveryJob>{};
-  Result<Rows> due = SelectDue(db, due_by, limit, skip_config_ids, owner, now);
-  if (!due.ok()) return due.error();
-  Result<std::vector<DeliveryJob>> selected =
-      HeldByThisNode(db, ReadAll<DeliveryJob>(*due, ReadDueRow), owner, lease_until, now);
-  if (!selected.ok()) return selected.error();
   std::vector<DeliveryJob> claimed;
-  std::vector<std::string> leased_ids, failed_ids, failed_reasons;
-  std::vector<std::int64_t> fifo_failed;
-  for (DeliveryJob& job : *selected) {
-    if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
-      failed_ids.push_back(job.delivery.id);
-      failed_reasons.push_back(std::move(reason));
-      if (job.config.ordering == DeliveryOrdering::kFifo) fifo_failed.push_back(job.config.id);
-      continue;
+  store_common::ClaimRateBudget rate_budget;
+  // After failing a line the claim selects again, so that a claim short of `limit` still means
+  // that nothing more can go now.
+  for (bool failed_a_line = true; failed_a_line && std::ssize(claimed) < limit;) {
+    failed_a_line = false;
+    Result<Rows> due = SelectDue(db, due_by, limit - static_cast<int>(claimed.size()),
+                                 skip_config_ids, owner, now);
+    if (!due.ok()) return due.error();
+    Result<std::vector<DeliveryJob>> selected = HeldByThisNode(
+        db, ReadAll<DeliveryJob>(*due, ReadDueRow), rate_budget, owner, lease_until, now);
+    if (!selected.ok()) return selected.error();
+    std::vector<std::string> leased_ids;
+    std::set<std::int64_t> failed_configs;
+    for (DeliveryJob& job : *selected) {
+      if (failed_configs.contains(job.config.id)) continue;
+      if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
+        if (Status s = FailUndeliverableLine(db, job.config.id, reason, due_by, now); !s.ok()) {
+          return s.error();
+        }
+        failed_configs.insert(job.config.id);
+        failed_a_line = true;
+        continue;
+      }
+      leased_ids.push_back(job.delivery.id);
+      job.delivery.status = DeliveryStatus::kDelivering;
+      job.delivery.updated_at = now;
+      claimed.push_back(std::move(job));
     }
-    leased_ids.push_back(job.delivery.id);
-    job.delivery.status = DeliveryStatus::kDelivering;
-    job.delivery.updated_at = now;
-    claimed.push_back(std::move(job));
-  }
-  if (!failed_ids.empty()) {
-    Status s = RunStatus(
-        db, kFailUndeliverable,
-        Params().Text(ArrayLiteral(failed_ids)).Text(ArrayLiteral(failed_reasons)).Int(now));
-    if (!s.ok()) return s.error();
-    if (Status s = StartNextTurns(db, fifo_failed, now); !s.ok()) return s.error();
-  }
-  if (!leased_ids.empty()) {
-    Status s =
-        RunStatus(db, kLeaseDeliveries,
-                  Params().Text(ArrayLiteral(leased_ids)).Text(owner).Int(lease_until).Int(now));
-    if (!s.ok()) return s.error();
+    if (!leased_ids.empty()) {
+      Status s =
+          RunStatus(db, kLeaseDeliveries,
+                    Params().Text(ArrayLiteral(leased_ids)).Text(owner).Int(lease_until).Int(now));
+      if (!s.ok()) return s.error();
+    }
   }
   return claimed;
 }

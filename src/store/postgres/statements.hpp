@@ -361,12 +361,18 @@ inline constexpr Statement kLeaseDeliveries{
     "UPDATE deliveries SET status = 'delivering', lease_owner = $2::text, "
     "lease_until = $3::bigint, updated_at = $4::bigint WHERE id = ANY($1::text[])"};
 // $1 ids, $2 reasons, $3 now. Planned on each call, as kRecordDeliveryOutcomes.
-inline constexpr Statement kFailUndeliverable{
-    "fail_undeliverable",
-    "UPDATE deliveries d SET status = 'failed', last_error = u.reason, manual_pending = false, "
-    "updated_at = $3::bigint FROM unnest($1::text[], $2::text[]) AS u (id, reason) "
-    "WHERE d.id = u.id",
-    Planning::kEachCall};
+// A deleted or inactive configuration's line, failed at once, as SQLite's: $1 the
+// configuration, $2 the reason, $3 due by, $4 now. Every due delivery, and the FIFO ones waiting
+// for their turn, from deliveries_due_by_config. Rows another node's claim holds are skipped,
+// not waited for: that claim fails them too, and two claims waiting for each other's rows
+// would deadlock.
+inline constexpr Statement kFailUndeliverableLine{
+    "fail_undeliverable_line",
+    "WITH line AS (SELECT id FROM deliveries WHERE status = 'pending' AND config_id = $1::bigint "
+    "AND (next_attempt_at <= $3::bigint OR next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN
+    ") FOR UPDATE SKIP LOCKED) "
+    "UPDATE deliveries d SET status = 'failed', last_error = $2::text, manual_pending = false, "
+    "updated_at = $4::bigint FROM line WHERE d.id = line.id"};
 inline constexpr Statement kNextDueAt{
     "next_due_at",
     "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' "

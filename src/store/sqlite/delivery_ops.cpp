@@ -1,6 +1,8 @@
 #include <fmt/ranges.h>
 
 #include <array>
+#include <iterator>
+#include <set>
 #include <string>
 
 #include "core/delivery_status.hpp"
@@ -25,11 +27,14 @@ std::string_view ListStatementFor(const DeliveryFilter& filter) {
   return kByListing[static_cast<std::size_t>(store_common::ListingFor(filter))];
 }
 
-Status FailUndeliverable(Connection& db, const std::string& id, const std::string& reason,
-                         UnixMillis now) {
-  Result<Query> update = db.Prepare(kFailUndeliverable);
+// Fails a deleted or inactive configuration's due line (and its FIFO deliveries waiting for
+// their turn) at once: one by one, each claim failed only what it met, and a FIFO line failed
+// one delivery per claim.
+Status FailUndeliverableLine(Connection& db, std::int64_t config_id, const std::string& reason,
+                             UnixMillis due_by, UnixMillis now) {
+  Result<Query> update = db.Prepare(kFailUndeliverableLine);
   if (!update.ok()) return update.error();
-  update->BindText(1, id).BindText(2, reason).BindInt(3, now);
+  update->BindInt(1, config_id).BindText(2, reason).BindInt(3, due_by).BindInt(4, now);
   return update->Run();
 }
 
@@ -166,32 +171,35 @@ Result<std::vector<Attempt>> Operations::AttemptsOf(Connection& db,
 Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     Connection& db, UnixMillis due_by, int limit, UnixMillis lease_until,
     const std::vector<std::int64_t>& skip_config_ids, UnixMillis now) {
-  if (limit <= 0) return std::vector<DeliveryJob>{};
-  Result<std::vector<DeliveryJob>> due = [&]() -> Result<std::vector<DeliveryJob>> {
+  std::vector<DeliveryJob> claimed;
+  store_common::ClaimRateBudget rate_budget;
+  const std::string skipped = fmt::format("[{}]", fmt::join(skip_config_ids, ","));
+  // After failing a line the claim selects again, so that a claim short of `limit` still means
+  // that nothing more can go now.
+  for (bool failed_a_line = true; failed_a_line && std::ssize(claimed) < limit;) {
+    failed_a_line = false;
     Result<Query> query =
         db.Prepare(skip_config_ids.empty() ? kSelectDue : kSelectDueSkippingConfigs);
     if (!query.ok()) return query.error();
-    query->BindInt(1, due_by).BindInt(2, limit).BindText(
-        3, fmt::format("[{}]", fmt::join(skip_config_ids, ",")));
-    return ReadAll<DeliveryJob>(*query, ReadDueRow);
-  }();
-  if (!due.ok()) return due.error();
-  store_common::KeepWhatTheRateCanSend(*due);
-  std::vector<DeliveryJob> claimed;
-  for (DeliveryJob& job : *due) {
-    if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
-      if (Status s = FailUndeliverable(db, job.delivery.id, reason, now); !s.ok()) {
-        return s.error();
+    query->BindInt(1, due_by).BindInt(2, limit - std::ssize(claimed)).BindText(3, skipped);
+    Result<std::vector<DeliveryJob>> due = ReadAll<DeliveryJob>(*query, ReadDueRow);
+    if (!due.ok()) return due.error();
+    rate_budget.KeepWhatTheRateCanSend(*due);
+    std::set<std::int64_t> failed_configs;
+    for (DeliveryJob& job : *due) {
+      if (failed_configs.contains(job.config.id)) continue;
+      if (std::string reason = store_common::UndeliverableReason(job.config); !reason.empty()) {
+        Status failed = FailUndeliverableLine(db, job.config.id, reason, due_by, now);
+        if (!failed.ok()) return failed.error();
+        failed_configs.insert(job.config.id);
+        failed_a_line = true;
+        continue;
       }
-      if (job.config.ordering == DeliveryOrdering::kFifo) {
-        if (Status s = StartNextTurn(db, job.config.id, now); !s.ok()) return s.error();
-      }
-      continue;
+      if (Status s = Lease(db, job.delivery.id, lease_until, now); !s.ok()) return s.error();
+      job.delivery.status = DeliveryStatus::kDelivering;
+      job.delivery.updated_at = now;
+      claimed.push_back(std::move(job));
     }
-    if (Status s = Lease(db, job.delivery.id, lease_until, now); !s.ok()) return s.error();
-    job.delivery.status = DeliveryStatus::kDelivering;
-    job.delivery.updated_at = now;
-    claimed.push_back(std::move(job));
   }
   return claimed;
 }

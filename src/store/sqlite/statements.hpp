@@ -239,9 +239,13 @@ inline constexpr std::string_view kSelectDueSkippingConfigs =
     "ORDER BY d.next_attempt_at, d.id LIMIT ?2";
 inline constexpr std::string_view kLeaseDelivery =
     "UPDATE deliveries SET status = 'delivering', lease_until = ?2, updated_at = ?3 WHERE id = ?1";
-inline constexpr std::string_view kFailUndeliverable =
+// A deleted or inactive configuration's line, failed at once: ?1 the configuration, ?2 the reason,
+// ?3 due by, ?4 now. Every due delivery, and the FIFO ones waiting for their turn (each would
+// fall due as the one before it failed). One seek range in deliveries_due_by_config.
+inline constexpr std::string_view kFailUndeliverableLine =
     "UPDATE deliveries SET status = 'failed', last_error = ?2, manual_pending = 0, "
-    "updated_at = ?3 WHERE id = ?1";
+    "updated_at = ?4 WHERE status = 'pending' AND config_id = ?1 "
+    "AND (next_attempt_at <= ?3 OR next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN ")";
 inline constexpr std::string_view kNextDueAt =
     "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' "
     "AND next_attempt_at < " WEBHOOKD_WAITING_FOR_TURN;

@@ -1130,22 +1130,62 @@ TEST_P(StoreContractTest, TheLeaseSweepStartsATurnNobodyStarted) {
   EXPECT_EQ(Must(store_->GetDelivery(head.id, std::nullopt)).status, DeliveryStatus::kSucceeded);
 }
 
-// A FIFO delivery that a claim fails (its configuration was deactivated) ends its turn like
-// any other: the next one falls due, and the claim after fails it too.
-TEST_P(StoreContractTest, AFifoDeliveryFailedByAClaimStartsTheNextTurn) {
-  WebhookConfig config = CreateFifo();
-  const Delivery first = IngestFor(config);
-  const Delivery second = IngestFor(config);
-  config.active = false;
-  Must(store_->UpdateConfig(config, std::nullopt));
+// A claim that meets a deleted or inactive configuration fails its whole due line, and a FIFO
+// one's deliveries waiting for their turn, at once (before, each claim failed only what it met,
+// and a FIFO line one delivery per claim), then selects again: a claim short of its limit still
+// means that nothing more can go now. A delivery not due yet is left until it is.
+TEST_P(StoreContractTest, AClaimFailsAnUndeliverableConfigurationsWholeLineAtOnce) {
+  const WebhookConfig removed = Create(NewConfig(kOrgA, 1, "removed"));
+  const Delivery later = IngestFor(removed);
+  std::vector<DeliveryJob> first = ClaimAll();
+  ASSERT_EQ(first.size(), 1u);
+  AttemptOutcome retry = Outcome(first[0], DeliveryStatus::kPending, 500);
+  retry.next_attempt_at = clock_.Now() + 60'000;
+  ASSERT_TRUE(store_->RecordAttempts({retry}).ok());
+  std::vector<Delivery> removed_line;
+  for (int i = 0; i < 5; ++i) removed_line.push_back(IngestFor(removed));
+  WebhookConfig fifo = CreateFifo();
+  std::vector<Delivery> fifo_line;
+  for (int i = 0; i < 4; ++i) fifo_line.push_back(IngestFor(fifo));
+  clock_.Advance(1'000);
+  const WebhookConfig live = Create(NewConfig(kOrgA, 2, "live"));
+  const std::vector<std::string> live_ids = {IngestFor(live).id, IngestFor(live).id};
+  ASSERT_TRUE(store_->DeleteConfig(removed.id, std::nullopt).ok());
+  fifo.active = false;
+  Must(store_->UpdateConfig(fifo, std::nullopt));
 
-  EXPECT_TRUE(ClaimAll().empty());
-  EXPECT_EQ(Must(store_->GetDelivery(first.id, std::nullopt)).status, DeliveryStatus::kFailed);
-  EXPECT_EQ(Must(store_->GetDelivery(second.id, std::nullopt)).next_attempt_at, clock_.Now());
-  EXPECT_TRUE(ClaimAll().empty());
-  const Delivery failed = Must(store_->GetDelivery(second.id, std::nullopt));
-  EXPECT_EQ(failed.status, DeliveryStatus::kFailed);
-  EXPECT_EQ(failed.last_error, "configuration inactive");
+  std::vector<std::string> claimed;
+  for (const DeliveryJob& job :
+       Must(store_->ClaimDue(clock_.Now(), 3, clock_.Now() + 60'000, {}))) {
+    claimed.push_back(job.delivery.id);
+  }
+  EXPECT_EQ(claimed, live_ids) << "the first selection held only undeliverable ones";
+  auto expect_failed = [&](const std::vector<Delivery>& line, const std::string& reason) {
+    for (const Delivery& d : line) {
+      const Delivery now = Must(store_->GetDelivery(d.id, std::nullopt));
+      EXPECT_EQ(now.status, DeliveryStatus::kFailed) << d.id;
+      EXPECT_EQ(now.last_error, reason) << d.id;
+    }
+  };
+  expect_failed(removed_line, "configuration deleted");
+  expect_failed(fifo_line, "configuration inactive");
+  EXPECT_EQ(Must(store_->GetDelivery(later.id, std::nullopt)).status, DeliveryStatus::kPending);
+  EXPECT_EQ(Must(store_->NextDueAt()), std::optional<UnixMillis>(retry.next_attempt_at));
+}
+
+// A claim that selects again after failing a line still takes at most two seconds' worth of a
+// rate-limited configuration in all, not in each selection.
+TEST_P(StoreContractTest, AClaimThatSelectsAgainKeepsToARateLimitedConfigurationsShare) {
+  WebhookConfig limited = NewConfig(kOrgA, 1, "limited");
+  limited.rate_limit = 1;
+  limited = Create(limited);
+  for (int i = 0; i < 4; ++i) IngestFor(limited);
+  const WebhookConfig removed = Create(NewConfig(kOrgA, 2, "removed"));
+  IngestFor(removed);
+  ASSERT_TRUE(store_->DeleteConfig(removed.id, std::nullopt).ok());
+
+  const std::vector<DeliveryJob> claimed = ClaimAll();
+  EXPECT_EQ(claimed.size(), 2u) << "one a second, two seconds' worth";
 }
 
 TEST_P(StoreContractTest, ClaimDueFailsDeliveriesOfDeletedOrInactiveConfigs) {
