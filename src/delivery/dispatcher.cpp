@@ -117,8 +117,9 @@ struct Dispatcher::Inbox : std::enable_shared_from_this<Dispatcher::Inbox> {
 // The store's end of the hand-off (see Store::SetDeliveryHandoff). The dispatcher's loop opens
 // and closes it; the store's writer asks it inside ingest transactions, so asking takes no lock
 // unless some configuration is held back. Closed for good once the dispatcher stops. FIFO and
-// rate-limited configurations are never taken: the claim alone knows which of a FIFO one's
-// deliveries is next, and which node holds a rate-limited one's queue (PostgreSQL).
+// rate-limited configurations are never taken at ingestion: the claim knows which of a FIFO
+// one's deliveries is next (and so does the end of its turn, LeaseForNextTurn), and which node
+// holds a rate-limited one's queue (PostgreSQL).
 class Dispatcher::Handoff final : public DeliveryHandoff {
  public:
   Handoff(std::shared_ptr<Inbox> inbox, std::int64_t lease_ms)
@@ -128,6 +129,16 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
     if (!open_.load(std::memory_order_acquire)) return std::nullopt;
     if (config.ordering == DeliveryOrdering::kFifo || config.rate_limit > 0) return std::nullopt;
     if (HoldsBack(config)) return std::nullopt;
+    return now + lease_ms_;
+  }
+
+  // The turn before it has ended, so order is kept; a rate-limited queue is still claimed (its
+  // tokens, and on PostgreSQL its queue lease, live in the claim). Not HoldsBack: the held-back
+  // set may still name the configuration for the turn that has just ended (the dispatcher's
+  // loop updates it after handing that turn's outcome to the recorder), and a FIFO turn's
+  // stall ended with its answer.
+  std::optional<UnixMillis> LeaseForNextTurn(const WebhookConfig& config, UnixMillis now) override {
+    if (!open_.load(std::memory_order_acquire) || config.rate_limit > 0) return std::nullopt;
     return now + lease_ms_;
   }
 
@@ -142,18 +153,18 @@ class Dispatcher::Handoff final : public DeliveryHandoff {
   }
 
   // The dispatcher's loop only (the only writer of held_back_, so it may read it unlocked).
-  // `held_back_config_ids` ascending. True if a configuration left the held-back set.
-  bool Set(bool open, const std::vector<std::int64_t>& held_back_config_ids) {
-    bool one_left = false;
+  // `held_back_config_ids` ascending. Returns the configurations that left the held-back set.
+  std::vector<std::int64_t> Set(bool open, const std::vector<std::int64_t>& held_back_config_ids) {
+    std::vector<std::int64_t> left;
     if (held_back_config_ids != held_back_) {
-      one_left = !std::includes(held_back_config_ids.begin(), held_back_config_ids.end(),
-                                held_back_.begin(), held_back_.end());
+      std::set_difference(held_back_.begin(), held_back_.end(), held_back_config_ids.begin(),
+                          held_back_config_ids.end(), std::back_inserter(left));
       std::lock_guard lock(mutex_);
       held_back_ = held_back_config_ids;
       any_held_back_.store(!held_back_.empty(), std::memory_order_release);
     }
     open_.store(open, std::memory_order_release);
-    return one_left;
+    return left;
   }
 
  private:
@@ -270,13 +281,19 @@ void Dispatcher::Iterate() {
   }
   SweepLeasesIfDue(now);
   Pump(now);
-  const HeldBack held_back = FindHeldBack(now);
+  HeldBack held_back = FindHeldBack(now);
   // Ingestion hands new deliveries over only while the held set is below the claims'
   // low-water mark (a backlog waits in the store, pending, not in memory), and never a
   // held-back configuration's. A configuration no longer held back may have deliveries
-  // pending in the store that woke nobody when they were stored (DeliveryHandoff::HoldsBack).
+  // pending in the store that woke nobody when they were stored (DeliveryHandoff::HoldsBack);
+  // not a FIFO one: the end of its turn, in the store, starts the next.
   const bool open = released_interrupted_ && BelowLowWater(held_back);
-  if (handoff_->Set(open, held_back.config_ids)) maybe_due_ = true;
+  for (std::int64_t config_id : handoff_->Set(open, held_back.config_ids)) {
+    if (!std::binary_search(held_for_turns_.begin(), held_for_turns_.end(), config_id)) {
+      maybe_due_ = true;
+    }
+  }
+  held_for_turns_ = std::move(held_back.turn_ids);
   RequestClaimIfUseful(now, held_back);
   const std::int64_t wait_ms = std::max<std::int64_t>(0, NextWakeAt(now) - clock_.Now());
   ArmWake(SteadyClock::now() + std::chrono::milliseconds(wait_ms));
@@ -418,9 +435,9 @@ Dispatcher::ConfigQueue& Dispatcher::QueueFor(const WebhookConfig& config, UnixM
 Dispatcher::HeldBack Dispatcher::FindHeldBack(UnixMillis now) const {
   HeldBack held_back;
   for (const auto& [config_id, queue] : queues_) {
-    if (!IsStalled(queue, now) && !HoldsEnoughForRate(queue) && !FifoTurnInFlight(queue)) {
-      continue;
-    }
+    const bool held_for_rate_or_stall = IsStalled(queue, now) || HoldsEnoughForRate(queue);
+    if (!held_for_rate_or_stall && !FifoTurnInFlight(queue)) continue;
+    if (!held_for_rate_or_stall) held_back.turn_ids.push_back(config_id);
     held_back.config_ids.push_back(config_id);
     held_back.held += queue.in_flight + static_cast<int>(queue.waiting.size());
   }

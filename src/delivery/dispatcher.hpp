@@ -181,6 +181,7 @@ class Dispatcher {
   struct HeldBack {
     int held = 0;
     std::vector<std::int64_t> config_ids;  // ascending (queues_ is ordered by id)
+    std::vector<std::int64_t> turn_ids;    // of those, held only while a FIFO turn is in flight
   };
   struct Completion {
     std::uint64_t id = 0;
@@ -270,7 +271,10 @@ class Dispatcher {
   // it was asked for (the commit that woke us may have missed the claim).
   std::uint64_t wakes_seen_ = 0;
   std::uint64_t wakes_at_claim_ = 0;
-  bool maybe_due_ = true;          // the store may hold due deliveries we have not claimed
+  bool maybe_due_ = true;  // the store may hold due deliveries we have not claimed
+  // The last HeldBack::turn_ids: one that leaves the held-back set needs no claim, since the end
+  // of its turn started the next in the store (handed off, or due with a wake).
+  std::vector<std::int64_t> held_for_turns_;
   UnixMillis due_check_at_ = 0;    // while !maybe_due_: look again at this time
   UnixMillis claim_retry_at_ = 0;  // after a failed claim, not before this
   // Asks the claimer for a lease sweep at this time; none before the start-up release.

@@ -61,7 +61,8 @@ std::string ConfigContext(std::string_view column, std::int64_t organization_id)
                        "organization-" + std::to_string(organization_id));
 }
 
-// Opens the jobs a DeliveryHandoff takes at ingestion before they reach the dispatcher.
+// Opens the jobs a DeliveryHandoff takes (at ingestion, or at a FIFO turn's end) before they
+// reach the dispatcher.
 class EncryptingStore::OpeningHandoff final : public DeliveryHandoff {
  public:
   OpeningHandoff(EncryptingStore& store, std::shared_ptr<DeliveryHandoff> inner)
@@ -79,6 +80,14 @@ class EncryptingStore::OpeningHandoff final : public DeliveryHandoff {
   void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
     OpenedJobs opened = store_.OpenJobs(std::move(jobs), PayloadState::kPlain);
     if (!opened.readable.empty()) inner_->Take(std::move(opened.readable), lease_until);
+  }
+  std::optional<UnixMillis> LeaseForNextTurn(const WebhookConfig& config, UnixMillis now) override {
+    return inner_->LeaseForNextTurn(config, now);
+  }
+  // Read from the store, payload and all; one that does not open is left leased, as above.
+  void TakeNextTurns(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
+    OpenedJobs opened = store_.OpenJobs(std::move(jobs), PayloadState::kSealed);
+    if (!opened.readable.empty()) inner_->TakeNextTurns(std::move(opened.readable), lease_until);
   }
 
  private:

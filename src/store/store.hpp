@@ -91,7 +91,8 @@ struct IngestedEvent {
 // Lets the dispatcher take the deliveries of a new event at ingestion: they are stored
 // kDelivering, leased, and sent from memory, instead of being stored kPending and claimed by
 // a second commit that rewrites every row. A delivery it does not take stays kPending and is
-// claimed as usual, so it may refuse at any time (full, stopping, endpoint stalled).
+// claimed as usual, so it may refuse at any time (full, stopping, endpoint stalled). Likewise
+// the next delivery of a FIFO configuration whose turn a RecordAttempts call ended.
 class DeliveryHandoff {
  public:
   virtual ~DeliveryHandoff() = default;
@@ -107,6 +108,18 @@ class DeliveryHandoff {
   // After the commit, on a store thread; must not block. `lease_until` is the earliest lease
   // among `jobs`.
   virtual void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) = 0;
+
+  // Inside a RecordAttempts transaction that ended a turn of FIFO configuration `config`: the
+  // lease for its next delivery, or nullopt to leave it due for a claim. Quick, never blocks.
+  virtual std::optional<UnixMillis> LeaseForNextTurn(const WebhookConfig& /*config*/,
+                                                     UnixMillis /*now*/) {
+    return std::nullopt;
+  }
+  // After that commit, on the recording thread; must not block. As Take, but each job's event
+  // is as the store holds it (sealed, with encryption at rest), not as it was posted.
+  virtual void TakeNextTurns(std::vector<DeliveryJob> jobs, UnixMillis lease_until) {
+    Take(std::move(jobs), lease_until);
+  }
 };
 
 // What an attempt did to its configuration's health.

@@ -25,6 +25,7 @@
 #include "store/common/connection_pool.hpp"
 #include "store/common/group_commit.hpp"
 #include "store/common/ingest.hpp"
+#include "store/common/next_turns.hpp"
 #include "store/common/store_rules.hpp"
 #include "store/store.hpp"
 
@@ -180,9 +181,6 @@ class GroupCommitStore : public Store {
     return Write<Result<std::int64_t>>(
         [&](Context& c) { return Ops::ReleaseExpiredLeases(c, now, Now()); });
   }
-  Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override {
-    return Write<Status>([&](Context& c) { return Ops::RecordAttempts(c, outcomes, Now()); });
-  }
   Result<Delivery> RetryDelivery(const std::string& id, OrgScope scope,
                                  const AuditEntry* audit = nullptr) override {
     return WriteAudited<Result<Delivery>>(audit, [&](Context& c) -> Result<Delivery> {
@@ -299,6 +297,22 @@ class GroupCommitStore : public Store {
   void StartWriter(std::vector<std::unique_ptr<Session>> sessions) {
     writer_ = std::make_unique<GroupCommitWriter<Session>>(
         std::move(sessions), [this] { NotifyWorkDue(); }, [this] { handed_off_.Flush(); });
+  }
+
+  // Runs `record(context, turns)` in a write and, once it is committed, hands the FIFO turns it
+  // started (store_common::NextTurns) to the dispatcher.
+  template <class Record>
+  Status RecordHandingOffTurns(Record record) {
+    std::shared_ptr<DeliveryHandoff> handoff = CurrentHandoff();
+    store_common::NextTurns turns{.handoff = handoff.get()};
+    Status recorded = Write<Status>([&](Context& c) {
+      turns = store_common::NextTurns{.handoff = handoff.get()};  // a batch may run again
+      return record(c, turns);
+    });
+    if (recorded.ok() && !turns.jobs.empty()) {
+      handoff->TakeNextTurns(std::move(turns.jobs), turns.lease_until);
+    }
+    return recorded;
   }
 
   // Tells the work listener (if any) that work is due.

@@ -217,15 +217,33 @@ Result<std::vector<DeliveryJob>> HeldByThisNode(Connection& db, std::vector<Deli
   return jobs;
 }
 
-// After the turns of these FIFO configurations ended: the next delivery of each, if it waits,
-// is due now. One statement per configuration: a FIFO turn ends once per delivery of that
-// configuration, one at a time.
-Status StartNextTurns(Connection& db, const std::vector<std::int64_t>& config_ids, UnixMillis now) {
-  for (std::int64_t config_id : config_ids) {
-    if (Status s = RunStatus(db, kStartNextTurn, Params().Int(config_id).Int(now)); !s.ok()) {
-      return s;
-    }
+// After a FIFO configuration's turn ended: its next delivery, if it waits, is due now. Work is
+// due either way: an older delivery retried by hand meanwhile may be next, not waiting.
+Status StartNextTurn(WriteContext& context, std::int64_t config_id, UnixMillis now) {
+  if (Status s = RunStatus(context.db(), kStartNextTurn, Params().Int(config_id).Int(now));
+      !s.ok()) {
+    return s;
   }
+  context.MarkWorkDue();
+  return Status::Ok();
+}
+
+// The same, handing the next delivery to the dispatcher, leased to `owner`, when it takes it:
+// no claim (and no commit of its own) then stands between the two turns.
+Status StartOrHandOffNextTurn(WriteContext& context, std::int64_t config_id, UnixMillis now,
+                              const std::string& owner, store_common::NextTurns& turns) {
+  if (turns.handoff == nullptr) return StartNextTurn(context, config_id, now);
+  Connection& db = context.db();
+  Result<Rows> rows = db.Run(kSelectNextTurn, Params().Int(config_id));
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return StartNextTurn(context, config_id, now);
+  DeliveryJob job = ReadDueRow(*rows, 0);
+  const std::optional<UnixMillis> lease = turns.LeaseFor(job, now);
+  if (!lease) return StartNextTurn(context, config_id, now);
+  Status leased = RunStatus(db, kLeaseNextTurn,
+                            Params().Text(job.delivery.id).Text(owner).Int(*lease).Int(now));
+  if (!leased.ok()) return leased;
+  turns.Add(std::move(job), *lease, now);
   return Status::Ok();
 }
 
@@ -342,18 +360,21 @@ Result<std::int64_t> Operations::ReleaseLeasesOf(WriteContext& context, const st
 }
 
 Status Operations::RecordAttempts(WriteContext& context,
-                                  const std::vector<AttemptOutcome>& outcomes, UnixMillis now) {
+                                  const std::vector<AttemptOutcome>& outcomes, UnixMillis now,
+                                  const std::string& owner, store_common::NextTurns& turns) {
   if (outcomes.empty()) return Status::Ok();
   Connection& db = context.db();
   if (Status s = UpdateDeliveriesAfterAttempts(db, outcomes, now); !s.ok()) return s;
   if (Status s = InsertAttempts(db, outcomes); !s.ok()) return s;
   if (Status s = ApplyConfigEffects(db, outcomes, now); !s.ok()) return s;
-  std::vector<std::int64_t> turns_ended;
   for (const AttemptOutcome& o : outcomes) {
-    if (o.new_status == DeliveryStatus::kPending || o.ends_fifo_turn) context.MarkWorkDue();
-    if (o.ends_fifo_turn) turns_ended.push_back(o.config_id);
+    if (o.new_status == DeliveryStatus::kPending) context.MarkWorkDue();
+    if (!o.ends_fifo_turn) continue;
+    if (Status s = StartOrHandOffNextTurn(context, o.config_id, now, owner, turns); !s.ok()) {
+      return s;
+    }
   }
-  return StartNextTurns(db, turns_ended, now);
+  return Status::Ok();
 }
 
 Result<bool> Operations::RequeueForRetry(Connection& db, const std::string& id, UnixMillis now) {

@@ -12,6 +12,7 @@
 #include "core/model.hpp"
 #include "core/result.hpp"
 #include "store/common/ingest.hpp"
+#include "store/common/next_turns.hpp"
 #include "store/postgres/connection.hpp"
 #include "store/postgres/fan_out_cache.hpp"
 #include "store/postgres/writer.hpp"
@@ -101,8 +102,11 @@ struct Operations {
                                                  UnixMillis now);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis due_at,
                                                    UnixMillis now);
+  // A FIFO turn it ends starts the next: handed to `turns.handoff` if it takes it (leased to
+  // `owner`, this node), otherwise due now.
   static Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
-                               UnixMillis now);
+                               UnixMillis now, const std::string& owner,
+                               store_common::NextTurns& turns);
   // Makes the delivery kPending, due now, as a manual retry, unless it is kDelivering: then
   // false and nothing changes.
   static Result<bool> RequeueForRetry(Connection& db, const std::string& id, UnixMillis now);

@@ -94,6 +94,12 @@ Result<std::int64_t> PostgresStore::ReleaseOwnLeases() {
       [&](WriteContext& c) { return Operations::ReleaseLeasesOf(c, node_id_, Now()); });
 }
 
+Status PostgresStore::RecordAttempts(const std::vector<AttemptOutcome>& outcomes) {
+  return RecordHandingOffTurns([&](WriteContext& c, store_common::NextTurns& turns) {
+    return Operations::RecordAttempts(c, outcomes, Now(), node_id_, turns);
+  });
+}
+
 Result<IngestedEvent> PostgresStore::IngestOne(Context& context, const NewEvent& event,
                                                DeliveryHandoff* handoff,
                                                store_common::DeliveryBudget& budget) {

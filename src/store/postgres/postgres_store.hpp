@@ -45,6 +45,8 @@ class PostgresStore final : public store_common::GroupCommitStore<WriterSession,
       const std::vector<std::int64_t>& skip_config_ids) override;
   // Leases in this node's name (see Store::ReleaseOwnLeases).
   Result<std::int64_t> ReleaseOwnLeases() override;
+  // Leases the FIFO turns it hands off in this node's name.
+  Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override;
 
   const std::string& node_id() const { return node_id_; }
 

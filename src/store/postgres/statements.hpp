@@ -407,6 +407,23 @@ inline constexpr Statement kParkWaitingDeliveries{
 inline constexpr Statement kStartNextTurn{
     "start_next_turn",
     WEBHOOKD_PG_START_TURN("$2::bigint") "(ARRAY(" WEBHOOKD_PG_TURN_TO_START("$1::bigint") "))"};
+// The delivery kStartNextTurn would start ($1 the configuration), as kSelectDue reads it and
+// locked as a claim locks it, for the dispatcher to take at once (kLeaseNextTurn).
+inline constexpr Statement kSelectNextTurn{
+    "select_next_turn",
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
+    WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
+    "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE d.id = ANY(ARRAY(" WEBHOOKD_PG_TURN_TO_START("$1::bigint") ")) "
+    "AND d.status = 'pending' AND d.next_attempt_at + 0 = " WEBHOOKD_WAITING_FOR_TURN
+    " FOR UPDATE OF d"};
+// $1 the delivery kSelectNextTurn read, $2 owner (this node), $3 its lease, $4 now: its turn
+// starts, in flight.
+inline constexpr Statement kLeaseNextTurn{
+    "lease_next_turn",
+    "UPDATE deliveries SET status = 'delivering', lease_owner = $2::text, "
+    "lease_until = $3::bigint, next_attempt_at = $4::bigint, updated_at = $4::bigint "
+    "WHERE id = $1::text"};
 // The same for every configuration with pending deliveries ($1 now), from the lease sweep: a
 // safety net, for a turn whose end did not start the next one.
 inline constexpr Statement kStartStrandedTurns{

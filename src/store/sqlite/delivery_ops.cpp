@@ -38,12 +38,38 @@ Status FailUndeliverableLine(Connection& db, std::int64_t config_id, const std::
   return update->Run();
 }
 
-// After a FIFO configuration's turn ended: its next delivery, if it waits, is due now.
-Status StartNextTurn(Connection& db, std::int64_t config_id, UnixMillis now) {
-  Result<Query> update = db.Prepare(kStartNextTurn);
+// After a FIFO configuration's turn ended: its next delivery, if it waits, is due now. Work is
+// due either way: an older delivery retried by hand meanwhile may be next, not waiting.
+Status StartNextTurn(WriteContext& context, std::int64_t config_id, UnixMillis now) {
+  Result<Query> update = context.db().Prepare(kStartNextTurn);
   if (!update.ok()) return update.error();
   update->BindInt(1, config_id).BindInt(2, now);
-  return update->Run();
+  if (Status s = update->Run(); !s.ok()) return s;
+  context.MarkWorkDue();
+  return Status::Ok();
+}
+
+// The same, handing the next delivery to the dispatcher, leased, when it takes it: no claim
+// (and no commit of its own) then stands between the two turns.
+Status StartOrHandOffNextTurn(WriteContext& context, std::int64_t config_id, UnixMillis now,
+                              store_common::NextTurns& turns) {
+  if (turns.handoff == nullptr) return StartNextTurn(context, config_id, now);
+  Connection& db = context.db();
+  Result<Query> query = db.Prepare(kSelectNextTurn);
+  if (!query.ok()) return query.error();
+  query->BindInt(1, config_id);
+  Result<std::vector<DeliveryJob>> next = ReadAll<DeliveryJob>(*query, ReadDueRow);
+  if (!next.ok()) return next.error();
+  if (next->empty()) return StartNextTurn(context, config_id, now);
+  DeliveryJob& job = next->front();
+  const std::optional<UnixMillis> lease = turns.LeaseFor(job, now);
+  if (!lease) return StartNextTurn(context, config_id, now);
+  Result<Query> update = db.Prepare(kLeaseNextTurn);
+  if (!update.ok()) return update.error();
+  update->BindTextView(1, job.delivery.id).BindInt(2, *lease).BindInt(3, now);
+  if (Status s = update->Run(); !s.ok()) return s;
+  turns.Add(std::move(job), *lease, now);
+  return Status::Ok();
 }
 
 Status Lease(Connection& db, const std::string& id, UnixMillis lease_until, UnixMillis now) {
@@ -239,22 +265,21 @@ Result<std::int64_t> Operations::ReleaseExpiredLeases(WriteContext& context,
 
 Status Operations::RecordAttempts(WriteContext& context,
                                   const std::vector<AttemptOutcome>& outcomes, UnixMillis now,
-                                  const FanOutMemo* fan_outs) {
+                                  store_common::NextTurns& turns, const FanOutMemo* fan_outs) {
   Connection& db = context.db();
   for (const AttemptOutcome& outcome : outcomes) {
     if (Status s = UpdateDeliveryAfterAttempt(db, outcome, now); !s.ok()) return s;
     if (Status s = InsertAttempt(db, outcome.attempt); !s.ok()) return s;
     if (outcome.ends_fifo_turn) {
-      if (Status s = StartNextTurn(db, outcome.config_id, now); !s.ok()) return s;
+      Status s = StartOrHandOffNextTurn(context, outcome.config_id, now, turns);
+      if (!s.ok()) return s;
     }
     const bool changes_nothing = outcome.config_effect == ConfigEffect::kHealthy &&
                                  fan_outs != nullptr && fan_outs->KnowsHealthy(outcome.config_id);
     if (!changes_nothing) {
       if (Status s = ApplyConfigEffect(db, outcome, now); !s.ok()) return s;
     }
-    if (outcome.new_status == DeliveryStatus::kPending || outcome.ends_fifo_turn) {
-      context.MarkWorkDue();
-    }
+    if (outcome.new_status == DeliveryStatus::kPending) context.MarkWorkDue();
   }
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include "core/model.hpp"
 #include "core/result.hpp"
 #include "store/common/ingest.hpp"
+#include "store/common/next_turns.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/fan_out_memo.hpp"
 #include "store/sqlite/writer.hpp"
@@ -97,9 +98,12 @@ struct Operations {
                                                  UnixMillis now);
   static Result<std::int64_t> ReleaseExpiredLeases(WriteContext& context, UnixMillis lease_cutoff,
                                                    UnixMillis now);
-  // `fan_outs`, when given, spares the UPDATE of configurations it knows are not failing.
+  // A FIFO turn it ends starts the next: handed to `turns.handoff` if it takes it, otherwise
+  // due now. `fan_outs`, when given, spares the UPDATE of configurations it knows are not
+  // failing.
   static Status RecordAttempts(WriteContext& context, const std::vector<AttemptOutcome>& outcomes,
-                               UnixMillis now, const FanOutMemo* fan_outs = nullptr);
+                               UnixMillis now, store_common::NextTurns& turns,
+                               const FanOutMemo* fan_outs = nullptr);
   // Makes the delivery kPending, due now, as a manual retry, unless it is kDelivering: then
   // false and nothing changes.
   static Result<bool> RequeueForRetry(Connection& db, const std::string& id, UnixMillis now);

@@ -79,8 +79,9 @@ Result<std::int64_t> SqliteStore::ReleaseOwnLeases() {
 }
 
 Status SqliteStore::RecordAttempts(const std::vector<AttemptOutcome>& outcomes) {
-  return Write<Status>(
-      [&](WriteContext& c) { return Operations::RecordAttempts(c, outcomes, Now(), &fan_outs_); });
+  return RecordHandingOffTurns([&](WriteContext& c, store_common::NextTurns& turns) {
+    return Operations::RecordAttempts(c, outcomes, Now(), turns, &fan_outs_);
+  });
 }
 
 Result<IngestedEvent> SqliteStore::IngestOne(Context& context, const NewEvent& event,

@@ -31,8 +31,8 @@ class SqliteStore final : public store_common::GroupCommitStore<WriterSession, O
       UnixMillis now, int limit, UnixMillis lease_until,
       const std::vector<std::int64_t>& skip_config_ids) override;
   Result<std::int64_t> ReleaseOwnLeases() override;
-  // As GroupCommitStore's, skipping the UPDATE that marks a configuration healthy when the
-  // fan-out memo knows it is not failing (FanOutMemo::KnowsHealthy).
+  // Skips the UPDATE that marks a configuration healthy when the fan-out memo knows it is not
+  // failing (FanOutMemo::KnowsHealthy).
   Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) override;
 
  protected:

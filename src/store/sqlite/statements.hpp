@@ -265,6 +265,18 @@ inline constexpr std::string_view kNextDueAt =
 // ?1 the configuration whose turn ended, ?2 now.
 inline constexpr std::string_view kStartNextTurn =
     WEBHOOKD_START_TURN("?2") "(" WEBHOOKD_TURN_TO_START("?1") ")";
+// The delivery kStartNextTurn would start (?1 the configuration), as kSelectDue reads it, for
+// the dispatcher to take at once (kLeaseNextTurn).
+inline constexpr std::string_view kSelectNextTurn =
+    "SELECT " WEBHOOKD_DELIVERY_COLUMNS("d.") ", " WEBHOOKD_EVENT_COLUMNS("e.") ", "
+    WEBHOOKD_CONFIG_COLUMNS("c.") " FROM deliveries d "
+    "JOIN events e ON e.id = d.event_id JOIN webhook_configs c ON c.id = d.config_id "
+    "WHERE d.id IN (" WEBHOOKD_TURN_TO_START("?1") ") AND d.status = 'pending' "
+    "AND d.next_attempt_at = " WEBHOOKD_WAITING_FOR_TURN;
+// ?1 the delivery kSelectNextTurn read, ?2 its lease, ?3 now: its turn starts, in flight.
+inline constexpr std::string_view kLeaseNextTurn =
+    "UPDATE deliveries SET status = 'delivering', lease_until = ?2, next_attempt_at = ?3, "
+    "updated_at = ?3 WHERE id = ?1";
 // The same for every configuration with pending deliveries (?1 now), from the lease sweep: a
 // safety net, for a turn whose end did not start the next one.
 inline constexpr std::string_view kStartStrandedTurns =

@@ -1260,5 +1260,34 @@ TEST_F(DispatcherTest, FifoAndRateLimitedConfigurationsAreNeverHandedOff) {
   EXPECT_EQ(Get(ordered[0].id).status, DeliveryStatus::kSucceeded);
 }
 
+// The end of a FIFO turn hands the next delivery to the dispatcher (LeaseForNextTurn), which
+// takes it unless the configuration is rate-limited (its tokens live in the claim): a line
+// drains in order without a claim per delivery, and without one when its configuration leaves
+// the held-back set at each turn's end.
+TEST_F(DispatcherTest, AFifoLineDrainsByHandOffFromTheEndOfEachTurn) {
+  InstrumentedStore& store = Instrument();
+  WebhookConfig fifo =
+      CreateShapedConfig(1, "https://ordered.example/hook", 0, DeliveryOrdering::kFifo);
+  WebhookConfig limited =
+      CreateShapedConfig(2, "https://limited.example/hook", 10, DeliveryOrdering::kFifo);
+  StartDispatcher();
+  ConnectHandoff();
+  DeliveryHandoff& handoff = *dispatcher_->handoff();
+  ASSERT_TRUE(Eventually([&] { return handoff.LeaseForNextTurn(fifo, clock_.Now()).has_value(); }));
+  EXPECT_FALSE(handoff.LeaseForNextTurn(limited, clock_.Now()).has_value());
+
+  constexpr int kLine = 8;
+  std::vector<Delivery> ordered = Ingest(1, kLine);
+  for (const Delivery& delivery : ordered) {
+    ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+    EXPECT_EQ(Get(delivery.id).status, DeliveryStatus::kSucceeded);
+  }
+  std::vector<std::string> expected;
+  for (int n = 0; n < kLine; ++n) expected.push_back(R"({"n":)" + std::to_string(n) + "}");
+  EXPECT_EQ(SentBodies(), expected);
+  // The start-up look, the claim of the head, and one that may cross an ingest commit.
+  EXPECT_LE(store.claims(), 3);
+}
+
 }  // namespace
 }  // namespace webhookd::delivery

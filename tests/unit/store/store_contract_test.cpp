@@ -1553,6 +1553,9 @@ class RecordingHandoff final : public DeliveryHandoff {
     if (config.id != taken_config_id_) return std::nullopt;
     return now + 30'000;
   }
+  std::optional<UnixMillis> LeaseForNextTurn(const WebhookConfig& config, UnixMillis now) override {
+    return LeaseFor(config, now);
+  }
   bool HoldsBack(const WebhookConfig& config) override { return config.id == held_back_config_id_; }
   void Take(std::vector<DeliveryJob> jobs, UnixMillis lease_until) override {
     std::lock_guard lock(mutex_);
@@ -1612,6 +1615,50 @@ TEST_P(StoreContractTest, HandoffTakesNewDeliveriesLeasedAndLeavesTheRestPending
   Ingest(MakeEvent(kOrgA, 1, clock_.Now()));
   EXPECT_EQ(handoff->given().size(), 1u);
   EXPECT_EQ(ClaimAll().size(), 2u);
+}
+
+// The end of a FIFO turn hands the next delivery to the dispatcher when it takes it: leased in
+// the transaction that recorded the end, its event readable (opened, with encryption at rest),
+// with no claim and no wake between the two turns. When it does not take it, the next is due.
+TEST_P(StoreContractTest, TheEndOfAFifoTurnHandsTheNextDeliveryToTheDispatcher) {
+  const WebhookConfig config = CreateFifo();
+  std::vector<IngestedEvent> line;
+  for (int i = 0; i < 3; ++i) line.push_back(Ingest(MakeEvent(kOrgA, 3, clock_.Now())));
+  const std::vector<DeliveryJob> head = ClaimAll();
+  ASSERT_EQ(head.size(), 1u);
+  auto handoff = std::make_shared<RecordingHandoff>(config.id);
+  store_->SetDeliveryHandoff(handoff);
+  std::atomic<int> wakes{0};
+  store_->SetWorkListener([&] { ++wakes; });
+
+  clock_.Advance(1'000);
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(head[0], DeliveryStatus::kSucceeded, 200)}).ok());
+  const std::vector<DeliveryJob> given = handoff->given();
+  ASSERT_EQ(given.size(), 1u);
+  const Delivery& second = line[1].deliveries.front();
+  EXPECT_EQ(given[0].delivery.id, second.id);
+  EXPECT_EQ(given[0].delivery.status, DeliveryStatus::kDelivering);
+  EXPECT_EQ(given[0].event.payload_json, line[1].event.payload_json);
+  EXPECT_EQ(given[0].config.url, config.url);
+  EXPECT_EQ(given[0].config.secret, config.secret);
+  EXPECT_EQ(handoff->leases(), std::vector<UnixMillis>{clock_.Now() + 30'000});
+  const Delivery stored = Must(store_->GetDelivery(second.id, std::nullopt));
+  EXPECT_EQ(stored.status, DeliveryStatus::kDelivering);
+  EXPECT_EQ(stored.next_attempt_at, clock_.Now());
+  const Delivery& third = line[2].deliveries.front();
+  EXPECT_EQ(Must(store_->GetDelivery(third.id, std::nullopt)).next_attempt_at, kWaitingForTurn);
+  EXPECT_EQ(wakes.load(), 0) << "nothing is due for a claim";
+  EXPECT_TRUE(ClaimAll().empty());
+  EXPECT_EQ(Must(store_->NextDueAt()), std::nullopt);
+
+  // A dispatcher that does not take it (full, stopping) leaves it due for a claim, as before.
+  store_->SetDeliveryHandoff(std::make_shared<RecordingHandoff>(/*taken_config_id=*/0));
+  ASSERT_TRUE(store_->RecordAttempts({Outcome(given[0], DeliveryStatus::kSucceeded, 200)}).ok());
+  EXPECT_EQ(Must(store_->GetDelivery(third.id, std::nullopt)).next_attempt_at, clock_.Now());
+  EXPECT_GE(wakes.load(), 1);
+  const std::vector<DeliveryJob> claimed = ClaimAll();
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].delivery.id, third.id);
 }
 
 // The dispatcher's claims skip a configuration it holds back (a stalled receiver): a wake for its
