@@ -17,6 +17,24 @@ using std::chrono::steady_clock;
 
 class DeliveryShapeTest : public DeliveryTest {
  protected:
+  // A FIFO configuration of organization 1 for BookAppointment at `url` with `retry_schedule`,
+  // and `events` appointments (numbered from 1) posted to it in one batch.
+  json::object CreateFifoLine(HttpClient& admin, const std::string& url, json::array retry_schedule,
+                              int events) {
+    json::object body = HookBody(1, "BookAppointment", url, "ordered");
+    body["ordering"] = "fifo";
+    body["retrySchedule"] = std::move(retry_schedule);
+    json::object config = CreateConfig(admin, body);
+    json::array batch;
+    for (int i = 1; i <= events; ++i) {
+      batch.push_back(json::object{{"eventName", "BookAppointment"},
+                                   {"organizationId", 1},
+                                   {"payload", Appointment(admin, i)}});
+    }
+    EXPECT_TRUE(IsJson(admin.Post("/events/batch", json::object{{"events", batch}}), 200));
+    return config;
+  }
+
   static bool AllSucceeded(HttpClient& admin, std::int64_t config_id) {
     const json::array deliveries = DeliveriesOf(admin, config_id);
     return !deliveries.empty() &&
@@ -149,18 +167,9 @@ TEST_F(DeliveryShapeTest, AFifoLineDrainsWithoutAClaimPerDelivery) {
   HttpReceiver receiver(
       [&](const ReceivedRequest&) { return healthy ? Answer(200, "ok") : Answer(503, "not yet"); });
   HttpClient admin = Admin();
-  json::object body = HookBody(1, "BookAppointment", receiver.Url("/ordered"), "ordered");
-  body["ordering"] = "fifo";
-  body["retrySchedule"] = json::array{0, 60};
-  const json::object config = CreateConfig(admin, body);
   constexpr int kEvents = 30;
-  json::array events;
-  for (int i = 1; i <= kEvents; ++i) {
-    events.push_back(json::object{{"eventName", "BookAppointment"},
-                                  {"organizationId", 1},
-                                  {"payload", Appointment(admin, i)}});
-  }
-  ASSERT_TRUE(IsJson(admin.Post("/events/batch", json::object{{"events", events}}), 200));
+  const json::object config =
+      CreateFifoLine(admin, receiver.Url("/ordered"), json::array{0, 60}, kEvents);
   json::array listed;
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -194,18 +203,9 @@ TEST_F(DeliveryShapeTest, AFifoLineDrainsWithoutAClaimPerDelivery) {
 TEST_F(DeliveryShapeTest, ADeactivatedFifoConfigurationsLineIsFailedAtOnce) {
   HttpReceiver receiver([](const ReceivedRequest&) { return Answer(503, "not yet"); });
   HttpClient admin = Admin();
-  json::object body = HookBody(1, "BookAppointment", receiver.Url("/ordered"), "ordered");
-  body["ordering"] = "fifo";
-  body["retrySchedule"] = json::array{0, 1};
-  const json::object config = CreateConfig(admin, body);
   constexpr int kEvents = 20;
-  json::array events;
-  for (int i = 1; i <= kEvents; ++i) {
-    events.push_back(json::object{{"eventName", "BookAppointment"},
-                                  {"organizationId", 1},
-                                  {"payload", Appointment(admin, i)}});
-  }
-  ASSERT_TRUE(IsJson(admin.Post("/events/batch", json::object{{"events", events}}), 200));
+  const json::object config =
+      CreateFifoLine(admin, receiver.Url("/ordered"), json::array{0, 1}, kEvents);
   ASSERT_TRUE(receiver.WaitFor(1, 10s));
   ASSERT_TRUE(IsJson(admin.Patch(ConfigPath(config), json::object{{"active", false}}), 200));
 
