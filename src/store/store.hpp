@@ -299,6 +299,8 @@ class Store : public EventTypeStore {
   // node restarted with the same --node-id sends them again at once. Returns how many.
   virtual Result<std::int64_t> ReleaseOwnLeases() = 0;
   // Records attempts and their effects on deliveries and configurations, in one transaction.
+  // An outcome that ends a FIFO turn (ends_fifo_turn) starts the next: leased and handed to the
+  // DeliveryHandoff after the commit (TakeNextTurns) if it takes it, otherwise due now.
   virtual Status RecordAttempts(const std::vector<AttemptOutcome>& outcomes) = 0;
   // Manual retry: the delivery (any status but kDelivering) becomes kPending, due now, and its
   // next attempt is recorded as manual. Conflict while it is being delivered. `audit`: its
