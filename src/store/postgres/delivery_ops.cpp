@@ -236,7 +236,10 @@ Status StartOrHandOffNextTurn(WriteContext& context, std::int64_t config_id, Uni
   Connection& db = context.db();
   Result<Rows> rows = db.Run(kSelectNextTurn, Params().Int(config_id));
   if (!rows.ok()) return rows.error();
-  if (rows->size() == 0) return StartNextTurn(context, config_id, now);
+  if (rows->size() == 0) {
+    context.MarkWorkDue();  // nothing waits; an older delivery retried by hand may be next
+    return Status::Ok();
+  }
   DeliveryJob job = ReadDueRow(*rows, 0);
   const std::optional<UnixMillis> lease = turns.LeaseFor(job, now);
   if (!lease) return StartNextTurn(context, config_id, now);

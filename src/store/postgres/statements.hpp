@@ -360,7 +360,6 @@ inline constexpr Statement kLeaseDeliveries{
     "lease_deliveries",
     "UPDATE deliveries SET status = 'delivering', lease_owner = $2::text, "
     "lease_until = $3::bigint, updated_at = $4::bigint WHERE id = ANY($1::text[])"};
-// $1 ids, $2 reasons, $3 now. Planned on each call, as kRecordDeliveryOutcomes.
 // A deleted or inactive configuration's line, failed at once, as SQLite's: $1 the
 // configuration, $2 the reason, $3 due by, $4 now. Every due delivery, and the FIFO ones waiting
 // for their turn, from deliveries_due_by_config. Rows another node's claim holds are skipped,

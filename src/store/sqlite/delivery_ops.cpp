@@ -60,7 +60,10 @@ Status StartOrHandOffNextTurn(WriteContext& context, std::int64_t config_id, Uni
   query->BindInt(1, config_id);
   Result<std::vector<DeliveryJob>> next = ReadAll<DeliveryJob>(*query, ReadDueRow);
   if (!next.ok()) return next.error();
-  if (next->empty()) return StartNextTurn(context, config_id, now);
+  if (next->empty()) {
+    context.MarkWorkDue();  // nothing waits; an older delivery retried by hand may be next
+    return Status::Ok();
+  }
   DeliveryJob& job = next->front();
   const std::optional<UnixMillis> lease = turns.LeaseFor(job, now);
   if (!lease) return StartNextTurn(context, config_id, now);
