@@ -69,6 +69,13 @@ HttpResponse TransportError(std::string error) {
   return response;
 }
 
+// A connect or total timeout, in libcurl's words: "Timeout was reached: " + what.
+HttpResponse TimeoutError(const std::string& what) {
+  HttpResponse response = TransportError("Timeout was reached: " + what);
+  response.timed_out = true;
+  return response;
+}
+
 HttpResponse CancelledResponse() {
   HttpResponse response = TransportError("cancelled: the HTTP client is shutting down");
   response.cancelled = true;
@@ -200,10 +207,9 @@ struct Exchange {
     }
   }
 
-  std::string TimeoutText() const {
-    return "Timeout was reached: Operation timed out after " +
-           std::to_string(MillisSince(started)) + " milliseconds with " +
-           std::to_string(bytes_received) + " bytes received";
+  HttpResponse TimedOut() const {
+    return TimeoutError("Operation timed out after " + std::to_string(MillisSince(started)) +
+                        " milliseconds with " + std::to_string(bytes_received) + " bytes received");
   }
 };
 
@@ -416,7 +422,7 @@ struct BeastHttpClient::Impl {
       if (ReserveSlot(origin)) co_return co_await Connect(exchange, origin, target);
       if (!co_await WaitForSlot(exchange, origin)) {
         if (exchange.cancelled) co_return CancelledResponse();
-        co_return TransportError(exchange.TimeoutText());
+        co_return exchange.TimedOut();
       }
     }
   }
@@ -561,8 +567,8 @@ struct BeastHttpClient::Impl {
     exchange.resolver = nullptr;
     lookup->timer.cancel();
     if (lookup->timed_out) {
-      co_return TransportError("Timeout was reached: Resolving timed out after " +
-                               std::to_string(MillisSince(exchange.started)) + " milliseconds");
+      co_return TimeoutError("Resolving timed out after " +
+                             std::to_string(MillisSince(exchange.started)) + " milliseconds");
     }
     if (ec || results.empty()) {
       co_return TransportError("Couldn't resolve host name: Could not resolve host: " +
@@ -609,8 +615,8 @@ struct BeastHttpClient::Impl {
       if (exchange.cancelled) co_return CancelledResponse();
       if (!ec) co_return std::move(stream);
       if (ec == beast::error::timeout) {
-        co_return TransportError("Timeout was reached: Connection timed out after " +
-                                 std::to_string(MillisSince(exchange.started)) + " milliseconds");
+        co_return TimeoutError("Connection timed out after " +
+                               std::to_string(MillisSince(exchange.started)) + " milliseconds");
       }
       failure = "Failed to connect to " + target.host + " port " + std::to_string(target.port) +
                 " (" + endpoint.address().to_string() + "): " + ec.message();
@@ -642,8 +648,8 @@ struct BeastHttpClient::Impl {
     if (exchange.cancelled) co_return CancelledResponse();
     if (!ec) co_return std::nullopt;
     if (ec == beast::error::timeout) {
-      co_return TransportError("Timeout was reached: Connection timed out after " +
-                               std::to_string(MillisSince(exchange.started)) + " milliseconds");
+      co_return TimeoutError("Connection timed out after " +
+                             std::to_string(MillisSince(exchange.started)) + " milliseconds");
     }
     co_return TransportError(TlsErrorText(handle, target, ec));
   }
@@ -661,9 +667,9 @@ struct BeastHttpClient::Impl {
     if (write_error) {
       talk.nothing_sent = written == 0 && write_error != beast::error::timeout;
       talk.response =
-          TransportError(write_error == beast::error::timeout
-                             ? exchange.TimeoutText()
-                             : "Failed sending data to the peer: " + write_error.message());
+          write_error == beast::error::timeout
+              ? exchange.TimedOut()
+              : TransportError("Failed sending data to the peer: " + write_error.message());
       co_return talk;
     }
     // Interim (1xx) responses are skipped: the final one follows.
@@ -676,7 +682,7 @@ struct BeastHttpClient::Impl {
       auto [ec, read] = co_await http::async_read_header(stream, connection.buffer, parser, kTuple);
       exchange.bytes_received += read;
       if (ec) {
-        talk.response = TransportError(ReadErrorText(exchange, ec));
+        talk.response = ReadError(exchange, ec);
         co_return talk;
       }
       status = parser.get().result_int();
@@ -696,7 +702,7 @@ struct BeastHttpClient::Impl {
       exchange.bytes_received += read;
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
-        talk.response = TransportError(ReadErrorText(exchange, ec));
+        talk.response = ReadError(exchange, ec);
         co_return talk;
       }
       const std::size_t got = chunk.size() - parser.get().body().size;
@@ -708,8 +714,12 @@ struct BeastHttpClient::Impl {
     co_return talk;
   }
 
+  static HttpResponse ReadError(const Exchange& exchange, const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return exchange.TimedOut();
+    return TransportError(ReadErrorText(exchange, ec));
+  }
+
   static std::string ReadErrorText(const Exchange& exchange, const beast::error_code& ec) {
-    if (ec == beast::error::timeout) return exchange.TimeoutText();
     if (exchange.bytes_received == 0 &&
         (ec == http::error::end_of_stream || ec == asio::error::eof)) {
       return "Server returned nothing (no headers, no data): Empty reply from server";

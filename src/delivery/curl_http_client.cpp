@@ -256,6 +256,7 @@ void CurlHttpClient::CompleteFinished() {
     } else {
       response.status_code = 0;
       response.transport_error = true;
+      response.timed_out = code == CURLE_OPERATION_TIMEDOUT;
       response.error = transfer.ErrorText(code);
     }
     response.duration_ms = MillisSince(transfer.queued.enqueued_at);

@@ -364,7 +364,11 @@ void Dispatcher::Complete(std::vector<Completion> completions, UnixMillis now) {
     InFlight& done = node.mapped();
     ConfigQueue& queue = queues_[done.job.config.id];
     --queue.in_flight;
-    queue.progress_at = now;
+    // A timeout is no answer: counted as one, it let a black hole out of its stall after each
+    // round of timeouts, for kStalledAfterMs in which claims brought its backlog in ahead of
+    // everyone's due deliveries.
+    queue.last_timed_out = completion.response.timed_out;
+    if (!queue.last_timed_out) queue.progress_at = now;
     --origins_[done.origin].in_flight;
     --held_count_;
     const HttpResponse& response = completion.response;
@@ -416,7 +420,12 @@ void Dispatcher::Hold(std::vector<DeliveryJob> jobs, UnixMillis lease_until, Uni
 Dispatcher::ConfigQueue& Dispatcher::QueueFor(const WebhookConfig& config, UnixMillis now) {
   auto [it, created] = queues_.try_emplace(config.id);
   ConfigQueue& queue = it->second;
-  if (created) queue.progress_at = now;
+  if (created) {
+    queue.progress_at = now;
+    if (auto unanswered = unanswered_since_.extract(config.id)) {
+      queue.progress_at = unanswered.mapped();
+    }
+  }
   if (created || queue.url != config.url) {
     queue.url = config.url;
     queue.origin = OriginOf(config.url);
@@ -554,9 +563,13 @@ bool Dispatcher::MaySendNext(ConfigQueue& queue, UnixMillis now) {
 // Queues with nothing held are forgotten, except a rate limit's bucket that is not yet full
 // again (a new one would start full and let a burst through early).
 void Dispatcher::ForgetIdle(UnixMillis now) {
-  std::erase_if(queues_, [now](const auto& entry) {
+  std::erase_if(queues_, [this, now](const auto& entry) {
     const ConfigQueue& queue = entry.second;
-    return queue.waiting.empty() && queue.in_flight == 0 && (!queue.rate || queue.rate->Full(now));
+    if (!queue.waiting.empty() || queue.in_flight > 0 || (queue.rate && !queue.rate->Full(now))) {
+      return false;
+    }
+    if (queue.last_timed_out) unanswered_since_[entry.first] = queue.progress_at;
+    return true;
   });
   std::erase_if(origins_, [](const auto& entry) {
     return entry.second.in_flight == 0 && entry.second.busy_queues == 0;
@@ -649,6 +662,8 @@ void Dispatcher::ForgetUnusedPrepared(UnixMillis now) {
   prepared_pruned_at_ = now;
   std::erase_if(prepared_,
                 [now](const auto& entry) { return now - entry.second.used_at >= kPreparedKeptMs; });
+  std::erase_if(unanswered_since_,
+                [this](const auto& entry) { return !prepared_.contains(entry.first); });
 }
 
 MessageToSend Dispatcher::MessageFor(std::string_view event_id, int event_type_id,

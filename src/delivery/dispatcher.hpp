@@ -156,8 +156,9 @@ class Dispatcher {
     std::optional<TokenBucket> rate;  // nullopt: unlimited
     int in_flight = 0;
     std::deque<Held> waiting;
-    // When it was first held or last answered a request (or failed one).
+    // When it was first held or last answered a request (or failed one without a timeout).
     UnixMillis progress_at = 0;
+    bool last_timed_out = false;  // its last request ended in a timeout
     // Its slots: per_config_cap (FIFO: 1), within its fair share of the origin (Share()).
     int cap = 1;
   };
@@ -261,6 +262,11 @@ class Dispatcher {
   SteadyTime armed_until_;
   std::map<std::int64_t, ConfigQueue> queues_;           // by configuration id
   std::unordered_map<std::int64_t, Prepared> prepared_;  // by configuration id
+  // The last answer (ConfigQueue::progress_at) of configurations whose queue was forgotten
+  // right after a timeout (a black hole with nothing more waiting): its next queue starts from
+  // it, stalled as soon as it is full, rather than from a fresh second in which its backlog
+  // would be claimed ahead of everyone's due deliveries. Kept while its prepared form is.
+  std::unordered_map<std::int64_t, UnixMillis> unanswered_since_;
   UnixMillis prepared_pruned_at_ = 0;
   std::unordered_map<std::string, Origin> origins_;
   std::unordered_map<std::uint64_t, InFlight> in_flight_;

@@ -39,6 +39,9 @@ struct HttpResponse {
   // with 0 bytes received".
   std::string error;
   bool transport_error = false;  // DNS, connect, TLS, timeout, refused by the SSRF guard
+  // No answer within the connect or the total timeout (a transport error): the receiver may be
+  // a black hole, which the dispatcher's stall detection must not take for an answer.
+  bool timed_out = false;
   // The request was not finished because the client shut down; it says nothing about the
   // receiver and should not count as an attempt.
   bool cancelled = false;

@@ -38,6 +38,17 @@ HttpResponse Status(int code, HttpHeaders headers = {}, std::string body = "") {
   return response;
 }
 
+// What both HTTP clients report when the receiver answers nothing within the timeout.
+HttpResponse TimedOut() {
+  HttpResponse response;
+  response.transport_error = true;
+  response.timed_out = true;
+  response.error =
+      "Timeout was reached: Operation timed out after 15000 milliseconds with 0 bytes received";
+  response.duration_ms = 15'000;
+  return response;
+}
+
 // Answers from a script, on the calling (dispatcher) thread, or holds a request unanswered
 // until the test releases it.
 class FakeHttpClient final : public HttpClient {
@@ -315,6 +326,30 @@ class DispatcherTest : public ::testing::Test {
     lent_loop_->Post([&] { loop_thread.set_value(std::this_thread::get_id()); });
     client_.Lend(lent_loop_.get());
     return loop_thread.get_future().get();
+  }
+
+  // Waits until the lent loop (LendLoop()) has run everything posted to it so far: the
+  // dispatcher's iterations that responses given before this call asked for.
+  void DrainLentLoop() {
+    std::promise<void> drained;
+    lent_loop_->Post([&drained] { drained.set_value(); });
+    drained.get_future().wait();
+  }
+
+  // A configuration whose receiver never answers, with per_config_cap 2; the dispatcher on a
+  // lent loop, the hand-off connected and open to it.
+  WebhookConfig StartWithABlackHole() {
+    LendLoop();
+    options_.per_config_cap = 2;
+    WebhookConfig dead = CreateConfig(1, "https://dead.example/hook");
+    client_.SetScript([](const HttpRequest& request) -> std::optional<HttpResponse> {
+      if (request.url == "https://dead.example/hook") return std::nullopt;  // never answers
+      return Status(200);
+    });
+    StartDispatcher();
+    ConnectHandoff();
+    EXPECT_TRUE(Eventually([&] { return HandoffTakes(dead); }));
+    return dead;
   }
 
   // As the serve command wires it: new deliveries go straight to the dispatcher when it takes them.
@@ -1133,6 +1168,48 @@ TEST_F(DispatcherTest, StalledEndpointsDeliveriesAreNotHandedOff) {
   client_.ReleaseHeld(Status(200));
   ASSERT_TRUE(WaitForAttempts(to_dead[0].id, 1));
   EXPECT_EQ(Get(to_dead[0].id).status, DeliveryStatus::kSucceeded);
+}
+
+// A black hole's requests time out round after round. A timeout is no answer: the
+// configuration stays stalled through the next round (held back: its new deliveries stay
+// pending), instead of being let out after each round for a second in which claims brought its
+// backlog in ahead of every other configuration's due deliveries.
+TEST_F(DispatcherTest, ATimeoutIsNoAnswerToEndAStall) {
+  const WebhookConfig dead = StartWithABlackHole();
+  Ingest(1, 6);  // two in flight, four waiting
+  ASSERT_TRUE(Eventually([&] { return client_.held(dead.url) == 2; }));
+  Advance(2'000);  // no answer for two seconds: stalled
+  ASSERT_TRUE(Eventually([&] { return !HandoffTakes(dead); }));
+
+  client_.ReleaseHeld(TimedOut());  // the next two go, and hang in their turn
+  DrainLentLoop();
+  EXPECT_EQ(client_.held(dead.url), 2);
+  EXPECT_EQ(client_.sent().size(), 4u);
+  EXPECT_FALSE(HandoffTakes(dead));
+  std::vector<Delivery> later = Ingest(1, 1);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].status, DeliveryStatus::kPending);
+
+  client_.ReleaseHeld(Status(503));  // an answer, even an error, ends the stall
+  ASSERT_TRUE(Eventually([&] { return HandoffTakes(dead); }));
+}
+
+// A black hole whose queue was forgotten (its requests timed out with nothing more waiting) is
+// stalled again as soon as its next queue is full, not after a fresh second of grace.
+TEST_F(DispatcherTest, AQueueForgottenAfterATimeoutIsStalledAsSoonAsItIsFull) {
+  const WebhookConfig dead = StartWithABlackHole();
+  std::vector<Delivery> first = Ingest(1, 2);  // both in flight, nothing waiting
+  ASSERT_TRUE(Eventually([&] { return client_.held(dead.url) == 2; }));
+  clock_.Advance(2'000);
+  client_.ReleaseHeld(TimedOut());  // nothing in flight or waiting: the queue is forgotten
+  for (const Delivery& delivery : first) ASSERT_TRUE(WaitForAttempts(delivery.id, 1));
+  DrainLentLoop();
+  EXPECT_TRUE(HandoffTakes(dead));
+
+  Ingest(1, 4);  // two in flight, two waiting: full, and unanswered for two seconds
+  ASSERT_TRUE(Eventually([&] { return client_.held(dead.url) == 2; }));
+  DrainLentLoop();
+  EXPECT_FALSE(HandoffTakes(dead));
 }
 
 TEST_F(DispatcherTest, StoppedDispatcherTakesNoHandoff) {

@@ -421,6 +421,7 @@ TEST_P(HttpClientTest, TimeoutIsATransportError) {
   EXPECT_EQ(response.status_code, 0);
   EXPECT_TRUE(response.transport_error);
   EXPECT_FALSE(response.cancelled);
+  EXPECT_TRUE(response.timed_out);
   EXPECT_TRUE(response.error.starts_with("Timeout was reached: ")) << response.error;
 }
 
@@ -434,6 +435,7 @@ TEST_P(HttpClientTest, ConnectionRefusedIsATransportError) {
   HttpResponse response =
       SendAndWait(*client, Post("http://127.0.0.1:" + std::to_string(port) + "/"));
   EXPECT_TRUE(response.transport_error);
+  EXPECT_FALSE(response.timed_out);
   EXPECT_TRUE(response.error.starts_with("Couldn't connect to server: ")) << response.error;
 }
 
