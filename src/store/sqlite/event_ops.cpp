@@ -5,6 +5,7 @@
 #include "store/common/ingest.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
+#include "store/sqlite/retention_selection.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/statements.hpp"
 
@@ -91,10 +92,10 @@ class SqliteIngestSteps final : public store_common::IngestSteps {
 // Runs one of the purge statements, which all select the same events: within the writer's
 // transaction nobody else changes them between the statements.
 Result<std::int64_t> RunPurgeStep(Connection& db, std::string_view sql, UnixMillis cutoff,
-                                  int max_events, RetentionScope scope) {
+                                  std::int64_t last_rowid, int max_events, RetentionScope scope) {
   Result<Query> query = db.Prepare(sql);
   if (!query.ok()) return query.error();
-  query->BindInt(1, cutoff).BindInt(2, max_events).BindOptionalInt(3, scope);
+  BindRetentionSelection(*query, cutoff, last_rowid, max_events, scope);
   return RunChanges(db, *query);
 }
 
@@ -130,12 +131,13 @@ Result<std::vector<Delivery>> Operations::DeliveriesOf(Connection& db,
 
 Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, int max_events,
                                              RetentionScope scope) {
+  Result<std::int64_t> last_rowid = LastEventCreatedBefore(db, cutoff);
+  if (!last_rowid.ok()) return last_rowid.error();
   for (std::string_view children : {kPurgeAttempts, kPurgeDeliveries}) {
-    if (Result<std::int64_t> s = RunPurgeStep(db, children, cutoff, max_events, scope); !s.ok()) {
-      return s.error();
-    }
+    Result<std::int64_t> s = RunPurgeStep(db, children, cutoff, *last_rowid, max_events, scope);
+    if (!s.ok()) return s.error();
   }
-  return RunPurgeStep(db, kPurgeEvents, cutoff, max_events, scope);
+  return RunPurgeStep(db, kPurgeEvents, cutoff, *last_rowid, max_events, scope);
 }
 
 }  // namespace webhookd::sqlite

@@ -3,6 +3,7 @@
 #include "store/common/row_mapping.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/query_util.hpp"
+#include "store/sqlite/retention_selection.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/statements.hpp"
 
@@ -19,13 +20,15 @@ OrganizationSettings ReadSettingsRow(const Query& q) {
 Result<std::int64_t> Operations::ErasePayloadsBefore(Connection& db, UnixMillis cutoff,
                                                      int max_events, RetentionScope scope,
                                                      UnixMillis now) {
+  Result<std::int64_t> last_rowid = LastEventCreatedBefore(db, cutoff);
+  if (!last_rowid.ok()) return last_rowid.error();
   Result<Query> attempts = db.Prepare(kEraseAttemptData);
   if (!attempts.ok()) return attempts.error();
-  attempts->BindInt(1, cutoff).BindInt(2, max_events).BindOptionalInt(3, scope);
+  BindRetentionSelection(*attempts, cutoff, *last_rowid, max_events, scope);
   if (Status s = attempts->Run(); !s.ok()) return s.error();
   Result<Query> events = db.Prepare(kErasePayloads);
   if (!events.ok()) return events.error();
-  events->BindInt(1, cutoff).BindInt(2, max_events).BindOptionalInt(3, scope).BindInt(4, now);
+  BindRetentionSelection(*events, cutoff, *last_rowid, max_events, scope).BindInt(4, now);
   return RunChanges(db, *events);
 }
 

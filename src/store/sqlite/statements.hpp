@@ -364,6 +364,10 @@ inline constexpr std::string_view kListAttempts =
     "SELECT " WEBHOOKD_ATTEMPT_COLUMNS " FROM attempts WHERE delivery_id = ?1 ORDER BY id";
 
 // ---- Retention ----
+// The first event at or after rowid ?1: its rowid and created_at (LastEventCreatedBefore).
+inline constexpr std::string_view kEventFromRowid =
+    "SELECT rowid, created_at FROM events WHERE rowid >= ?1 ORDER BY rowid LIMIT 1";
+inline constexpr std::string_view kLastEventRowid = "SELECT COALESCE(MAX(rowid), 0) FROM events";
 // Which organizations a retention batch covers (?3): that one organization, or, when NULL,
 // every organization without its own period in the settings column `column`.
 #define WEBHOOKD_RETENTION_SCOPE(column)                                  \
@@ -374,10 +378,13 @@ inline constexpr std::string_view kListAttempts =
   "IN ('pending', 'delivering'))"
 // The events PurgeBefore removes: ?1 cutoff (created before it), ?2 at most this many, oldest
 // first, ?3 the scope, none with a delivery still to be sent. Every purge statement selects
-// the same ones.
-#define WEBHOOKD_PURGEABLE_EVENTS                                                    \
-  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND " WEBHOOKD_RETENTION_SCOPE( \
-      "retention_ms") " AND " WEBHOOKD_NONE_TO_SEND " ORDER BY e.created_at, e.id LIMIT ?2"
+// the same ones. ?5 is LastEventCreatedBefore(?1) (retention_selection.hpp): the oldest are read
+// as a range of rowids (migration 14) rather than from an index on created_at.
+#define WEBHOOKD_PURGEABLE_EVENTS                                               \
+  "SELECT e.id FROM events e WHERE e.rowid <= ?5 AND e.created_at < ?1 "        \
+  "AND " WEBHOOKD_RETENTION_SCOPE("retention_ms") " AND " WEBHOOKD_NONE_TO_SEND \
+                                                  " ORDER BY "                  \
+                                                  "e.rowid LIMIT ?2"
 inline constexpr std::string_view kPurgeAttempts =
     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
     "(" WEBHOOKD_PURGEABLE_EVENTS "))";
@@ -386,12 +393,12 @@ inline constexpr std::string_view kPurgeDeliveries =
 inline constexpr std::string_view kPurgeEvents =
     "DELETE FROM events WHERE id IN (" WEBHOOKD_PURGEABLE_EVENTS ")";
 
-// The events ErasePayloadsBefore erases, chosen as the purge chooses them (?1, ?2, ?3) among
-// those not erased yet. The attempts first: erasing the events changes the selection.
-#define WEBHOOKD_ERASABLE_EVENTS                                                        \
-  "SELECT e.id FROM events e WHERE e.created_at < ?1 AND e.payload_erased_at = 0 "      \
-  "AND " WEBHOOKD_RETENTION_SCOPE("payload_retention_ms") " AND " WEBHOOKD_NONE_TO_SEND \
-                                                          " ORDER BY e.created_at, e.id LIMIT ?2"
+// The events ErasePayloadsBefore erases, chosen as the purge chooses them (?1, ?2, ?3, ?5)
+// among those not erased yet. The attempts first: erasing the events changes the selection.
+#define WEBHOOKD_ERASABLE_EVENTS                                             \
+  "SELECT e.id FROM events e WHERE e.rowid <= ?5 AND e.created_at < ?1 AND " \
+  "e.payload_erased_at = 0 AND " WEBHOOKD_RETENTION_SCOPE(                   \
+      "payload_retention_ms") " AND " WEBHOOKD_NONE_TO_SEND " ORDER BY e.rowid LIMIT ?2"
 inline constexpr std::string_view kEraseAttemptData =
     "UPDATE attempts SET request_headers_json = '{}', response_headers_json = '{}', "
     "response_body = X'' WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
