@@ -1,5 +1,6 @@
 #include "store/sqlite/retention_selection.hpp"
 
+#include "store/sqlite/query_util.hpp"
 #include "store/sqlite/statements.hpp"
 
 namespace webhookd::sqlite {
@@ -15,10 +16,7 @@ Result<std::optional<RowTime>> EventFrom(Connection& db, std::int64_t rowid) {
   Result<Query> query = db.Prepare(kEventFromRowid);
   if (!query.ok()) return query.error();
   query->BindInt(1, rowid);
-  Result<bool> row = query->Step();
-  if (!row.ok()) return row.error();
-  if (!*row) return std::optional<RowTime>();
-  return std::optional<RowTime>(RowTime{query->Int(0), query->Int(1)});
+  return ReadFirst<RowTime>(*query, [](Query& q) { return RowTime{q.Int(0), q.Int(1)}; });
 }
 
 Result<std::int64_t> LastRowid(Connection& db) {

@@ -383,8 +383,7 @@ inline constexpr std::string_view kLastEventRowid = "SELECT COALESCE(MAX(rowid),
 #define WEBHOOKD_PURGEABLE_EVENTS                                               \
   "SELECT e.id FROM events e WHERE e.rowid <= ?5 AND e.created_at < ?1 "        \
   "AND " WEBHOOKD_RETENTION_SCOPE("retention_ms") " AND " WEBHOOKD_NONE_TO_SEND \
-                                                  " ORDER BY "                  \
-                                                  "e.rowid LIMIT ?2"
+                                                  " ORDER BY e.rowid LIMIT ?2"
 inline constexpr std::string_view kPurgeAttempts =
     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN "
     "(" WEBHOOKD_PURGEABLE_EVENTS "))";
