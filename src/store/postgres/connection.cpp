@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "store/postgres/statements.hpp"
+
 namespace webhookd::postgres {
 namespace {
 
@@ -193,41 +195,101 @@ Status Connection::SendHeldWrites() {
 
 Result<Rows> Connection::Run(const Statement& statement, const Params& params) {
   if (Status s = SendHeldWrites(); !s.ok()) return s.error();
-  const std::vector<const char*> values = params.Pointers();
-  const std::vector<int> lengths = params.Lengths();
-  PGresult* raw = nullptr;
-  if (statement.planning == Planning::kEachCall) {
-    raw = PQexecParams(conn_, std::string(statement.sql).c_str(), params.size(),
-                       /*paramTypes=*/nullptr, values.data(), lengths.data(),
-                       params.formats().data(), /*resultFormat=*/0);
-  } else {
+  if (statement.planning != Planning::kEachCall) {
     if (Status s = Prepare(statement, params.size()); !s.ok()) return s.error();
-    raw = PQexecPrepared(conn_, std::string(statement.name).c_str(), params.size(), values.data(),
-                         lengths.data(), params.formats().data(), /*resultFormat=*/0);
   }
+  PGresult* raw =
+      begin_pending_ ? ExecuteAfterBegin(statement, params) : Execute(statement, params);
   Rows rows(raw);
   const ExecStatusType status = PQresultStatus(raw);
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return ErrorOf(raw, statement.name);
-  }
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return ErrorOf(raw, statement.name);
   last_retryable_ = false;
   return rows;
 }
 
+PGresult* Connection::Execute(const Statement& statement, const Params& params) {
+  const std::vector<const char*> values = params.Pointers();
+  const std::vector<int> lengths = params.Lengths();
+  if (statement.planning == Planning::kEachCall) {
+    return PQexecParams(conn_, std::string(statement.sql).c_str(), params.size(),
+                        /*paramTypes=*/nullptr, values.data(), lengths.data(),
+                        params.formats().data(), /*resultFormat=*/0);
+  }
+  return PQexecPrepared(conn_, std::string(statement.name).c_str(), params.size(), values.data(),
+                        lengths.data(), params.formats().data(), /*resultFormat=*/0);
+}
+
+bool Connection::Send(const Statement& statement, const Params& params) {
+  const std::vector<const char*> values = params.Pointers();
+  const std::vector<int> lengths = params.Lengths();
+  if (statement.planning == Planning::kEachCall) {
+    return PQsendQueryParams(conn_, std::string(statement.sql).c_str(), params.size(),
+                             /*paramTypes=*/nullptr, values.data(), lengths.data(),
+                             params.formats().data(), /*resultFormat=*/0) == 1;
+  }
+  return PQsendQueryPrepared(conn_, std::string(statement.name).c_str(), params.size(),
+                             values.data(), lengths.data(), params.formats().data(),
+                             /*resultFormat=*/0) == 1;
+}
+
+// BEGIN and `statement` in one pipeline, so one round trip. Returns the statement's result, or
+// BEGIN's when BEGIN failed (the statement is then not run), or null when the connection failed
+// (PQerrorMessage says why). Results are read up to the pipeline's sync, so that the connection
+// leaves pipeline mode as it entered it; if it cannot, it is broken until Reset().
+PGresult* Connection::ExecuteAfterBegin(const Statement& statement, const Params& params) {
+  begin_pending_ = false;
+  if (PQenterPipelineMode(conn_) != 1) return nullptr;
+  const bool sent = PQsendQueryParams(conn_, std::string(kBegin).c_str(), 0, nullptr, nullptr,
+                                      nullptr, nullptr, 0) == 1 &&
+                    Send(statement, params) && PQpipelineSync(conn_) == 1;
+  std::unique_ptr<PGresult, ResultDeleter> begin;
+  std::unique_ptr<PGresult, ResultDeleter> result;
+  // BEGIN's result and a null, the statement's and a null, then the sync: 5 reads when all
+  // goes well; a lost connection ends with nulls.
+  for (int reads = 0; sent && reads < 8; ++reads) {
+    PGresult* next = PQgetResult(conn_);
+    if (next == nullptr) {
+      if (PQstatus(conn_) != CONNECTION_OK) break;
+      continue;
+    }
+    if (PQresultStatus(next) == PGRES_PIPELINE_SYNC) {
+      PQclear(next);
+      break;
+    }
+    if (!begin) {
+      begin.reset(next);
+    } else if (!result) {
+      result.reset(next);
+    } else {
+      PQclear(next);
+    }
+  }
+  if (PQexitPipelineMode(conn_) != 1) broken_ = true;
+  if (begin && PQresultStatus(begin.get()) != PGRES_COMMAND_OK) return begin.release();
+  return result.release();
+}
+
 Status Connection::Exec(std::string_view sql) {
   if (Status s = SendHeldWrites(); !s.ok()) return s;
-  std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn_, std::string(sql).c_str()));
+  // Several statements in one simple query run in one round trip.
+  const std::string text =
+      begin_pending_ ? std::string(kBegin) + "; " + std::string(sql) : std::string(sql);
+  begin_pending_ = false;
+  std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn_, text.c_str()));
   const ExecStatusType status = PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return ErrorOf(result.get(), "SQL");
   last_retryable_ = false;
   return Status::Ok();
 }
 
-bool Connection::Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::Healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 
 Status Connection::Reset() {
   prepared_.clear();
+  begin_pending_ = false;
+  broken_ = false;
   PQreset(conn_);
+  if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) (void)PQexitPipelineMode(conn_);
   if (!Healthy()) {
     return Error::Unavailable("cannot reconnect to PostgreSQL: " +
                               FirstLine(PQerrorMessage(conn_)));

@@ -118,15 +118,27 @@ class Connection {
   HeldWrites* held_writes() const { return held_; }
   // Sends what is held now, if anything.
   Status SendHeldWrites();
+  // Opens a transaction with the next Run or Exec: BEGIN goes in the same round trip as that
+  // command instead of one of its own. Until then nothing is sent and InTransaction() is
+  // false; DropPendingBegin() forgets it (nothing to roll back).
+  void BeginWithNextCommand() { begin_pending_ = true; }
+  bool BeginPending() const { return begin_pending_; }
+  void DropPendingBegin() { begin_pending_ = false; }
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   Status Prepare(const Statement& statement, int param_count);
+  PGresult* Execute(const Statement& statement, const Params& params);
+  bool Send(const Statement& statement, const Params& params);
+  PGresult* ExecuteAfterBegin(const Statement& statement, const Params& params);
   Error ErrorOf(const PGresult* result, std::string_view what);
 
   PGconn* conn_;
   std::unordered_set<std::string_view> prepared_;
   bool last_retryable_ = false;
+  bool begin_pending_ = false;
+  // Pipeline mode could not be left (results the connection lost): unusable until Reset().
+  bool broken_ = false;
   HeldWrites* held_ = nullptr;
 };
 

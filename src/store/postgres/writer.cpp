@@ -8,7 +8,8 @@ Status WriterSession::Begin() {
   if (!db_->Healthy()) {
     if (Status s = db_->Reset(); !s.ok()) return s;
   }
-  return db_->Exec(kBegin);
+  db_->BeginWithNextCommand();
+  return Status::Ok();
 }
 
 Status WriterSession::Savepoint() { return db_->Exec(kSavepoint); }
@@ -23,6 +24,11 @@ Status WriterSession::Commit(bool work_due) {
     Result<Rows> notify = db_->Run(kNotifyWork, Params().Text(notify_payload_));
     if (!notify.ok()) return notify.error();
   }
+  if (Status s = db_->SendHeldWrites(); !s.ok()) return s;
+  if (db_->BeginPending()) {  // nothing was sent: there is no transaction to commit
+    db_->DropPendingBegin();
+    return Status::Ok();
+  }
   return db_->Exec(kCommit);
 }
 
@@ -34,6 +40,7 @@ void WriterSession::HoldWrites(bool on) {
 bool WriterSession::Abandon() {
   // Read before the ROLLBACK clears it.
   const bool retryable = db_->LastErrorRetryable();
+  db_->DropPendingBegin();
   if (db_->Healthy() && db_->InTransaction()) (void)db_->Exec(kRollback);
   return retryable;
 }

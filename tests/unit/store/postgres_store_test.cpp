@@ -728,6 +728,94 @@ TEST_F(PostgresStoreTest, EventsHeldByABatchReachTheServerBeforeItsNextStatement
   ASSERT_TRUE(db->Exec("ROLLBACK").ok());
 }
 
+// The writer's BEGIN travels with the transaction's first command (one round trip, not two):
+// that command runs inside the transaction whether it is a prepared statement, one planned on
+// each call, or SQL text; a first command that fails leaves the transaction failed and the
+// connection usable; a connection lost meanwhile is reported and can be reset.
+TEST_F(PostgresStoreTest, ABeginSentWithTheFirstCommandOpensTheTransactionItRunsIn) {
+  auto db = Must(postgres::Connection::Open(Url()));
+  auto other = Must(postgres::Connection::Open(Url()));
+  ASSERT_TRUE(db->Exec("CREATE TABLE begin_with_next (v integer NOT NULL)").ok());
+  const postgres::Statement insert{"test_insert_begin_with_next",
+                                   "INSERT INTO begin_with_next (v) VALUES ($1::integer)"};
+  const postgres::Statement insert_planned_each_call{
+      "test_insert_begin_with_next_each_call",
+      "INSERT INTO begin_with_next (v) VALUES ($1::integer)", postgres::Planning::kEachCall};
+  const postgres::Statement count{"test_count_begin_with_next",
+                                  "SELECT COUNT(*) FROM begin_with_next"};
+  auto rows_seen_by_other = [&] { return Must(other->Run(count)).Int(0, 0); };
+
+  db->BeginWithNextCommand();
+  EXPECT_FALSE(db->InTransaction()) << "BEGIN went before its command";
+  Must(db->Run(insert, postgres::Params().Int(1)));
+  EXPECT_TRUE(db->InTransaction());
+  Must(db->Run(insert_planned_each_call, postgres::Params().Int(2)));
+  EXPECT_EQ(Must(db->Run(count)).Int(0, 0), 2);
+  EXPECT_EQ(rows_seen_by_other(), 0) << "the inserts ran outside a transaction";
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  EXPECT_EQ(Must(db->Run(count)).Int(0, 0), 0);
+
+  db->BeginWithNextCommand();
+  Must(db->Run(insert_planned_each_call, postgres::Params().Int(3)));
+  EXPECT_EQ(rows_seen_by_other(), 0);
+  ASSERT_TRUE(db->Exec("COMMIT").ok());
+  EXPECT_EQ(rows_seen_by_other(), 1);
+
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(db->Exec("INSERT INTO begin_with_next (v) VALUES (4)").ok());
+  EXPECT_TRUE(db->InTransaction());
+  EXPECT_EQ(rows_seen_by_other(), 1);
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+
+  const postgres::Statement failing{"test_failing_first", "SELECT 1 / $1::integer"};
+  db->BeginWithNextCommand();
+  const Result<postgres::Rows> failed = db->Run(failing, postgres::Params().Int(0));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("division by zero"), std::string::npos)
+      << failed.error().message;
+  EXPECT_TRUE(db->Healthy());
+  EXPECT_TRUE(db->InTransaction()) << "the failed statement was not in the transaction";
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  EXPECT_EQ(Must(db->Run(failing, postgres::Params().Int(1))).Int(0, 0), 1);
+
+  const std::int64_t pid = Must(db->Run({"test_backend_pid", "SELECT pg_backend_pid()"})).Int(0, 0);
+  Must(other->Run({"test_terminate", "SELECT pg_terminate_backend($1::integer)"},
+                  postgres::Params().Int(pid)));
+  db->BeginWithNextCommand();
+  EXPECT_FALSE(db->Run(insert, postgres::Params().Int(5)).ok());
+  EXPECT_FALSE(db->Healthy());
+  ASSERT_TRUE(db->Reset().ok());
+  db->BeginWithNextCommand();
+  Must(db->Run(insert, postgres::Params().Int(6)));
+  ASSERT_TRUE(db->Exec("COMMIT").ok());
+  EXPECT_EQ(rows_seen_by_other(), 2);
+}
+
+// A writer's batch that sent nothing commits without a round trip and leaves no transaction
+// open; one that wrote commits what it wrote.
+TEST_F(PostgresStoreTest, AWriterBatchThatSentNothingLeavesNoTransactionOpen) {
+  auto db = Must(postgres::Connection::Open(Url()));
+  ASSERT_TRUE(db->Exec("CREATE TABLE writer_batches (v integer NOT NULL)").ok());
+  postgres::WriterSession session(std::move(db), "work", "a");
+  ASSERT_TRUE(session.Begin().ok());
+  ASSERT_TRUE(session.Commit(false).ok());
+  EXPECT_FALSE(session.db().InTransaction());
+  EXPECT_FALSE(session.db().BeginPending());
+
+  ASSERT_TRUE(session.Begin().ok());
+  ASSERT_TRUE(session.db().Exec("INSERT INTO writer_batches (v) VALUES (1)").ok());
+  ASSERT_TRUE(session.Commit(false).ok());
+  EXPECT_FALSE(session.db().InTransaction());
+  auto other = Must(postgres::Connection::Open(Url()));
+  EXPECT_EQ(Must(other->Run({"test_count_writer_batches", "SELECT COUNT(*) FROM writer_batches"}))
+                .Int(0, 0),
+            1);
+
+  ASSERT_TRUE(session.Begin().ok());
+  EXPECT_FALSE(session.Abandon());
+  EXPECT_FALSE(session.db().BeginPending()) << "an abandoned batch's BEGIN went with the next one";
+}
+
 // A batch of events fanned out from memory after another node added a configuration runs
 // again, each event reading the configurations anew: every one gets both.
 TEST_F(PostgresStoreTest, ABatchFannedOutFromAStaleMemoryRunsAgainWithTheNewConfigurations) {
