@@ -55,6 +55,9 @@ concept BatchSession = requires(S& session, bool work_due, bool hold) {
   { session.TransactionLost() } -> std::same_as<bool>;
   // Ends the batch's transaction; `work_due` says that a job made work due.
   { session.Commit(work_due) } -> std::same_as<Status>;
+  // The last Commit failed in a write of the batch's jobs sent along with it (a session may
+  // send writes without waiting for their answers), not in the commit itself.
+  { session.FailedBeforeCommit() } -> std::same_as<bool>;
   // Rolls back what is left of a failed transaction; true if the failure may be retried by
   // running the whole batch again.
   { session.Abandon() } -> std::same_as<bool>;
@@ -300,14 +303,16 @@ class GroupCommitWriter {
     if (!failed) {
       if (Status sent = session.SendHeldWrites(); !sent.ok()) failed = sent;
     }
-    session.HoldWrites(false);
     if (!failed) {
-      if (Status commit = session.Commit(work_due); !commit.ok()) {
-        retryable = session.Abandon();
+      Status commit = session.Commit(work_due);
+      if (commit.ok() || !session.FailedBeforeCommit()) {
+        session.HoldWrites(false);
+        if (!commit.ok()) retryable = session.Abandon();
         return commit;
       }
-      return Status::Ok();
+      failed = commit;  // as if the job that made the write had failed
     }
+    session.HoldWrites(false);
     retryable = session.Abandon();
     if (retryable) return *failed;
     // Rolling back a lone job's transaction undid that job alone: its failure stands as is.

@@ -1,7 +1,10 @@
 #include "store/postgres/connection.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 #include "store/postgres/statements.hpp"
 
@@ -9,9 +12,11 @@ namespace webhookd::postgres {
 namespace {
 
 // SQLSTATE classes: 23 integrity (23505 unique violation), 08 connection, 53 resources,
-// 57 operator intervention (shutdown), 40 transaction rollback (deadlock, serialization).
+// 57 operator intervention (shutdown), 40 transaction rollback (deadlock, serialization); WH
+// webhookd's own (statements.hpp).
 ErrorKind KindOf(std::string_view sqlstate) {
-  if (sqlstate == "23505") return ErrorKind::kConflict;
+  if (sqlstate == "23505" || sqlstate == kFanOutChangedState) return ErrorKind::kConflict;
+  if (sqlstate == kDeliveryMissingState) return ErrorKind::kNotFound;
   if (sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate.starts_with("57") ||
       sqlstate.starts_with("40")) {
     return ErrorKind::kUnavailable;
@@ -195,16 +200,37 @@ Status Connection::SendHeldWrites() {
 
 Result<Rows> Connection::Run(const Statement& statement, const Params& params) {
   if (Status s = SendHeldWrites(); !s.ok()) return s.error();
+  if (begin_pending_ || !pipelined_.empty()) {
+    const bool sent = SendToPipeline(statement, params);
+    const Error unsent = sent ? Error{} : ErrorOf(nullptr, statement.name);
+    Result<Rows> rows = FinishPipeline(/*last_is_write=*/false);
+    if (!rows.ok() || sent) return rows;
+    last_error_from_write_ = false;
+    return unsent;
+  }
   if (statement.planning != Planning::kEachCall) {
     if (Status s = Prepare(statement, params.size()); !s.ok()) return s.error();
   }
-  PGresult* raw =
-      begin_pending_ ? ExecuteAfterBegin(statement, params) : Execute(statement, params);
+  PGresult* raw = Execute(statement, params);
   Rows rows(raw);
+  last_error_from_write_ = false;
   const ExecStatusType status = PQresultStatus(raw);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return ErrorOf(raw, statement.name);
   last_retryable_ = false;
   return rows;
+}
+
+Status Connection::Write(const Statement& statement, const Params& params) {
+  if (!DefersWrites()) {
+    Result<Rows> rows = Run(statement, params);
+    return rows.ok() ? Status::Ok() : Status(rows.error());
+  }
+  if (Status s = SendHeldWrites(); !s.ok()) return s;
+  if (SendToPipeline(statement, params)) return Status::Ok();
+  const Error unsent = ErrorOf(nullptr, statement.name);
+  (void)FinishPipeline(/*last_is_write=*/true);
+  last_error_from_write_ = false;
+  return unsent;
 }
 
 PGresult* Connection::Execute(const Statement& statement, const Params& params) {
@@ -232,50 +258,95 @@ bool Connection::Send(const Statement& statement, const Params& params) {
                              /*resultFormat=*/0) == 1;
 }
 
-// BEGIN and `statement` in one pipeline, so one round trip. Returns the statement's result, or
-// BEGIN's when BEGIN failed (the statement is then not run), or null when the connection failed
-// (PQerrorMessage says why). Results are read up to the pipeline's sync, so that the connection
-// leaves pipeline mode as it entered it; if it cannot, it is broken until Reset().
-PGresult* Connection::ExecuteAfterBegin(const Statement& statement, const Params& params) {
-  begin_pending_ = false;
-  if (PQenterPipelineMode(conn_) != 1) return nullptr;
-  const bool sent = PQsendQueryParams(conn_, std::string(kBegin).c_str(), 0, nullptr, nullptr,
-                                      nullptr, nullptr, 0) == 1 &&
-                    Send(statement, params) && PQpipelineSync(conn_) == 1;
-  std::unique_ptr<PGresult, ResultDeleter> begin;
-  std::unique_ptr<PGresult, ResultDeleter> result;
-  // BEGIN's result and a null, the statement's and a null, then the sync: 5 reads when all
-  // goes well; a lost connection ends with nulls.
-  for (int reads = 0; sent && reads < 8; ++reads) {
-    PGresult* next = PQgetResult(conn_);
-    if (next == nullptr) {
-      if (PQstatus(conn_) != CONNECTION_OK) break;
-      continue;
+bool Connection::SendToPipeline(const Statement& statement, const Params& params) {
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) return false;
+  if (begin_pending_) {
+    begin_pending_ = false;
+    if (PQsendQueryParams(conn_, std::string(kBegin).c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                          0) != 1) {
+      return false;
     }
-    if (PQresultStatus(next) == PGRES_PIPELINE_SYNC) {
-      PQclear(next);
-      break;
-    }
-    if (!begin) {
-      begin.reset(next);
-    } else if (!result) {
-      result.reset(next);
-    } else {
-      PQclear(next);
-    }
+    pipelined_.push_back({kBegin, false});
   }
-  if (PQexitPipelineMode(conn_) != 1) broken_ = true;
-  if (begin && PQresultStatus(begin.get()) != PGRES_COMMAND_OK) return begin.release();
-  return result.release();
+  const auto being_prepared = [&](const Pipelined& p) {
+    return p.prepare && p.name == statement.name;
+  };
+  if (statement.planning == Planning::kOnce && !prepared_.contains(statement.name) &&
+      std::ranges::none_of(pipelined_, being_prepared)) {
+    if (PQsendPrepare(conn_, std::string(statement.name).c_str(),
+                      std::string(statement.sql).c_str(), params.size(), nullptr) != 1) {
+      return false;
+    }
+    pipelined_.push_back({statement.name, true});
+  }
+  if (!Send(statement, params)) return false;
+  pipelined_.push_back({statement.name, false});
+  return true;
+}
+
+// After an error the server skips the rest of the pipeline (each skipped statement's result is
+// PGRES_PIPELINE_ABORTED) up to the sync; a statement prepared in it counts as prepared only
+// once its preparation's result says so.
+Result<Rows> Connection::FinishPipeline(bool last_is_write) {
+  const std::vector<Pipelined> owed = std::exchange(pipelined_, {});
+  std::optional<Error> failed;
+  std::unique_ptr<PGresult, ResultDeleter> last;
+  std::size_t read = 0;
+  last_error_from_write_ = false;
+  if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) {
+    // Each result is followed by a null, and the sync's result comes last; a lost connection
+    // ends with nulls.
+    const std::size_t most_reads = PQpipelineSync(conn_) == 1 ? 2 * owed.size() + 4 : 0;
+    for (std::size_t reads = 0; reads < most_reads; ++reads) {
+      std::unique_ptr<PGresult, ResultDeleter> result(PQgetResult(conn_));
+      if (!result) {
+        if (PQstatus(conn_) != CONNECTION_OK) break;
+        continue;
+      }
+      const ExecStatusType status = PQresultStatus(result.get());
+      if (status == PGRES_PIPELINE_SYNC) break;
+      if (read == owed.size()) continue;
+      const Pipelined& of = owed[read++];
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        if (of.prepare) prepared_.insert(of.name);
+        last = std::move(result);
+      } else if (status != PGRES_PIPELINE_ABORTED && !failed) {
+        failed = ErrorOf(result.get(),
+                         of.prepare ? "preparing " + std::string(of.name) : std::string(of.name));
+        last_error_from_write_ = last_is_write || read < owed.size();
+      }
+    }
+    if (PQexitPipelineMode(conn_) != 1) broken_ = true;
+  }
+  if (failed) return *failed;
+  if (read < owed.size() || !last) {
+    return ErrorOf(nullptr, owed.empty() ? std::string_view("pipeline") : owed.back().name);
+  }
+  last_retryable_ = false;
+  return Rows(last.release());
 }
 
 Status Connection::Exec(std::string_view sql) {
   if (Status s = SendHeldWrites(); !s.ok()) return s;
+  // A write that failed in the pipeline is the error to report, but the SQL runs all the same:
+  // it may be the ROLLBACK that ends the transaction the failure left open.
+  std::optional<Error> write_failed;
+  if (!pipelined_.empty()) {
+    Result<Rows> flushed = FinishPipeline(/*last_is_write=*/true);
+    if (!flushed.ok()) write_failed = flushed.error();
+  }
+  const bool retryable = last_retryable_;
   // Several statements in one simple query run in one round trip.
   const std::string text =
       begin_pending_ ? std::string(kBegin) + "; " + std::string(sql) : std::string(sql);
   begin_pending_ = false;
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn_, text.c_str()));
+  if (write_failed) {
+    last_retryable_ = retryable;
+    last_error_from_write_ = true;
+    return *write_failed;
+  }
+  last_error_from_write_ = false;
   const ExecStatusType status = PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return ErrorOf(result.get(), "SQL");
   last_retryable_ = false;
@@ -288,6 +359,7 @@ Status Connection::Reset() {
   prepared_.clear();
   begin_pending_ = false;
   broken_ = false;
+  pipelined_.clear();
   PQreset(conn_);
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) (void)PQexitPipelineMode(conn_);
   if (!Healthy()) {

@@ -100,8 +100,19 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Runs `statement` (prepared on this connection the first time, unless planned on each call)
-  // with `params`.
+  // with `params`. Statements still in the pipeline (Write) go in the same round trip, and the
+  // first of them that failed is the error returned.
   Result<Rows> Run(const Statement& statement, const Params& params = {});
+  // A statement whose rows are not needed. While the connection holds writes (HoldWrites), it
+  // is sent without waiting for its result: it travels with the statements after it, in one
+  // pipeline, up to the next Run or Exec, which reads its result and reports its failure
+  // (LastErrorFromWrite). Otherwise it simply runs.
+  Status Write(const Statement& statement, const Params& params = {});
+  // Write sends without waiting now.
+  bool DefersWrites() const { return held_ != nullptr; }
+  // The last error came from a Write still in the pipeline, not from the Run or Exec that read
+  // it.
+  bool LastErrorFromWrite() const { return last_error_from_write_; }
   // Runs parameterless SQL text, possibly several statements (transactions, migrations).
   Status Exec(std::string_view sql);
   // False once the connection is broken; Reset() then tries to reconnect.
@@ -113,13 +124,14 @@ class Connection {
   // simply be run again.
   bool LastErrorRetryable() const { return last_retryable_; }
   PGconn* handle() const { return conn_; }
-  // While `writes` is set (null: none), Run and Exec send it first when it holds anything.
+  // While `writes` is set (null: none), Run, Write and Exec send it first when it holds
+  // anything.
   void HoldWrites(HeldWrites* writes) { held_ = writes; }
   HeldWrites* held_writes() const { return held_; }
   // Sends what is held now, if anything.
   Status SendHeldWrites();
-  // Opens a transaction with the next Run or Exec: BEGIN goes in the same round trip as that
-  // command instead of one of its own. Until then nothing is sent and InTransaction() is
+  // Opens a transaction with the next Run, Write or Exec: BEGIN goes in the same round trip as
+  // that command instead of one of its own. Until then nothing is sent and InTransaction() is
   // false; DropPendingBegin() forgets it (nothing to roll back).
   void BeginWithNextCommand() { begin_pending_ = true; }
   bool BeginPending() const { return begin_pending_; }
@@ -130,13 +142,28 @@ class Connection {
   Status Prepare(const Statement& statement, int param_count);
   PGresult* Execute(const Statement& statement, const Params& params);
   bool Send(const Statement& statement, const Params& params);
-  PGresult* ExecuteAfterBegin(const Statement& statement, const Params& params);
+  // Adds `statement` to the pipeline (entered if need be), after BEGIN if one is pending and
+  // after its own preparation if it is not yet prepared.
+  bool SendToPipeline(const Statement& statement, const Params& params);
+  // Ends the pipeline with a sync and reads every result in it: the last one's, or the first
+  // error (from a Write unless it is the last result's and `last_is_write` is false). The
+  // connection leaves pipeline mode, or is broken until Reset() if it cannot.
+  Result<Rows> FinishPipeline(bool last_is_write);
   Error ErrorOf(const PGresult* result, std::string_view what);
+
+  // A result the open pipeline still owes: the statement it comes from, and whether it is that
+  // statement's preparation.
+  struct Pipelined {
+    std::string_view name;
+    bool prepare = false;
+  };
 
   PGconn* conn_;
   std::unordered_set<std::string_view> prepared_;
   bool last_retryable_ = false;
+  bool last_error_from_write_ = false;
   bool begin_pending_ = false;
+  std::vector<Pipelined> pipelined_;
   // Pipeline mode could not be left (results the connection lost): unusable until Reset().
   bool broken_ = false;
   HeldWrites* held_ = nullptr;

@@ -26,12 +26,6 @@ const Statement& ListStatementFor(const DeliveryFilter& filter) {
   return *kByListing[static_cast<std::size_t>(store_common::ListingFor(filter))];
 }
 
-Status RunStatus(Connection& db, const Statement& statement, const Params& params) {
-  Result<Rows> rows = db.Run(statement, params);
-  if (!rows.ok()) return rows.error();
-  return Status::Ok();
-}
-
 // What one RecordAttempts call does to one configuration's health, with the effects of its
 // outcomes applied in order: a success clears failing_since, a failure sets it if unset,
 // a disable deactivates. Folded so that a batch touches each configuration at most three times.
@@ -69,15 +63,15 @@ Status ApplyConfigEffects(Connection& db, const std::vector<AttemptOutcome>& out
                           UnixMillis now) {
   for (const auto& [config_id, net] : FoldConfigEffects(outcomes)) {
     if (net.healthy) {
-      if (Status s = RunStatus(db, kMarkConfigHealthy, Params().Int(config_id)); !s.ok()) return s;
+      if (Status s = db.Write(kMarkConfigHealthy, Params().Int(config_id)); !s.ok()) return s;
     }
     if (net.failing_since != 0) {
-      Status s = RunStatus(db, kMarkConfigFailing, Params().Int(config_id).Int(net.failing_since));
+      Status s = db.Write(kMarkConfigFailing, Params().Int(config_id).Int(net.failing_since));
       if (!s.ok()) return s;
     }
     if (net.disable_reason) {
       Status s =
-          RunStatus(db, kDisableConfig, Params().Int(config_id).Text(*net.disable_reason).Int(now));
+          db.Write(kDisableConfig, Params().Int(config_id).Text(*net.disable_reason).Int(now));
       if (!s.ok()) return s;
     }
   }
@@ -96,13 +90,17 @@ Status UpdateDeliveriesAfterAttempts(Connection& db, const std::vector<AttemptOu
     errors.push_back(o.attempt.error);
     next_at.push_back(std::to_string(o.next_attempt_at));
   }
-  Result<Rows> updated = db.Run(kRecordDeliveryOutcomes, Params()
-                                                             .Text(ArrayLiteral(ids))
-                                                             .Text(ArrayLiteral(statuses))
-                                                             .Text(ArrayLiteral(codes))
-                                                             .Text(ArrayLiteral(errors))
-                                                             .Text(ArrayLiteral(next_at))
-                                                             .Int(now));
+  const Params params = Params()
+                            .Text(ArrayLiteral(ids))
+                            .Text(ArrayLiteral(statuses))
+                            .Text(ArrayLiteral(codes))
+                            .Text(ArrayLiteral(errors))
+                            .Text(ArrayLiteral(next_at))
+                            .Int(now);
+  // Without waiting, a missing delivery fails the statement; the batch then runs again job by
+  // job, where this call waits and names it.
+  if (db.DefersWrites()) return db.Write(kRecordDeliveryOutcomesUnlessMissing, params);
+  Result<Rows> updated = db.Run(kRecordDeliveryOutcomes, params);
   if (!updated.ok()) return updated.error();
   std::set<std::string> found;
   for (int row = 0; row < updated->size(); ++row) found.insert(updated->Text(row, 0));
@@ -128,17 +126,16 @@ Status InsertAttempts(Connection& db, const std::vector<AttemptOutcome>& outcome
     errors.push_back(a.error);
     manual.emplace_back(a.manual ? "t" : "f");
   }
-  return RunStatus(db, kInsertAttempts,
-                   Params()
-                       .Text(ArrayLiteral(delivery_ids))
-                       .Text(ArrayLiteral(attempted_at))
-                       .Text(ArrayLiteral(durations))
-                       .Text(ArrayLiteral(request_headers))
-                       .Text(ArrayLiteral(codes))
-                       .Text(ArrayLiteral(response_headers))
-                       .Text(ArrayLiteral(bodies))
-                       .Text(ArrayLiteral(errors))
-                       .Text(ArrayLiteral(manual)));
+  return db.Write(kInsertAttempts, Params()
+                                       .Text(ArrayLiteral(delivery_ids))
+                                       .Text(ArrayLiteral(attempted_at))
+                                       .Text(ArrayLiteral(durations))
+                                       .Text(ArrayLiteral(request_headers))
+                                       .Text(ArrayLiteral(codes))
+                                       .Text(ArrayLiteral(response_headers))
+                                       .Text(ArrayLiteral(bodies))
+                                       .Text(ArrayLiteral(errors))
+                                       .Text(ArrayLiteral(manual)));
 }
 
 // The rows (status, count) of `statement`, added up by status.
@@ -220,8 +217,7 @@ Result<std::vector<DeliveryJob>> HeldByThisNode(Connection& db, std::vector<Deli
 // After a FIFO configuration's turn ended: its next delivery, if it waits, is due now. Work is
 // due either way: an older delivery retried by hand meanwhile may be next, not waiting.
 Status StartNextTurn(WriteContext& context, std::int64_t config_id, UnixMillis now) {
-  if (Status s = RunStatus(context.db(), kStartNextTurn, Params().Int(config_id).Int(now));
-      !s.ok()) {
+  if (Status s = context.db().Write(kStartNextTurn, Params().Int(config_id).Int(now)); !s.ok()) {
     return s;
   }
   context.MarkWorkDue();
@@ -243,8 +239,8 @@ Status StartOrHandOffNextTurn(WriteContext& context, std::int64_t config_id, Uni
   DeliveryJob job = ReadDueRow(*rows, 0);
   const std::optional<UnixMillis> lease = turns.LeaseFor(job, now);
   if (!lease) return StartNextTurn(context, config_id, now);
-  Status leased = RunStatus(db, kLeaseNextTurn,
-                            Params().Text(job.delivery.id).Text(owner).Int(*lease).Int(now));
+  Status leased =
+      db.Write(kLeaseNextTurn, Params().Text(job.delivery.id).Text(owner).Int(*lease).Int(now));
   if (!leased.ok()) return leased;
   turns.Add(std::move(job), *lease, now);
   return Status::Ok();
@@ -256,8 +252,8 @@ Status StartOrHandOffNextTurn(WriteContext& context, std::int64_t config_id, Uni
 // later claim's.
 Status FailUndeliverableLine(Connection& db, std::int64_t config_id, const std::string& reason,
                              UnixMillis due_by, UnixMillis now) {
-  return RunStatus(db, kFailUndeliverableLine,
-                   Params().Int(config_id).Text(reason).Int(due_by).Int(now));
+  return db.Write(kFailUndeliverableLine,
+                  Params().Int(config_id).Text(reason).Int(due_by).Int(now));
 }
 
 // Walks the due index in its order, sorting nothing. Before a table's first ANALYZE the planner
@@ -322,8 +318,8 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
     }
     if (!leased_ids.empty()) {
       Status s =
-          RunStatus(db, kLeaseDeliveries,
-                    Params().Text(ArrayLiteral(leased_ids)).Text(owner).Int(lease_until).Int(now));
+          db.Write(kLeaseDeliveries,
+                   Params().Text(ArrayLiteral(leased_ids)).Text(owner).Int(lease_until).Int(now));
       if (!s.ok()) return s.error();
     }
   }

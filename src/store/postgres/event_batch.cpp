@@ -35,22 +35,18 @@ void EventBatch::Add(const Event& event, const std::vector<Delivery>& deliveries
   }
 }
 
+// Sent without waiting for the answer (Connection::Write): a fan-out that changed fails the
+// statement, so that the parking after it and the rest of the batch do not run.
 Status EventBatch::Send(Connection& db) {
-  Result<bool> inserted = Insert(db);
-  if (!inserted.ok()) return inserted.error();
-  if (!*inserted) {
-    return Error::Conflict("the configurations of a held event changed before it was sent");
-  }
-  return Status::Ok();
+  const std::vector<std::string> fifo_ids = std::exchange(fifo_ids_, {});
+  if (Status s = db.Write(kInsertEventsUnlessChanged, TakeParams()); !s.ok()) return s;
+  if (fifo_ids.empty()) return Status::Ok();
+  return db.Write(kParkWaitingDeliveries, Params().Text(ArrayLiteral(fifo_ids)));
 }
 
 Result<bool> EventBatch::Insert(Connection& db) {
-  Params params;
-  for (std::vector<std::string>* column : Columns()) params.Text(ArrayLiteral(*column));
-  params.Text(node_id_);
-  const std::vector<std::string> fifo_ids = std::move(fifo_ids_);
-  Clear();
-  Result<Rows> sent = db.Run(kInsertEvents, params);
+  const std::vector<std::string> fifo_ids = std::exchange(fifo_ids_, {});
+  Result<Rows> sent = db.Run(kInsertEvents, TakeParams());
   if (!sent.ok()) return sent.error();
   const bool inserted = sent->size() == 1 && sent->Bool(0, 0);
   if (inserted && !fifo_ids.empty()) {
@@ -58,6 +54,14 @@ Result<bool> EventBatch::Insert(Connection& db) {
     if (!parked.ok()) return parked.error();
   }
   return inserted;
+}
+
+Params EventBatch::TakeParams() {
+  Params params;
+  for (std::vector<std::string>* column : Columns()) params.Text(ArrayLiteral(*column));
+  params.Text(node_id_);
+  Clear();
+  return params;
 }
 
 void EventBatch::Clear() {

@@ -36,8 +36,10 @@ class EventBatch final : public HeldWrites {
   // statement's text stays within a few MiB, whatever the batch's payloads).
   static constexpr std::size_t kMaxPayloadBytes = 1024 * 1024;
   bool full() const { return payload_bytes_ >= kMaxPayloadBytes; }
-  // Inserts everything held, or nothing: kConflict when an event's fan-out changed since it was
-  // read from memory (the batch must run again, each event reading its configurations anew).
+  // Sends everything held, to be inserted, or nothing: kConflict when an event's fan-out changed
+  // since it was read from memory (the batch must run again, each event reading its
+  // configurations anew). While the connection holds writes the answer comes with a later
+  // statement (Connection::Write), whose error that conflict then is.
   Status Send(Connection& db) override;
   // The same, answering false instead of kConflict when a fan-out changed and nothing was
   // inserted.
@@ -46,6 +48,8 @@ class EventBatch final : public HeldWrites {
 
  private:
   std::array<std::vector<std::string>*, 15> Columns();
+  // The statement's parameters, everything held; empty afterwards.
+  Params TakeParams();
 
   const std::string node_id_;
   std::size_t payload_bytes_ = 0;

@@ -13,12 +13,6 @@
 namespace webhookd::postgres {
 namespace {
 
-Status RunStatus(Connection& db, const Statement& statement, const Params& params) {
-  Result<Rows> rows = db.Run(statement, params);
-  if (!rows.ok()) return rows.error();
-  return Status::Ok();
-}
-
 // An event and all its deliveries go in one statement, and the configurations usually come
 // from memory (FanOutCache): each statement is a round trip.
 class PostgresIngestSteps final : public store_common::IngestSteps {
@@ -32,7 +26,7 @@ class PostgresIngestSteps final : public store_common::IngestSteps {
   Result<std::optional<Event>> FindIdempotent(const NewEvent& event, UnixMillis since) override {
     const std::string lock_key =
         std::to_string(event.organization_id) + ":" + event.idempotency_key;
-    if (Status s = RunStatus(db_, kLockIdempotencyKey, Params().Text(lock_key)); !s.ok()) {
+    if (Status s = db_.Write(kLockIdempotencyKey, Params().Text(lock_key)); !s.ok()) {
       return s.error();
     }
     Result<Rows> rows =
@@ -172,7 +166,7 @@ Result<std::int64_t> Operations::ErasePayloadsBefore(Connection& db, UnixMillis 
   if (!erasable.ok()) return erasable.error();
   if (erasable->empty()) return std::int64_t{0};
   const std::string ids = ArrayLiteral(*erasable);
-  if (Status s = RunStatus(db, kEraseAttemptData, Params().Text(ids)); !s.ok()) return s.error();
+  if (Status s = db.Write(kEraseAttemptData, Params().Text(ids)); !s.ok()) return s.error();
   Result<Rows> events = db.Run(kErasePayloads, Params().Text(ids).Int(now));
   if (!events.ok()) return events.error();
   return events->Affected();
@@ -186,7 +180,7 @@ Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, 
   if (purged->empty()) return std::int64_t{0};
   const Params ids = Params().Text(ArrayLiteral(*purged));
   for (const Statement* children : {&kPurgeAttempts, &kPurgeDeliveries}) {
-    if (Status s = RunStatus(db, *children, ids); !s.ok()) return s.error();
+    if (Status s = db.Write(*children, ids); !s.ok()) return s.error();
   }
   Result<Rows> events = db.Run(kPurgeEvents, ids);
   if (!events.ok()) return events.error();

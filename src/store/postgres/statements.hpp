@@ -13,6 +13,8 @@ namespace webhookd::postgres {
 inline constexpr std::string_view kBegin = "BEGIN";
 inline constexpr std::string_view kCommit = "COMMIT";
 inline constexpr std::string_view kRollback = "ROLLBACK";
+// COMMIT as a statement, so that it can end a pipeline of writes (Connection::Write).
+inline constexpr Statement kCommitWrites{"commit", kCommit, Planning::kEachCall};
 inline constexpr std::string_view kSavepoint = "SAVEPOINT job";
 inline constexpr std::string_view kReleaseSavepoint = "RELEASE SAVEPOINT job";
 inline constexpr std::string_view kRollbackToSavepoint = "ROLLBACK TO SAVEPOINT job";
@@ -202,28 +204,54 @@ inline constexpr Statement kGetEvent{
 // at (-1: read by this transaction, unchecked); $9 delivery ids, $10 their events, $11
 // configurations, $12 organizations, $13 statuses, $14 created_at, $15 lease_until (arrays of
 // the same length); $16 this node, the lease owner of those delivering. Inserts all of it, or
-// nothing if any event's fan-out moved; answers one row, true if it inserted.
-inline constexpr Statement kInsertEvents{
-    "insert_events",
-    "WITH e AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], "
-    "$5::text[], $6::bigint[], $7::integer[], $8::bigint[]) AS e (id, organization_id, "
-    "event_type_id, payload, idempotency_key, created_at, event_type_version, read_at)), "
-    "unchanged AS (SELECT bool_and(e.read_at < 0 OR e.read_at = " WEBHOOKD_PG_FAN_OUT_VERSION(
-        "e.organization_id", "e.event_type_id") ") AS ok FROM e), "
-    "new_events AS (INSERT INTO events (id, organization_id, event_type_id, payload, "
-    "idempotency_key, created_at, event_type_version) SELECT e.id, e.organization_id, "
-    "e.event_type_id, e.payload, NULLIF(e.idempotency_key, ''), e.created_at, "
-    "e.event_type_version FROM e, unchanged WHERE unchanged.ok), "
-    "new_deliveries AS (INSERT INTO deliveries (id, event_id, config_id, organization_id, status, "
-    "attempt_count, next_attempt_at, last_status_code, last_error, manual_pending, lease_owner, "
-    "lease_until, created_at, updated_at) "
-    "SELECT n.id, n.event_id, n.config_id, n.organization_id, n.status, 0, n.created_at, 0, '', "
-    "false, CASE WHEN n.status = 'delivering' THEN $16::text ELSE '' END, "
-    "CASE WHEN n.status = 'delivering' THEN n.lease_until ELSE 0 END, n.created_at, n.created_at "
-    "FROM unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], "
-    "$14::bigint[], $15::bigint[]) AS n (id, event_id, config_id, organization_id, status, "
-    "created_at, lease_until), unchanged WHERE unchanged.ok) "
-    "SELECT ok FROM unchanged"};
+// nothing if any event's fan-out moved. kInsertEvents then answers false (one row, true if it
+// inserted); kInsertEventsUnlessChanged, sent without waiting for its answer, fails instead
+// with SQLSTATE kFanOutChangedState (migration 13), which stops what follows it.
+#define WEBHOOKD_PG_FAN_OUT_CHANGED "WH001"
+inline constexpr std::string_view kFanOutChangedState = WEBHOOKD_PG_FAN_OUT_CHANGED;
+#define WEBHOOKD_PG_INSERT_EVENTS(NAME, WHEN_CHANGED)                                              \
+  Statement {                                                                                      \
+    NAME,                                                                                          \
+        "WITH e AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], "    \
+        "$5::text[], $6::bigint[], $7::integer[], $8::bigint[]) AS e (id, organization_id, "       \
+        "event_type_id, payload, idempotency_key, created_at, event_type_version, read_at)), "     \
+        "unchanged AS (SELECT CASE WHEN bool_and(e.read_at < 0 OR e.read_at "                      \
+        "= " WEBHOOKD_PG_FAN_OUT_VERSION(                                                          \
+            "e.organization_id",                                                                   \
+            "e.event_type_id") ") THEN true ELSE " WHEN_CHANGED                                    \
+                               " END AS ok FROM e), "                                              \
+                               "new_events AS (INSERT INTO events (id, organization_id, "          \
+                               "event_type_id, payload, "                                          \
+                               "idempotency_key, created_at, event_type_version) SELECT e.id, "    \
+                               "e.organization_id, "                                               \
+                               "e.event_type_id, e.payload, NULLIF(e.idempotency_key, ''), "       \
+                               "e.created_at, "                                                    \
+                               "e.event_type_version FROM e, unchanged WHERE unchanged.ok), "      \
+                               "new_deliveries AS (INSERT INTO deliveries (id, event_id, "         \
+                               "config_id, organization_id, status, "                              \
+                               "attempt_count, next_attempt_at, last_status_code, last_error, "    \
+                               "manual_pending, lease_owner, "                                     \
+                               "lease_until, created_at, updated_at) "                             \
+                               "SELECT n.id, n.event_id, n.config_id, n.organization_id, "         \
+                               "n.status, 0, n.created_at, 0, '', "                                \
+                               "false, CASE WHEN n.status = 'delivering' THEN $16::text ELSE '' "  \
+                               "END, "                                                             \
+                               "CASE WHEN n.status = 'delivering' THEN n.lease_until ELSE 0 END, " \
+                               "n.created_at, n.created_at "                                       \
+                               "FROM unnest($9::text[], $10::text[], $11::bigint[], "              \
+                               "$12::bigint[], $13::text[], "                                      \
+                               "$14::bigint[], $15::bigint[]) AS n (id, event_id, config_id, "     \
+                               "organization_id, status, "                                         \
+                               "created_at, lease_until), unchanged WHERE unchanged.ok) "          \
+                               "SELECT ok FROM unchanged"                                          \
+  }
+inline constexpr Statement kInsertEvents = WEBHOOKD_PG_INSERT_EVENTS("insert_events", "false");
+inline constexpr Statement kInsertEventsUnlessChanged = WEBHOOKD_PG_INSERT_EVENTS(
+    "insert_events_unless_changed", "webhookd_fail('" WEBHOOKD_PG_FAN_OUT_CHANGED
+                                    "', 'the configurations "
+                                    "of a held event changed before it was sent')");
+#undef WEBHOOKD_PG_FAN_OUT_CHANGED
+#undef WEBHOOKD_PG_INSERT_EVENTS
 #undef WEBHOOKD_PG_FAN_OUT_VERSION
 inline constexpr Statement kDeliveriesOfEvent{
     "deliveries_of_event", "SELECT " WEBHOOKD_DELIVERY_COLUMNS("") " FROM deliveries "
@@ -452,19 +480,34 @@ inline constexpr Statement kReleaseLeasesOf{
     "lease_until = 0, updated_at = $2::bigint "
     "WHERE status = 'delivering' AND lease_owner = $1::text"};
 // Every outcome of one RecordAttempts call: $1 ids, $2 new statuses, $3 status codes, $4 errors,
-// $5 next_attempt_at (kept unless pending); $6 now. Returns the ids it updated. Planned on each
-// call: a plan made once, while the table was small or not yet analyzed, joined the unnest to a
-// scan of every delivery (2.7 ms per call after 20 000 deliveries, growing with the table);
-// planned with the call's own arrays, the rows are found through the primary key.
+// $5 next_attempt_at (kept unless pending); $6 now. kRecordDeliveryOutcomes returns the ids it
+// updated; kRecordDeliveryOutcomesUnlessMissing, sent without waiting for its answer, fails
+// with SQLSTATE kDeliveryMissingState (migration 13) if one of them does not exist. Planned on
+// each call: a plan made once, while the table was small or not yet analyzed, joined the unnest
+// to a scan of every delivery (2.7 ms per call after 20 000 deliveries, growing with the
+// table); planned with the call's own arrays, the rows are found through the primary key.
+#define WEBHOOKD_PG_DELIVERY_MISSING "WH002"
+inline constexpr std::string_view kDeliveryMissingState = WEBHOOKD_PG_DELIVERY_MISSING;
+#define WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES                                                     \
+  "UPDATE deliveries d SET status = u.status, attempt_count = d.attempt_count + 1, "             \
+  "last_status_code = u.code, last_error = u.error, "                                            \
+  "next_attempt_at = CASE WHEN u.status = 'pending' THEN u.next_at ELSE d.next_attempt_at END, " \
+  "manual_pending = false, lease_owner = '', lease_until = 0, updated_at = $6::bigint "          \
+  "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[]) "                \
+  "AS u (id, status, code, error, next_at) WHERE d.id = u.id RETURNING d.id"
 inline constexpr Statement kRecordDeliveryOutcomes{
-    "record_delivery_outcomes",
-    "UPDATE deliveries d SET status = u.status, attempt_count = d.attempt_count + 1, "
-    "last_status_code = u.code, last_error = u.error, "
-    "next_attempt_at = CASE WHEN u.status = 'pending' THEN u.next_at ELSE d.next_attempt_at END, "
-    "manual_pending = false, lease_owner = '', lease_until = 0, updated_at = $6::bigint "
-    "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[]) "
-    "AS u (id, status, code, error, next_at) WHERE d.id = u.id RETURNING d.id",
+    "record_delivery_outcomes", WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES, Planning::kEachCall};
+inline constexpr Statement kRecordDeliveryOutcomesUnlessMissing{
+    "record_delivery_outcomes_unless_missing",
+    "WITH updated AS (" WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES
+    ") SELECT CASE WHEN "
+    "(SELECT count(*) FROM updated) = (SELECT count(DISTINCT id) FROM unnest($1::text[]) id) "
+    "THEN true ELSE webhookd_fail('" WEBHOOKD_PG_DELIVERY_MISSING
+    "', 'a delivery whose attempt "
+    "was recorded does not exist') END",
     Planning::kEachCall};
+#undef WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES
+#undef WEBHOOKD_PG_DELIVERY_MISSING
 inline constexpr Statement kRetryDelivery{
     "retry_delivery",
     "UPDATE deliveries SET status = 'pending', next_attempt_at = $2::bigint, "

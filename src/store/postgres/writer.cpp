@@ -21,15 +21,16 @@ Status WriterSession::RollbackToSavepoint() { return db_->Exec(kRollbackToSavepo
 Status WriterSession::Commit(bool work_due) {
   if (work_due) {
     // Delivered to the listening nodes when (and only if) this transaction commits.
-    Result<Rows> notify = db_->Run(kNotifyWork, Params().Text(notify_payload_));
-    if (!notify.ok()) return notify.error();
+    if (Status s = db_->Write(kNotifyWork, Params().Text(notify_payload_)); !s.ok()) return s;
   }
   if (Status s = db_->SendHeldWrites(); !s.ok()) return s;
   if (db_->BeginPending()) {  // nothing was sent: there is no transaction to commit
     db_->DropPendingBegin();
     return Status::Ok();
   }
-  return db_->Exec(kCommit);
+  // With the writes still in the pipeline, whose failure stops the COMMIT.
+  Result<Rows> committed = db_->Run(kCommitWrites);
+  return committed.ok() ? Status::Ok() : Status(committed.error());
 }
 
 void WriterSession::HoldWrites(bool on) {

@@ -38,10 +38,15 @@ class WriterSession {
   Status RollbackToSavepoint();
   // A lost connection or a deadlock takes the whole transaction with it.
   bool TransactionLost() { return !db_->Healthy() || db_->LastErrorRetryable(); }
+  // Sends the batch's writes still in the pipeline (Connection::Write) with the COMMIT: one
+  // round trip for them all.
   Status Commit(bool work_due);
+  // The last Commit failed in one of those writes, not in the COMMIT.
+  bool FailedBeforeCommit() const { return db_->LastErrorFromWrite(); }
   bool Abandon();
-  // While on, ingested events are held (EventBatch) and go to the server together; off drops
-  // whatever is held.
+  // While on, ingested events are held (EventBatch) and go to the server together, and writes
+  // whose rows are not needed go without waiting for their answer (Connection::Write); off
+  // drops whatever is held.
   void HoldWrites(bool on);
   Status SendHeldWrites() { return db_->SendHeldWrites(); }
 

@@ -31,6 +31,8 @@ class WriterSession {
   // Some errors (I/O, disk full) make SQLite roll back the whole transaction on its own.
   bool TransactionLost() { return db_->InAutocommit(); }
   Status Commit(bool work_due);
+  // Nothing is sent with the COMMIT: its failure is its own.
+  bool FailedBeforeCommit() const { return false; }
   bool Abandon();
   // SQLite runs each statement in-process: nothing is worth holding back.
   void HoldWrites(bool) {}

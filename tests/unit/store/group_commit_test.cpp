@@ -30,6 +30,12 @@ struct FakeDb {
   bool holding = false;
   std::vector<std::string> held;
   bool refuse_held = false;
+  // Held rows sent without waiting: refused only when the commit that follows them reads the
+  // answer (the commit then fails in a write, not in itself).
+  bool refuse_held_at_commit = false;
+  std::vector<std::string> sent_unanswered;
+  // The commit itself fails.
+  bool refuse_commit = false;
   int sends = 0;
   void Hold(std::string row) { (holding ? held : open).push_back(std::move(row)); }
 };
@@ -61,12 +67,18 @@ class FakeSession {
   }
   bool TransactionLost() { return false; }
   Status Commit(bool /*work_due*/) {
+    const bool write_refused = !db_.sent_unanswered.empty();
+    failed_before_commit_ = write_refused;
+    if (write_refused) return Error::Conflict("a held row was refused at the commit");
+    if (db_.refuse_commit) return Error::Unavailable("the commit failed");
     db_.committed.insert(db_.committed.end(), db_.open.begin(), db_.open.end());
     db_.open.clear();
     return Status::Ok();
   }
+  bool FailedBeforeCommit() const { return failed_before_commit_; }
   bool Abandon() {
     db_.open.clear();
+    db_.sent_unanswered.clear();
     return false;
   }
   void HoldWrites(bool on) {
@@ -78,12 +90,17 @@ class FakeSession {
     ++db_.sends;
     std::vector<std::string> rows = std::exchange(db_.held, {});
     if (db_.refuse_held) return Error::Conflict("a held row was refused");
+    if (db_.refuse_held_at_commit) {
+      db_.sent_unanswered.insert(db_.sent_unanswered.end(), rows.begin(), rows.end());
+      return Status::Ok();
+    }
     db_.open.insert(db_.open.end(), rows.begin(), rows.end());
     return Status::Ok();
   }
 
  private:
   FakeDb& db_;
+  bool failed_before_commit_ = false;
 };
 
 using Writer = GroupCommitWriter<FakeSession>;
@@ -195,6 +212,32 @@ TEST_F(GroupCommitTest, HeldWritesThatCannotBeSentRunTheBatchAgainJobByJob) {
   EXPECT_EQ(db_.committed, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(db_.transactions, 2);
   EXPECT_EQ(db_.savepoints, 3);  // the group's and one per job
+}
+
+// A held write sent without waiting fails only when the commit reads its answer: as when
+// sending fails at once, the batch runs again job by job, and every job's row is committed.
+TEST_F(GroupCommitTest, AWriteThatFailsWithTheCommitRunsTheBatchAgainJobByJob) {
+  db_.refuse_held_at_commit = true;
+  const std::vector<Status> results = RunInOneBatch({Holds("a"), Writes("b"), Holds("c")});
+  for (const Status& s : results) EXPECT_TRUE(s.ok());
+  EXPECT_EQ(db_.sends, 1);
+  EXPECT_EQ(db_.committed, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(db_.transactions, 2);
+  EXPECT_EQ(db_.savepoints, 4);  // the group's and one per job
+}
+
+// The commit's own failure is the batch's: every job is told it, nothing is run again.
+TEST_F(GroupCommitTest, ACommitThatFailsInItselfFailsEveryJobOfTheBatch) {
+  db_.refuse_commit = true;
+  const std::vector<Status> results = RunInOneBatch({Holds("a"), Writes("b")});
+  ASSERT_EQ(results.size(), 2u);
+  for (const Status& s : results) {
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().kind, ErrorKind::kUnavailable);
+    EXPECT_EQ(s.error().message, "the commit failed");
+  }
+  EXPECT_TRUE(db_.committed.empty());
+  EXPECT_EQ(db_.transactions, 1);
 }
 
 TEST_F(GroupCommitTest, ALoneJobHoldsNothing) {

@@ -816,6 +816,173 @@ TEST_F(PostgresStoreTest, AWriterBatchThatSentNothingLeavesNoTransactionOpen) {
   EXPECT_FALSE(session.db().BeginPending()) << "an abandoned batch's BEGIN went with the next one";
 }
 
+// Writes made while the connection holds writes go without waiting for their answers; the next
+// statement that reads rows, SQL text or the COMMIT reads them, in order, in one round trip. The
+// first write that failed stops everything after it, the COMMIT included, and is reported as a
+// write's failure; a statement whose preparation such a failure skipped is prepared again.
+TEST_F(PostgresStoreTest, WritesSentWithoutWaitingAreReadWithTheNextStatementOrTheCommit) {
+  struct NothingHeld final : postgres::HeldWrites {
+    bool empty() const override { return true; }
+    Status Send(postgres::Connection&) override { return Status::Ok(); }
+  } nothing_held;
+  auto db = Must(postgres::Connection::Open(Url()));
+  auto other = Must(postgres::Connection::Open(Url()));
+  ASSERT_TRUE(db->Exec("CREATE TABLE pipelined_writes (v integer PRIMARY KEY)").ok());
+  const postgres::Statement insert{"test_insert_pipelined",
+                                   "INSERT INTO pipelined_writes (v) VALUES ($1::integer)"};
+  const postgres::Statement count{"test_count_pipelined", "SELECT COUNT(*) FROM pipelined_writes"};
+  auto rows_seen_by_other = [&] { return Must(other->Run(count)).Int(0, 0); };
+  auto write = [&](int v) { return db->Write(insert, postgres::Params().Int(v)); };
+  db->HoldWrites(&nothing_held);
+
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(write(1).ok());
+  ASSERT_TRUE(write(2).ok());
+  EXPECT_EQ(Must(db->Run(count)).Int(0, 0), 2) << "a read did not see the writes before it";
+  ASSERT_TRUE(write(3).ok());
+  Must(db->Run(postgres::kCommitWrites));
+  EXPECT_FALSE(db->InTransaction());
+  EXPECT_EQ(rows_seen_by_other(), 3);
+
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(write(4).ok());
+  ASSERT_TRUE(write(1).ok()) << "a write waited for its answer";
+  ASSERT_TRUE(write(5).ok());
+  const Result<postgres::Rows> refused = db->Run(postgres::kCommitWrites);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict) << refused.error().message;
+  EXPECT_TRUE(db->LastErrorFromWrite());
+  EXPECT_TRUE(db->Healthy());
+  EXPECT_TRUE(db->InTransaction()) << "the COMMIT after a failed write ran";
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  EXPECT_EQ(rows_seen_by_other(), 3) << "a write of the failed pipeline was committed";
+
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(write(1).ok());
+  const Status rolled_back = db->Exec("ROLLBACK");
+  ASSERT_FALSE(rolled_back.ok()) << "SQL text hid the failure of a write before it";
+  EXPECT_TRUE(db->LastErrorFromWrite());
+  EXPECT_FALSE(db->InTransaction()) << "the ROLLBACK after a failed write did not run";
+
+  const postgres::Statement failing{"test_failing_after_writes", "SELECT 1 / $1::integer"};
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(write(6).ok());
+  const Result<postgres::Rows> divided = db->Run(failing, postgres::Params().Int(0));
+  ASSERT_FALSE(divided.ok());
+  EXPECT_FALSE(db->LastErrorFromWrite()) << "the reading statement's own failure";
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+
+  const postgres::Statement insert_late{"test_insert_pipelined_late",
+                                        "INSERT INTO pipelined_writes (v) VALUES ($1::integer)"};
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(write(1).ok());
+  ASSERT_TRUE(db->Write(insert_late, postgres::Params().Int(7)).ok());
+  EXPECT_FALSE(db->Run(postgres::kCommitWrites).ok());
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(db->Write(insert_late, postgres::Params().Int(8)).ok());
+  ASSERT_TRUE(write(9).ok());
+  ASSERT_TRUE(db->Exec("COMMIT").ok()) << "SQL text did not end the pipeline first";
+  EXPECT_EQ(rows_seen_by_other(), 5);
+
+  db->HoldWrites(nullptr);
+  const Status at_once = write(1);
+  ASSERT_FALSE(at_once.ok()) << "without held writes, a write waits for its answer";
+  EXPECT_EQ(at_once.error().kind, ErrorKind::kConflict);
+  EXPECT_FALSE(db->LastErrorFromWrite());
+}
+
+// A writer batch of several jobs sends their writes without waiting; one that fails is only
+// seen with the COMMIT, and the batch runs again job by job: that job fails alone, with its own
+// error, and the others commit.
+TEST_F(PostgresStoreTest, AWriteThatFailsWithTheCommitFailsOnlyItsJobWhenTheBatchRunsAgain) {
+  auto db = Must(postgres::Connection::Open(Url()));
+  ASSERT_TRUE(db->Exec("CREATE TABLE batch_rows (v integer PRIMARY KEY)").ok());
+  const postgres::Statement insert{"test_insert_batch_row",
+                                   "INSERT INTO batch_rows (v) VALUES ($1::integer)"};
+  std::vector<std::unique_ptr<postgres::WriterSession>> sessions;
+  sessions.push_back(std::make_unique<postgres::WriterSession>(std::move(db), "work", "a"));
+  postgres::Writer writer(std::move(sessions), nullptr);
+  int deferred = 0;
+  auto inserts = [&](int v) {
+    return [&, v](postgres::WriteContext& c) {
+      deferred += c.db().DefersWrites() ? 1 : 0;
+      return c.db().Write(insert, postgres::Params().Int(v));
+    };
+  };
+  const std::vector<Status> results =
+      writer.RunAll<Status>({inserts(1), inserts(2), inserts(1), inserts(3)});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_TRUE(results[1].ok());
+  ASSERT_FALSE(results[2].ok());
+  EXPECT_EQ(results[2].error().kind, ErrorKind::kConflict) << results[2].error().message;
+  EXPECT_TRUE(results[3].ok());
+  EXPECT_EQ(deferred, 4) << "the first run did not send its writes without waiting";
+  auto other = Must(postgres::Connection::Open(Url()));
+  const postgres::Statement sum{"test_sum_batch_rows",
+                                "SELECT COALESCE(SUM(v), 0) FROM batch_rows"};
+  EXPECT_EQ(Must(other->Run(sum)).Int(0, 0), 6);
+
+  // A job that fails on its own while a failed write is still in the pipeline: the rollback
+  // must still end the transaction that write left failed, or the run job by job cannot begin.
+  auto fails_alone = [](postgres::WriteContext&) { return Status(Error::Invalid("no")); };
+  const std::vector<Status> again =
+      writer.RunAll<Status>({inserts(4), inserts(1), fails_alone, inserts(5)});
+  ASSERT_EQ(again.size(), 4u);
+  EXPECT_TRUE(again[0].ok()) << again[0].error().message;
+  ASSERT_FALSE(again[1].ok());
+  EXPECT_EQ(again[1].error().kind, ErrorKind::kConflict);
+  ASSERT_FALSE(again[2].ok());
+  EXPECT_EQ(again[2].error().kind, ErrorKind::kInvalid);
+  EXPECT_TRUE(again[3].ok()) << again[3].error().message;
+  EXPECT_EQ(Must(other->Run(sum)).Int(0, 0), 15);
+}
+
+// The outcomes' UPDATE sent without waiting fails when one of its deliveries does not exist
+// (what the waiting form reads from the ids it returns), so that nothing after it is committed.
+TEST_F(PostgresStoreTest, OutcomesSentWithoutWaitingFailWhenADeliveryIsMissing) {
+  std::unique_ptr<Store> store = Open("a");
+  Must(store->CreateConfig(Config(), test::kNoConfigLimit));
+  const std::string delivery = Must(store->IngestEvents({Event()}).at(0)).deliveries.at(0).id;
+  struct NothingHeld final : postgres::HeldWrites {
+    bool empty() const override { return true; }
+    Status Send(postgres::Connection&) override { return Status::Ok(); }
+  } nothing_held;
+  auto db = Must(postgres::Connection::Open(Url()));
+  db->HoldWrites(&nothing_held);
+  auto outcomes = [](const std::vector<std::string>& ids) {
+    std::vector<std::string> statuses(ids.size(), "failed"), codes(ids.size(), "500"),
+        errors(ids.size(), ""), next_at(ids.size(), "0");
+    return postgres::Params()
+        .Text(postgres::ArrayLiteral(ids))
+        .Text(postgres::ArrayLiteral(statuses))
+        .Text(postgres::ArrayLiteral(codes))
+        .Text(postgres::ArrayLiteral(errors))
+        .Text(postgres::ArrayLiteral(next_at))
+        .Int(1);
+  };
+  const postgres::Statement status_of{"test_status_of", "SELECT status FROM deliveries"};
+
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(
+      db->Write(postgres::kRecordDeliveryOutcomesUnlessMissing, outcomes({delivery, "dlv_missing"}))
+          .ok());
+  const Result<postgres::Rows> refused = db->Run(postgres::kCommitWrites);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kNotFound) << refused.error().message;
+  EXPECT_TRUE(db->LastErrorFromWrite());
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  EXPECT_EQ(Must(db->Run(status_of)).Text(0, 0), "pending");
+
+  db->BeginWithNextCommand();
+  ASSERT_TRUE(
+      db->Write(postgres::kRecordDeliveryOutcomesUnlessMissing, outcomes({delivery, delivery}))
+          .ok());
+  Must(db->Run(postgres::kCommitWrites));
+  EXPECT_EQ(Must(db->Run(status_of)).Text(0, 0), "failed");
+}
+
 // A batch of events fanned out from memory after another node added a configuration runs
 // again, each event reading the configurations anew: every one gets both.
 TEST_F(PostgresStoreTest, ABatchFannedOutFromAStaleMemoryRunsAgainWithTheNewConfigurations) {
