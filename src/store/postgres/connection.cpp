@@ -335,14 +335,12 @@ Status Connection::Exec(std::string_view sql) {
     Result<Rows> flushed = FinishPipeline(/*last_is_write=*/true);
     if (!flushed.ok()) write_failed = flushed.error();
   }
-  const bool retryable = last_retryable_;
   // Several statements in one simple query run in one round trip.
   const std::string text =
       begin_pending_ ? std::string(kBegin) + "; " + std::string(sql) : std::string(sql);
   begin_pending_ = false;
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn_, text.c_str()));
   if (write_failed) {
-    last_retryable_ = retryable;
     last_error_from_write_ = true;
     return *write_failed;
   }
