@@ -30,6 +30,36 @@ std::string FirstLine(const char* text) {
   return line;
 }
 
+// PostgreSQL's type oids (pg_type.dat) of the array elements sent in binary.
+constexpr std::uint32_t kTextOid = 25;
+constexpr std::uint32_t kByteaOid = 17;
+
+void AppendBigEndian(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
+}
+
+// array_recv's input: dimensions, a has-nulls flag, the element type, each dimension's length
+// and lower bound, then each element as its length and bytes (textrecv and bytearecv take the
+// bytes as they are). An empty array has no dimension.
+std::string BinaryArray(const std::vector<std::string>& items, std::uint32_t element_oid) {
+  std::size_t size = 20;
+  for (const std::string& item : items) size += 4 + item.size();
+  std::string out;
+  out.reserve(size);
+  AppendBigEndian(out, items.empty() ? 0 : 1);
+  AppendBigEndian(out, 0);
+  AppendBigEndian(out, element_oid);
+  if (!items.empty()) {
+    AppendBigEndian(out, static_cast<std::uint32_t>(items.size()));
+    AppendBigEndian(out, 1);
+  }
+  for (const std::string& item : items) {
+    AppendBigEndian(out, static_cast<std::uint32_t>(item.size()));
+    out += item;
+  }
+  return out;
+}
+
 }  // namespace
 
 Params& Params::Int(std::int64_t value) { return Text(std::to_string(value)); }
@@ -42,11 +72,19 @@ Params& Params::Text(std::string_view value) {
   return *this;
 }
 
-Params& Params::Bytes(std::string_view value) {
-  values_.emplace_back(value);
+Params& Params::Bytes(std::string value) {
+  values_.push_back(std::move(value));
   null_.push_back(false);
   formats_.push_back(1);
   return *this;
+}
+
+Params& Params::TextArray(const std::vector<std::string>& items) {
+  return Bytes(BinaryArray(items, kTextOid));
+}
+
+Params& Params::BytesArray(const std::vector<std::string>& items) {
+  return Bytes(BinaryArray(items, kByteaOid));
 }
 
 Params& Params::Null() {
@@ -101,17 +139,6 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
     out += '"';
   }
   out += '}';
-  return out;
-}
-
-std::string ByteaHex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "\\x";
-  out.reserve(2 + bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 0xf];
-  }
   return out;
 }
 

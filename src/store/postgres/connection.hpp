@@ -36,7 +36,12 @@ class Params {
   Params& Int(std::int64_t value);
   Params& Bool(bool value);
   Params& Text(std::string_view value);
-  Params& Bytes(std::string_view value);
+  Params& Bytes(std::string value);
+  // A text[] or bytea[] parameter in PostgreSQL's binary array form: each item's bytes as they
+  // are, where the text form ({"a","b"}, "\\x..." for bytes) would be escaped here and parsed
+  // again by the server, a cost that grows with every byte of a batch's payloads.
+  Params& TextArray(const std::vector<std::string>& items);
+  Params& BytesArray(const std::vector<std::string>& items);
   Params& Null();
   Params& OptInt(const std::optional<std::int64_t>& value);
   Params& OptText(const std::optional<std::string>& value);
@@ -52,10 +57,8 @@ class Params {
   std::vector<int> formats_;
 };
 
-// The text literal of a PostgreSQL array of `items` ({"a","b"}), for $n::text[] and the like.
+// The text literal of a PostgreSQL array of `items` ({"a","b"}), for $n::bigint[] and the like.
 std::string ArrayLiteral(const std::vector<std::string>& items);
-// "\x..." hex form of raw bytes, the text input of bytea (an array element of bytea[]).
-std::string ByteaHex(std::string_view bytes);
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }

@@ -91,10 +91,10 @@ Status UpdateDeliveriesAfterAttempts(Connection& db, const std::vector<AttemptOu
     next_at.push_back(std::to_string(o.next_attempt_at));
   }
   const Params params = Params()
-                            .Text(ArrayLiteral(ids))
-                            .Text(ArrayLiteral(statuses))
+                            .TextArray(ids)
+                            .TextArray(statuses)
                             .Text(ArrayLiteral(codes))
-                            .Text(ArrayLiteral(errors))
+                            .TextArray(errors)
                             .Text(ArrayLiteral(next_at))
                             .Int(now);
   // Without waiting, a missing delivery fails the statement; the batch then runs again job by
@@ -122,19 +122,19 @@ Status InsertAttempts(Connection& db, const std::vector<AttemptOutcome>& outcome
     request_headers.push_back(a.request_headers_json);
     codes.push_back(std::to_string(a.status_code));
     response_headers.push_back(a.response_headers_json);
-    bodies.push_back(ByteaHex(a.response_body));
+    bodies.push_back(a.response_body);
     errors.push_back(a.error);
     manual.emplace_back(a.manual ? "t" : "f");
   }
   return db.Write(kInsertAttempts, Params()
-                                       .Text(ArrayLiteral(delivery_ids))
+                                       .TextArray(delivery_ids)
                                        .Text(ArrayLiteral(attempted_at))
                                        .Text(ArrayLiteral(durations))
-                                       .Text(ArrayLiteral(request_headers))
+                                       .TextArray(request_headers)
                                        .Text(ArrayLiteral(codes))
-                                       .Text(ArrayLiteral(response_headers))
-                                       .Text(ArrayLiteral(bodies))
-                                       .Text(ArrayLiteral(errors))
+                                       .TextArray(response_headers)
+                                       .BytesArray(bodies)
+                                       .TextArray(errors)
                                        .Text(ArrayLiteral(manual)));
 }
 
@@ -317,9 +317,8 @@ Result<std::vector<DeliveryJob>> Operations::ClaimDue(
       claimed.push_back(std::move(job));
     }
     if (!leased_ids.empty()) {
-      Status s =
-          db.Write(kLeaseDeliveries,
-                   Params().Text(ArrayLiteral(leased_ids)).Text(owner).Int(lease_until).Int(now));
+      Status s = db.Write(kLeaseDeliveries,
+                          Params().TextArray(leased_ids).Text(owner).Int(lease_until).Int(now));
       if (!s.ok()) return s.error();
     }
   }

@@ -41,7 +41,7 @@ Status EventBatch::Send(Connection& db) {
   const std::vector<std::string> fifo_ids = std::exchange(fifo_ids_, {});
   if (Status s = db.Write(kInsertEventsUnlessChanged, TakeParams()); !s.ok()) return s;
   if (fifo_ids.empty()) return Status::Ok();
-  return db.Write(kParkWaitingDeliveries, Params().Text(ArrayLiteral(fifo_ids)));
+  return db.Write(kParkWaitingDeliveries, Params().TextArray(fifo_ids));
 }
 
 Result<bool> EventBatch::Insert(Connection& db) {
@@ -50,7 +50,7 @@ Result<bool> EventBatch::Insert(Connection& db) {
   if (!sent.ok()) return sent.error();
   const bool inserted = sent->size() == 1 && sent->Bool(0, 0);
   if (inserted && !fifo_ids.empty()) {
-    Result<Rows> parked = db.Run(kParkWaitingDeliveries, Params().Text(ArrayLiteral(fifo_ids)));
+    Result<Rows> parked = db.Run(kParkWaitingDeliveries, Params().TextArray(fifo_ids));
     if (!parked.ok()) return parked.error();
   }
   return inserted;
@@ -58,24 +58,41 @@ Result<bool> EventBatch::Insert(Connection& db) {
 
 Params EventBatch::TakeParams() {
   Params params;
-  for (std::vector<std::string>* column : Columns()) params.Text(ArrayLiteral(*column));
+  for (const Column& column : Columns()) {
+    if (column.text) {
+      params.TextArray(*column.values);
+    } else {
+      params.Text(ArrayLiteral(*column.values));
+    }
+  }
   params.Text(node_id_);
   Clear();
   return params;
 }
 
 void EventBatch::Clear() {
-  for (std::vector<std::string>* column : Columns()) column->clear();
+  for (const Column& column : Columns()) column.values->clear();
   fifo_ids_.clear();
   payload_bytes_ = 0;
 }
 
-// In kInsertEvents' order ($1 to $15).
-std::array<std::vector<std::string>*, 15> EventBatch::Columns() {
-  return {&event_ids_,    &organizations_,       &event_types_,   &payloads_,
-          &keys_,         &created_at_,          &type_versions_, &read_at_,
-          &delivery_ids_, &delivery_events_,     &configs_,       &delivery_organizations_,
-          &statuses_,     &delivery_created_at_, &leases_};
+// In kInsertEvents' order ($1 to $15); its text[] columns go in binary (Params::TextArray).
+std::array<EventBatch::Column, 15> EventBatch::Columns() {
+  return {{{&event_ids_, true},
+           {&organizations_, false},
+           {&event_types_, false},
+           {&payloads_, true},
+           {&keys_, true},
+           {&created_at_, false},
+           {&type_versions_, false},
+           {&read_at_, false},
+           {&delivery_ids_, true},
+           {&delivery_events_, true},
+           {&configs_, false},
+           {&delivery_organizations_, false},
+           {&statuses_, true},
+           {&delivery_created_at_, false},
+           {&leases_, false}}};
 }
 
 }  // namespace webhookd::postgres

@@ -47,7 +47,11 @@ class EventBatch final : public HeldWrites {
   void Clear();
 
  private:
-  std::array<std::vector<std::string>*, 15> Columns();
+  struct Column {
+    std::vector<std::string>* values;
+    bool text;  // a text[] parameter; the others are numbers
+  };
+  std::array<Column, 15> Columns();
   // The statement's parameters, everything held; empty afterwards.
   Params TakeParams();
 

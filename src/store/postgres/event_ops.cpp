@@ -108,7 +108,7 @@ Result<std::vector<std::string>> SelectRetentionCandidates(Connection& db, const
 // none can until this transaction ends.
 Result<std::vector<std::string>> KeepOnlyFinished(Connection& db,
                                                   std::vector<std::string> candidates) {
-  Result<Rows> rows = db.Run(kLockDeliveriesOfEvents, Params().Text(ArrayLiteral(candidates)));
+  Result<Rows> rows = db.Run(kLockDeliveriesOfEvents, Params().TextArray(candidates));
   if (!rows.ok()) return rows.error();
   std::set<std::string> unfinished;
   for (int row = 0; row < rows->size(); ++row) {
@@ -165,9 +165,10 @@ Result<std::int64_t> Operations::ErasePayloadsBefore(Connection& db, UnixMillis 
       FinishedRetentionCandidates(db, kSelectErasableEvents, cutoff, max_events, scope);
   if (!erasable.ok()) return erasable.error();
   if (erasable->empty()) return std::int64_t{0};
-  const std::string ids = ArrayLiteral(*erasable);
-  if (Status s = db.Write(kEraseAttemptData, Params().Text(ids)); !s.ok()) return s.error();
-  Result<Rows> events = db.Run(kErasePayloads, Params().Text(ids).Int(now));
+  if (Status s = db.Write(kEraseAttemptData, Params().TextArray(*erasable)); !s.ok()) {
+    return s.error();
+  }
+  Result<Rows> events = db.Run(kErasePayloads, Params().TextArray(*erasable).Int(now));
   if (!events.ok()) return events.error();
   return events->Affected();
 }
@@ -178,7 +179,7 @@ Result<std::int64_t> Operations::PurgeBefore(Connection& db, UnixMillis cutoff, 
       FinishedRetentionCandidates(db, kSelectPurgeableEvents, cutoff, max_events, scope);
   if (!purged.ok()) return purged.error();
   if (purged->empty()) return std::int64_t{0};
-  const Params ids = Params().Text(ArrayLiteral(*purged));
+  const Params ids = Params().TextArray(*purged);
   for (const Statement* children : {&kPurgeAttempts, &kPurgeDeliveries}) {
     if (Status s = db.Write(*children, ids); !s.ok()) return s.error();
   }

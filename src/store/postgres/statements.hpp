@@ -482,30 +482,23 @@ inline constexpr Statement kReleaseLeasesOf{
 // Every outcome of one RecordAttempts call: $1 ids, $2 new statuses, $3 status codes, $4 errors,
 // $5 next_attempt_at (kept unless pending); $6 now. kRecordDeliveryOutcomes returns the ids it
 // updated; kRecordDeliveryOutcomesUnlessMissing, sent without waiting for its answer, fails
-// with SQLSTATE kDeliveryMissingState (migration 13) if one of them does not exist. Planned on
-// each call: a plan made once, while the table was small or not yet analyzed, joined the unnest
-// to a scan of every delivery (2.7 ms per call after 20 000 deliveries, growing with the
-// table); planned with the call's own arrays, the rows are found through the primary key.
+// with SQLSTATE kDeliveryMissingState (migration 13) if one of them does not exist. The UPDATE
+// is a function of migration 14, whose plan is made once per connection and finds each delivery
+// through the primary key however large the table has grown since.
 #define WEBHOOKD_PG_DELIVERY_MISSING "WH002"
 inline constexpr std::string_view kDeliveryMissingState = WEBHOOKD_PG_DELIVERY_MISSING;
-#define WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES                                                     \
-  "UPDATE deliveries d SET status = u.status, attempt_count = d.attempt_count + 1, "             \
-  "last_status_code = u.code, last_error = u.error, "                                            \
-  "next_attempt_at = CASE WHEN u.status = 'pending' THEN u.next_at ELSE d.next_attempt_at END, " \
-  "manual_pending = false, lease_owner = '', lease_until = 0, updated_at = $6::bigint "          \
-  "FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[]) "                \
-  "AS u (id, status, code, error, next_at) WHERE d.id = u.id RETURNING d.id"
+#define WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES                                              \
+  "webhookd_record_delivery_outcomes($1::text[], $2::text[], $3::integer[], $4::text[], " \
+  "$5::bigint[], $6::bigint)"
 inline constexpr Statement kRecordDeliveryOutcomes{
-    "record_delivery_outcomes", WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES, Planning::kEachCall};
+    "record_delivery_outcomes", "SELECT id FROM " WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES " AS id"};
 inline constexpr Statement kRecordDeliveryOutcomesUnlessMissing{
     "record_delivery_outcomes_unless_missing",
-    "WITH updated AS (" WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES
-    ") SELECT CASE WHEN "
-    "(SELECT count(*) FROM updated) = (SELECT count(DISTINCT id) FROM unnest($1::text[]) id) "
+    "SELECT CASE WHEN (SELECT count(*) FROM " WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES
+    ") = (SELECT count(DISTINCT id) FROM unnest($1::text[]) id) "
     "THEN true ELSE webhookd_fail('" WEBHOOKD_PG_DELIVERY_MISSING
     "', 'a delivery whose attempt "
-    "was recorded does not exist') END",
-    Planning::kEachCall};
+    "was recorded does not exist') END"};
 #undef WEBHOOKD_PG_RECORD_DELIVERY_OUTCOMES
 #undef WEBHOOKD_PG_DELIVERY_MISSING
 inline constexpr Statement kRetryDelivery{

@@ -299,7 +299,14 @@ TEST_F(PostgresStoreTest, RecordingOutcomesFindsDeliveriesByKeyAfterTheTableGrew
   };
   const std::int64_t before = seq_scans();
   EXPECT_EQ(record().Text(0, 0), delivery.id);
-  EXPECT_EQ(seq_scans(), before) << "recording one outcome scanned the whole deliveries table";
+  Must(db->Run(postgres::kRecordDeliveryOutcomesUnlessMissing, postgres::Params()
+                                                                   .TextArray({delivery.id})
+                                                                   .TextArray({"failed"})
+                                                                   .Text("{500}")
+                                                                   .TextArray({"HTTP 500"})
+                                                                   .Text("{0}")
+                                                                   .Int(clock_.Now())));
+  EXPECT_EQ(seq_scans(), before) << "recording outcomes scanned the whole deliveries table";
   ASSERT_TRUE(db->Exec("ROLLBACK").ok());
 }
 
@@ -981,6 +988,59 @@ TEST_F(PostgresStoreTest, OutcomesSentWithoutWaitingFailWhenADeliveryIsMissing) 
           .ok());
   Must(db->Run(postgres::kCommitWrites));
   EXPECT_EQ(Must(db->Run(status_of)).Text(0, 0), "failed");
+}
+
+// Text and bytea arrays go to the server in binary, each item's bytes as they are: what the text
+// form had to escape (quotes, backslashes, braces, commas, the word NULL) and bytes that are not
+// text arrive unchanged, an empty array is empty, and text that is not UTF-8 is refused.
+TEST_F(PostgresStoreTest, ArraysSentInBinaryArriveByteForByte) {
+  auto db = Must(postgres::Connection::Open(Url()));
+  const std::vector<std::string> texts = {
+      "",     R"({"a":"b\"c"})", "back\\slash",          "{x,y}",
+      "NULL", " spaced ",        "\xc3\xa9\xe2\x9c\x93", std::string(70000, 'p')};
+  const postgres::Statement unnest_texts{
+      "test_unnest_texts",
+      "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t (x, n) ORDER BY n"};
+  const postgres::Rows rows = Must(db->Run(unnest_texts, postgres::Params().TextArray(texts)));
+  ASSERT_EQ(rows.size(), static_cast<int>(texts.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    EXPECT_FALSE(rows.IsNull(i, 0)) << i;
+    EXPECT_EQ(rows.Text(i, 0), texts[i]) << i;
+  }
+
+  const std::vector<std::string> bytes = {std::string("\0\xff\\x0", 5), "", "\\x41"};
+  const postgres::Statement unnest_bytes{
+      "test_unnest_bytes",
+      "SELECT x FROM unnest($1::bytea[]) WITH ORDINALITY AS t (x, n) ORDER BY n"};
+  const postgres::Rows byte_rows =
+      Must(db->Run(unnest_bytes, postgres::Params().BytesArray(bytes)));
+  ASSERT_EQ(byte_rows.size(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(byte_rows.Bytes(i, 0), bytes[i]) << i;
+
+  const postgres::Statement cardinality{"test_cardinality", "SELECT cardinality($1::text[])"};
+  EXPECT_EQ(Must(db->Run(cardinality, postgres::Params().TextArray({}))).Int(0, 0), 0);
+  const Result<postgres::Rows> not_utf8 =
+      db->Run(cardinality, postgres::Params().TextArray({"ok", "\xff\xfe"}));
+  ASSERT_FALSE(not_utf8.ok());
+  EXPECT_NE(not_utf8.error().message.find("UTF8"), std::string::npos) << not_utf8.error().message;
+
+  std::unique_ptr<Store> store = Open("a");
+  Must(store->CreateConfig(Config(), test::kNoConfigLimit));
+  std::vector<NewEvent> events(3, Event());
+  events[0].payload_json = R"({"note":"a \"quoted\" word, a \\ and {braces}","n":null})";
+  events[1].payload_json =
+      "{\"name\":\"Ren\xc3\xa9"
+      "e \xe2\x9c\x93\"}";
+  events[2].payload_json = "[\"NULL\",\"\"]";
+  events[2].idempotency_key = "key \"with\" quotes\\";
+  for (std::size_t i = 0; i < events.size(); ++i) events[i].id += "_" + std::to_string(i);
+  std::vector<Result<IngestedEvent>> ingested = store->IngestEvents(events);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const IngestedEvent done = Must(std::move(ingested.at(i)));
+    const auto stored = Must(store->GetEvent(done.event.id, std::nullopt));
+    EXPECT_EQ(stored.payload_json, events[i].payload_json) << i;
+    EXPECT_EQ(stored.idempotency_key, events[i].idempotency_key) << i;
+  }
 }
 
 // A batch of events fanned out from memory after another node added a configuration runs
