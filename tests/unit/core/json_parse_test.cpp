@@ -58,6 +58,10 @@ TEST(RawMemberTextTest, IsTheMembersTextAsWritten) {
   EXPECT_EQ(RawMemberText(R"({"p":"x\"y","q":[]})", "p"), R"("x\"y")");
   EXPECT_EQ(RawMemberText(R"({"p":"x\"y","q":[]})", "q"), "[]");
   EXPECT_EQ(RawMemberText(R"({"q":-0.5e+3})", "q"), "-0.5e+3");
+  // Found by event_ingest_fuzz: Boost.JSON 1.81 parses this number to a neighbouring double
+  // alone and inside an object; the stored text keeps every digit the producer sent.
+  EXPECT_EQ(RawMemberText(R"({"payload":-93.2781128566754798484034742e122})", "payload"),
+            "-93.2781128566754798484034742e122");
 }
 
 // Whatever the text, the member's text parses to the member's value.
