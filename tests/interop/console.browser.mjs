@@ -331,6 +331,44 @@ test("an organization key never sees another organization's configuration", asyn
   await page.close();
 });
 
+// A filter is committed to the URL on Enter or blur; until then its text is the user's. A page
+// that finishes loading while they type (here the event types, held back) must not erase it.
+test("text typed in a filter survives the page's loads finishing", async () => {
+  const page = await newPage();
+  await signIn(page, server.adminKey);
+  const held = [];
+  const eventTypes = (url) => url.pathname === "/event-types";
+  await page.route(eventTypes, (route) => held.push(route));
+  await page.getByRole("link", { name: "Configurations" }).click();
+  await page.getByText("Loading configurations…").waitFor({ state: "detached" });
+  await waitFor("the event types requested", () => held.length > 0);
+  const search = page.getByLabel("Search name or URL");
+  await search.fill("front");
+  for (const route of held) await route.continue();
+  await page.unroute(eventTypes);
+  await page.getByLabel("Event type").locator("option", { hasText: "BookAppointment" }).waitFor({ state: "attached" });
+  assert.equal(await search.inputValue(), "front");
+  await search.press("Enter");
+  await page.waitForURL(/q=front/);
+  await page.getByRole("link", { name: "Front desk" }).waitFor();
+
+  // The same on the deliveries page, for a configuration id typed before the list arrives.
+  const heldDeliveries = [];
+  const deliveries = (url) => url.pathname === "/deliveries";
+  await page.route(deliveries, (route) => heldDeliveries.push(route));
+  await page.getByRole("link", { name: "Deliveries" }).click();
+  await waitFor("the deliveries requested", () => heldDeliveries.length > 0);
+  const configId = page.getByLabel("Configuration id");
+  await configId.fill("1");
+  for (const route of heldDeliveries) await route.continue();
+  await page.unroute(deliveries);
+  await page.locator("table, .empty").first().waitFor();
+  assert.equal(await configId.inputValue(), "1");
+  await configId.press("Enter");
+  await page.waitForURL(/externalEventId=1/);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));

@@ -3,7 +3,7 @@
 // shared; the API key never does.
 import { api, session } from "./api.js";
 import { html, render, useEffect, useState } from "./lib.js";
-import { ErrorMessage } from "./ui.js";
+import { CommitInput, ErrorMessage } from "./ui.js";
 import { Overview } from "./overview.js";
 import { ConfigList, ConfigPage, NewConfig } from "./configs.js";
 import { DeliveryList, EventPage } from "./deliveries.js";
@@ -62,14 +62,14 @@ function OrganizationSwitch({ route, who }) {
   if (who.organizationId !== null) {
     return html`<span class="org">Organization ${who.organizationId}</span>`;
   }
-  const change = (e) => {
-    const params = { ...route.params, org: e.target.value };
-    if (!e.target.value) delete params.org;
+  const change = (org) => {
+    const params = { ...route.params, org };
+    if (!org) delete params.org;
     delete params.cursor;
     location.hash = "#/" + route.parts.join("/") + "?" + new URLSearchParams(params);
   };
   return html`<label class="org">Organization
-    <input type="number" min="1" placeholder="all" value=${route.params.org || ""} onChange=${change} aria-label="Organization (empty: all)" />
+    <${CommitInput} type="number" min="1" placeholder="all" value=${route.params.org || ""} onCommit=${change} aria-label="Organization (empty: all)" />
   </label>`;
 }
 

@@ -1,7 +1,7 @@
 // Configurations: list with filters and search, create and edit, and the actions on one.
 import { api, query } from "./api.js";
 import { html, useState } from "./lib.js";
-import { CopyButton, Empty, ErrorMessage, Headers, Loading, Pager, fieldError, time, useEventTypes, useLoad } from "./ui.js";
+import { CommitInput, CopyButton, Empty, ErrorMessage, Headers, Loading, Pager, fieldError, time, useEventTypes, useLoad } from "./ui.js";
 
 function hashWith(path, params) {
   const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
@@ -17,8 +17,8 @@ export function ConfigList({ params, org }) {
     })),
     [org, params.q, params.eventName, params.active, params.cursor],
   );
-  const set = (name) => (e) => {
-    location.hash = hashWith("/configs", { ...params, [name]: e.target.value, cursor: "" });
+  const set = (name, value) => {
+    location.hash = hashWith("/configs", { ...params, [name]: value, cursor: "" });
   };
   const shown = data?.data || [];
   return html`<section>
@@ -27,15 +27,15 @@ export function ConfigList({ params, org }) {
       <a class="button" href=${hashWith("/configs/new", { org: params.org })}>New configuration</a>
     </div>
     <form class="filters" role="search" onSubmit=${(e) => e.preventDefault()}>
-      <label>Search name or URL<input type="search" value=${params.q || ""} onChange=${set("q")} /></label>
+      <label>Search name or URL<${CommitInput} type="search" value=${params.q || ""} onCommit=${(q) => set("q", q)} /></label>
       <label>Event type
-        <select value=${params.eventName || ""} onChange=${set("eventName")}>
+        <select value=${params.eventName || ""} onChange=${(e) => set("eventName", e.target.value)}>
           <option value="">any</option>
           ${(types.data || []).map((t) => html`<option key=${t} value=${t}>${t}</option>`)}
         </select>
       </label>
       <label>State
-        <select value=${params.active || ""} onChange=${set("active")}>
+        <select value=${params.active || ""} onChange=${(e) => set("active", e.target.value)}>
           <option value="">any</option><option value="true">active</option><option value="false">inactive</option>
         </select>
       </label>

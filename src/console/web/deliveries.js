@@ -2,7 +2,7 @@
 // deliveries and attempts; retry.
 import { api, query } from "./api.js";
 import { html, useState } from "./lib.js";
-import { Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, time, useEventTypes, useLoad } from "./ui.js";
+import { CommitInput, Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, time, useEventTypes, useLoad } from "./ui.js";
 
 const statuses = ["pending", "delivering", "succeeded", "failed"];
 const open = (d) => d.status === "pending" || d.status === "delivering";
@@ -31,8 +31,8 @@ function toLocalInput(iso) {
 
 // A datetime-local input for the RFC 3339 time in params[name].
 function TimeFilter({ label, name, params, set }) {
-  return html`<label>${label}<input type="datetime-local" value=${toLocalInput(params[name])}
-    onChange=${(e) => set(name, e.target.value ? new Date(e.target.value).toISOString() : "")} /></label>`;
+  return html`<label>${label}<${CommitInput} type="datetime-local" value=${toLocalInput(params[name])}
+    onCommit=${(local) => set(name, local ? new Date(local).toISOString() : "")} /></label>`;
 }
 
 export function DeliveryList({ params, org }) {
@@ -57,8 +57,8 @@ export function DeliveryList({ params, org }) {
       <button type="submit" class="secondary">Open event</button>
     </form>
     <form class="filters" onSubmit=${(e) => e.preventDefault()}>
-      <label>Configuration id<input type="number" min="1" value=${params.externalEventId || ""}
-        onChange=${(e) => set("externalEventId", e.target.value)} /></label>
+      <label>Configuration id<${CommitInput} type="number" min="1" value=${params.externalEventId || ""}
+        onCommit=${(id) => set("externalEventId", id)} /></label>
       <label>Event type<select value=${params.eventName || ""} onChange=${(e) => set("eventName", e.target.value)}>
         <option value="">any</option>${(types.data || []).map((t) => html`<option key=${t} value=${t}>${t}</option>`)}
       </select></label>

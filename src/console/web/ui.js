@@ -15,6 +15,16 @@ export function Empty({ children }) {
   return html`<p class="empty">${children}</p>`;
 }
 
+// An input whose value is committed elsewhere (the URL) on Enter or when it loses focus. Until
+// then the text is the user's: a re-render in between (a load finishing) must not reset it to
+// the committed value, as a plain controlled input would.
+export function CommitInput({ value, onCommit, ...rest }) {
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
+  return html`<input ...${rest} value=${draft} onInput=${(e) => setDraft(e.target.value)}
+    onChange=${(e) => onCommit(e.target.value)} />`;
+}
+
 // Runs `load` when `deps` change (and every `refreshMs` while `keepRefreshing(data)`).
 export function useLoad(load, deps, { refreshMs = 0, keepRefreshing = () => false } = {}) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
