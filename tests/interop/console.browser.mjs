@@ -369,6 +369,45 @@ test("text typed in a filter survives the page's loads finishing", async () => {
   await page.close();
 });
 
+// A double click on an action button must not do the action twice: two events delivered to a
+// customer's receiver, or a second API key that nobody saw.
+test("a double click on an action sends one request", async () => {
+  await admin("POST", "/external-events", {
+    organizationId: 3, name: "Double click", url: receiver.url + "/double", eventName: "Notification",
+  }, 201);
+  const page = await newPage();
+  await signIn(page, server.adminKey);
+  const posts = [];
+  page.on("request", (request) => {
+    if (request.method() === "POST") posts.push(new URL(request.url()).pathname);
+  });
+  const sent = (path) => posts.filter((p) => p === path || (path instanceof RegExp && path.test(p))).length;
+
+  await page.goto(`${server.baseUrl}/console/#/event-types/Notification`);
+  await page.locator("form.card").getByLabel("Organization").fill("3");
+  await page.getByRole("button", { name: "Send the sample as an event" }).dblclick();
+  await page.getByText("Accepted:").waitFor();
+  assert.equal(sent("/events"), 1, "one event sent");
+
+  await page.getByRole("status").getByRole("link").click();
+  await page.getByText(/To configuration \d+/).waitFor();
+  await page.getByRole("button", { name: "Retry now" }).waitFor();
+  await page.getByRole("button", { name: "Retry now" }).dblclick();
+  await waitFor("the retry answered", () => sent(/\/retry$/) > 0);
+  await page.waitForLoadState("networkidle");
+  assert.equal(sent(/\/retry$/), 1, "one retry sent");
+
+  const keysBefore = (await admin("GET", "/api-keys", undefined, 200)).data.length;
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByLabel("Name").fill("double click");
+  await page.getByRole("button", { name: "Create key" }).dblclick();
+  await page.getByText("shown only now").waitFor();
+  await page.waitForLoadState("networkidle");
+  assert.equal(sent("/api-keys"), 1, "one key created");
+  assert.equal((await admin("GET", "/api-keys", undefined, 200)).data.length, keysBefore + 1);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));

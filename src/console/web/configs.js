@@ -1,7 +1,7 @@
 // Configurations: list with filters and search, create and edit, and the actions on one.
 import { api, query } from "./api.js";
 import { html, useState } from "./lib.js";
-import { CommitInput, CopyButton, Empty, ErrorMessage, Headers, Loading, Pager, fieldError, time, useEventTypes, useLoad } from "./ui.js";
+import { CommitInput, CopyButton, Empty, ErrorMessage, Headers, Loading, Pager, fieldError, time, useAction, useEventTypes, useLoad } from "./ui.js";
 
 function hashWith(path, params) {
   const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
@@ -191,24 +191,11 @@ function TestResult({ result }) {
 }
 
 function Actions({ config, onChanged }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
+  const { busy, error, run } = useAction();
   const [secret, setSecret] = useState(null);
   const [test, setTest] = useState(null);
   const [recovered, setRecovered] = useState(null);
   const [since, setSince] = useState("");
-  const run = (action) => async (e) => {
-    e?.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
   const toggle = run(async () => onChanged(await api("PATCH", "/external-events/" + config.id, { active: !config.active })));
   const rotate = run(async () => {
     const rotated = await api("POST", `/external-events/${config.id}/secret/rotate`, {});

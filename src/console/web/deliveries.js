@@ -2,7 +2,7 @@
 // deliveries and attempts; retry.
 import { api, query } from "./api.js";
 import { html, useState } from "./lib.js";
-import { CommitInput, Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, time, useEventTypes, useLoad } from "./ui.js";
+import { CommitInput, Empty, ErrorMessage, Headers, JsonView, Loading, Pager, StatusBadge, time, useAction, useEventTypes, useLoad } from "./ui.js";
 
 const statuses = ["pending", "delivering", "succeeded", "failed"];
 const open = (d) => d.status === "pending" || d.status === "delivering";
@@ -97,24 +97,19 @@ function Attempt({ attempt }) {
 }
 
 function Delivery({ delivery, onRetried }) {
-  const [error, setError] = useState(null);
+  const { busy, error, run } = useAction();
   const attempts = useLoad(() => api("GET", `/deliveries/${delivery.id}/attempts`), [delivery.id, delivery.updatedAt]);
-  const retry = async () => {
-    setError(null);
-    try {
-      await api("POST", `/deliveries/${delivery.id}/retry`, {});
-      onRetried();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const retry = run(async () => {
+    await api("POST", `/deliveries/${delivery.id}/retry`, {});
+    onRetried();
+  });
   return html`<article class="card delivery" id=${delivery.id}>
     <div class="title-row">
       <h3>To <a href=${"#/configs/" + delivery.externalEventId}>configuration ${delivery.externalEventId}</a></h3>
       <${StatusBadge} status=${delivery.status} />
     </div>
     <p class="muted">${`${delivery.id} · ${delivery.attemptCount} ${delivery.attemptCount === 1 ? "attempt" : "attempts"}`}${nextAttempt(delivery)}</p>
-    ${retriable(delivery) ? html`<button type="button" class="secondary" onClick=${retry}>Retry now</button>` : null}
+    ${retriable(delivery) ? html`<button type="button" class="secondary" disabled=${busy} onClick=${retry}>Retry now</button>` : null}
     <${ErrorMessage} error=${error} />
     <${ErrorMessage} error=${attempts.error} />
     ${attempts.data && attempts.data.data.length === 0 ? html`<${Empty}>No attempt yet.</${Empty}>` : null}

@@ -1,7 +1,7 @@
 // The 12 event types: schema, sample payload and headers, and sending the sample as an event.
 import { api } from "./api.js";
 import { html, useState } from "./lib.js";
-import { ErrorMessage, JsonView, Loading, useLoad } from "./ui.js";
+import { ErrorMessage, JsonView, Loading, useAction, useLoad } from "./ui.js";
 
 export function EventTypeList() {
   const { data, error, loading } = useLoad(() => api("GET", "/event-types"), []);
@@ -19,23 +19,17 @@ export function EventTypeList() {
 // Posts the type's sample payload as a real event of `organization`.
 function SendSample({ type, org }) {
   const [organizationId, setOrganizationId] = useState(String(org || ""));
-  const [error, setError] = useState(null);
+  const { busy, error, run } = useAction();
   const [sent, setSent] = useState(null);
-  const send = async (e) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      setSent(await api("POST", "/events", {
-        organizationId: Number(organizationId), eventName: type.name, payload: type.sample,
-      }));
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const send = run(async () => {
+    setSent(await api("POST", "/events", {
+      organizationId: Number(organizationId), eventName: type.name, payload: type.sample,
+    }));
+  });
   return html`<form class="inline card" onSubmit=${send}>
     <label>Organization <input type="number" min="1" required value=${organizationId}
       onInput=${(e) => setOrganizationId(e.target.value)} /></label>
-    <button type="submit">Send the sample as an event</button>
+    <button type="submit" disabled=${busy}>Send the sample as an event</button>
     <${ErrorMessage} error=${error} />
     ${sent ? html`<p class="notice ok" role="status">Accepted:
       <a href=${"#/events/" + sent.id}>${sent.id}</a>, ${sent.deliveries.length} deliveries.</p>` : null}

@@ -1,42 +1,31 @@
 // API keys (admin): create (the key is shown once), list, revoke.
 import { api } from "./api.js";
 import { html, useState } from "./lib.js";
-import { CopyButton, ErrorMessage, Loading, time, useLoad } from "./ui.js";
+import { CopyButton, ErrorMessage, Loading, time, useAction, useLoad } from "./ui.js";
 
 export function KeyList() {
   const { data, error, loading, reload } = useLoad(() => api("GET", "/api-keys"), []);
   const [name, setName] = useState("");
   const [organizationId, setOrganizationId] = useState("");
   const [created, setCreated] = useState(null);
-  const [actionError, setActionError] = useState(null);
-  const create = async (e) => {
-    e.preventDefault();
-    setActionError(null);
-    try {
-      const body = { name };
-      if (organizationId) body.organizationId = Number(organizationId);
-      setCreated(await api("POST", "/api-keys", body));
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
-  const revoke = async (key) => {
-    setActionError(null);
-    try {
-      await api("DELETE", "/api-keys/" + key.id);
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
+  const { busy, error: actionError, run } = useAction();
+  const create = run(async () => {
+    const body = { name };
+    if (organizationId) body.organizationId = Number(organizationId);
+    setCreated(await api("POST", "/api-keys", body));
+    reload();
+  });
+  const revoke = (key) => run(async () => {
+    await api("DELETE", "/api-keys/" + key.id);
+    reload();
+  });
   return html`<section>
     <h1>API keys</h1>
     <form class="inline card" onSubmit=${create}>
       <label>Name <input required value=${name} onInput=${(e) => setName(e.target.value)} /></label>
       <label>Organization <input type="number" min="1" placeholder="none: admin key" value=${organizationId}
         onInput=${(e) => setOrganizationId(e.target.value)} /></label>
-      <button type="submit">Create key</button>
+      <button type="submit" disabled=${busy}>Create key</button>
     </form>
     <${ErrorMessage} error=${actionError} />
     ${created ? html`<div class="notice" role="status"><p>Key “${created.name}”, shown only now:</p>
@@ -48,7 +37,7 @@ export function KeyList() {
       <tbody>${data.data.map((k) => html`<tr key=${k.id}>
         <td>${k.name}</td><td><code>${k.prefix}…</code></td><td>${k.organizationId ?? "all (admin)"}</td>
         <td>${time(k.createdAt)}</td>
-        <td><button type="button" class="secondary danger" onClick=${() => revoke(k)} aria-label=${"Revoke " + k.name}>Revoke</button></td></tr>`)}
+        <td><button type="button" class="secondary danger" disabled=${busy} onClick=${revoke(k)} aria-label=${"Revoke " + k.name}>Revoke</button></td></tr>`)}
       </tbody></table></div>` : null}
   </section>`;
 }

@@ -1,6 +1,6 @@
 // Small pieces shared by the pages.
 import { api } from "./api.js";
-import { html, useEffect, useState } from "./lib.js";
+import { html, useEffect, useRef, useState } from "./lib.js";
 
 export function Loading({ what }) {
   return html`<p class="loading" role="status">Loading ${what}…</p>`;
@@ -13,6 +13,31 @@ export function ErrorMessage({ error }) {
 
 export function Empty({ children }) {
   return html`<p class="empty">${children}</p>`;
+}
+
+// Runs the user's actions one at a time: `run(action)` makes an event handler that does
+// nothing while an earlier action is still running (a double click sends one request), `busy`
+// disables the buttons meanwhile, and `error` is the last action's failure.
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const running = useRef(false);
+  const run = (action) => async (e) => {
+    e?.preventDefault();
+    if (running.current) return;
+    running.current = true;
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      running.current = false;
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
 }
 
 // An input whose value is committed elsewhere (the URL) on Enter or when it loses focus. Until
