@@ -408,12 +408,27 @@ test("a double click on an action sends one request", async () => {
   await page.close();
 });
 
+// Behind a reverse proxy, an error may come as the proxy's HTML page: the console says what
+// happened instead of failing to parse it.
+test("an error page from a proxy is reported by its status", async () => {
+  const page = await newPage();
+  await signIn(page, server.adminKey);
+  const listing = (url) => /^\/external-events\/?$/.test(url.pathname);
+  await page.route(listing, (route) =>
+    route.fulfill({ status: 502, contentType: "text/html", body: "<html><body>Bad Gateway</body></html>" }));
+  expectedErrors.push("HTTP 502: GET /external-events/");
+  await page.getByRole("link", { name: "Configurations" }).click();
+  await page.getByRole("alert").getByText("the server answered 502").waitFor();
+  await page.unroute(listing);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));
   assert.deepEqual(httpErrors.sort(), [...expectedErrors].sort());
   // Chromium logs every fetch answered with an error status as a console error.
-  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|401|404)/.test(p));
+  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|401|404|502)/.test(p));
   assert.equal(others.length - unexpected.length, expectedErrors.length);
   assert.deepEqual(unexpected, []);
 });

@@ -33,9 +33,20 @@ export async function api(method, path, body) {
     throw new ApiError(0, { detail: "the server cannot be reached" });
   }
   const text = await response.text();
-  const parsed = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(response.status, parsed);
-  return parsed;
+  const parsed = parseJson(text);
+  if (!response.ok) throw new ApiError(response.status, parsed.ok ? parsed.value : null);
+  if (!parsed.ok) throw new ApiError(response.status, { detail: `the server answered ${response.status} with a body that is not JSON` });
+  return parsed.value;
+}
+
+// A proxy in front of webhookd may answer for it (a 502 page, a login form): not JSON.
+function parseJson(text) {
+  if (!text) return { ok: true, value: null };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
 }
 
 // A query string of the non-empty values of `params`.
