@@ -423,12 +423,41 @@ test("an error page from a proxy is reported by its status", async () => {
   await page.close();
 });
 
+// The overview refreshes every 15 s. Refreshes that fail (webhookd restarting behind a proxy)
+// must not stop it: once the server answers again, the overview comes back on its own.
+test("the overview keeps refreshing after its refreshes fail", async () => {
+  const page = await newPage();
+  await page.clock.install();
+  await signIn(page, server.adminKey);
+  await page.getByText("Pending now").waitFor();
+  const stats = (url) => url.pathname === "/stats";
+  let failed = 0;
+  await page.route(stats, (route) => {
+    failed += 1;
+    return route.fulfill({
+      status: 503, contentType: "application/problem+json",
+      body: JSON.stringify({ title: "Unavailable", status: 503, detail: `webhookd is restarting (${failed})` }),
+    });
+  });
+  expectedErrors.push("HTTP 503: GET /stats", "HTTP 503: GET /stats");
+  await page.clock.runFor(15_000);
+  await page.getByRole("alert").getByText("webhookd is restarting (1)").waitFor();
+  await page.clock.runFor(15_000);
+  await page.getByRole("alert").getByText("webhookd is restarting (2)").waitFor();
+  await page.unroute(stats);
+  await page.clock.runFor(15_000);
+  await page.getByText("Pending now").waitFor();
+  assert.equal(await page.getByRole("alert").count(), 0);
+  assert.equal(failed, 2);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));
   assert.deepEqual(httpErrors.sort(), [...expectedErrors].sort());
   // Chromium logs every fetch answered with an error status as a console error.
-  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|401|404|502)/.test(p));
+  const unexpected = others.filter((p) => !/^console error: Failed to load resource: the server responded with a status of (400|401|404|502|503)/.test(p));
   assert.equal(others.length - unexpected.length, expectedErrors.length);
   assert.deepEqual(unexpected, []);
 });

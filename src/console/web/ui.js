@@ -62,11 +62,13 @@ export function useLoad(load, deps, { refreshMs = 0, keepRefreshing = () => fals
     );
     return () => (live = false);
   }, [...deps, tick]);
+  // After every load, failed ones too: two failures in a row leave `data` null both times, and
+  // a refresh keyed on `data` alone would never be scheduled again.
   useEffect(() => {
     if (!refreshMs || !keepRefreshing(state.data)) return undefined;
     const timer = setTimeout(() => setTick((t) => t + 1), refreshMs);
     return () => clearTimeout(timer);
-  }, [state.data]);
+  }, [state]);
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
