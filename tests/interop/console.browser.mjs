@@ -452,6 +452,28 @@ test("the overview keeps refreshing after its refreshes fail", async () => {
   await page.close();
 });
 
+// Browsers offer the Clipboard API only to secure pages (https://, localhost): a console opened
+// over http:// from another host has none, and a secret shown once must still be copyable.
+test("the copy buttons work without the Clipboard API", async () => {
+  const page = await newPage();
+  await page.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined });
+    document.addEventListener("copy", (e) => {
+      const field = e.target;
+      window.copied = field.value?.substring(field.selectionStart, field.selectionEnd) ?? null;
+    });
+  });
+  await signIn(page, server.adminKey);
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByLabel("Name").fill("copied by hand");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = await page.locator(".secret code").textContent();
+  await page.getByRole("button", { name: "Copy key" }).click();
+  await page.getByRole("button", { name: "Copied", exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => window.copied), key);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));

@@ -125,16 +125,33 @@ export function Headers({ headers }) {
 }
 
 export function CopyButton({ text, label = "Copy" }) {
-  const [done, setDone] = useState(false);
-  const copy = async () => {
+  const [outcome, setOutcome] = useState(null);
+  const copy = async () => setOutcome((await copyText(text)) ? "Copied" : "Copy failed: select the text");
+  return html`<button type="button" class="secondary" onClick=${copy}>${outcome || label}</button>`;
+}
+
+// Browsers offer the Clipboard API only to secure pages (https://, localhost); a console opened
+// over http:// from another host copies with execCommand, which they still allow there.
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const field = document.createElement("textarea");
+    field.value = text;
+    field.readOnly = true;
+    field.style.position = "fixed";
+    field.style.opacity = "0";
+    document.body.append(field);
+    field.select();
     try {
-      await navigator.clipboard.writeText(text);
-      setDone(true);
+      return document.execCommand("copy");
     } catch {
-      setDone(false);
+      return false;
+    } finally {
+      field.remove();
     }
-  };
-  return html`<button type="button" class="secondary" onClick=${copy}>${done ? "Copied" : label}</button>`;
+  }
 }
 
 // The text of a field's error among an ApiError's errors, for forms.
