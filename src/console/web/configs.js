@@ -42,9 +42,9 @@ export function ConfigList({ params, org }) {
     </form>
     <${ErrorMessage} error=${error} />
     ${loading ? html`<${Loading} what="configurations" />` : null}
-    ${data && shown.length === 0 ? html`<${Empty}>No configuration matches${params.q ? ` "${params.q}"` : ""}.</${Empty}>` : null}
+    ${data && !loading && shown.length === 0 ? html`<${Empty}>No configuration matches${params.q ? ` "${params.q}"` : ""}.</${Empty}>` : null}
     ${shown.length > 0
-      ? html`<div class="table-wrap"><table>
+      ? html`<div class="table-wrap" aria-busy=${loading ? "true" : null}><table>
         <thead><tr><th>Name</th><th>Event type</th><th>URL</th><th>Org</th><th>State</th></tr></thead>
         <tbody>${shown.map((c) => html`<tr key=${c.id}>
           <td><a href=${"#/configs/" + c.id}>${c.name}</a></td><td>${c.eventName}</td>

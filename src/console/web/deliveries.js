@@ -70,9 +70,9 @@ export function DeliveryList({ params, org }) {
     </form>
     <${ErrorMessage} error=${error} />
     ${loading ? html`<${Loading} what="deliveries" />` : null}
-    ${data && data.data.length === 0 ? html`<${Empty}>No delivery matches.</${Empty}>` : null}
+    ${data && !loading && data.data.length === 0 ? html`<${Empty}>No delivery matches.</${Empty}>` : null}
     ${data && data.data.length > 0
-      ? html`<div class="table-wrap"><table>
+      ? html`<div class="table-wrap" aria-busy=${loading ? "true" : null}><table>
         <thead><tr><th>Event</th><th>Configuration</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Created</th></tr></thead>
         <tbody>${data.data.map((d) => html`<tr key=${d.id}>
           <td class="id"><a href=${"#/events/" + d.eventId}>${d.eventId}</a></td>

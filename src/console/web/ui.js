@@ -50,12 +50,15 @@ export function CommitInput({ value, onCommit, ...rest }) {
     onChange=${(e) => onCommit(e.target.value)} />`;
 }
 
-// Runs `load` when `deps` change (and every `refreshMs` while `keepRefreshing(data)`).
+// Runs `load` when `deps` change (and every `refreshMs` while `keepRefreshing(data)`). `loading`
+// is true from each load's start to its end, while `data` still holds the previous answer: a
+// list can show that what it holds is not yet the new filter's.
 export function useLoad(load, deps, { refreshMs = 0, keepRefreshing = () => false } = {}) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
+    setState((s) => (s.loading ? s : { ...s, loading: true }));
     load().then(
       (data) => live && setState({ data, error: null, loading: false }),
       (error) => live && setState({ data: null, error, loading: false }),
@@ -63,9 +66,10 @@ export function useLoad(load, deps, { refreshMs = 0, keepRefreshing = () => fals
     return () => (live = false);
   }, [...deps, tick]);
   // After every load, failed ones too: two failures in a row leave `data` null both times, and
-  // a refresh keyed on `data` alone would never be scheduled again.
+  // a refresh keyed on `data` alone would never be scheduled again. Not during a load: a slow
+  // answer would be dropped by the next refresh, again and again.
   useEffect(() => {
-    if (!refreshMs || !keepRefreshing(state.data)) return undefined;
+    if (!refreshMs || state.loading || !keepRefreshing(state.data)) return undefined;
     const timer = setTimeout(() => setTick((t) => t + 1), refreshMs);
     return () => clearTimeout(timer);
   }, [state]);
