@@ -500,6 +500,38 @@ test("the copy buttons work without the Clipboard API", async () => {
   await page.close();
 });
 
+// Revoking a key cannot be undone: the console asks first, and revoking the key it is signed in
+// with signs it out instead of leaving it failing on every request.
+test("revoking a key asks first, and revoking one's own key signs out", async () => {
+  const other = await admin("POST", "/api-keys", { name: "to revoke" }, 201);
+  const mine = await admin("POST", "/api-keys", { name: "mine" }, 201);
+  const listed = async (id) => (await admin("GET", "/api-keys", undefined, 200)).data.some((k) => k.id === id);
+  const page = await newPage();
+  await signIn(page, mine.key);
+  await page.getByRole("link", { name: "API keys" }).click();
+  const questions = [];
+  let answer = false;
+  page.on("dialog", (dialog) => {
+    questions.push(dialog.message());
+    return answer ? dialog.accept() : dialog.dismiss();
+  });
+  await page.getByRole("button", { name: "Revoke to revoke" }).click();
+  await waitFor("the question", () => questions.length === 1);
+  assert.match(questions[0], /Revoke “to revoke”\?/);
+  assert.equal(await listed(other.id), true, "kept when the question is declined");
+
+  answer = true;
+  await page.getByRole("button", { name: "Revoke to revoke" }).click();
+  await page.getByRole("button", { name: "Revoke to revoke" }).waitFor({ state: "detached" });
+  assert.equal(await listed(other.id), false);
+
+  await page.getByRole("button", { name: "Revoke mine" }).click();
+  await page.getByLabel("API key").waitFor();
+  assert.match(questions[2], /the key you are signed in with/);
+  assert.equal(await listed(mine.id), false);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));

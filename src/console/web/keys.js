@@ -1,5 +1,5 @@
 // API keys (admin): create (the key is shown once), list, revoke.
-import { api } from "./api.js";
+import { api, session } from "./api.js";
 import { html, useState } from "./lib.js";
 import { CopyButton, ErrorMessage, Loading, time, useAction, useLoad } from "./ui.js";
 
@@ -15,8 +15,20 @@ export function KeyList() {
     setCreated(await api("POST", "/api-keys", body));
     reload();
   });
+  // Revoking cannot be undone, and revoking the key this console is signed in with leaves it
+  // refused on every request: ask first, and sign out after that one.
   const revoke = (key) => run(async () => {
+    const own = session.key()?.startsWith(key.prefix);
+    const question = own
+      ? `Revoke “${key.name}”? It is the key you are signed in with: the console will sign you out.`
+      : `Revoke “${key.name}”? Whatever uses it is refused from now on.`;
+    if (!confirm(question)) return;
     await api("DELETE", "/api-keys/" + key.id);
+    if (own) {
+      session.signOut();
+      location.reload();
+      return;
+    }
     reload();
   });
   return html`<section>
