@@ -532,6 +532,26 @@ test("revoking a key asks first, and revoking one's own key signs out", async ()
   await page.close();
 });
 
+// A reload while webhookd restarts must not throw the signed-in key away: only a refused key
+// (401) signs the console out; any other failure is shown, with a way to try again.
+test("a reload while the server is unavailable keeps the session", async () => {
+  const page = await newPage();
+  await signIn(page, server.adminKey);
+  const keys = (url) => url.pathname === "/api-keys";
+  await page.route(keys, (route) => route.fulfill({
+    status: 503, contentType: "application/problem+json",
+    body: JSON.stringify({ title: "Unavailable", status: 503, detail: "webhookd is starting" }),
+  }));
+  expectedErrors.push("HTTP 503: GET /api-keys");
+  await page.reload();
+  await page.getByRole("alert").getByText("webhookd is starting").waitFor();
+  await page.unroute(keys);
+  await page.getByRole("button", { name: "Try again" }).click();
+  await page.getByRole("link", { name: "Configurations" }).waitFor();
+  assert.equal(await page.getByLabel("API key").count(), 0);
+  await page.close();
+});
+
 test("no console errors or failed requests on any page, beyond the errors caused on purpose", () => {
   const httpErrors = problems.filter((p) => p.startsWith("HTTP "));
   const others = problems.filter((p) => !p.startsWith("HTTP "));

@@ -91,16 +91,35 @@ function App() {
   const [route, setRoute] = useState(parseRoute());
   const [who, setWho] = useState(null);
   const [checking, setChecking] = useState(Boolean(session.key()));
+  const [checkError, setCheckError] = useState(null);
   useEffect(() => {
     const onHash = () => setRoute(parseRoute());
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);
   }, []);
+  // Only a refused key (401) is thrown away: a server restarting or unreachable keeps it.
+  const check = () => {
+    setChecking(true);
+    setCheckError(null);
+    identify(session.key())
+      .then(setWho, (err) => (err.status === 401 ? session.signOut() : setCheckError(err)))
+      .finally(() => setChecking(false));
+  };
   useEffect(() => {
-    if (!session.key()) return;
-    identify(session.key()).then(setWho, () => session.signOut()).finally(() => setChecking(false));
+    if (session.key()) check();
   }, []);
   if (checking) return html`<p class="loading">Signing in…</p>`;
+  if (checkError) {
+    const other = () => {
+      session.signOut();
+      setCheckError(null);
+    };
+    return html`<main class="signin"><h1>webhookd</h1><div class="card">
+      <${ErrorMessage} error=${checkError} />
+      <button type="button" onClick=${check}>Try again</button>
+      <button type="button" class="secondary" onClick=${other}>Sign in with another key</button>
+    </div></main>`;
+  }
   if (!who) return html`<${SignIn} onSignedIn=${setWho} />`;
   const signOut = () => {
     session.signOut();
