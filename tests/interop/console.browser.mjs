@@ -537,6 +537,7 @@ test("revoking a key asks first, and revoking one's own key signs out", async ()
 test("a reload while the server is unavailable keeps the session", async () => {
   const page = await newPage();
   await signIn(page, server.adminKey);
+  await page.getByText("Pending now").waitFor();  // the overview's request done: a reload aborts one in flight
   const keys = (url) => url.pathname === "/api-keys";
   await page.route(keys, (route) => route.fulfill({
     status: 503, contentType: "application/problem+json",
@@ -549,6 +550,23 @@ test("a reload while the server is unavailable keeps the session", async () => {
   await page.getByRole("button", { name: "Try again" }).click();
   await page.getByRole("link", { name: "Configurations" }).waitFor();
   assert.equal(await page.getByLabel("API key").count(), 0);
+  await page.close();
+});
+
+// A key revoked elsewhere while the console uses it: the next request is refused, and the
+// console returns to the sign-in form saying why, instead of failing on every page.
+test("a key revoked while signed in returns the console to the sign-in form", async () => {
+  const doomed = await admin("POST", "/api-keys", { name: "revoked elsewhere" }, 201);
+  const page = await newPage();
+  await signIn(page, doomed.key);
+  await page.getByText("Pending now").waitFor();
+  await admin("DELETE", `/api-keys/${doomed.id}`, undefined, 204);
+  // The configuration list and the event types ask at once; both are refused.
+  expectedErrors.push("HTTP 401: GET /external-events/", "HTTP 401: GET /event-types");
+  await page.getByRole("link", { name: "Configurations" }).click();
+  await page.getByLabel("API key").waitFor();
+  await page.getByRole("alert").getByText("unknown or revoked API key").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await page.close();
 });
 

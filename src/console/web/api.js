@@ -18,9 +18,13 @@ export class ApiError extends Error {
   }
 }
 
+// Dispatched on window when the API refuses the stored key (401): app.js then signs out.
+export const keyRefused = "webhookd:key-refused";
+
 // Calls the API; resolves with the parsed body (null for 204), rejects with ApiError.
 export async function api(method, path, body) {
-  const headers = { authorization: `Bearer ${session.key()}` };
+  const key = session.key();
+  const headers = { authorization: `Bearer ${key}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   let response;
   try {
@@ -34,7 +38,11 @@ export async function api(method, path, body) {
   }
   const text = await response.text();
   const parsed = parseJson(text);
-  if (!response.ok) throw new ApiError(response.status, parsed.ok ? parsed.value : null);
+  if (!response.ok) {
+    const error = new ApiError(response.status, parsed.ok ? parsed.value : null);
+    if (response.status === 401 && key === session.key()) dispatchEvent(new CustomEvent(keyRefused, { detail: error }));
+    throw error;
+  }
   if (!parsed.ok) throw new ApiError(response.status, { detail: `the server answered ${response.status} with a body that is not JSON` });
   return parsed.value;
 }

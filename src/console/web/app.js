@@ -1,8 +1,8 @@
 // The console's shell: sign-in, navigation, the organization switch, and the page for the URL.
 // Pages and their filters live in the URL's fragment (#/configs?active=true), so links can be
 // shared; the API key never does.
-import { api, session } from "./api.js";
-import { html, render, useEffect, useState } from "./lib.js";
+import { api, keyRefused, session } from "./api.js";
+import { html, render, useEffect, useRef, useState } from "./lib.js";
 import { CommitInput, ErrorMessage } from "./ui.js";
 import { Overview } from "./overview.js";
 import { ConfigList, ConfigPage, NewConfig } from "./configs.js";
@@ -23,9 +23,9 @@ async function identify(key) {
   return mine ? { organizationId: mine.organizationId, name: mine.name } : { organizationId: null, name: "" };
 }
 
-function SignIn({ onSignedIn }) {
+function SignIn({ onSignedIn, refused }) {
   const [key, setKey] = useState("");
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(refused);
   const submit = async (e) => {
     e.preventDefault();
     session.signIn(key.trim());
@@ -92,6 +92,20 @@ function App() {
   const [who, setWho] = useState(null);
   const [checking, setChecking] = useState(Boolean(session.key()));
   const [checkError, setCheckError] = useState(null);
+  const [refused, setRefused] = useState(null);
+  const signedIn = useRef(false);
+  signedIn.current = Boolean(who);
+  // A key revoked elsewhere while this console uses it: back to the sign-in form, saying why.
+  useEffect(() => {
+    const onRefused = (e) => {
+      if (!signedIn.current) return;
+      session.signOut();
+      setRefused(e.detail);
+      setWho(null);
+    };
+    addEventListener(keyRefused, onRefused);
+    return () => removeEventListener(keyRefused, onRefused);
+  }, []);
   useEffect(() => {
     const onHash = () => setRoute(parseRoute());
     addEventListener("hashchange", onHash);
@@ -120,7 +134,7 @@ function App() {
       <button type="button" class="secondary" onClick=${other}>Sign in with another key</button>
     </div></main>`;
   }
-  if (!who) return html`<${SignIn} onSignedIn=${setWho} />`;
+  if (!who) return html`<${SignIn} onSignedIn=${setWho} refused=${refused} />`;
   const signOut = () => {
     session.signOut();
     setWho(null);
