@@ -129,6 +129,30 @@ TEST_F(AuthTest, AdminCreatedKeyWithoutOrganizationIsAnAdminKey) {
   EXPECT_TRUE(IsJson(second.Post("/api-keys", json::object{{"name", "third"}}), 201));
 }
 
+// Revoking the last admin key would leave no key able to manage keys (only the server's CLI
+// could make one): refused, saying what to do instead.
+TEST_F(AuthTest, TheLastAdminKeyCannotBeRevoked) {
+  HttpClient admin = Admin();
+  const HttpResponse keys = admin.Get("/api-keys");
+  ASSERT_TRUE(IsJson(keys, 200));
+  ASSERT_EQ(keys.json.at("data").as_array().size(), 1u) << keys.body;
+  const json::value first_id = keys.json.at("data").as_array().at(0).at("id");
+
+  const HttpResponse refused = admin.Delete("/api-keys/" + json::serialize(first_id));
+  ASSERT_TRUE(IsProblem(refused, 409, "conflict")) << refused.Summary();
+  EXPECT_NE(refused.body.find("is the last admin key"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("create another admin key first"), std::string::npos);
+  EXPECT_TRUE(IsJson(admin.Get("/api-keys"), 200));  // still works
+
+  const HttpResponse created = admin.Post("/api-keys", json::object{{"name", "successor"}});
+  ASSERT_TRUE(IsJson(created, 201));
+  HttpClient successor = WithKey(std::string(created.json.at("key").as_string()));
+  EXPECT_EQ(successor.Delete("/api-keys/" + json::serialize(first_id)).status, 204);
+  EXPECT_TRUE(IsProblem(admin.Get("/api-keys"), 401, "unauthorized"));
+  EXPECT_TRUE(IsProblem(successor.Delete("/api-keys/" + json::serialize(created.json.at("id"))),
+                        409, "conflict"));
+}
+
 TEST_F(AuthTest, ApiKeyCreateValidatesItsBody) {
   HttpClient admin = Admin();
   EXPECT_TRUE(IsProblem(admin.Post("/api-keys", json::object{{"name", 5}}), 400, "invalid-request",

@@ -93,8 +93,17 @@ class GroupCommitStore : public Store {
     return Read([&](Connection& db) { return Ops::ListApiKeys(db, scope); });
   }
   Status RevokeApiKey(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
-    Status revoked = WriteAudited<Status>(
-        audit, [&](Context& c) { return Ops::RevokeApiKey(c.db(), id, scope, Now()); });
+    Status revoked = WriteAudited<Status>(audit, [&](Context& c) -> Status {
+      Result<bool> last = Ops::LockAndCheckLastAdminKey(c.db(), id);
+      if (!last.ok()) return last.error();
+      if (*last) {
+        return Error::Conflict(
+            "API key " + std::to_string(id) + " is the last admin key: revoking it would leave " +
+            "no key that can manage keys; create another admin key first (POST /api-keys " +
+            "without organizationId, or `webhookd keys create` on the server)");
+      }
+      return Ops::RevokeApiKey(c.db(), id, scope, Now());
+    });
     key_cache_.Clear();
     return revoked;
   }

@@ -146,6 +146,13 @@ Result<std::int64_t> Operations::LockAndCountLiveConfigs(Connection& db,
   return rows->Int(0, 0);
 }
 
+Result<bool> Operations::LockAndCheckLastAdminKey(Connection& db, std::int64_t id) {
+  if (Result<Rows> lock = db.Run(kLockAdminKeys); !lock.ok()) return lock.error();
+  Result<Rows> rows = db.Run(kIsLastAdminKey, Params().Int(id));
+  if (!rows.ok()) return rows.error();
+  return rows->Int(0, 0) == 1;
+}
+
 Result<std::int64_t> Operations::CountApiKeys(Connection& db) {
   Result<Rows> rows = db.Run(kCountApiKeys);
   if (!rows.ok()) return rows.error();

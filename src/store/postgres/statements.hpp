@@ -181,6 +181,17 @@ inline constexpr Statement kRevokeApiKey{
     "UPDATE api_keys SET revoked_at = $3::bigint WHERE id = $1::bigint AND revoked_at = 0 "
     "AND ($2::bigint IS NULL OR organization_id = $2::bigint)"};
 inline constexpr Statement kCountApiKeys{"count_api_keys", "SELECT COUNT(*) FROM api_keys"};
+// Taken before kIsLastAdminKey: two nodes revoking the last two admin keys at once would each
+// see the other's key still live.
+inline constexpr Statement kLockAdminKeys{"lock_admin_keys",
+                                          "SELECT pg_advisory_xact_lock(" WEBHOOKD_PG_LOCK_CLASS
+                                          ", hashtext('admin-keys'))"};
+// 1 when key $1 is the only live admin key (no organization): revoking it would leave none.
+inline constexpr Statement kIsLastAdminKey{
+    "is_last_admin_key",
+    "SELECT (EXISTS (SELECT 1 FROM api_keys WHERE id = $1::bigint AND revoked_at = 0 "
+    "AND organization_id IS NULL) AND NOT EXISTS (SELECT 1 FROM api_keys WHERE id <> $1::bigint "
+    "AND revoked_at = 0 AND organization_id IS NULL))::int"};
 
 // ---- Events ----
 // $1: "organization:key". Held until the transaction ends, so that two nodes cannot both miss

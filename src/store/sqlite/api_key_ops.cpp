@@ -53,6 +53,17 @@ Status Operations::RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope,
   return Status::Ok();
 }
 
+// The writer thread is the only writer: nothing can revoke between the check and the revocation.
+Result<bool> Operations::LockAndCheckLastAdminKey(Connection& db, std::int64_t id) {
+  Result<Query> query = db.Prepare(kIsLastAdminKey);
+  if (!query.ok()) return query.error();
+  query->BindInt(1, id);
+  Result<std::optional<std::int64_t>> last =
+      ReadFirst<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
+  if (!last.ok()) return last.error();
+  return last->value_or(0) == 1;
+}
+
 Result<std::int64_t> Operations::CountApiKeys(Connection& db) {
   Result<Query> query = db.Prepare(kCountApiKeys);
   if (!query.ok()) return query.error();

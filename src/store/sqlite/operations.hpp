@@ -42,6 +42,9 @@ struct Operations {
   static Result<std::vector<ApiKey>> ListApiKeys(Connection& db, OrgScope scope);
   static Status RevokeApiKey(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now);
   static Result<std::int64_t> CountApiKeys(Connection& db);
+  // Whether `id` is the only live admin key; on PostgreSQL, after locking the admin keys until
+  // the transaction ends, so that a concurrent revocation sees this one's outcome.
+  static Result<bool> LockAndCheckLastAdminKey(Connection& db, std::int64_t id);
 
   // ---- event_type_ops.cpp ----
   static Result<std::vector<StoredEventType>> ListEventTypes(Connection& db);

@@ -127,6 +127,11 @@ inline constexpr std::string_view kRevokeApiKey =
     "UPDATE api_keys SET revoked_at = ?3 "
     "WHERE id = ?1 AND revoked_at = 0 AND (?2 IS NULL OR organization_id = ?2)";
 inline constexpr std::string_view kCountApiKeys = "SELECT COUNT(*) FROM api_keys";
+// 1 when key ?1 is the only live admin key (no organization): revoking it would leave none.
+inline constexpr std::string_view kIsLastAdminKey =
+    "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 AND revoked_at = 0 "
+    "AND organization_id IS NULL) AND NOT EXISTS (SELECT 1 FROM api_keys WHERE id <> ?1 "
+    "AND revoked_at = 0 AND organization_id IS NULL)";
 
 // ---- Events ----
 inline constexpr std::string_view kInsertEvent =

@@ -453,6 +453,36 @@ TEST_P(StoreContractTest, ApiKeysAreFoundByHashListedRevokedAndCounted) {
   EXPECT_EQ(Must(store_->CountApiKeys()), 3);
 }
 
+TEST_P(StoreContractTest, TheLastAdminKeyCannotBeRevoked) {
+  const ApiKey first = Must(store_->CreateApiKey(NewKey(std::nullopt, "adm11111")));
+  const ApiKey second = Must(store_->CreateApiKey(NewKey(std::nullopt, "adm22222")));
+  const ApiKey org = Must(store_->CreateApiKey(NewKey(kOrgA, "org33333")));
+  ASSERT_TRUE(store_->RevokeApiKey(first.id, std::nullopt).ok());
+
+  const Status last = store_->RevokeApiKey(second.id, std::nullopt);
+  ASSERT_FALSE(last.ok());
+  EXPECT_EQ(last.error().kind, ErrorKind::kConflict);
+  EXPECT_NE(last.error().message.find("is the last admin key"), std::string::npos)
+      << last.error().message;
+  EXPECT_EQ(Must(store_->FindApiKeyByHash("adm22222")).id, second.id);  // still works
+  // Organization keys have no such floor, and a revoked key is simply not found.
+  ASSERT_TRUE(store_->RevokeApiKey(org.id, std::nullopt).ok());
+  EXPECT_EQ(store_->RevokeApiKey(first.id, std::nullopt).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(StoreContractTest, TwoStoresRevokingTheLastTwoAdminKeysAtOnceLeaveOne) {
+  const ApiKey a = Must(store_->CreateApiKey(NewKey(std::nullopt, "adm44444")));
+  const ApiKey b = Must(store_->CreateApiKey(NewKey(std::nullopt, "adm55555")));
+  std::unique_ptr<Store> other = Must(GetParam().open(dir_.path(), clock_, {}));
+  Status revoked_a = Status::Ok();
+  std::thread first([&] { revoked_a = store_->RevokeApiKey(a.id, std::nullopt); });
+  const Status revoked_b = other->RevokeApiKey(b.id, std::nullopt);
+  first.join();
+  EXPECT_EQ(revoked_a.ok() + revoked_b.ok(), 1);
+  const Status refused = revoked_a.ok() ? revoked_b : revoked_a;
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+}
+
 TEST_P(StoreContractTest, KeyRevokedByAnotherStoreStopsWorkingWithinFiveSeconds) {
   const ApiKey key = Must(store_->CreateApiKey(NewKey(kOrgA, "dddd4444")));
   EXPECT_EQ(Must(store_->FindApiKeyByHash("dddd4444")).id, key.id);  // now remembered
