@@ -138,6 +138,13 @@ TEST_F(AuthTest, TheLastAdminKeyCannotBeRevoked) {
   ASSERT_EQ(keys.json.at("data").as_array().size(), 1u) << keys.body;
   const json::value first_id = keys.json.at("data").as_array().at(0).at("id");
 
+  // An organization key gets "not found", as for any key outside its organization: the refusal
+  // must not tell it that this id is an admin key.
+  const std::string org_key = CreateOrgKey(4);
+  ASSERT_FALSE(org_key.empty());
+  HttpClient org = WithKey(org_key);
+  EXPECT_TRUE(IsProblem(org.Delete("/api-keys/" + json::serialize(first_id)), 404, "not-found"));
+
   const HttpResponse refused = admin.Delete("/api-keys/" + json::serialize(first_id));
   ASSERT_TRUE(IsProblem(refused, 409, "conflict")) << refused.Summary();
   EXPECT_NE(refused.body.find("is the last admin key"), std::string::npos) << refused.body;

@@ -398,7 +398,7 @@ async function clickTwice(button) {
 // A double click on an action button must not do the action twice: two events delivered to a
 // customer's receiver, or a second API key that nobody saw.
 test("a double click on an action sends one request", async () => {
-  await admin("POST", "/external-events", {
+  const doubleClick = await admin("POST", "/external-events", {
     organizationId: 3, name: "Double click", url: receiver.url + "/double", eventName: "Notification",
   }, 201);
   const page = await newPage();
@@ -414,6 +414,11 @@ test("a double click on an action sends one request", async () => {
   await clickTwice(page.getByRole("button", { name: "Send the sample as an event" }));
   await page.getByText("Accepted:").waitFor();
   assert.equal(sent("/events"), 1, "one event sent");
+  // What the receiver gets: one event, one delivery to its configuration.
+  const deliveriesToIt = async () =>
+    (await admin("GET", `/deliveries?externalEventId=${doubleClick.id}`, undefined, 200)).data;
+  await waitFor("the event's delivery", async () => (await deliveriesToIt()).length > 0);
+  assert.equal((await deliveriesToIt()).length, 1);
 
   await page.getByRole("status").getByRole("link").click();
   await page.getByText(/To configuration \d+/).waitFor();

@@ -2,7 +2,7 @@
 // Pages and their filters live in the URL's fragment (#/configs?active=true), so links can be
 // shared; the API key never does.
 import { api, keyRefused, session } from "./api.js";
-import { html, render, useEffect, useRef, useState } from "./lib.js";
+import { html, render, useEffect, useState } from "./lib.js";
 import { CommitInput, ErrorMessage } from "./ui.js";
 import { Overview } from "./overview.js";
 import { ConfigList, ConfigPage, NewConfig } from "./configs.js";
@@ -93,19 +93,18 @@ function App() {
   const [checking, setChecking] = useState(Boolean(session.key()));
   const [checkError, setCheckError] = useState(null);
   const [refused, setRefused] = useState(null);
-  const signedIn = useRef(false);
-  signedIn.current = Boolean(who);
   // A key revoked elsewhere while this console uses it: back to the sign-in form, saying why.
+  // Only while signed in: the sign-in form reports a refused key itself.
   useEffect(() => {
+    if (!who) return undefined;
     const onRefused = (e) => {
-      if (!signedIn.current) return;
       session.signOut();
       setRefused(e.detail);
       setWho(null);
     };
     addEventListener(keyRefused, onRefused);
     return () => removeEventListener(keyRefused, onRefused);
-  }, []);
+  }, [who]);
   useEffect(() => {
     const onHash = () => setRoute(parseRoute());
     addEventListener("hashchange", onHash);

@@ -94,7 +94,9 @@ class GroupCommitStore : public Store {
   }
   Status RevokeApiKey(std::int64_t id, OrgScope scope, const AuditEntry* audit = nullptr) override {
     Status revoked = WriteAudited<Status>(audit, [&](Context& c) -> Status {
-      Result<bool> last = Ops::LockAndCheckLastAdminKey(c.db(), id);
+      // An organization's key can revoke its organization's keys only, never an admin key, and
+      // must get "not found" for one, as for any object outside its organization.
+      Result<bool> last = scope ? Result<bool>(false) : Ops::LockAndCheckLastAdminKey(c.db(), id);
       if (!last.ok()) return last.error();
       if (*last) {
         return Error::Conflict(

@@ -58,19 +58,15 @@ Result<bool> Operations::LockAndCheckLastAdminKey(Connection& db, std::int64_t i
   Result<Query> query = db.Prepare(kIsLastAdminKey);
   if (!query.ok()) return query.error();
   query->BindInt(1, id);
-  Result<std::optional<std::int64_t>> last =
-      ReadFirst<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
+  Result<std::int64_t> last = ReadInt(*query);
   if (!last.ok()) return last.error();
-  return last->value_or(0) == 1;
+  return *last == 1;
 }
 
 Result<std::int64_t> Operations::CountApiKeys(Connection& db) {
   Result<Query> query = db.Prepare(kCountApiKeys);
   if (!query.ok()) return query.error();
-  Result<std::optional<std::int64_t>> count =
-      ReadFirst<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
-  if (!count.ok()) return count.error();
-  return count->value_or(0);
+  return ReadInt(*query);
 }
 
 }  // namespace webhookd::sqlite

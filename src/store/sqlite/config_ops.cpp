@@ -80,10 +80,7 @@ Result<std::int64_t> Operations::LockAndCountLiveConfigs(Connection& db,
   Result<Query> query = db.Prepare(kCountLiveConfigs);
   if (!query.ok()) return query.error();
   query->BindInt(1, organization_id);
-  Result<std::optional<std::int64_t>> count =
-      ReadFirst<std::int64_t>(*query, [](const Query& row) { return row.Int(0); });
-  if (!count.ok()) return count.error();
-  return count->value_or(0);
+  return ReadInt(*query);
 }
 
 Status Operations::DeleteConfig(Connection& db, std::int64_t id, OrgScope scope, UnixMillis now) {

@@ -31,6 +31,15 @@ Result<std::optional<T>> ReadFirst(Query& query, ReadFn read) {
   return std::optional<T>(read(query));
 }
 
+// The first column of `query`'s first row as an integer, 0 when there is no row: for a COUNT or
+// an EXISTS, which always have one.
+inline Result<std::int64_t> ReadInt(Query& query) {
+  Result<std::optional<std::int64_t>> value =
+      ReadFirst<std::int64_t>(query, [](const Query& row) { return row.Int(0); });
+  if (!value.ok()) return value.error();
+  return value->value_or(0);
+}
+
 // Runs a statement that changes rows; returns how many it changed.
 inline Result<std::int64_t> RunChanges(Connection& db, Query& query) {
   if (Status s = query.Run(); !s.ok()) return s.error();

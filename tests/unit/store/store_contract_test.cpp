@@ -465,6 +465,8 @@ TEST_P(StoreContractTest, TheLastAdminKeyCannotBeRevoked) {
   EXPECT_NE(last.error().message.find("is the last admin key"), std::string::npos)
       << last.error().message;
   EXPECT_EQ(Must(store_->FindApiKeyByHash("adm22222")).id, second.id);  // still works
+  // Out of an organization's reach, like any key outside it: not found, not "the last one".
+  EXPECT_EQ(store_->RevokeApiKey(second.id, kOrgA).error().kind, ErrorKind::kNotFound);
   // Organization keys have no such floor, and a revoked key is simply not found.
   ASSERT_TRUE(store_->RevokeApiKey(org.id, std::nullopt).ok());
   EXPECT_EQ(store_->RevokeApiKey(first.id, std::nullopt).error().kind, ErrorKind::kNotFound);
